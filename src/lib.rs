@@ -1,0 +1,42 @@
+//! # odis
+//!
+//! An embeddable, SQL-first engine that selects LLM training data that is
+//! both high-quality and diverse, by Orthogonal Diversity-Aware Selection
+//! (ODiS): rate documents on several quality dimensions, decorrelate them
+//! with PCA, score the corpus with an ONNX model, and take the top documents
+//! of each orthogonal component under one budget.
+//!
+//! odis is [Apache DataFusion](https://datafusion.apache.org) with the ODiS
+//! steps as SQL functions (see [`udfs`]), over local or S3 Parquet.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> odis::Result<()> {
+//! use odis::datafusion::arrow::array::AsArray;
+//!
+//! let engine = odis::Engine::new()?;
+//! let batches = engine.sql("SELECT odis_version() AS v").await?;
+//! let version = batches[0].column(0).as_string::<i32>().value(0);
+//! assert!(version.starts_with("odis "));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! To add the odis functions to a `SessionContext` you already have, call
+//! [`register_functions`].
+
+pub mod engine;
+pub mod error;
+pub mod file_tables;
+pub mod output;
+pub mod stores;
+
+pub use datafusion;
+pub use engine::{Engine, EngineBuilder, register_functions};
+pub use error::{OdisError, Result};
+pub use odis_udfs as udfs;
+
+// The README's Rust example is compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,0 +1,197 @@
+//! Atomic outputs.
+//!
+//! A `COPY` that fails half-way (a bad row, a full disk, Ctrl-C) must not
+//! leave a partial file where the user expects a result. odis therefore
+//! writes to a hidden staging path beside the target (`.odis-tmp-…`) and
+//! moves it into place only after the whole write succeeded; a failed or
+//! cancelled write removes the staging path.
+//!
+//! A single object written to S3 needs none of this — an object appears only
+//! when its upload completes — so only local files and directory outputs
+//! (several files) are staged.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use datafusion::datasource::listing::ListingTableUrl;
+use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::dml::CopyTo;
+use futures::TryStreamExt;
+use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::path::Path as ObjectPath;
+
+use crate::error::{OdisError, Result};
+
+const STAGING_PREFIX: &str = ".odis-tmp-";
+static STAGING_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// An output being written under a staging name.
+///
+/// Dropping it without [`StagedOutput::commit`] removes what was staged.
+pub struct StagedOutput {
+    store: Arc<dyn ObjectStore>,
+    staging: ObjectPath,
+    target: ObjectPath,
+    single_file: bool,
+    /// The staging path on the local file system, when the output is local:
+    /// cleanup on drop is then synchronous, so it also happens when the
+    /// process is about to exit.
+    local_staging: Option<PathBuf>,
+    committed: bool,
+}
+
+/// Whether DataFusion will write `copy` as one file (as opposed to a
+/// directory of files), by the same rule DataFusion applies.
+fn writes_single_file(copy: &CopyTo, url: &ListingTableUrl) -> bool {
+    if !copy.partition_by.is_empty() {
+        return false;
+    }
+    match copy.options.get("single_file_output").map(|v| v.trim()) {
+        Some("true") => true,
+        Some("false") => false,
+        _ => !url.is_collection() && url.file_extension().is_some(),
+    }
+}
+
+/// A fresh staging name for `name`, unique within this process and across
+/// concurrent processes.
+fn staging_name(name: &str) -> String {
+    let n = STAGING_COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{STAGING_PREFIX}{}-{n}-{name}", std::process::id())
+}
+
+/// Rewrites `copy` to write to a staging path, when the target needs one.
+pub(crate) fn stage_copy(state: &SessionState, mut copy: CopyTo) -> Result<(CopyTo, Option<StagedOutput>)> {
+    let url = ListingTableUrl::parse(&copy.output_url)?;
+    let single_file = writes_single_file(&copy, &url);
+    let is_local = url.scheme() == "file";
+    if !is_local && single_file {
+        return Ok((copy, None));
+    }
+    let store = state.runtime_env().object_store(url.object_store())?;
+    let target = url.prefix().clone();
+    let name = target.filename().filter(|n| !n.is_empty()).ok_or_else(|| {
+        OdisError::InvalidArgument(format!(
+            "COPY target '{}' names no file or directory; give a path such as 'out.parquet' or 'out/'",
+            copy.output_url
+        ))
+    })?;
+    let staging_leaf = staging_name(name);
+    let staging: ObjectPath = match target.parts().count() {
+        0 | 1 => ObjectPath::from(staging_leaf.as_str()),
+        n => {
+            let parent: ObjectPath = target.parts().take(n - 1).collect();
+            parent.join(staging_leaf.as_str())
+        }
+    };
+
+    let mut staging_url = url.get_url().clone();
+    let mut staging_url_path = format!("/{staging}");
+    if !single_file {
+        staging_url_path.push('/');
+    }
+    staging_url.set_path(&staging_url_path);
+    let local_staging = if is_local {
+        Some(staging_url.to_file_path().map_err(|()| {
+            OdisError::InvalidArgument(format!("COPY target '{}' is not a valid local path", copy.output_url))
+        })?)
+    } else {
+        None
+    };
+    copy.output_url = match &local_staging {
+        Some(path) if single_file => path.display().to_string(),
+        Some(path) => format!("{}/", path.display()),
+        None => staging_url.to_string(),
+    };
+    copy.options
+        .insert("single_file_output".to_string(), single_file.to_string());
+    let staged = StagedOutput {
+        store,
+        staging,
+        target,
+        single_file,
+        local_staging,
+        committed: false,
+    };
+    Ok((copy, Some(staged)))
+}
+
+impl StagedOutput {
+    /// Moves the staged output to its target.
+    pub async fn commit(mut self) -> Result<()> {
+        let store_error = |e: object_store::Error| OdisError::ObjectStore {
+            url: self.target.to_string(),
+            message: e.to_string(),
+        };
+        if self.single_file {
+            self.store.rename(&self.staging, &self.target).await.map_err(store_error)?;
+        } else {
+            let staged: Vec<_> = self
+                .store
+                .list(Some(&self.staging))
+                .try_collect()
+                .await
+                .map_err(store_error)?;
+            let staging_depth = self.staging.parts().count();
+            for object in staged {
+                let relative = object.location.parts().skip(staging_depth);
+                let destination = relative.fold(self.target.clone(), |path, part| path.join(part));
+                self.store
+                    .rename(&object.location, &destination)
+                    .await
+                    .map_err(store_error)?;
+            }
+        }
+        self.committed = true;
+        if let Some(dir) = self.local_staging.as_ref().filter(|_| !self.single_file) {
+            // Only the now-empty staging directories remain.
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for StagedOutput {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        if let Some(path) = &self.local_staging {
+            if self.single_file {
+                let _ = std::fs::remove_file(path);
+                remove_upload_leftovers(path);
+            } else {
+                let _ = std::fs::remove_dir_all(path);
+            }
+            return;
+        }
+        // Remote directory output: delete what was staged, in the background.
+        let (store, staging) = (Arc::clone(&self.store), self.staging.clone());
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let locations = store.list(Some(&staging)).map_ok(|meta| meta.location).boxed();
+                let _ = store.delete_stream(locations).try_collect::<Vec<_>>().await;
+            });
+        }
+    }
+}
+
+use futures::StreamExt as _;
+
+/// The local object store uploads to `<path>#<n>` and renames on completion;
+/// an interrupted upload can leave that file behind.
+fn remove_upload_leftovers(path: &std::path::Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let upload_prefix = format!("{name}#");
+    for entry in entries.flatten() {
+        if entry.file_name().to_str().is_some_and(|n| n.starts_with(&upload_prefix)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
