@@ -1,0 +1,275 @@
+//! Arguments of the selection table functions (`top_k_per_dim` and the
+//! baselines): a registered table, column names, a budget, weights, a seed.
+//!
+//! Table functions receive logical expressions; each argument is simplified
+//! (so `-1` or `make_array(1, 2)` become literals) and must then be a literal
+//! of the right kind. Errors name the function, the argument and the fix.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type, SchemaRef};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::{ScalarValue, TableReference};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::simplify::SimplifyContext;
+use datafusion::optimizer::simplify_expressions::ExprSimplifier;
+use futures::FutureExt;
+
+use crate::id_keys::is_orderable;
+use crate::literals::scalar_integer;
+use crate::vectors::is_vector_type;
+
+fn plan_err(message: String) -> DataFusionError {
+    DataFusionError::Plan(message)
+}
+
+/// How many rows to select.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Budget {
+    Rows(u64),
+    /// A fraction in (0, 1) of the table's row count, rounded down.
+    Fraction(f64),
+}
+
+impl Budget {
+    pub fn resolve(&self, row_count: u64) -> u64 {
+        match *self {
+            Budget::Rows(n) => n,
+            Budget::Fraction(f) => (f * row_count as f64).floor() as u64,
+        }
+    }
+}
+
+impl std::fmt::Display for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Budget::Rows(n) => write!(f, "{n} rows"),
+            Budget::Fraction(x) => write!(f, "{x} of the rows"),
+        }
+    }
+}
+
+/// The arguments, checked and resolved.
+pub struct Args<'a> {
+    function: &'static str,
+    exprs: &'a [Expr],
+    session: &'a dyn Session,
+}
+
+/// A column of the input table.
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub index: usize,
+    pub field: FieldRef,
+}
+
+impl<'a> Args<'a> {
+    pub fn new(function: &'static str, exprs: &'a [Expr], session: &'a dyn Session, usage: &str, counts: &[usize]) -> Result<Self> {
+        if !counts.contains(&exprs.len()) {
+            return Err(plan_err(format!(
+                "{function} takes {} arguments, got {}; usage: {usage}",
+                counts.iter().map(usize::to_string).collect::<Vec<_>>().join(" or "),
+                exprs.len()
+            )));
+        }
+        Ok(Self { function, exprs, session })
+    }
+
+    pub fn len(&self) -> usize {
+        self.exprs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.exprs.is_empty()
+    }
+
+    fn literal(&self, position: usize, name: &str, example: &str) -> Result<ScalarValue> {
+        let simplifier = ExprSimplifier::new(SimplifyContext::default());
+        match simplifier.simplify(self.exprs[position].clone())? {
+            Expr::Literal(value, _) => Ok(value),
+            other => Err(plan_err(format!(
+                "{}: `{name}` must be a literal, e.g. {example}; got the expression {other}",
+                self.function
+            ))),
+        }
+    }
+
+    pub fn string(&self, position: usize, name: &str, example: &str) -> Result<String> {
+        match self.literal(position, name, example)? {
+            ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => Ok(s),
+            other => Err(plan_err(format!(
+                "{}: `{name}` must be a quoted name, e.g. {example}; got {other}",
+                self.function
+            ))),
+        }
+    }
+
+    /// The registered table or view named by argument `position`.
+    pub fn table(&self, position: usize) -> Result<(String, Arc<dyn TableProvider>)> {
+        let name = self.string(position, "table", "'docs'")?;
+        let state = self
+            .session
+            .as_any()
+            .downcast_ref::<SessionState>()
+            .ok_or_else(|| DataFusionError::Internal(format!("{}: unexpected session type", self.function)))?;
+        let looks_like_path = name.contains('/') || name.contains("://") || name.contains('.') && !name.contains(' ');
+        let not_found = || {
+            let hint = if looks_like_path {
+                format!("to select from a file, register it first: CREATE EXTERNAL TABLE docs STORED AS PARQUET LOCATION '{name}'")
+            } else {
+                format!(
+                    "register the data first, e.g. CREATE EXTERNAL TABLE {name} STORED AS PARQUET LOCATION 'path/or/s3/url' \
+                     or CREATE VIEW {name} AS SELECT ..."
+                )
+            };
+            plan_err(format!("{}: no table or view named '{name}'; {hint}", self.function))
+        };
+        let reference = TableReference::parse_str(&name);
+        let schema = state.schema_for_ref(reference.clone()).map_err(|_| not_found())?;
+        // Registered tables and views resolve without I/O; a bare path would
+        // need I/O here, and is not a registered table.
+        match schema.table(reference.table()).now_or_never() {
+            Some(Ok(Some(table))) => Ok((name, table)),
+            Some(Err(e)) if !looks_like_path => Err(e),
+            _ => Err(not_found()),
+        }
+    }
+
+    /// A column of `schema`, by the name in argument `position`.
+    pub fn column(&self, position: usize, name: &str, table: &str, schema: &SchemaRef) -> Result<Column> {
+        let column = self.string(position, name, "'id'")?;
+        match schema.index_of(&column) {
+            Ok(index) => Ok(Column {
+                index,
+                field: Arc::new(schema.field(index).clone()),
+            }),
+            Err(_) => {
+                let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+                Err(plan_err(format!(
+                    "{}: unknown column '{column}' in '{table}'; its columns are: {}",
+                    self.function,
+                    names.join(", ")
+                )))
+            }
+        }
+    }
+
+    pub fn id_column(&self, position: usize, table: &str, schema: &SchemaRef) -> Result<Column> {
+        let column = self.column(position, "id_column", table, schema)?;
+        if !is_orderable(column.field.data_type()) {
+            return Err(plan_err(format!(
+                "{}: id column '{}' must hold orderable values (integers, strings, dates, ...), got {}",
+                self.function,
+                column.field.name(),
+                column.field.data_type()
+            )));
+        }
+        Ok(column)
+    }
+
+    pub fn scores_column(&self, position: usize, table: &str, schema: &SchemaRef) -> Result<Column> {
+        let column = self.column(position, "scores_column", table, schema)?;
+        if !is_vector_type(column.field.data_type()) {
+            return Err(plan_err(format!(
+                "{}: scores column '{}' must be a list of numbers (e.g. the output of pca_project), got {}",
+                self.function,
+                column.field.name(),
+                column.field.data_type()
+            )));
+        }
+        Ok(column)
+    }
+
+    /// An integer B >= 1, or a fraction in (0, 1).
+    pub fn budget(&self, position: usize) -> Result<Budget> {
+        let f = self.function;
+        let value = self.literal(position, "budget", "1000 or 0.1")?;
+        if let Some(n) = scalar_integer(&value) {
+            return if n >= 1 {
+                Ok(Budget::Rows(n as u64))
+            } else {
+                Err(plan_err(format!(
+                    "{f}: `budget` must be at least 1 row, got {n}; or give a fraction of the rows in (0, 1) such as 0.1"
+                )))
+            };
+        }
+        let fraction = match value {
+            ScalarValue::Float64(Some(x)) => x,
+            ScalarValue::Float32(Some(x)) => x as f64,
+            ScalarValue::Decimal128(Some(_), _, _) => match value.cast_to(&DataType::Float64)? {
+                ScalarValue::Float64(Some(x)) => x,
+                _ => f64::NAN,
+            },
+            other => {
+                return Err(plan_err(format!(
+                    "{f}: `budget` must be a number of rows (e.g. 1000) or a fraction in (0, 1) (e.g. 0.1), got {other}"
+                )));
+            }
+        };
+        if fraction.is_nan() {
+            return Err(plan_err(format!("{f}: `budget` is NaN; give a number of rows or a fraction in (0, 1)")));
+        }
+        if fraction <= 0.0 || fraction >= 1.0 {
+            return Err(plan_err(format!(
+                "{f}: a fractional `budget` must be in (0, 1), got {fraction}; for a number of rows, give an integer such as 1000"
+            )));
+        }
+        Ok(Budget::Fraction(fraction))
+    }
+
+    /// A list of non-negative weights, not all zero.
+    pub fn weights(&self, position: usize) -> Result<Vec<f64>> {
+        let f = self.function;
+        let value = self.literal(position, "weights", "[1, 1, 2, 1]")?;
+        let array = match &value {
+            ScalarValue::List(a) if !a.is_null(0) => a.value(0),
+            ScalarValue::LargeList(a) if !a.is_null(0) => a.value(0),
+            ScalarValue::FixedSizeList(a) if !a.is_null(0) => a.value(0),
+            other => {
+                return Err(plan_err(format!(
+                    "{f}: `weights` must be a list of numbers, one per dimension, e.g. [1, 1, 2, 1]; got {other}"
+                )));
+            }
+        };
+        if !array.data_type().is_numeric() || array.null_count() > 0 {
+            return Err(plan_err(format!(
+                "{f}: `weights` must be a list of numbers without NULLs, e.g. [1, 1, 2, 1]; got {value}"
+            )));
+        }
+        let weights: Vec<f64> = cast(&array, &DataType::Float64)?.as_primitive::<Float64Type>().values().to_vec();
+        if let Some(w) = weights.iter().find(|w| !w.is_finite() || **w < 0.0) {
+            return Err(plan_err(format!("{f}: `weights` must be finite and non-negative, got {w}")));
+        }
+        if weights.iter().all(|w| *w == 0.0) {
+            return Err(plan_err(format!("{f}: `weights` are all zero; give at least one positive weight")));
+        }
+        Ok(weights)
+    }
+
+    pub fn seed(&self, position: usize) -> Result<u64> {
+        let value = self.literal(position, "seed", "42")?;
+        scalar_integer(&value).map(|s| s as u64).ok_or_else(|| {
+            plan_err(format!("{}: `seed` must be an integer, e.g. 42; got {value}", self.function))
+        })
+    }
+
+    pub fn positive_number(&self, position: usize, name: &str, example: &str) -> Result<f64> {
+        let value = self.literal(position, name, example)?;
+        let number = match value.cast_to(&DataType::Float64) {
+            Ok(ScalarValue::Float64(Some(x))) => x,
+            _ => f64::NAN,
+        };
+        if number.is_finite() && number > 0.0 {
+            Ok(number)
+        } else {
+            Err(plan_err(format!(
+                "{}: `{name}` must be a positive number, e.g. {example}; got {value}",
+                self.function
+            )))
+        }
+    }
+}
