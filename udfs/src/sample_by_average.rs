@@ -1,0 +1,56 @@
+//! `sample_by_average(table, id_column, scores_column, budget, seed [,
+//! temperature])`: the "PC average-sample" baseline.
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::error::Result;
+use datafusion::logical_expr::Documentation;
+
+use crate::selection_plan::{Method, Selection, SelectionTable};
+use crate::table_args::Args;
+use crate::top_k_per_dim::SELECTION_SECTION;
+
+pub const NAME: &str = "sample_by_average";
+const USAGE: &str = "sample_by_average('table', 'id_column', 'scores_column', budget, seed [, temperature])";
+
+pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        SELECTION_SECTION,
+        r#"Baseline "PC average-sample": samples `budget` rows without replacement, each draw with probability proportional to exp(mean score / temperature), using Efraimidis–Spirakis keys in log space (the Gumbel-top-k trick: the rows with the largest mean/temperature + Gumbel noise). The noise of a row is a hash of (seed, id), so the same seed gives the same sample whatever the partitioning or row order. Rows whose vector is NULL or holds a non-finite score are not candidates. Returns the table's columns plus `odis_dim` (always 0), `odis_rank` (draw order) and `odis_score` (the row's sampling key). A low temperature approaches top_k_average; a high one approaches sample_uniform."#,
+        USAGE,
+    )
+    .with_sql_example("```sql\n> SELECT * FROM sample_by_average('scored', 'id', 'pc', 0.1, 42);\n> SELECT * FROM sample_by_average('scored', 'id', 'pc', 1000, 42, 0.5);\n```")
+    .with_argument("table, id_column, scores_column, budget", "As for top_k_per_dim.")
+    .with_argument("seed", "Integer seed of the sample.")
+    .with_argument("temperature", "Optional positive number, default 1.0.")
+    .with_related_udf("top_k_average")
+    .with_related_udf("sample_uniform")
+    .build()
+});
+
+/// The table function.
+#[derive(Debug, Default)]
+pub struct SampleByAverageFunc;
+
+impl TableFunctionImpl for SampleByAverageFunc {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let args = Args::new(NAME, args.exprs(), args.session(), USAGE, &[5, 6])?;
+        let (table_name, table) = args.table(0)?;
+        let schema = table.schema();
+        let temperature = if args.len() == 6 { args.positive_number(5, "temperature", "0.5")? } else { 1.0 };
+        let selection = Selection {
+            function: NAME,
+            id: args.id_column(1, &table_name, &schema)?,
+            scores: Some(args.scores_column(2, &table_name, &schema)?),
+            budget: args.budget(3)?,
+            method: Method::AverageSample {
+                seed: args.seed(4)?,
+                temperature,
+            },
+            table_name,
+            table,
+        };
+        Ok(Arc::new(SelectionTable::new(selection)))
+    }
+}

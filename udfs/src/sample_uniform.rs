@@ -1,0 +1,50 @@
+//! `sample_uniform(table, id_column, budget, seed)`: the "random" baseline.
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::error::Result;
+use datafusion::logical_expr::Documentation;
+
+use crate::selection_plan::{Method, Selection, SelectionTable};
+use crate::table_args::Args;
+use crate::top_k_per_dim::SELECTION_SECTION;
+
+pub const NAME: &str = "sample_uniform";
+const USAGE: &str = "sample_uniform('table', 'id_column', budget, seed)";
+
+pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        SELECTION_SECTION,
+        r#"Baseline "random": a uniform sample of `budget` rows without replacement. Each row's key is a hash of (seed, id) mapped to (0, 1) and the rows with the largest keys are taken, so the same seed gives the same sample whatever the partitioning or row order. Returns the table's columns plus `odis_dim` (always 0), `odis_rank` and `odis_score` (the row's key)."#,
+        USAGE,
+    )
+    .with_sql_example("```sql\n> SELECT * FROM sample_uniform('docs', 'id', 0.1, 42);\n```")
+    .with_argument("table, id_column, budget", "As for top_k_per_dim.")
+    .with_argument("seed", "Integer seed of the sample.")
+    .with_related_udf("top_k_per_dim")
+    .with_related_udf("sample_by_average")
+    .build()
+});
+
+/// The table function.
+#[derive(Debug, Default)]
+pub struct SampleUniformFunc;
+
+impl TableFunctionImpl for SampleUniformFunc {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let args = Args::new(NAME, args.exprs(), args.session(), USAGE, &[4])?;
+        let (table_name, table) = args.table(0)?;
+        let schema = table.schema();
+        let selection = Selection {
+            function: NAME,
+            id: args.id_column(1, &table_name, &schema)?,
+            scores: None,
+            budget: args.budget(2)?,
+            method: Method::Uniform { seed: args.seed(3)? },
+            table_name,
+            table,
+        };
+        Ok(Arc::new(SelectionTable::new(selection)))
+    }
+}

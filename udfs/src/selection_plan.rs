@@ -1,0 +1,657 @@
+//! Running a selection over a table: the candidate pass (ids and scores
+//! only, into bounded heaps), the draft, and the pass that fetches the full
+//! rows of the selected ids. Used by `top_k_per_dim`, its report, and the
+//! baselines.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, UInt64Array};
+use datafusion::arrow::compute::take;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::stats::Precision;
+use datafusion::datasource::TableType;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::context::SessionState;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_expr::expressions::col;
+use datafusion::physical_expr::{EquivalenceProperties, LexOrdering, PhysicalSortExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, StatisticsArgs, StatisticsContext, execute_stream,
+};
+use futures::{StreamExt, TryStreamExt};
+
+use crate::id_keys::{IdCodec, IdKey, unit_interval};
+use crate::selection::{Candidate, DimensionCandidates, DimensionReport, DraftError, Pick, TopHeap, draft, quotas, report};
+use crate::table_args::{Budget, Column};
+use crate::vectors::Vectors;
+
+/// How rows are scored and picked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Method {
+    /// ODiS: the top of each dimension, drafted under one budget.
+    PerDimension { weights: Option<Vec<f64>> },
+    /// Baseline "PC average-top": the top rows by the mean of the scores.
+    AverageTop,
+    /// Baseline "PC average-sample": rows sampled without replacement with
+    /// probability proportional to exp(mean / temperature).
+    AverageSample { seed: u64, temperature: f64 },
+    /// Baseline "random": a uniform sample.
+    Uniform { seed: u64 },
+}
+
+/// A selection to run: the resolved arguments of a selection function.
+#[derive(Debug)]
+pub struct Selection {
+    pub function: &'static str,
+    pub table_name: String,
+    pub table: Arc<dyn TableProvider>,
+    pub id: Column,
+    pub scores: Option<Column>,
+    pub budget: Budget,
+    pub method: Method,
+}
+
+/// The outcome of the candidate pass and the draft.
+pub struct Drafted {
+    pub quotas: Vec<u64>,
+    pub dims: Vec<DimensionCandidates<IdKey>>,
+    pub picks: Vec<Pick<IdKey>>,
+    pub codec: IdCodec,
+    /// How many candidate passes the draft needed (1 unless overlap
+    /// exhausted a heap).
+    pub passes: usize,
+}
+
+/// Columns appended to the selected rows.
+pub const DIM_COLUMN: &str = "odis_dim";
+pub const RANK_COLUMN: &str = "odis_rank";
+pub const SCORE_COLUMN: &str = "odis_score";
+
+fn exec_err(message: String) -> DataFusionError {
+    DataFusionError::Execution(message)
+}
+
+fn session_state(session: &dyn Session) -> Result<SessionState> {
+    session
+        .as_any()
+        .downcast_ref::<SessionState>()
+        .cloned()
+        .ok_or_else(|| DataFusionError::Internal("selection functions need a DataFusion SessionState".into()))
+}
+
+impl Selection {
+    /// The input's columns, then odis_dim, odis_rank and odis_score.
+    pub fn output_schema(&self) -> SchemaRef {
+        let input = self.table.schema();
+        let mut fields: Vec<Field> = input.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.push(Field::new(DIM_COLUMN, DataType::Int32, false));
+        fields.push(Field::new(RANK_COLUMN, DataType::Int64, false));
+        fields.push(Field::new(SCORE_COLUMN, DataType::Float64, false));
+        Arc::new(Schema::new_with_metadata(fields, input.metadata().clone()))
+    }
+
+    fn narrow_projection(&self) -> Vec<usize> {
+        let mut projection = vec![self.id.index];
+        projection.extend(self.scores.as_ref().map(|s| s.index));
+        projection
+    }
+
+    /// Scans `projection` of the input, all partitions merged.
+    async fn scan(&self, state: &SessionState, projection: Option<&Vec<usize>>) -> Result<SendableRecordBatchStream> {
+        let plan = self.table.scan(state, projection, &[], None).await?;
+        execute_stream(plan, state.task_ctx())
+    }
+
+    async fn row_count(&self, state: &SessionState) -> Result<u64> {
+        let plan = self.table.scan(state, Some(&vec![self.id.index]), &[], None).await?;
+        let statistics = StatisticsContext::new().compute(plan.as_ref(), &StatisticsArgs::new())?;
+        if let Precision::Exact(n) = statistics.num_rows {
+            return Ok(n as u64);
+        }
+        let mut stream = execute_stream(plan, state.task_ctx())?;
+        let mut rows = 0u64;
+        while let Some(batch) = stream.next().await {
+            rows += batch?.num_rows() as u64;
+        }
+        Ok(rows)
+    }
+
+    /// How many dimensions the scores have, before the candidate pass.
+    async fn dimensions(&self, state: &SessionState) -> Result<usize> {
+        let weights = match &self.method {
+            Method::PerDimension { weights } => weights.as_ref(),
+            _ => return Ok(1),
+        };
+        let scores = self.scores.as_ref().expect("per-dimension selection has scores");
+        let declared = match scores.field.data_type() {
+            DataType::FixedSizeList(_, n) => Some(*n as usize),
+            _ => None,
+        };
+        let dims = match declared {
+            Some(n) => Some(n),
+            None => {
+                // The length of the first non-NULL vector.
+                let mut stream = self.scan(state, Some(&vec![scores.index])).await?;
+                let mut found = None;
+                while let (None, Some(batch)) = (found, stream.next().await) {
+                    let batch = batch?;
+                    let vectors = Vectors::try_new(batch.column(0))?;
+                    found = (0..vectors.len()).find_map(|i| vectors.row(i).map(<[f64]>::len));
+                }
+                found.or(weights.map(Vec::len))
+            }
+        };
+        let dims = dims.unwrap_or(1);
+        if let Some(w) = weights.filter(|w| w.len() != dims) {
+            return Err(exec_err(format!(
+                "{}: `weights` has {} entries but the scores have {dims} dimensions; give one weight per dimension",
+                self.function,
+                w.len()
+            )));
+        }
+        if dims == 0 {
+            return Err(exec_err(format!("{}: the score vectors are empty", self.function)));
+        }
+        Ok(dims)
+    }
+
+    /// The candidate pass: every row's id and scores, into one bounded heap
+    /// per dimension.
+    async fn gather(&self, state: &SessionState, codec: &IdCodec, capacities: &[usize]) -> Result<Vec<DimensionCandidates<IdKey>>> {
+        let dims = capacities.len();
+        let mut heaps: Vec<TopHeap<IdKey>> = capacities.iter().map(|&c| TopHeap::new(c)).collect();
+        let mut stream = self.scan(state, Some(&self.narrow_projection())).await?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            let ids = batch.column(0);
+            if ids.null_count() > 0 {
+                return Err(exec_err(format!(
+                    "{}: id column '{}' has NULL values; every row needs a unique, non-NULL id",
+                    self.function,
+                    self.id.field.name()
+                )));
+            }
+            let keys = codec.keys(ids)?;
+            let vectors = match &self.scores {
+                Some(_) => Some(Vectors::try_new(batch.column(1))?),
+                None => None,
+            };
+            let wrong_length = |i: usize, len: usize| {
+                exec_err(format!(
+                    "{}: score vectors have different lengths: the row with id {} has {len} scores, expected {dims}; \
+                     fix or filter the rows whose vectors have the wrong length",
+                    self.function,
+                    codec.display(&keys.key(i))
+                ))
+            };
+            for i in 0..batch.num_rows() {
+                match &self.method {
+                    Method::PerDimension { .. } => {
+                        let vectors = vectors.as_ref().expect("scores");
+                        let Some(row) = vectors.row(i) else { continue };
+                        if row.len() != dims {
+                            return Err(wrong_length(i, row.len()));
+                        }
+                        for (d, &score) in row.iter().enumerate() {
+                            if !score.is_finite() || vectors.entry_is_null(i, d) {
+                                continue;
+                            }
+                            if heaps[d].may_accept(score) {
+                                heaps[d].offer(Candidate { score, id: keys.key(i) });
+                            } else {
+                                heaps[d].count_rejected();
+                            }
+                        }
+                    }
+                    Method::AverageTop | Method::AverageSample { .. } => {
+                        let vectors = vectors.as_ref().expect("scores");
+                        let row = match vectors.finite_row(i) {
+                            None | Some(Err(_)) => continue,
+                            Some(Ok(row)) => row,
+                        };
+                        let mean = row.iter().sum::<f64>() / row.len() as f64;
+                        let score = match &self.method {
+                            Method::AverageSample { seed, temperature } => {
+                                // Gumbel-top-k: sampling without replacement
+                                // proportional to exp(mean / temperature)
+                                // (Efraimidis–Spirakis keys, in log space).
+                                let u = unit_interval(keys.hash(i, *seed));
+                                mean / temperature - (-u.ln()).ln()
+                            }
+                            _ => mean,
+                        };
+                        heaps[0].offer(Candidate { score, id: keys.key(i) });
+                    }
+                    Method::Uniform { seed } => {
+                        let score = unit_interval(keys.hash(i, *seed));
+                        if heaps[0].may_accept(score) {
+                            heaps[0].offer(Candidate { score, id: keys.key(i) });
+                        } else {
+                            heaps[0].count_rejected();
+                        }
+                    }
+                }
+            }
+        }
+        Ok(heaps
+            .into_iter()
+            .map(|heap| {
+                let total = heap.seen();
+                let (sorted, complete) = heap.into_sorted();
+                DimensionCandidates { sorted, complete, total }
+            })
+            .collect())
+    }
+
+    /// The candidate pass and the draft; the pass is repeated with larger
+    /// heaps when overlap between dimensions used up a heap, so the result
+    /// is always exact.
+    pub async fn draft(&self, state: &SessionState) -> Result<Drafted> {
+        let codec = IdCodec::new(self.id.field.data_type())?;
+        let dims = self.dimensions(state).await?;
+        let budget = match self.budget {
+            Budget::Rows(n) => n,
+            Budget::Fraction(_) => self.budget.resolve(self.row_count(state).await?),
+        };
+        let weights = match &self.method {
+            Method::PerDimension { weights: Some(w) } => w.clone(),
+            _ => vec![1.0; dims],
+        };
+        let quotas = quotas(budget, &weights);
+        // Room for rows that other dimensions take first; orthogonal
+        // dimensions overlap little (ODiS reports < 2%).
+        let mut capacities: Vec<usize> = match self.method {
+            Method::PerDimension { .. } => quotas.iter().map(|&q| q as usize + q as usize / 4 + 256).collect(),
+            _ => vec![budget as usize],
+        };
+        let mut passes = 0;
+        loop {
+            passes += 1;
+            let candidates = self.gather(state, &codec, &capacities).await?;
+            match draft(budget, &quotas, &candidates) {
+                Ok(picks) => {
+                    return Ok(Drafted {
+                        quotas,
+                        dims: candidates,
+                        picks,
+                        codec,
+                        passes,
+                    });
+                }
+                Err(DraftError::NeedMore(more)) => capacities = more.capacities,
+                Err(DraftError::DuplicateId(id)) => return Err(duplicate_id(self, &codec, &id)),
+            }
+        }
+    }
+}
+
+fn duplicate_id(selection: &Selection, codec: &IdCodec, id: &IdKey) -> DataFusionError {
+    exec_err(format!(
+        "{}: id {} appears in more than one row of '{}'; ids in column '{}' must be unique",
+        selection.function,
+        codec.display(id),
+        selection.table_name,
+        selection.id.field.name()
+    ))
+}
+
+/// The selected rows: all input columns plus odis_dim, odis_rank and
+/// odis_score, in no particular order (a sort follows).
+#[derive(Debug)]
+pub struct SelectionExec {
+    selection: Arc<Selection>,
+    state: SessionState,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+impl SelectionExec {
+    fn new(selection: Arc<Selection>, state: SessionState) -> Self {
+        let schema = selection.output_schema();
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        ));
+        Self {
+            selection,
+            state,
+            schema,
+            properties,
+        }
+    }
+}
+
+impl DisplayAs for SelectionExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "SelectionExec: {}(table={}, id={}, budget={}, method={:?})",
+            self.selection.function,
+            self.selection.table_name,
+            self.selection.id.field.name(),
+            self.selection.budget,
+            self.selection.method
+        )
+    }
+}
+
+/// What the fetch pass attaches to a selected id.
+#[derive(Clone, Copy)]
+struct Placement {
+    dim: i32,
+    rank: i64,
+    score: f64,
+}
+
+async fn select_rows(selection: Arc<Selection>, state: SessionState, schema: SchemaRef) -> Result<SendableRecordBatchStream> {
+    let drafted = selection.draft(&state).await?;
+    let codec = Arc::new(drafted.codec);
+    let expected = drafted.picks.len();
+    let placements: Arc<HashMap<IdKey, Placement>> = Arc::new(
+        drafted
+            .picks
+            .into_iter()
+            .map(|p| (p.id, Placement { dim: p.dim as i32, rank: p.rank as i64, score: p.score }))
+            .collect(),
+    );
+    let id_index = selection.id.index;
+    let stream = selection.scan(&state, None).await?;
+    let found: Arc<std::sync::Mutex<HashSet<IdKey>>> = Arc::default();
+    let found_in_stream = Arc::clone(&found);
+    let out_schema = Arc::clone(&schema);
+    let sel = Arc::clone(&selection);
+    let function = selection.function;
+    let output_schema = selection.output_schema();
+    let rows = stream.map(move |batch| -> Result<RecordBatch> {
+        let batch = batch?;
+        let keys = codec.keys(batch.column(id_index))?;
+        let mut indices = Vec::new();
+        let (mut dims, mut ranks, mut scores) = (Vec::new(), Vec::new(), Vec::new());
+        let mut found = found_in_stream.lock().expect("not poisoned");
+        for i in 0..batch.num_rows() {
+            let key = keys.key(i);
+            if let Some(p) = placements.get(&key) {
+                if !found.insert(key.clone()) {
+                    return Err(duplicate_id(&sel, &codec, &key));
+                }
+                indices.push(i as u64);
+                dims.push(p.dim);
+                ranks.push(p.rank);
+                scores.push(p.score);
+            }
+        }
+        let indices = UInt64Array::from(indices);
+        let mut columns: Vec<ArrayRef> = batch.columns().iter().map(|c| take(c.as_ref(), &indices, None)).collect::<Result<_, _>>()?;
+        columns.push(Arc::new(Int32Array::from(dims)));
+        columns.push(Arc::new(Int64Array::from(ranks)));
+        columns.push(Arc::new(Float64Array::from(scores)));
+        Ok(RecordBatch::try_new(Arc::clone(&out_schema), columns)?)
+    });
+    // After the last batch, every selected id must have been seen once.
+    let check = futures::stream::once(async move {
+        let seen = found.lock().expect("not poisoned").len();
+        if seen != expected {
+            return Err(DataFusionError::Execution(format!(
+                "{function}: the table changed while it was being read ({seen} of {expected} selected rows found); run the query again"
+            )));
+        }
+        Ok(RecordBatch::new_empty(schema))
+    });
+    Ok(Box::pin(RecordBatchStreamAdapter::new(
+        output_schema,
+        rows.chain(check).try_filter(|b| futures::future::ready(b.num_rows() > 0)),
+    )))
+}
+
+impl ExecutionPlan for SelectionExec {
+    fn name(&self) -> &str {
+        "SelectionExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn with_new_children(self: Arc<Self>, _children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        if partition != 0 {
+            return Err(DataFusionError::Internal(format!("SelectionExec has one partition, asked for {partition}")));
+        }
+        let future = select_rows(Arc::clone(&self.selection), self.state.clone(), Arc::clone(&self.schema));
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.schema),
+            futures::stream::once(future).try_flatten(),
+        )))
+    }
+}
+
+/// A selection function's result as a table.
+#[derive(Debug)]
+pub struct SelectionTable {
+    selection: Arc<Selection>,
+    schema: SchemaRef,
+}
+
+impl SelectionTable {
+    pub fn new(selection: Selection) -> Self {
+        let schema = selection.output_schema();
+        Self {
+            selection: Arc::new(selection),
+            schema,
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for SelectionTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        session: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let exec = Arc::new(SelectionExec::new(Arc::clone(&self.selection), session_state(session)?));
+        // Output order: odis_dim, then odis_rank. DataFusion's sort spills to
+        // disk under memory pressure, so large selections need not fit.
+        let ordering = LexOrdering::new([
+            PhysicalSortExpr::new_default(col(DIM_COLUMN, &self.schema)?),
+            PhysicalSortExpr::new_default(col(RANK_COLUMN, &self.schema)?),
+        ])
+        .expect("non-empty ordering");
+        let sorted: Arc<dyn ExecutionPlan> = Arc::new(SortExec::new(ordering, exec));
+        match projection {
+            None => Ok(sorted),
+            Some(columns) => {
+                let exprs = columns
+                    .iter()
+                    .map(|&i| {
+                        let name = self.schema.field(i).name();
+                        Ok((col(name, &self.schema)?, name.clone()))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Arc::new(ProjectionExec::try_new(exprs, sorted)?))
+            }
+        }
+    }
+}
+
+/// The per-dimension report of a selection, as rows.
+#[derive(Debug)]
+pub struct ReportTable {
+    selection: Arc<Selection>,
+    schema: SchemaRef,
+}
+
+pub fn report_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("dim", DataType::Int32, false),
+        Field::new("quota", DataType::Int64, false),
+        Field::new("selected", DataType::Int64, false),
+        Field::new("threshold", DataType::Float64, true),
+        Field::new("overlap", DataType::Int64, false),
+        Field::new("overlap_ratio", DataType::Float64, true),
+    ]))
+}
+
+impl ReportTable {
+    pub fn new(selection: Selection) -> Self {
+        Self {
+            selection: Arc::new(selection),
+            schema: report_schema(),
+        }
+    }
+}
+
+fn report_batch(schema: &SchemaRef, lines: &[DimensionReport]) -> Result<RecordBatch> {
+    Ok(RecordBatch::try_new(
+        Arc::clone(schema),
+        vec![
+            Arc::new(Int32Array::from_iter_values(lines.iter().map(|l| l.dim as i32))),
+            Arc::new(Int64Array::from_iter_values(lines.iter().map(|l| l.quota as i64))),
+            Arc::new(Int64Array::from_iter_values(lines.iter().map(|l| l.selected as i64))),
+            Arc::new(Float64Array::from_iter(lines.iter().map(|l| l.threshold))),
+            Arc::new(Int64Array::from_iter_values(lines.iter().map(|l| l.overlap as i64))),
+            Arc::new(Float64Array::from_iter(lines.iter().map(|l| l.overlap_ratio))),
+        ],
+    )?)
+}
+
+#[async_trait]
+impl TableProvider for ReportTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        session: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let exec: Arc<dyn ExecutionPlan> = Arc::new(ReportExec::new(Arc::clone(&self.selection), session_state(session)?));
+        match projection {
+            None => Ok(exec),
+            Some(columns) => {
+                let exprs = columns
+                    .iter()
+                    .map(|&i| {
+                        let name = self.schema.field(i).name();
+                        Ok((col(name, &self.schema)?, name.clone()))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Arc::new(ProjectionExec::try_new(exprs, exec)?))
+            }
+        }
+    }
+}
+
+/// Runs the candidate pass and the draft, and emits the report.
+#[derive(Debug)]
+pub struct ReportExec {
+    selection: Arc<Selection>,
+    state: SessionState,
+    properties: Arc<PlanProperties>,
+}
+
+impl ReportExec {
+    fn new(selection: Arc<Selection>, state: SessionState) -> Self {
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(report_schema()),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        ));
+        Self {
+            selection,
+            state,
+            properties,
+        }
+    }
+}
+
+impl DisplayAs for ReportExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "ReportExec: {}(table={}, budget={})", self.selection.function, self.selection.table_name, self.selection.budget)
+    }
+}
+
+impl ExecutionPlan for ReportExec {
+    fn name(&self) -> &str {
+        "ReportExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn with_new_children(self: Arc<Self>, _children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        if partition != 0 {
+            return Err(DataFusionError::Internal(format!("ReportExec has one partition, asked for {partition}")));
+        }
+        let (selection, state) = (Arc::clone(&self.selection), self.state.clone());
+        let schema = report_schema();
+        let batch_schema = Arc::clone(&schema);
+        let future = async move {
+            let drafted = selection.draft(&state).await?;
+            let lines = report(&drafted.quotas, &drafted.dims, &drafted.picks);
+            report_batch(&batch_schema, &lines)
+        };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, futures::stream::once(future))))
+    }
+}

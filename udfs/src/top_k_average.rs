@@ -1,0 +1,51 @@
+//! `top_k_average(table, id_column, scores_column, budget)`: the "PC
+//! average-top" baseline, the top rows by the mean of their scores.
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::error::Result;
+use datafusion::logical_expr::Documentation;
+
+use crate::selection_plan::{Method, Selection, SelectionTable};
+use crate::table_args::Args;
+use crate::top_k_per_dim::SELECTION_SECTION;
+
+pub const NAME: &str = "top_k_average";
+const USAGE: &str = "top_k_average('table', 'id_column', 'scores_column', budget)";
+
+pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        SELECTION_SECTION,
+        r#"Baseline "PC average-top": the `budget` rows with the highest mean of their scores (ties: id ascending). Rows whose vector is NULL or holds a non-finite score are not candidates. Returns the table's columns plus `odis_dim` (always 0), `odis_rank` (1 = best) and `odis_score` (the mean), ordered by odis_rank. This is the single-score selection that ODiS is compared against: it tends to collapse onto one kind of document."#,
+        USAGE,
+    )
+    .with_sql_example("```sql\n> SELECT * FROM top_k_average('scored', 'id', 'pc', 0.1);\n```")
+    .with_argument("table, id_column, scores_column, budget", "As for top_k_per_dim.")
+    .with_related_udf("top_k_per_dim")
+    .with_related_udf("sample_by_average")
+    .with_related_udf("sample_uniform")
+    .build()
+});
+
+/// The table function.
+#[derive(Debug, Default)]
+pub struct TopKAverageFunc;
+
+impl TableFunctionImpl for TopKAverageFunc {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let args = Args::new(NAME, args.exprs(), args.session(), USAGE, &[4])?;
+        let (table_name, table) = args.table(0)?;
+        let schema = table.schema();
+        let selection = Selection {
+            function: NAME,
+            id: args.id_column(1, &table_name, &schema)?,
+            scores: Some(args.scores_column(2, &table_name, &schema)?),
+            budget: args.budget(3)?,
+            method: Method::AverageTop,
+            table_name,
+            table,
+        };
+        Ok(Arc::new(SelectionTable::new(selection)))
+    }
+}

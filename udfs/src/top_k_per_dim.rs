@@ -1,0 +1,86 @@
+//! `top_k_per_dim(table, id_column, scores_column, budget [, weights])`:
+//! ODiS step 4, the top rows of each orthogonal dimension under one budget.
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::error::Result;
+use datafusion::logical_expr::{DocSection, Documentation};
+
+use crate::selection_plan::{Method, Selection, SelectionTable};
+use crate::table_args::Args;
+
+pub const NAME: &str = "top_k_per_dim";
+const USAGE: &str = "top_k_per_dim('table', 'id_column', 'scores_column', budget [, weights])";
+
+pub(crate) const SELECTION_SECTION: DocSection = DocSection {
+    include: true,
+    label: "ODiS Selection Functions",
+    description: Some("Table functions that select rows of a registered table or view."),
+};
+
+pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        SELECTION_SECTION,
+        r#"Selects the best rows of each score dimension, under one total budget, without taking any row twice (ODiS step 4). Returns every column of the table plus `odis_dim` (Int32, 0-based: the dimension that took the row), `odis_rank` (Int64, 1-based pick number within that dimension) and `odis_score` (Float64, the row's score on odis_dim), ordered by odis_dim, odis_rank.
+
+Semantics, exactly:
+- budget B: an integer >= 1, or a fraction in (0, 1) meaning floor(fraction × the table's row count);
+- quotas by the largest-remainder method: q_d = floor(B·w_d/Σw), and the B − Σq_d leftover slots go one each to the dimensions with the largest fractional part of B·w_d/Σw (ties: lower d);
+- the candidates of dimension d are the rows whose vector is non-NULL and whose d-th score is finite, ordered by score descending, then id ascending;
+- the draft goes in rounds, d = 0, 1, ..., D−1 in turn: each dimension below its quota takes its best candidate that no dimension has taken yet; when no dimension below quota can take more and fewer than B rows are taken, it continues round-robin over every dimension with untaken candidates, ignoring quotas, until B rows are taken or none are left.
+So the result has exactly min(B, candidate rows) rows, none twice, and is the same whatever the partitioning.
+
+One pass reads only the id and scores columns into bounded per-dimension heaps (memory grows with the budget, not the table); if overlap between dimensions uses up a heap, the pass is repeated with larger heaps, so the result is always exact. A second pass fetches the full rows of the selected ids. The table must be registered (CREATE EXTERNAL TABLE or CREATE VIEW); ids must be unique and non-NULL."#,
+        USAGE,
+    )
+    .with_sql_example(
+        r#"```sql
+> CREATE VIEW scored AS
+    WITH m AS (SELECT pca_fit(s, 4) AS model FROM docs)
+    SELECT docs.*, pca_project(s, m.model) AS pc FROM docs, m;
+> SELECT id, odis_dim, odis_rank, odis_score FROM top_k_per_dim('scored', 'id', 'pc', 0.1);
+> SELECT * FROM top_k_per_dim('scored', 'id', 'pc', 1000, [2, 1, 1, 1]);
+```"#,
+    )
+    .with_argument("table", "Name of a registered table or view, quoted: 'docs'.")
+    .with_argument("id_column", "Name of a column of unique, non-NULL, orderable ids (ties are broken by id ascending).")
+    .with_argument("scores_column", "Name of a column holding a list of D scores per row, e.g. pca_project's output.")
+    .with_argument("budget", "Rows to select: an integer >= 1, or a fraction of the table's rows in (0, 1).")
+    .with_argument("weights", "Optional list of D non-negative numbers, not all zero, that split the budget; default equal.")
+    .with_related_udf("top_k_per_dim_report")
+    .with_related_udf("top_k_average")
+    .with_related_udf("sample_by_average")
+    .with_related_udf("sample_uniform")
+    .build()
+});
+
+/// The table function.
+#[derive(Debug, Default)]
+pub struct TopKPerDimFunc;
+
+/// Resolves the arguments shared with `top_k_per_dim_report`.
+pub(crate) fn per_dimension_selection(function: &'static str, usage: &str, args: &TableFunctionArgs) -> Result<Selection> {
+    let args = Args::new(function, args.exprs(), args.session(), usage, &[4, 5])?;
+    let (table_name, table) = args.table(0)?;
+    let schema = table.schema();
+    let id = args.id_column(1, &table_name, &schema)?;
+    let scores = args.scores_column(2, &table_name, &schema)?;
+    let budget = args.budget(3)?;
+    let weights = if args.len() == 5 { Some(args.weights(4)?) } else { None };
+    Ok(Selection {
+        function,
+        table_name,
+        table,
+        id,
+        scores: Some(scores),
+        budget,
+        method: Method::PerDimension { weights },
+    })
+}
+
+impl TableFunctionImpl for TopKPerDimFunc {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        Ok(Arc::new(SelectionTable::new(per_dimension_selection(NAME, USAGE, &args)?)))
+    }
+}
