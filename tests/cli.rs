@@ -182,10 +182,16 @@ fn shell_reads_multi_line_statements_and_backslash_commands() {
 #[test]
 fn shell_help_comes_from_the_functions_docs() {
     let dir = tempdir();
-    let out = shell(dir.path(), "\\h\n\\h odis_version\n\\h sum\n");
+    let out = shell(dir.path(), "\\h\n\\h odis_version\n\\h sum\n\\h top_k_per_dim\n");
     out.ok();
     assert!(out.stdout.contains("odis functions:"), "{}", out.stdout);
-    assert!(out.stdout.contains("odis_version  Returns the versions"), "{}", out.stdout);
+    let listed = |name: &str, summary: &str| {
+        out.stdout.lines().any(|l| l.trim_start().starts_with(name) && l.contains(summary))
+    };
+    assert!(listed("odis_version", "Returns the versions"), "{}", out.stdout);
+    assert!(listed("top_k_per_dim ", "Selects the best rows of each score dimension"), "{}", out.stdout);
+    assert!(out.stdout.contains("top_k_per_dim (ODiS Selection Functions)"), "{}", out.stdout);
+    assert!(out.stdout.contains("largest-remainder method"), "{}", out.stdout);
     assert!(out.stdout.contains("Syntax:\n  odis_version()"), "{}", out.stdout);
     assert!(out.stdout.contains("sum (General Functions)") || out.stdout.contains("sum ("), "{}", out.stdout);
 }

@@ -19,18 +19,7 @@ use serde_json::Value;
 
 fn fixtures() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let script = common::repo_root().join("tests/support/pca_reference.py");
-        let source = std::fs::read(&script).unwrap();
-        // FNV-1a: a stable key for the script's version.
-        let hash = source.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100000001b3));
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("pca-fixtures-{hash:016x}"));
-        if !dir.join("expected.json").exists() {
-            let status = std::process::Command::new(common::python()).arg(&script).arg(&dir).status().unwrap();
-            assert!(status.success(), "{} failed", script.display());
-        }
-        dir
-    })
+    DIR.get_or_init(|| common::fixtures::generate("pca_reference.py"))
 }
 
 fn expected_cases() -> Vec<Value> {

@@ -2,6 +2,8 @@
 //! environment made by `scripts/setup.sh`, and local object-store servers.
 #![allow(dead_code)]
 
+pub mod fixtures;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
