@@ -12,28 +12,41 @@
 //! | `top_k_per_dim(table, id, scores, budget [, weights])` | table | 4: select per dimension under one budget |
 //! | `top_k_per_dim_report(...)` | table | 4: quotas, thresholds, overlap |
 //! | `top_k_average`, `sample_by_average`, `sample_uniform` | table | baselines |
+//! | `odis_score(text, model)` | scalar (async) | 3: score the corpus with an ONNX model |
+//! | `odis_models()` | table | the session's models |
 //! | `odis_version()` | scalar | installation check |
 
 use std::sync::Arc;
 
 use datafusion::catalog::TableFunctionImpl;
 use datafusion::error::Result;
-use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF};
+use datafusion::logical_expr::async_udf::AsyncScalarUDF;
+use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF, ScalarUDFImpl};
+
+pub use model_registry::ModelRegistry;
+pub use options::OdisOptions;
 use datafusion::prelude::SessionContext;
 
 pub mod blas;
 pub mod id_keys;
 pub mod literals;
+pub mod model;
+pub mod model_registry;
+pub mod odis_models;
+pub mod odis_score;
 pub mod odis_version;
+pub mod options;
 pub mod pca;
 pub mod pca_fit;
 pub mod pca_loadings;
 pub mod pca_project;
+pub mod progress;
 pub mod runtime;
 pub mod sample_by_average;
 pub mod sample_uniform;
 pub mod selection;
 pub mod selection_plan;
+pub mod session_pool;
 pub mod table_args;
 pub mod top_k_average;
 pub mod top_k_per_dim;
@@ -70,8 +83,16 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>, &'sta
     ]
 }
 
-/// Adds every odis function to `ctx`.
-pub fn register(ctx: &SessionContext) -> Result<()> {
+/// Adds every odis function and the `odis.*` settings to `ctx`; returns
+/// the registry of the session's models (for `odis_score`).
+pub fn register(ctx: &SessionContext) -> Result<Arc<ModelRegistry>> {
+    let models = Arc::new(ModelRegistry::new());
+    register_with_models(ctx, Arc::clone(&models))?;
+    Ok(models)
+}
+
+/// [`register`], with a model registry of your own.
+pub fn register_with_models(ctx: &SessionContext, models: Arc<ModelRegistry>) -> Result<()> {
     for udf in scalar_functions() {
         ctx.register_udf(udf.as_ref().clone());
     }
@@ -81,7 +102,26 @@ pub fn register(ctx: &SessionContext) -> Result<()> {
     for (name, function, _) in table_functions() {
         ctx.register_udtf(name, function);
     }
+    let score = AsyncScalarUDF::new(Arc::new(odis_score::OdisScoreFunc::new(Arc::clone(&models))));
+    ctx.register_udf(score.into_scalar_udf());
+    ctx.register_udtf(odis_models::NAME, Arc::new(odis_models::OdisModelsFunc { models }));
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    if state.config().options().extensions.get::<OdisOptions>().is_none() {
+        state.config_mut().options_mut().extensions.insert(OdisOptions::default());
+    }
     Ok(())
+}
+
+/// The documentation of `odis_score` (it needs a registry to exist).
+pub fn odis_score_documentation() -> &'static Documentation {
+    static DOC: std::sync::LazyLock<Documentation> = std::sync::LazyLock::new(|| {
+        odis_score::OdisScoreFunc::new(Arc::new(ModelRegistry::new()))
+            .documentation()
+            .cloned()
+            .expect("odis_score is documented")
+    });
+    &DOC
 }
 
 /// The names of the functions odis adds, sorted, for help listings.
@@ -91,12 +131,20 @@ pub fn function_names() -> Vec<String> {
         .map(|f| f.name().to_string())
         .chain(aggregate_functions().iter().map(|f| f.name().to_string()))
         .chain(table_functions().iter().map(|(name, _, _)| name.to_string()))
+        .chain([odis_score_name(), odis_models::NAME.to_string()])
         .collect();
     names.sort();
     names
 }
 
+fn odis_score_name() -> String {
+    "odis_score".to_string()
+}
+
 /// Documentation of the table functions odis adds, by name.
 pub fn table_function_documentation(name: &str) -> Option<&'static Documentation> {
+    if name == odis_models::NAME {
+        return Some(&odis_models::DOCUMENTATION);
+    }
     table_functions().into_iter().find(|(n, _, _)| *n == name).map(|(_, _, doc)| doc)
 }

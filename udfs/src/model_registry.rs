@@ -1,0 +1,110 @@
+//! The models of a session: names given with `--model NAME=DIR` or
+//! [`ModelRegistry::register`], and every directory loaded so far, each
+//! loaded once and reused by every query.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use datafusion::error::{DataFusionError, Result};
+
+use crate::model::ModelSpec;
+use crate::options::Execution;
+use crate::session_pool::SessionPool;
+
+/// A model and the sessions currently running it.
+#[derive(Debug)]
+struct Loaded {
+    spec: Arc<ModelSpec>,
+    pool: Option<Arc<SessionPool>>,
+}
+
+/// The models known to one session.
+#[derive(Debug, Default)]
+pub struct ModelRegistry {
+    names: Mutex<BTreeMap<String, PathBuf>>,
+    loaded: Mutex<HashMap<PathBuf, Loaded>>,
+}
+
+fn lock_error() -> DataFusionError {
+    DataFusionError::Internal("model registry lock poisoned".into())
+}
+
+impl ModelRegistry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Names a model directory; loads it now, so a bad directory is an error
+    /// here rather than in a later query.
+    pub fn register(&self, name: &str, dir: &Path) -> Result<Arc<ModelSpec>> {
+        if name.is_empty() {
+            return Err(DataFusionError::Plan("a model name cannot be empty; use --model NAME=DIR".into()));
+        }
+        let spec = self.load(dir)?;
+        self.names.lock().map_err(|_| lock_error())?.insert(name.to_string(), dir.to_path_buf());
+        Ok(spec)
+    }
+
+    /// The directory a model argument stands for: a registered name, or a path.
+    pub fn resolve(&self, model: &str) -> Result<PathBuf> {
+        let names = self.names.lock().map_err(|_| lock_error())?;
+        if let Some(dir) = names.get(model) {
+            return Ok(dir.clone());
+        }
+        let path = PathBuf::from(model);
+        if path.exists() {
+            return Ok(path);
+        }
+        let registered: Vec<&str> = names.keys().map(String::as_str).collect();
+        Err(DataFusionError::Plan(format!(
+            "odis_score: unknown model '{model}': it is neither a registered model name ({}) nor an existing \
+             directory; register one with `odis --model {model}=DIR`, or pass a model directory",
+            if registered.is_empty() { "none registered".to_string() } else { format!("registered: {}", registered.join(", ")) }
+        )))
+    }
+
+    /// The loaded model of `dir`, loading it on first use.
+    pub fn load(&self, dir: &Path) -> Result<Arc<ModelSpec>> {
+        let key = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        if let Some(loaded) = self.loaded.lock().map_err(|_| lock_error())?.get(&key) {
+            return Ok(Arc::clone(&loaded.spec));
+        }
+        let spec = Arc::new(ModelSpec::load(dir)?);
+        let mut loaded = self.loaded.lock().map_err(|_| lock_error())?;
+        let entry = loaded.entry(key).or_insert(Loaded { spec, pool: None });
+        Ok(Arc::clone(&entry.spec))
+    }
+
+    /// The sessions running `spec` with these settings; a change of settings
+    /// replaces the previous sessions.
+    pub fn pool(&self, spec: &Arc<ModelSpec>, execution: Execution) -> Result<Arc<SessionPool>> {
+        let key = std::fs::canonicalize(&spec.dir).unwrap_or_else(|_| spec.dir.clone());
+        {
+            let loaded = self.loaded.lock().map_err(|_| lock_error())?;
+            if let Some(pool) = loaded.get(&key).and_then(|l| l.pool.as_ref()).filter(|p| p.execution == execution) {
+                return Ok(Arc::clone(pool));
+            }
+        }
+        let pool = Arc::new(SessionPool::start(Arc::clone(spec), execution)?);
+        let mut loaded = self.loaded.lock().map_err(|_| lock_error())?;
+        let entry = loaded.entry(key).or_insert(Loaded { spec: Arc::clone(spec), pool: None });
+        entry.pool = Some(Arc::clone(&pool));
+        Ok(pool)
+    }
+
+    /// (name or directory, directory, model) of every registered or loaded model.
+    pub fn list(&self) -> Result<Vec<(Option<String>, Arc<ModelSpec>)>> {
+        let names = self.names.lock().map_err(|_| lock_error())?.clone();
+        let mut out = Vec::new();
+        for (name, dir) in &names {
+            out.push((Some(name.clone()), self.load(dir)?));
+        }
+        let loaded = self.loaded.lock().map_err(|_| lock_error())?;
+        let named: Vec<PathBuf> = names.values().map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone())).collect();
+        let mut others: Vec<(&PathBuf, &Loaded)> = loaded.iter().filter(|(k, _)| !named.contains(k)).collect();
+        others.sort_by_key(|(k, _)| (*k).clone());
+        out.extend(others.into_iter().map(|(_, l)| (None, Arc::clone(&l.spec))));
+        Ok(out)
+    }
+}

@@ -1,0 +1,131 @@
+//! odis's session settings: `SET odis.<name> = <value>`.
+
+use datafusion::common::config::ConfigExtension;
+use datafusion::common::extensions_options;
+use datafusion::config::ConfigOptions;
+use datafusion::error::{DataFusionError, Result};
+
+extensions_options! {
+    /// Settings of the odis functions, changed with `SET odis.<name> = <value>`
+    /// or the CLI's flags.
+    pub struct OdisOptions {
+        /// Where odis_score runs models: 'cpu', or 'cuda:N' for ONNX Runtime's
+        /// CUDA execution provider on GPU N (needs the onnxruntime-gpu library).
+        pub device: String, default = "cpu".to_string()
+        /// ONNX Runtime sessions per model, each scoring micro-batches in
+        /// parallel on its own thread (0: one per two CPU cores, at least one).
+        pub sessions: usize, default = 0
+        /// Intra-op threads of each session (0: the CPU cores divided among the sessions).
+        pub threads: usize, default = 0
+        /// Rows per inference call; rows are sorted by token length first so
+        /// that a micro-batch needs little padding.
+        pub micro_batch: usize, default = 16
+        /// Show scoring progress in the CLI.
+        pub progress: bool, default = true
+    }
+}
+
+impl ConfigExtension for OdisOptions {
+    const PREFIX: &'static str = "odis";
+}
+
+/// The device to run models on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Device {
+    Cpu,
+    Cuda(i32),
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::Cpu => write!(f, "cpu"),
+            Device::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+impl Device {
+    pub fn parse(text: &str) -> Result<Self> {
+        let text = text.trim().to_ascii_lowercase();
+        match text.as_str() {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" | "gpu" => Ok(Device::Cuda(0)),
+            _ => text
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse::<i32>().ok())
+                .filter(|n| *n >= 0)
+                .map(Device::Cuda)
+                .ok_or_else(|| {
+                    DataFusionError::Configuration(format!(
+                        "odis.device must be 'cpu' or 'cuda:N' (e.g. 'cuda:0'), got '{text}'"
+                    ))
+                }),
+        }
+    }
+}
+
+/// How a model's sessions are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Execution {
+    pub device: Device,
+    pub sessions: usize,
+    pub threads: usize,
+    pub micro_batch: usize,
+}
+
+impl Execution {
+    /// The settings in effect, with defaults resolved for this machine.
+    pub fn from_config(config: &ConfigOptions) -> Result<Self> {
+        let options = config.extensions.get::<OdisOptions>().cloned().unwrap_or_default();
+        Self::from_options(&options)
+    }
+
+    pub fn from_options(options: &OdisOptions) -> Result<Self> {
+        let device = Device::parse(&options.device)?;
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let sessions = match (options.sessions, device) {
+            (0, Device::Cuda(_)) => 1,
+            (0, Device::Cpu) => (cores / 2).max(1),
+            (n, _) => n,
+        };
+        let threads = match options.threads {
+            0 => (cores / sessions).max(1),
+            n => n,
+        };
+        if options.micro_batch == 0 {
+            return Err(DataFusionError::Configuration(
+                "odis.micro_batch must be at least 1 (rows per inference call)".into(),
+            ));
+        }
+        Ok(Self {
+            device,
+            sessions,
+            threads,
+            micro_batch: options.micro_batch,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_parse_with_clear_errors() {
+        assert_eq!(Device::parse("CPU").unwrap(), Device::Cpu);
+        assert_eq!(Device::parse("cuda:1").unwrap(), Device::Cuda(1));
+        assert_eq!(Device::parse("cuda").unwrap(), Device::Cuda(0));
+        let e = Device::parse("tpu").unwrap_err().to_string();
+        assert!(e.contains("'cpu' or 'cuda:N'"), "{e}");
+    }
+
+    #[test]
+    fn defaults_resolve_to_at_least_one_of_each() {
+        let e = Execution::from_options(&OdisOptions::default()).unwrap();
+        assert!(e.sessions >= 1 && e.threads >= 1 && e.micro_batch >= 1);
+        let mut zero = OdisOptions::default();
+        zero.micro_batch = 0;
+        assert!(Execution::from_options(&zero).unwrap_err().to_string().contains("odis.micro_batch"));
+    }
+}
