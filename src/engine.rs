@@ -10,6 +10,9 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::physical_plan::memory::MemoryStream;
+use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext, execute_stream};
+use datafusion::common::stats::Precision;
+use odis_udfs::ModelRegistry;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement};
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
@@ -20,15 +23,16 @@ use crate::file_tables::enable_file_tables;
 use crate::output::stage_copy;
 use crate::stores::{AwsOptions, OdisObjectStoreRegistry, is_remote_scheme, s3_store};
 
-/// Adds the odis SQL functions and the `aws.*` statement options to a
-/// `SessionContext` you already have.
+/// Adds the odis SQL functions, the `odis.*` settings and the `aws.*`
+/// statement options to a `SessionContext` you already have; returns the
+/// registry of models `odis_score` uses in that context.
 ///
 /// S3 buckets are then reachable once you register their stores (see
 /// [`crate::stores::s3_store`]); an [`Engine`] creates them on demand.
-pub fn register_functions(ctx: &SessionContext) -> Result<()> {
-    odis_udfs::register(ctx)?;
+pub fn register_functions(ctx: &SessionContext) -> Result<Arc<ModelRegistry>> {
+    let models = odis_udfs::register(ctx)?;
     ctx.register_table_options_extension(AwsOptions::default());
-    Ok(())
+    Ok(models)
 }
 
 /// How to build an [`Engine`].
@@ -68,8 +72,8 @@ impl EngineBuilder {
             .with_object_store_registry(Arc::new(OdisObjectStoreRegistry::new()))
             .build_arc()?;
         let ctx = enable_file_tables(SessionContext::new_with_config_rt(config, runtime));
-        register_functions(&ctx)?;
-        Ok(Engine { ctx })
+        let models = register_functions(&ctx)?;
+        Ok(Engine { ctx, models })
     }
 }
 
@@ -87,6 +91,7 @@ impl EngineBuilder {
 #[derive(Clone)]
 pub struct Engine {
     ctx: SessionContext,
+    models: Arc<ModelRegistry>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -109,6 +114,18 @@ impl Engine {
     /// your own.
     pub fn context(&self) -> &SessionContext {
         &self.ctx
+    }
+
+    /// The models `odis_score` can use by name, and every model loaded so far.
+    pub fn models(&self) -> &Arc<ModelRegistry> {
+        &self.models
+    }
+
+    /// Names a model directory for `odis_score(text, 'NAME')`. The directory
+    /// is loaded and checked now.
+    pub fn register_model(&self, name: &str, dir: impl AsRef<std::path::Path>) -> Result<()> {
+        self.models.register(name, dir.as_ref())?;
+        Ok(())
     }
 
     /// Splits `sql` into statements, in the session's SQL dialect.
@@ -140,7 +157,13 @@ impl Engine {
                 }
                 Ok(Box::pin(MemoryStream::try_new(batches, schema, None)?))
             }
-            plan => Ok(self.ctx.execute_logical_plan(plan).await?.execute_stream().await?),
+            plan => {
+                let df = self.ctx.execute_logical_plan(plan).await?;
+                let task = Arc::new(df.task_ctx());
+                let physical = df.create_physical_plan().await?;
+                odis_udfs::progress::start_statement(rows_to_score(physical.as_ref()));
+                Ok(execute_stream(physical, task)?)
+            }
         }
     }
 
@@ -190,4 +213,25 @@ impl Engine {
         self.ctx.register_object_store(store_url, s3_store(store_url, Some(aws))?);
         Ok(())
     }
+}
+
+/// How many rows the plan's model scoring (odis_score) will see, when the
+/// inputs' statistics say; for progress and ETA.
+fn rows_to_score(plan: &dyn ExecutionPlan) -> Option<u64> {
+    let mut total = 0u64;
+    let mut found = false;
+    let mut pending = vec![plan];
+    while let Some(node) = pending.pop() {
+        if node.name() == "AsyncFuncExec" {
+            found = true;
+            let input = node.children().first().copied()?;
+            let statistics = StatisticsContext::new().compute(input.as_ref(), &StatisticsArgs::new()).ok()?;
+            match statistics.num_rows {
+                Precision::Exact(n) | Precision::Inexact(n) => total += n as u64,
+                Precision::Absent => return None,
+            }
+        }
+        pending.extend(node.children().into_iter().map(|c| c.as_ref()));
+    }
+    found.then_some(total)
 }

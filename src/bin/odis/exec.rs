@@ -47,6 +47,8 @@ pub struct Runner {
     pub engine: Engine,
     pub format: Format,
     pub timing: bool,
+    /// Show scoring progress on stderr (a terminal, not -q).
+    pub progress: bool,
 }
 
 impl Runner {
@@ -55,7 +57,21 @@ impl Runner {
             engine,
             format,
             timing: false,
+            progress: false,
         }
+    }
+
+    fn progress_enabled(&self) -> bool {
+        self.progress
+            && self
+                .engine
+                .context()
+                .state()
+                .config()
+                .options()
+                .extensions
+                .get::<odis::udfs::OdisOptions>()
+                .is_none_or(|o| o.progress)
     }
 
     /// Runs every statement in `sql`, in order, stopping at the first that
@@ -75,12 +91,56 @@ impl Runner {
                 printer.finish()?;
                 Ok::<usize, Stop>(rows)
             };
-            let rows = cancellable(run).await?;
+            let ticker = self.progress_enabled().then(|| tokio::spawn(show_progress()));
+            let rows = cancellable(run).await;
+            if let Some(ticker) = ticker {
+                ticker.abort();
+                eprint!("\r\x1b[2K");
+            }
+            let rows = rows?;
             if self.timing {
                 eprintln!("Run time: {:.3} s, {rows} row(s)", started.elapsed().as_secs_f64());
             }
         }
         Ok(())
+    }
+}
+
+/// Prints odis_score's progress (rows done, rows/s, ETA when the total is
+/// known) on one line of stderr, twice a second, until aborted.
+async fn show_progress() {
+    let started = Instant::now();
+    let first = odis::udfs::progress::rows_scored();
+    let mut interval = tokio::time::interval(std::time::Duration::from_millis(500));
+    loop {
+        interval.tick().await;
+        let done = odis::udfs::progress::rows_scored() - first;
+        if done == 0 {
+            continue;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let rate = done as f64 / seconds.max(1e-9);
+        let line = match odis::udfs::progress::expected_rows() {
+            Some(total) if total >= done => {
+                let eta = (total - done) as f64 / rate.max(1e-9);
+                format!(
+                    "scoring: {done}/{total} rows ({:.0}%), {rate:.1} rows/s, ETA {}",
+                    100.0 * done as f64 / total.max(1) as f64,
+                    format_duration(eta)
+                )
+            }
+            _ => format!("scoring: {done} rows, {rate:.1} rows/s"),
+        };
+        eprint!("\r\x1b[2K{line}");
+    }
+}
+
+fn format_duration(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
     }
 }
 

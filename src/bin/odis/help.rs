@@ -38,6 +38,9 @@ fn find_documentation(engine: &Engine, name: &str) -> Option<Documentation> {
     if let Some(doc) = odis::udfs::table_function_documentation(name) {
         return Some(doc.clone());
     }
+    if name == "odis_score" {
+        return Some(odis::udfs::odis_score_documentation().clone());
+    }
     let state = engine.context().state();
     let scalar = state.scalar_functions().get(name).and_then(|f| f.documentation().cloned());
     let aggregate = || state.aggregate_functions().get(name).and_then(|f| f.documentation().cloned());

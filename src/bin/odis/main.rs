@@ -5,6 +5,7 @@ mod help;
 mod print;
 mod repl;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::LazyLock;
@@ -44,6 +45,47 @@ struct Cli {
     /// Partitions DataFusion plans for (default: the number of CPUs)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     target_partitions: Option<u16>,
+
+    /// Name a model directory for odis_score(text, 'NAME') (repeatable)
+    #[arg(long = "model", value_name = "NAME=DIR", value_parser = parse_model)]
+    models: Vec<(String, PathBuf)>,
+
+    /// Where odis_score runs: cpu or cuda:N (SET odis.device)
+    #[arg(long, value_name = "DEVICE")]
+    device: Option<String>,
+
+    /// ONNX Runtime sessions per model (SET odis.sessions; 0: automatic)
+    #[arg(long, value_name = "N")]
+    sessions: Option<usize>,
+
+    /// Threads per ONNX Runtime session (SET odis.threads; 0: automatic)
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+
+    /// Rows per inference call (SET odis.micro_batch)
+    #[arg(long, value_name = "N")]
+    micro_batch: Option<usize>,
+}
+
+fn parse_model(text: &str) -> Result<(String, PathBuf), String> {
+    match text.split_once('=') {
+        Some((name, dir)) if !name.is_empty() && !dir.is_empty() => Ok((name.to_string(), PathBuf::from(dir))),
+        _ => Err(format!("expected NAME=DIR, e.g. --model quality=models/quality, got '{text}'")),
+    }
+}
+
+/// The scoring settings given as flags, as SET statements.
+fn settings(cli: &Cli) -> String {
+    let mut sql = String::new();
+    if let Some(device) = &cli.device {
+        sql.push_str(&format!("SET odis.device = '{}';", device.replace('\'', "")));
+    }
+    for (key, value) in [("sessions", cli.sessions), ("threads", cli.threads), ("micro_batch", cli.micro_batch)] {
+        if let Some(v) = value {
+            sql.push_str(&format!("SET odis.{key} = {v};"));
+        }
+    }
+    sql
 }
 
 /// One thing to run from the command line, in the order it was given.
@@ -77,7 +119,21 @@ async fn run(cli: Cli, scripts: Vec<Script>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    for (name, dir) in &cli.models {
+        if let Err(e) = engine.register_model(name, dir) {
+            eprintln!("Error: --model {name}={}: {e}", dir.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    let settings = settings(&cli);
+    if !settings.is_empty() {
+        if let Err(e) = engine.sql(&settings).await {
+            eprintln!("Error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let mut runner = Runner::new(engine, cli.format);
+    runner.progress = !cli.quiet && std::io::stderr().is_terminal();
 
     if scripts.is_empty() {
         return if repl::run(&mut runner, cli.quiet).await {
