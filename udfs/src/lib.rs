@@ -6,6 +6,7 @@
 //!
 //! | function | kind | ODiS step |
 //! |---|---|---|
+//! | `quality_signals(text)`, `quality_signals_vector(text)` | scalar | 1: raw quality dimensions without an LLM |
 //! | `pca_fit(scores, k [, standardize])` | aggregate | 2: decorrelate the quality dimensions |
 //! | `pca_project(scores, model)` | scalar | 2: project onto the components |
 //! | `pca_loadings(model [, names])` | scalar | 2: read what each component means |
@@ -41,6 +42,8 @@ pub mod pca_fit;
 pub mod pca_loadings;
 pub mod pca_project;
 pub mod progress;
+pub mod quality_signals;
+pub mod quality_signals_vector;
 pub mod runtime;
 pub mod sample_by_average;
 pub mod sample_uniform;
@@ -48,6 +51,7 @@ pub mod selection;
 pub mod selection_plan;
 pub mod session_pool;
 pub mod table_args;
+pub mod text_signals;
 pub mod top_k_average;
 pub mod top_k_per_dim;
 pub mod top_k_per_dim_report;
@@ -59,6 +63,8 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
         odis_version::odis_version_udf(),
         pca_project::pca_project_udf(),
         pca_loadings::pca_loadings_udf(),
+        quality_signals::quality_signals_udf(),
+        quality_signals_vector::quality_signals_vector_udf(),
     ]
 }
 
