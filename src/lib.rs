@@ -29,7 +29,12 @@ pub mod engine;
 pub mod error;
 pub mod file_tables;
 pub mod output;
+pub mod ridge;
+pub mod script_vars;
+pub mod select;
+pub mod select_report;
 pub mod stores;
+pub mod train;
 
 pub use datafusion;
 pub use engine::{Engine, EngineBuilder, register_functions};

@@ -195,3 +195,18 @@ fn remove_upload_leftovers(path: &std::path::Path) {
         }
     }
 }
+
+/// Writes a small local file (a report) so that readers see the old file or
+/// the whole new one, never a part: a temporary file beside it, then a rename.
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let context = || format!("cannot write '{}'", path.display());
+    let mut staged = tempfile::NamedTempFile::new_in(dir).map_err(|e| OdisError::io(context(), e))?;
+    staged.write_all(bytes).and_then(|()| staged.as_file().sync_all()).map_err(|e| OdisError::io(context(), e))?;
+    staged.persist(path).map_err(|e| OdisError::io(context(), e.error))?;
+    Ok(())
+}

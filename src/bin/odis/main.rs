@@ -5,6 +5,7 @@ mod help;
 mod print;
 mod repl;
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +34,10 @@ struct Cli {
     /// Run the SQL statements in FILE (repeatable)
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     files: Vec<PathBuf>,
+
+    /// Set a script variable: ${NAME} or ${NAME:-default} in -c and -f SQL (repeatable)
+    #[arg(short = 'v', long = "var", value_name = "NAME=VALUE", value_parser = odis::script_vars::parse_assignment)]
+    vars: Vec<(String, String)>,
 
     /// How to print results
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -65,6 +70,171 @@ struct Cli {
     /// Rows per inference call (SET odis.micro_batch)
     #[arg(long, value_name = "N")]
     micro_batch: Option<usize>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Select a high-quality, diverse subset of a corpus in one command (runs sql/select.sql)
+    Select(SelectArgs),
+    /// Distil an annotated sample into a scorer for odis_score: PCA of the ratings, a frozen encoder, one ridge head per component
+    Train(TrainArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct TrainArgs {
+    /// The annotated sample: Parquet with text, id and a list column of ratings
+    #[arg(long, value_name = "PARQUET")]
+    input: String,
+
+    /// The column with the documents' text
+    #[arg(long, default_value = "text", value_name = "COLUMN")]
+    text_column: String,
+
+    /// A unique id column (orders the rows for the held-out split)
+    #[arg(long, default_value = "id", value_name = "COLUMN")]
+    id_column: String,
+
+    /// The list column of raw ratings (e.g. 11 LLM-rated metrics)
+    #[arg(long, value_name = "COLUMN")]
+    scores: String,
+
+    /// The frozen encoder: an odis model directory (e.g. from scripts/setup.sh --models)
+    #[arg(long, value_name = "DIR")]
+    encoder: PathBuf,
+
+    /// Principal components to train a head for
+    #[arg(long, default_value_t = 4, value_name = "K")]
+    components: usize,
+
+    /// The model directory to create
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+async fn train(engine: Engine, args: TrainArgs, quiet: bool) -> ExitCode {
+    let options = odis::train::TrainOptions {
+        input: args.input,
+        text_column: args.text_column,
+        id_column: args.id_column,
+        scores_column: args.scores,
+        encoder: args.encoder,
+        components: args.components,
+        out: args.out,
+    };
+    let show = !quiet && std::io::stderr().is_terminal();
+    let on_stage = |stage: &str| {
+        if show {
+            eprintln!("odis train: {stage}...");
+        }
+    };
+    let work = odis::train::train(&engine, &options, on_stage);
+    finish(work, |report| {
+        println!("odis train: {} rows ({} held out) -> {}", report.rows, report.holdout_rows, options.out.display());
+        println!("  pc  explained  ridge penalty  held-out R2");
+        for (c, head) in report.heads.iter().enumerate() {
+            let explained = 100.0 * report.explained_variance_ratio[c];
+            println!("  {c:>2}  {explained:>8.1}%  {:>13.3e}  {:>11.3}", head.lambda, head.holdout_r2);
+        }
+        println!("score with: odis_score(text, '{}')", options.out.display());
+    })
+    .await
+}
+
+#[derive(Debug, clap::Args)]
+struct SelectArgs {
+    /// The corpus: a Parquet file, directory or glob, local or s3://
+    #[arg(long, value_name = "PARQUET")]
+    input: String,
+
+    /// The column with the documents' text
+    #[arg(long, default_value = "text", value_name = "COLUMN")]
+    text_column: String,
+
+    /// A unique, non-NULL id column
+    #[arg(long, default_value = "id", value_name = "COLUMN")]
+    id_column: String,
+
+    /// Rows to select: a count (5000), a percentage (10%) or a fraction (0.1)
+    #[arg(long, default_value = "10%")]
+    budget: odis::select::Budget,
+
+    /// Principal components to select along
+    #[arg(long, default_value_t = 4, value_name = "K")]
+    components: usize,
+
+    /// Raw scores from this list column (LLM ratings) instead of quality_signals
+    #[arg(long, value_name = "COLUMN", conflicts_with = "model")]
+    scores: Option<String>,
+
+    /// Raw scores from this ONNX model directory (odis_score) instead of quality_signals
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
+
+    /// The Parquet file to write: every column of the corpus plus odis_dim, odis_rank, odis_score
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+
+    /// Where to write the HTML report (default: report.html beside --out)
+    #[arg(long, value_name = "FILE", conflicts_with = "no_report")]
+    report: Option<PathBuf>,
+
+    /// Write no HTML report
+    #[arg(long)]
+    no_report: bool,
+}
+
+/// Runs a subcommand's work until done or Ctrl-C, printing its result or
+/// its error.
+async fn finish<T>(work: impl Future<Output = odis::Result<T>>, print: impl FnOnce(T)) -> ExitCode {
+    match exec::cancellable(async { work.await.map_err(Stop::Failed) }).await {
+        Ok(result) => {
+            print(result);
+            ExitCode::SUCCESS
+        }
+        Err(Stop::Cancelled) => {
+            eprintln!("Query cancelled.");
+            ExitCode::from(130)
+        }
+        Err(Stop::Failed(e)) => {
+            eprintln!("Error: {e}");
+            ExitCode::FAILURE
+        }
+        Err(Stop::OutputClosed) => ExitCode::SUCCESS,
+    }
+}
+
+async fn select(engine: Engine, args: SelectArgs, quiet: bool) -> ExitCode {
+    let scores = match (args.scores, args.model) {
+        (Some(column), _) => odis::select::ScoreSource::Column(column),
+        (None, Some(dir)) => odis::select::ScoreSource::Model(dir),
+        (None, None) => odis::select::ScoreSource::Signals,
+    };
+    let report = match (args.no_report, args.report) {
+        (true, _) => None,
+        (false, Some(path)) => Some(path),
+        (false, None) => Some(args.out.parent().unwrap_or(std::path::Path::new("")).join("report.html")),
+    };
+    let options = odis::select::SelectOptions {
+        input: args.input,
+        text_column: args.text_column,
+        id_column: args.id_column,
+        budget: args.budget,
+        components: args.components,
+        scores,
+        out: args.out,
+        report,
+    };
+    let show = !quiet && std::io::stderr().is_terminal();
+    let on_stage = |stage: &str| {
+        if show {
+            eprintln!("odis select: {stage}...");
+        }
+    };
+    let work = odis::select::select(&engine, &options, on_stage);
+    finish(work, |report| print!("{}", odis::select_report::text(&report, &options))).await
 }
 
 fn parse_model(text: &str) -> Result<(String, PathBuf), String> {
@@ -132,6 +302,11 @@ async fn run(cli: Cli, scripts: Vec<Script>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    match cli.command {
+        Some(Command::Select(args)) => return select(engine, args, cli.quiet).await,
+        Some(Command::Train(args)) => return train(engine, args, cli.quiet).await,
+        None => {}
+    }
     let mut runner = Runner::new(engine, cli.format);
     runner.progress = !cli.quiet && std::io::stderr().is_terminal();
 
@@ -142,17 +317,29 @@ async fn run(cli: Cli, scripts: Vec<Script>) -> ExitCode {
             ExitCode::FAILURE
         };
     }
+    let vars: BTreeMap<String, String> = cli.vars.iter().cloned().collect();
     for script in scripts {
-        let result = match script {
-            Script::Sql(sql) => runner.run_sql(&sql).await,
+        let (sql, origin) = match script {
+            Script::Sql(sql) => (sql, None),
             Script::File(path) => match std::fs::read_to_string(&path) {
-                Ok(sql) => runner.run_sql(&sql).await,
+                Ok(sql) => (sql, Some(path)),
                 Err(e) => {
                     eprintln!("Error: cannot read SQL file '{}': {e}", path.display());
                     return ExitCode::FAILURE;
                 }
             },
         };
+        let sql = match odis::script_vars::substitute(&sql, &vars) {
+            Ok(sql) => sql,
+            Err(e) => {
+                match origin {
+                    Some(path) => eprintln!("Error: {}: {e}", path.display()),
+                    None => eprintln!("Error: {e}"),
+                }
+                return ExitCode::FAILURE;
+            }
+        };
+        let result = runner.run_sql(&sql).await;
         match result {
             Ok(()) => {}
             Err(Stop::OutputClosed) => return ExitCode::SUCCESS,

@@ -1,0 +1,35 @@
+-- The baselines ODiS is compared against, on the same corpus, scores and
+-- budget as sql/select.sql: random, top-k of the PC average, and sampling
+-- by it. Each writes its own Parquet file into ${out_dir}.
+--
+--   odis -v input=sql/data/corpus.parquet -v out_dir=baselines -f sql/baselines.sql
+--
+-- Variables as in sql/select.sql, plus out_dir (an existing directory) and
+-- seed (for the two random baselines).
+
+CREATE EXTERNAL TABLE corpus STORED AS PARQUET LOCATION '${input}';
+
+-- Raw scores and PCA, as in sql/select.sql.
+CREATE TABLE raw_scores AS
+SELECT "${id:-id}" AS odis_id, ${scores:-quality_signals_vector("text")} AS odis_raw FROM corpus;
+
+CREATE TABLE pca AS
+SELECT pca_fit(odis_raw, ${components:-4}, true) AS model FROM raw_scores;
+
+CREATE VIEW projected AS
+SELECT c.*, pca_project(r.odis_raw, p.model) AS odis_pc
+FROM corpus c
+JOIN raw_scores r ON c."${id:-id}" = r.odis_id
+CROSS JOIN pca p;
+
+-- Random: every document equally likely.
+COPY (SELECT * EXCLUDE (odis_pc) FROM sample_uniform('projected', '${id:-id}', ${budget:-0.1}, ${seed:-42}))
+TO '${out_dir}/random.parquet' STORED AS PARQUET;
+
+-- Top-k of the average of the components: quality without diversity.
+COPY (SELECT * EXCLUDE (odis_pc) FROM top_k_average('projected', '${id:-id}', 'odis_pc', ${budget:-0.1}))
+TO '${out_dir}/top_k_average.parquet' STORED AS PARQUET;
+
+-- Sampling in proportion to the (softmax of the) average.
+COPY (SELECT * EXCLUDE (odis_pc) FROM sample_by_average('projected', '${id:-id}', 'odis_pc', ${budget:-0.1}, ${seed:-42}))
+TO '${out_dir}/sample_by_average.parquet' STORED AS PARQUET;

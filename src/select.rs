@@ -1,0 +1,441 @@
+//! The whole ODiS method in one call (`odis select`): runs `sql/select.sql`
+//! over a corpus and gathers what a data engineer checks before trusting a
+//! selection. The SQL is the same script people can read and run with
+//! `odis -f`; this module fills in its variables, checks the arguments
+//! first, times each stage and collects the report.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+
+use crate::engine::Engine;
+use crate::error::{OdisError, Result};
+use crate::script_vars::{escape_ident as ident, escape_string as quote, substitute};
+
+/// The pipeline, as shipped in `sql/select.sql`.
+pub const SELECT_SQL: &str = include_str!("../sql/select.sql");
+
+/// Where the raw quality dimensions come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScoreSource {
+    /// `quality_signals_vector(text)`: no model needed.
+    Signals,
+    /// A column of the corpus holding one list of ratings per row.
+    Column(String),
+    /// `odis_score(text, DIR)`: an ONNX model directory.
+    Model(PathBuf),
+}
+
+/// How many rows to select.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Budget {
+    Rows(u64),
+    /// A fraction of the corpus, in (0, 1).
+    Fraction(f64),
+}
+
+impl std::str::FromStr for Budget {
+    type Err = String;
+
+    /// `10%`, `0.1` or `5000`.
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let fail = || format!("expected a row count (5000), a percentage (10%) or a fraction (0.1), got '{text}'");
+        let text = text.trim();
+        let fraction = if let Some(percent) = text.strip_suffix('%') {
+            percent.trim().parse::<f64>().map_err(|_| fail())? / 100.0
+        } else if let Ok(rows) = text.parse::<u64>() {
+            return if rows == 0 { Err("the budget must be at least 1 row".into()) } else { Ok(Budget::Rows(rows)) };
+        } else {
+            text.parse::<f64>().map_err(|_| fail())?
+        };
+        if fraction > 0.0 && fraction < 1.0 {
+            Ok(Budget::Fraction(fraction))
+        } else {
+            Err(format!("a fractional budget must be between 0% and 100% (exclusive), got '{text}'"))
+        }
+    }
+}
+
+impl std::fmt::Display for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Budget::Rows(n) => write!(f, "{n}"),
+            Budget::Fraction(x) => write!(f, "{x}"),
+        }
+    }
+}
+
+/// What to select from where.
+#[derive(Debug, Clone)]
+pub struct SelectOptions {
+    /// Parquet file, directory or glob, local or `s3://`.
+    pub input: String,
+    pub text_column: String,
+    pub id_column: String,
+    pub budget: Budget,
+    pub components: usize,
+    pub scores: ScoreSource,
+    /// The local Parquet file to write.
+    pub out: PathBuf,
+    /// Where to write the HTML report (None: no report file).
+    pub report: Option<PathBuf>,
+}
+
+/// One dimension's line of `top_k_per_dim_report`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DimensionReport {
+    pub dim: i32,
+    pub quota: i64,
+    pub selected: i64,
+    pub threshold: Option<f64>,
+    pub overlap: i64,
+    pub overlap_ratio: Option<f64>,
+}
+
+/// A document shown as an example of a component.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    pub dim: i32,
+    pub rank: i64,
+    pub id: String,
+    pub score: f64,
+    pub text: String,
+}
+
+/// Everything `odis select` reports.
+#[derive(Debug, Clone)]
+pub struct SelectReport {
+    pub rows_in: u64,
+    pub rows_out: u64,
+    /// Names of the raw dimensions (signal names, or dim0, dim1, ...).
+    pub dimension_names: Vec<String>,
+    pub explained_variance_ratio: Vec<f64>,
+    /// components × dimensions.
+    pub loadings: Vec<Vec<f64>>,
+    pub dimensions: Vec<DimensionReport>,
+    /// The first few documents of each component.
+    pub examples: Vec<Example>,
+    /// A sample of documents on the first two components: (pc1, pc2, the
+    /// component that selected it, if any).
+    pub scatter: Vec<(f64, f64, Option<i32>)>,
+    /// (stage, wall time), in order.
+    pub stages: Vec<(&'static str, Duration)>,
+    pub total: Duration,
+}
+
+fn invalid(message: String) -> OdisError {
+    OdisError::InvalidArgument(message)
+}
+
+
+impl SelectOptions {
+    /// The variables of sql/select.sql for these options.
+    pub fn script_vars(&self, scratch: &Path) -> BTreeMap<String, String> {
+        let text = format!("\"{}\"", ident(&self.text_column));
+        let scores = match &self.scores {
+            ScoreSource::Signals => format!("quality_signals_vector({text})"),
+            ScoreSource::Column(column) => format!("\"{}\"", ident(column)),
+            ScoreSource::Model(dir) => format!("odis_score({text}, '{}')", quote(&dir.display().to_string())),
+        };
+        [
+            ("input", quote(&self.input)),
+            ("id", ident(&self.id_column)),
+            ("text", ident(&self.text_column)),
+            ("scores", scores),
+            ("components", self.components.to_string()),
+            ("budget", self.budget.to_string()),
+            ("scratch", quote(&scratch.display().to_string())),
+            ("out", quote(&self.out.display().to_string())),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
+
+fn text_at(column: &dyn Array, row: usize) -> String {
+    let options = FormatOptions::default();
+    ArrayFormatter::try_new(column, &options).map(|f| f.value(row).to_string()).unwrap_or_default()
+}
+
+fn f64s(column: &dyn Array) -> Result<Vec<Option<f64>>> {
+    let values = cast(column, &DataType::Float64).map_err(datafusion::error::DataFusionError::from)?;
+    let values = values.as_primitive::<Float64Type>();
+    Ok((0..values.len()).map(|i| values.is_valid(i).then(|| values.value(i))).collect())
+}
+
+fn i64s(column: &dyn Array) -> Result<Vec<i64>> {
+    Ok(f64s(column)?.into_iter().map(|v| v.unwrap_or(0.0) as i64).collect())
+}
+
+async fn rows(engine: &Engine, sql: &str) -> Result<Vec<RecordBatch>> {
+    engine.sql(sql).await
+}
+
+/// Runs the ODiS pipeline of `sql/select.sql` with `options`, writing the
+/// selection (and the report, if asked) atomically.
+///
+/// `on_stage` hears the name of each stage as it starts, for progress.
+pub async fn select(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(&str)) -> Result<SelectReport> {
+    let started = Instant::now();
+    if options.components == 0 {
+        return Err(invalid("--components must be at least 1 (the paper keeps about 4)".into()));
+    }
+    if let ScoreSource::Model(dir) = &options.scores {
+        // Load (and check) the model before reading any data.
+        engine.models().load(dir).map_err(|e| invalid(format!("--model {}: {}", dir.display(), OdisError::from(e))))?;
+    }
+    let out_dir = match options.out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !out_dir.is_dir() {
+        return Err(invalid(format!(
+            "--out {}: the directory '{}' does not exist; create it first",
+            options.out.display(),
+            out_dir.display()
+        )));
+    }
+    if options.out.is_dir() {
+        return Err(invalid(format!("--out {} is a directory; name the Parquet file to write", options.out.display())));
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix(".odis-select-")
+        .tempdir_in(&out_dir)
+        .map_err(|e| OdisError::io(format!("cannot create a scratch directory in '{}'", out_dir.display()), e))?;
+    let script = substitute(SELECT_SQL, &options.script_vars(scratch.path()))?;
+    let statements = engine.parse(&script)?;
+    let mut stages: Vec<(&'static str, Duration)> = Vec::new();
+    let mut rows_in = 0u64;
+    let mut dims_len = 0usize;
+    let mut report_rows = Vec::new();
+    for (i, statement) in statements.into_iter().enumerate() {
+        let stage_start = Instant::now();
+        match i {
+            1 => on_stage("scoring every document"),
+            3 => on_stage("fitting the PCA"),
+            5 => on_stage("selecting and writing"),
+            7 => on_stage("measuring overlap"),
+            _ => {}
+        }
+        let batches: Vec<RecordBatch> = {
+            use futures::TryStreamExt;
+            engine.execute(statement).await?.try_collect().await?
+        };
+        match i {
+            // The corpus is registered: check the arguments against it
+            // before any costly step.
+            0 => {
+                rows_in = check_corpus(engine, options).await?;
+            }
+            1 => {
+                stages.push(("raw scores", stage_start.elapsed()));
+            }
+            2 => {
+                dims_len = check_raw_scores(engine, options).await?;
+            }
+            3 => stages.push(("pca_fit", stage_start.elapsed())),
+            5 => stages.push(("project + select + write", stage_start.elapsed())),
+            7 => {
+                stages.push(("overlap report", stage_start.elapsed()));
+                report_rows = batches;
+            }
+            _ => {}
+        }
+    }
+
+    on_stage("writing the report");
+    let report_start = Instant::now();
+    let mut dimensions = Vec::new();
+    for batch in &report_rows {
+        let dim = i64s(batch.column(0))?;
+        let quota = i64s(batch.column(1))?;
+        let selected = i64s(batch.column(2))?;
+        let threshold = f64s(batch.column(3))?;
+        let overlap = i64s(batch.column(4))?;
+        let ratio = f64s(batch.column(5))?;
+        for r in 0..batch.num_rows() {
+            dimensions.push(DimensionReport {
+                dim: dim[r] as i32,
+                quota: quota[r],
+                selected: selected[r],
+                threshold: threshold[r],
+                overlap: overlap[r],
+                overlap_ratio: ratio[r],
+            });
+        }
+    }
+    let rows_out = dimensions.iter().map(|d| d.selected as u64).sum();
+
+    let dimension_names: Vec<String> = match options.scores {
+        ScoreSource::Signals => odis_udfs::text_signals::SIGNALS.iter().map(|(n, _, _)| n.to_string()).collect(),
+        _ => (0..dims_len).map(|i| format!("dim{i}")).collect(),
+    };
+    let mut explained_variance_ratio = vec![0.0; options.components];
+    let mut loadings = vec![vec![0.0; dims_len]; options.components];
+    for batch in rows(engine, "SELECT component, dimension, loading, explained_variance_ratio FROM loadings").await? {
+        let (c, d, l, e) = (i64s(batch.column(0))?, i64s(batch.column(1))?, f64s(batch.column(2))?, f64s(batch.column(3))?);
+        for r in 0..batch.num_rows() {
+            let (c, d) = (c[r] as usize, d[r] as usize);
+            if c < loadings.len() && d < dims_len {
+                loadings[c][d] = l[r].unwrap_or(0.0);
+                explained_variance_ratio[c] = e[r].unwrap_or(0.0);
+            }
+        }
+    }
+
+    let out = quote(&options.out.display().to_string());
+    let text = ident(&options.text_column);
+    let id = ident(&options.id_column);
+    let mut examples = Vec::new();
+    let examples_sql = format!(
+        "SELECT odis_dim, odis_rank, CAST(\"{id}\" AS VARCHAR), odis_score, substr(CAST(\"{text}\" AS VARCHAR), 1, 400) \
+         FROM '{out}' WHERE odis_rank <= 3 ORDER BY odis_dim, odis_rank"
+    );
+    for batch in rows(engine, &examples_sql).await? {
+        let (dim, rank, score) = (i64s(batch.column(0))?, i64s(batch.column(1))?, f64s(batch.column(3))?);
+        for r in 0..batch.num_rows() {
+            examples.push(Example {
+                dim: dim[r] as i32,
+                rank: rank[r],
+                id: text_at(batch.column(2), r),
+                score: score[r].unwrap_or(f64::NAN),
+                text: text_at(batch.column(4), r),
+            });
+        }
+    }
+
+    // A uniform, seeded sample of the corpus on the first two components.
+    let sample = rows_in.min(3000);
+    let mut scatter = Vec::new();
+    if sample > 0 {
+        let second = if options.components > 1 { "p.odis_pc[2]" } else { "0.0" };
+        let scatter_sql = format!(
+            "SELECT p.odis_pc[1], {second}, s.odis_dim \
+             FROM sample_uniform('projected', '{id}', {sample}, 7) p \
+             LEFT JOIN (SELECT \"{id}\" AS sid, odis_dim FROM '{out}') s ON p.\"{id}\" = s.sid"
+        );
+        for batch in rows(engine, &scatter_sql).await? {
+            let (x, y, dim) = (f64s(batch.column(0))?, f64s(batch.column(1))?, f64s(batch.column(2))?);
+            for r in 0..batch.num_rows() {
+                if let (Some(x), Some(y)) = (x[r], y[r]) {
+                    scatter.push((x, y, dim[r].map(|d| d as i32)));
+                }
+            }
+        }
+    }
+    stages.push(("report", report_start.elapsed()));
+    // The scratch directory goes away with this call: so do the views over it.
+    engine.sql("DROP VIEW projected; DROP TABLE raw_scores").await?;
+
+    let report = SelectReport {
+        rows_in,
+        rows_out,
+        dimension_names,
+        explained_variance_ratio,
+        loadings,
+        dimensions,
+        examples,
+        scatter,
+        stages,
+        total: started.elapsed(),
+    };
+    if let Some(path) = &options.report {
+        crate::output::write_atomically(path, crate::select_report::html(&report, options).as_bytes())?;
+    }
+    Ok(report)
+}
+
+/// The corpus has the id and text columns the options name, and enough rows
+/// for the budget; returns its row count.
+async fn check_corpus(engine: &Engine, options: &SelectOptions) -> Result<u64> {
+    let table = engine.context().table("corpus").await?;
+    let schema = table.schema().as_arrow().clone();
+    let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let find = |flag: &str, name: &str| {
+        schema.field_with_name(name).map_err(|_| {
+            invalid(format!(
+                "{flag} '{name}' is not a column of {}; its columns are: {}",
+                options.input,
+                columns.join(", ")
+            ))
+        })
+    };
+    let text = find("--text-column", &options.text_column)?;
+    if !matches!(text.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
+        return Err(invalid(format!(
+            "--text-column '{}' holds {}, not text; name the column with the documents' text",
+            options.text_column,
+            text.data_type()
+        )));
+    }
+    find("--id-column", &options.id_column)?;
+    if let ScoreSource::Column(column) = &options.scores {
+        let field = find("--scores", column)?;
+        if !matches!(field.data_type(), DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(_, _)) {
+            return Err(invalid(format!(
+                "--scores '{column}' holds {}, not a list of ratings; build one, e.g. make_array(a, b, c), or pass \
+                 no --scores to use quality_signals",
+                field.data_type()
+            )));
+        }
+    }
+    let count = rows(engine, "SELECT count(*) FROM corpus").await?;
+    let rows_in = count.first().map(|b| i64s(b.column(0))).transpose()?.and_then(|v| v.first().copied()).unwrap_or(0) as u64;
+    if rows_in == 0 {
+        return Err(invalid(format!("--input {} has no rows", options.input)));
+    }
+    if let Budget::Rows(n) = options.budget {
+        if n > rows_in {
+            return Err(invalid(format!(
+                "--budget {n} is larger than the corpus ({rows_in} rows); ask for fewer rows or a percentage such as 10%"
+            )));
+        }
+    }
+    Ok(rows_in)
+}
+
+/// The raw score vectors are long enough for the components asked for;
+/// returns their length.
+async fn check_raw_scores(engine: &Engine, options: &SelectOptions) -> Result<usize> {
+    let batches = rows(engine, "SELECT odis_raw FROM raw_scores WHERE odis_raw IS NOT NULL LIMIT 1").await?;
+    let d = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .map(|b| match b.column(0).data_type() {
+            DataType::FixedSizeList(_, n) => *n as usize,
+            DataType::List(_) => b.column(0).as_list::<i32>().value(0).len(),
+            DataType::LargeList(_) => b.column(0).as_list::<i64>().value(0).len(),
+            _ => 0,
+        })
+        .ok_or_else(|| invalid("every raw score vector is NULL; check --scores or --text-column".into()))?;
+    if options.components > d {
+        let source = match &options.scores {
+            ScoreSource::Signals => format!("quality_signals gives {d} signals"),
+            ScoreSource::Column(c) => format!("--scores '{c}' has {d} values per row"),
+            ScoreSource::Model(m) => format!("the model {} outputs {d} values", m.display()),
+        };
+        return Err(invalid(format!("--components {} is more than the raw dimensions: {source}; pass --components {d} or fewer", options.components)));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_parse() {
+        assert_eq!("10%".parse::<Budget>().unwrap(), Budget::Fraction(0.1));
+        assert_eq!("0.25".parse::<Budget>().unwrap(), Budget::Fraction(0.25));
+        assert_eq!("5000".parse::<Budget>().unwrap(), Budget::Rows(5000));
+        assert!("100%".parse::<Budget>().unwrap_err().contains("between 0% and 100%"));
+        assert!("0".parse::<Budget>().unwrap_err().contains("at least 1"));
+        assert!("ten".parse::<Budget>().unwrap_err().contains("expected a row count"));
+    }
+}

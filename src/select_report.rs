@@ -1,0 +1,156 @@
+//! How `odis select` shows its result: a short text summary for the
+//! terminal, and a self-contained HTML page (inline SVG, no scripts) with
+//! the documents on the first two components and examples of each.
+
+use std::fmt::Write;
+
+use crate::select::{ScoreSource, SelectOptions, SelectReport};
+
+/// A dimension's name with its loading, largest first: what the component means.
+fn top_loadings(report: &SelectReport, component: usize, n: usize) -> Vec<(String, f64)> {
+    let mut pairs: Vec<(String, f64)> = report.dimension_names.iter().cloned().zip(report.loadings[component].iter().copied()).collect();
+    pairs.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then_with(|| a.0.cmp(&b.0)));
+    pairs.truncate(n);
+    pairs
+}
+
+fn source(options: &SelectOptions) -> String {
+    match &options.scores {
+        ScoreSource::Signals => "quality_signals".to_string(),
+        ScoreSource::Column(c) => format!("column {c}"),
+        ScoreSource::Model(m) => format!("model {}", m.display()),
+    }
+}
+
+/// The terminal summary.
+pub fn text(report: &SelectReport, options: &SelectOptions) -> String {
+    let mut out = String::new();
+    let share = 100.0 * report.rows_out as f64 / report.rows_in.max(1) as f64;
+    let _ = writeln!(
+        out,
+        "odis select: {} rows in, {} selected ({share:.1}%) -> {}",
+        report.rows_in,
+        report.rows_out,
+        options.out.display()
+    );
+    let _ = writeln!(
+        out,
+        "raw dimensions: {} from {}; {} components explain {:.1}% of their variance",
+        report.dimension_names.len(),
+        source(options),
+        report.loadings.len(),
+        100.0 * report.explained_variance_ratio.iter().sum::<f64>()
+    );
+    let _ = writeln!(out, "\n  pc  explained  top loadings");
+    for c in 0..report.loadings.len() {
+        let loadings: Vec<String> = top_loadings(report, c, 3).iter().map(|(n, l)| format!("{l:+.2} {n}")).collect();
+        let _ = writeln!(out, "  {c:>2}  {:>8.1}%  {}", 100.0 * report.explained_variance_ratio[c], loadings.join(", "));
+    }
+    let _ = writeln!(out, "\n  pc     quota  selected   threshold  overlap");
+    for d in &report.dimensions {
+        let threshold = d.threshold.map_or("-".to_string(), |t| format!("{t:.4}"));
+        let ratio = d.overlap_ratio.map_or("-".to_string(), |r| format!("{:.2}%", 100.0 * r));
+        let _ = writeln!(out, "  {:>2}  {:>8}  {:>8}  {threshold:>10}  {:>7} ({ratio})", d.dim, d.quota, d.selected, d.overlap);
+    }
+    let stages: Vec<String> = report.stages.iter().map(|(name, t)| format!("{name} {:.2} s", t.as_secs_f64())).collect();
+    let seconds = report.total.as_secs_f64();
+    let _ = writeln!(
+        out,
+        "\ntime: {:.2} s ({:.0} rows/s): {}",
+        seconds,
+        report.rows_in as f64 / seconds.max(1e-9),
+        stages.join(", ")
+    );
+    if let Some(path) = &options.report {
+        let _ = writeln!(out, "report: {}", path.display());
+    }
+    out
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+const COLOURS: [&str; 8] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+
+/// The documents on the first two components, selected ones coloured by
+/// the component that took them.
+fn scatter_svg(report: &SelectReport) -> String {
+    let (w, h, pad) = (640.0, 480.0, 40.0);
+    let xs = report.scatter.iter().map(|p| p.0);
+    let ys = report.scatter.iter().map(|p| p.1);
+    let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (y0, y1) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let sx = |x: f64| pad + (x - x0) / (x1 - x0).max(1e-12) * (w - 2.0 * pad);
+    let sy = |y: f64| h - pad - (y - y0) / (y1 - y0).max(1e-12) * (h - 2.0 * pad);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\
+         <rect width=\"{w}\" height=\"{h}\" fill=\"white\" stroke=\"#ccc\"/>\
+         <text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"middle\">component 0</text>\
+         <text x=\"12\" y=\"{}\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 12 {})\">component 1</text>",
+        w / 2.0,
+        h - 10.0,
+        h / 2.0,
+        h / 2.0
+    );
+    // Unselected first, so the selection is drawn on top.
+    for (x, y, dim) in report.scatter.iter().filter(|p| p.2.is_none()).chain(report.scatter.iter().filter(|p| p.2.is_some())) {
+        let (fill, r) = match dim {
+            Some(d) => (COLOURS[*d as usize % COLOURS.len()], 2.5),
+            None => ("#bbbbbb", 1.5),
+        };
+        let _ = write!(svg, "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"{r}\" fill=\"{fill}\" fill-opacity=\"0.7\"/>", sx(*x), sy(*y));
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// The HTML report.
+pub fn html(report: &SelectReport, options: &SelectOptions) -> String {
+    let mut out = String::from(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>odis select report</title><style>\
+         body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}\
+         table{border-collapse:collapse}td,th{padding:.2em .6em;border-bottom:1px solid #ddd;text-align:right}\
+         td.t{text-align:left}blockquote{margin:.3em 0 .8em 1em;color:#444;font-size:.9em}</style></head><body>",
+    );
+    let _ = write!(out, "<h1>odis select</h1><pre>{}</pre>", escape(&text(report, options)));
+    let _ = write!(
+        out,
+        "<h2>Documents on the first two components</h2><p>A uniform sample of {} documents; grey: not selected; \
+         coloured by the component that selected them:",
+        report.scatter.len()
+    );
+    for c in 0..report.loadings.len() {
+        let _ = write!(out, " <span style=\"color:{}\">&#9679; pc {c}</span>", COLOURS[c % COLOURS.len()]);
+    }
+    let _ = write!(out, "</p>{}", scatter_svg(report));
+    out.push_str("<h2>Loadings</h2><table><tr><th class=\"t\">dimension</th>");
+    for c in 0..report.loadings.len() {
+        let _ = write!(out, "<th>pc {c}</th>");
+    }
+    out.push_str("</tr>");
+    for (d, name) in report.dimension_names.iter().enumerate() {
+        let _ = write!(out, "<tr><td class=\"t\">{}</td>", escape(name));
+        for c in 0..report.loadings.len() {
+            let _ = write!(out, "<td>{:+.3}</td>", report.loadings[c][d]);
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</table><h2>Top documents of each component</h2>");
+    for c in 0..report.loadings.len() {
+        let meaning: Vec<String> = top_loadings(report, c, 3).iter().map(|(n, l)| format!("{l:+.2} {n}")).collect();
+        let _ = write!(out, "<h3>pc {c}: {}</h3>", escape(&meaning.join(", ")));
+        for e in report.examples.iter().filter(|e| e.dim == c as i32) {
+            let _ = write!(
+                out,
+                "<p>#{} &middot; id {} &middot; score {:.3}</p><blockquote>{}</blockquote>",
+                e.rank,
+                escape(&e.id),
+                e.score,
+                escape(&e.text)
+            );
+        }
+    }
+    out.push_str("</body></html>\n");
+    out
+}

@@ -1,0 +1,264 @@
+//! The whole pipeline on the bundled corpus: `odis select`, the library's
+//! `select`, and the `sql/` scripts they share; local and S3 input; the
+//! errors a user meets first.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{AWS_VARS, MotoS3, ObjectStoreServer, odis, run};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{Float64Type, Int32Type, Int64Type};
+use odis::Engine;
+use odis::select::{Budget, ScoreSource, SelectOptions, select};
+
+fn corpus() -> String {
+    common::repo_root().join("sql/data/corpus.parquet").display().to_string()
+}
+
+fn options(out: &Path) -> SelectOptions {
+    SelectOptions {
+        input: corpus(),
+        text_column: "text".into(),
+        id_column: "id".into(),
+        budget: Budget::Fraction(0.1),
+        components: 4,
+        scores: ScoreSource::Signals,
+        out: out.to_path_buf(),
+        report: Some(out.with_file_name("report.html")),
+    }
+}
+
+async fn query(engine: &Engine, sql: &str) -> Vec<RecordBatch> {
+    engine.sql(sql).await.unwrap_or_else(|e| panic!("{sql}\n{e}"))
+}
+
+async fn one_f64(engine: &Engine, sql: &str) -> f64 {
+    let batches = query(engine, sql).await;
+    let column = datafusion::arrow::compute::cast(batches[0].column(0), &datafusion::arrow::datatypes::DataType::Float64).unwrap();
+    assert!(column.is_valid(0), "NULL from {sql}");
+    column.as_primitive::<Float64Type>().value(0)
+}
+
+/// (id, odis_dim, odis_rank) of a selection file, in file order.
+async fn selection(path: &Path) -> Vec<(i64, i32, i64)> {
+    let engine = Engine::new().unwrap();
+    let mut rows = Vec::new();
+    for batch in query(&engine, &format!("SELECT id, odis_dim, odis_rank FROM '{}'", path.display())).await {
+        let (id, dim, rank) = (
+            batch.column(0).as_primitive::<Int64Type>(),
+            batch.column(1).as_primitive::<Int32Type>(),
+            batch.column(2).as_primitive::<Int64Type>(),
+        );
+        rows.extend((0..batch.num_rows()).map(|r| (id.value(r), dim.value(r), rank.value(r))));
+    }
+    rows
+}
+
+/// Rows of `dim`'s raw top list (its first `quota` rows by score, ties by
+/// id) that are in another dimension's raw top list.
+async fn overlap_recount(engine: &Engine, dimensions: &[odis::select::DimensionReport], dim: i32) -> i64 {
+    let mut lists = std::collections::BTreeMap::new();
+    for d in dimensions {
+        let sql = format!("SELECT id FROM proj ORDER BY odis_pc[{}] DESC, id LIMIT {}", d.dim + 1, d.quota);
+        let mut ids = std::collections::HashSet::new();
+        for batch in query(engine, &sql).await {
+            ids.extend(batch.column(0).as_primitive::<Int64Type>().values().iter().copied());
+        }
+        lists.insert(d.dim, ids);
+    }
+    let others: std::collections::HashSet<i64> =
+        lists.iter().filter(|(d, _)| **d != dim).flat_map(|(_, ids)| ids.iter().copied()).collect();
+    lists[&dim].iter().filter(|id| others.contains(id)).count() as i64
+}
+
+#[tokio::test]
+async fn selection_on_the_bundled_corpus_is_orthogonal_diverse_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("selected.parquet");
+    let engine = Engine::new().unwrap();
+    let report = select(&engine, &options(&out), |_| {}).await.unwrap();
+
+    // Size: floor(10% of the corpus), and no document twice.
+    let rows = selection(&out).await;
+    assert_eq!(report.rows_in, 34_994);
+    assert_eq!(rows.len() as u64, 3_499);
+    assert_eq!(report.rows_out, 3_499);
+    let mut ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), rows.len(), "a document was selected twice");
+
+    // Every original column is kept, plus the three odis columns.
+    let columns = query(&engine, &format!("SELECT * FROM '{}' LIMIT 1", out.display())).await;
+    let names: Vec<String> = columns[0].schema().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(names, ["id", "source", "title", "text", "odis_dim", "odis_rank", "odis_score"]);
+
+    // The components are uncorrelated on the corpus. (The engine keeps the
+    // fitted `pca` table; the scratch-backed views are gone.)
+    query(
+        &engine,
+        &format!(
+            "CREATE TABLE proj AS SELECT c.id, pca_project(quality_signals_vector(c.text), p.model) AS odis_pc \
+             FROM '{}' c CROSS JOIN pca p",
+            corpus()
+        ),
+    )
+    .await;
+    assert_eq!(one_f64(&engine, "SELECT count(odis_pc) FROM proj").await, 34_994.0);
+    assert!(engine.sql("SELECT * FROM projected").await.is_err(), "the scratch-backed view is dropped");
+    for a in 1..=4 {
+        for b in a + 1..=4 {
+            let r = one_f64(&engine, &format!("SELECT corr(odis_pc[{a}], odis_pc[{b}]) FROM proj")).await;
+            assert!(r.abs() < 1e-9, "components {a} and {b} correlate: {r}");
+        }
+    }
+    assert_eq!(report.explained_variance_ratio.len(), 4);
+    assert!(report.explained_variance_ratio.windows(2).all(|w| w[0] >= w[1]));
+    assert_eq!(report.dimension_names.len(), 13);
+
+    // The report's per-dimension counts and overlaps match a recount: from
+    // the output for `selected`, from each component's raw top list for `overlap`.
+    assert_eq!(report.dimensions.len(), 4);
+    for d in &report.dimensions {
+        let selected = rows.iter().filter(|r| r.1 == d.dim).count() as i64;
+        assert_eq!(d.selected, selected, "dim {}", d.dim);
+        let recount = overlap_recount(&engine, &report.dimensions, d.dim).await;
+        assert_eq!(d.overlap, recount, "overlap of dim {}", d.dim);
+    }
+    let overlap: i64 = report.dimensions.iter().map(|d| d.overlap).sum();
+    let quota: i64 = report.dimensions.iter().map(|d| d.quota).sum();
+    assert_eq!(quota, 3_499);
+    eprintln!("overlap between components: {overlap} of {quota}");
+
+    // The HTML report: the plot, the loadings and examples of each component.
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.matches("<circle").count() == report.scatter.len());
+    assert!(report.scatter.len() == 3000 && report.scatter.iter().any(|p| p.2.is_some()));
+    assert!(html.contains("flesch_kincaid_grade"));
+    assert_eq!(report.examples.len(), 12);
+    assert!(html.contains(&report.examples[0].text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")));
+    // Nothing is left behind but the two outputs.
+    let mut left: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    left.sort();
+    assert_eq!(left, ["report.html", "selected.parquet"]);
+}
+
+#[tokio::test]
+async fn same_selection_at_any_partitioning() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut results = Vec::new();
+    for partitions in [1, 3] {
+        let out = dir.path().join(format!("selected-{partitions}.parquet"));
+        let engine = Engine::builder().with_target_partitions(partitions).build().unwrap();
+        let mut options = options(&out);
+        options.budget = Budget::Rows(500);
+        options.report = None;
+        select(&engine, &options, |_| {}).await.unwrap();
+        results.push(selection(&out).await);
+    }
+    assert_eq!(results[0].len(), 500);
+    assert_eq!(results[0], results[1]);
+}
+
+#[test]
+fn the_sql_script_and_the_command_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let out = run(odis(home).args(["select", "--input", &corpus(), "--budget", "700", "--components", "3", "--out", "a.parquet"]));
+    out.ok();
+    assert!(out.stdout.contains("odis select: 34994 rows in, 700 selected (2.0%) -> a.parquet"), "{}", out.stdout);
+    assert!(out.stdout.contains("pc  explained  top loadings") && out.stdout.contains("rows/s"), "{}", out.stdout);
+    assert!(home.join("report.html").exists());
+
+    std::fs::create_dir(home.join("scratch")).unwrap();
+    let script = common::repo_root().join("sql/select.sql");
+    let out = run(odis(home).args([
+        "-q", "--format", "csv",
+        "-v", &format!("input={}", corpus()),
+        "-v", "budget=700", "-v", "components=3", "-v", "scratch=scratch", "-v", "out=b.parquet",
+        "-f", script.to_str().unwrap(),
+    ]));
+    out.ok();
+    assert!(out.stdout.contains("\ndim,quota,selected,threshold,overlap,overlap_ratio\n"), "{}", out.stdout);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (a, b) = rt.block_on(async { (selection(&home.join("a.parquet")).await, selection(&home.join("b.parquet")).await) });
+    assert_eq!(a.len(), 700);
+    assert_eq!(a, b);
+
+    // A script variable left unset is named, with the fix.
+    run(odis(home).args(["-f", script.to_str().unwrap()])).fails_with(&["select.sql", "${input}", "-v input=VALUE"]);
+
+    // The baselines script writes its three selections.
+    std::fs::create_dir(home.join("baselines")).unwrap();
+    let baselines = common::repo_root().join("sql/baselines.sql");
+    run(odis(home).args(["-q", "-v", &format!("input={}", corpus()), "-v", "out_dir=baselines", "-v", "budget=300", "-f", baselines.to_str().unwrap()])).ok();
+    for name in ["random", "top_k_average", "sample_by_average"] {
+        let rows = rt.block_on(selection(&home.join(format!("baselines/{name}.parquet"))));
+        assert_eq!(rows.len(), 300, "{name}");
+    }
+}
+
+#[test]
+fn bad_arguments_are_clear_errors_and_leave_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    std::fs::write(home.join("selected.parquet"), b"an earlier selection").unwrap();
+    let input = corpus();
+    let select = |args: &[&str]| {
+        let mut argv = vec!["select", "--input", input.as_str(), "--out", "selected.parquet"];
+        argv.extend_from_slice(args);
+        run(odis(home).args(argv))
+    };
+    select(&["--text-column", "body"]).fails_with(&["--text-column 'body' is not a column", "id, source, title, text"]);
+    select(&["--text-column", "id"]).fails_with(&["--text-column 'id' holds Int64, not text"]);
+    select(&["--id-column", "doc"]).fails_with(&["--id-column 'doc' is not a column"]);
+    select(&["--budget", "50000"]).fails_with(&["--budget 50000 is larger than the corpus (34994 rows)", "10%"]);
+    select(&["--components", "14"]).fails_with(&["--components 14 is more than the raw dimensions", "13 signals", "--components 13 or fewer"]);
+    select(&["--components", "0"]).fails_with(&["--components must be at least 1"]);
+    select(&["--scores", "title"]).fails_with(&["--scores 'title' holds Utf8View, not a list"]);
+    select(&["--model", "no/such/model"]).fails_with(&["model directory 'no/such/model' does not exist"]);
+    run(odis(home).args(["select", "--input", &input, "--out", "missing/dir/x.parquet"]))
+        .fails_with(&["does not exist; create it first"]);
+    let usage = select(&["--budget", "150%"]);
+    assert_eq!(usage.code, Some(2));
+    assert!(usage.stderr.contains("between 0% and 100%"), "{}", usage.stderr);
+    let missing = run(odis(home).args(["select", "--input", "nowhere.parquet", "--out", "selected.parquet"]));
+    missing.fails_with(&["nowhere.parquet"]);
+
+    // No failed run touched the earlier file or left scratch files behind.
+    assert_eq!(std::fs::read(home.join("selected.parquet")).unwrap(), b"an earlier selection");
+    let left: Vec<PathBuf> = std::fs::read_dir(home).unwrap().map(|e| e.unwrap().path()).filter(|p| !p.ends_with("history")).collect();
+    assert_eq!(left, [home.join("selected.parquet")], "{left:?}");
+}
+
+#[test]
+fn select_reads_the_corpus_from_s3() {
+    let s3 = MotoS3::start();
+    let dir = tempfile::tempdir().unwrap();
+    let with_s3 = |command: &mut std::process::Command| {
+        for var in AWS_VARS {
+            command.env_remove(var);
+        }
+        command.envs(s3.env());
+    };
+    let remote = s3.url("corpora/bundled.parquet");
+    let mut upload = odis(dir.path());
+    with_s3(&mut upload);
+    run(upload.args(["-c", &format!("COPY (SELECT * FROM '{}') TO '{remote}'", corpus())])).ok();
+
+    let mut command = odis(dir.path());
+    with_s3(&mut command);
+    let out = run(command.args(["select", "--input", &remote, "--budget", "1%", "--out", "selected.parquet", "--no-report"]));
+    out.ok();
+    assert!(out.stdout.contains("34994 rows in, 349 selected"), "{}", out.stdout);
+    assert!(!dir.path().join("report.html").exists());
+
+    // The same selection as from the local file.
+    let mut local = odis(dir.path());
+    let out = run(local.args(["select", "--input", &corpus(), "--budget", "1%", "--out", "local.parquet", "--no-report"]));
+    out.ok();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (a, b) = rt.block_on(async { (selection(&dir.path().join("selected.parquet")).await, selection(&dir.path().join("local.parquet")).await) });
+    assert_eq!(a, b);
+}
