@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job: set everything up, build odis, and run it on the bundled
-# default corpus. Extra arguments go to `odis` (default: -f sql/demo.sql).
+# The main job: set everything up, build odis, and select 10% of the bundled
+# default corpus along 4 orthogonal components (out/selected.parquet and
+# out/report.html). Extra arguments go to `odis` instead.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -10,6 +11,8 @@ echo "run: building odis (release; the first build takes a while)" >&2
 cargo build --release --locked --bin odis
 odis=$CARGO_TARGET_DIR/release/odis
 if [ $# -eq 0 ]; then
-    set -- -f sql/demo.sql
+    mkdir -p out
+    set -- select --input sql/data/corpus.parquet --text-column text --budget 10% --components 4 \
+        --out out/selected.parquet
 fi
 exec "$odis" "$@"
