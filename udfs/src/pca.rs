@@ -272,14 +272,10 @@ impl PcaModel {
             let mut scale = Vec::with_capacity(d);
             for j in 0..d {
                 let variance = m2[j * d + j] / nf; // ddof 0, as StandardScaler
-                if is_constant(variance, moments.mean[j], nf) {
-                    return Err(DataFusionError::Execution(format!(
-                        "pca_fit: score dimension {j} (0-based) has zero variance, so it cannot be \
-                         standardised; drop that dimension from `scores`, or pass standardize => false \
-                         as pca_fit(scores, k, false)"
-                    )));
-                }
-                scale.push(variance.sqrt());
+                // A constant dimension (a signal no document of this corpus
+                // triggers) carries no information: like StandardScaler,
+                // leave it unscaled, so it gets no weight rather than an error.
+                scale.push(if is_constant(variance, moments.mean[j], nf) { 1.0 } else { variance.sqrt() });
             }
             scale
         } else {

@@ -19,7 +19,7 @@ use crate::vectors::{Vectors, check_vector_type};
     doc_section(label = "ODiS Functions"),
     description = r#"Fits a principal component analysis (PCA) of score vectors and returns the model as a struct. ODiS step 2: turns correlated quality scores into orthogonal components.
 
-The result equals scikit-learn's `PCA(n_components=k).fit(StandardScaler().fit_transform(X))` (or of `X` itself when standardize is false): `mean` per dimension; `scale` the population standard deviation (ddof 0; all 1.0 when not standardizing); `components` the k unit-norm loading vectors, largest variance first; `explained_variance` with ddof 1; `explained_variance_ratio` over the total variance of all d dimensions; `n_rows` the rows used.
+The result equals scikit-learn's `PCA(n_components=k).fit(StandardScaler().fit_transform(X))` (or of `X` itself when standardize is false): `mean` per dimension; `scale` the population standard deviation (ddof 0; 1.0 for a constant dimension, as StandardScaler; all 1.0 when not standardizing); `components` the k unit-norm loading vectors, largest variance first; `explained_variance` with ddof 1; `explained_variance_ratio` over the total variance of all d dimensions; `n_rows` the rows used.
 
 Each component is oriented so that the sum of its loadings is positive (if that sum is within 1e-12 of zero, so that its largest-magnitude loading is positive), which makes results reproducible.
 
