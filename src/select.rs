@@ -13,6 +13,8 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
+pub use odis_udfs::selection::DimensionReport;
+
 use crate::engine::Engine;
 use crate::error::{OdisError, Result};
 use crate::script_vars::{escape_ident as ident, escape_string as quote, substitute};
@@ -84,17 +86,6 @@ pub struct SelectOptions {
     pub out: PathBuf,
     /// Where to write the HTML report (None: no report file).
     pub report: Option<PathBuf>,
-}
-
-/// One dimension's line of `top_k_per_dim_report`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DimensionReport {
-    pub dim: i32,
-    pub quota: i64,
-    pub selected: i64,
-    pub threshold: Option<f64>,
-    pub overlap: i64,
-    pub overlap_ratio: Option<f64>,
 }
 
 /// A document shown as an example of a component.
@@ -261,16 +252,16 @@ pub async fn select(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(
         let ratio = f64s(batch.column(5))?;
         for r in 0..batch.num_rows() {
             dimensions.push(DimensionReport {
-                dim: dim[r] as i32,
-                quota: quota[r],
-                selected: selected[r],
+                dim: dim[r] as usize,
+                quota: quota[r] as u64,
+                selected: selected[r] as u64,
                 threshold: threshold[r],
-                overlap: overlap[r],
+                overlap: overlap[r] as u64,
                 overlap_ratio: ratio[r],
             });
         }
     }
-    let rows_out = dimensions.iter().map(|d| d.selected as u64).sum();
+    let rows_out = dimensions.iter().map(|d| d.selected).sum();
 
     let dimension_names: Vec<String> = match options.scores {
         ScoreSource::Signals => odis_udfs::text_signals::SIGNALS.iter().map(|(n, _, _)| n.to_string()).collect(),

@@ -57,7 +57,7 @@ async fn selection(path: &Path) -> Vec<(i64, i32, i64)> {
 
 /// Rows of `dim`'s raw top list (its first `quota` rows by score, ties by
 /// id) that are in another dimension's raw top list.
-async fn overlap_recount(engine: &Engine, dimensions: &[odis::select::DimensionReport], dim: i32) -> i64 {
+async fn overlap_recount(engine: &Engine, dimensions: &[odis::select::DimensionReport], dim: usize) -> u64 {
     let mut lists = std::collections::BTreeMap::new();
     for d in dimensions {
         let sql = format!("SELECT id FROM proj ORDER BY odis_pc[{}] DESC, id LIMIT {}", d.dim + 1, d.quota);
@@ -69,7 +69,7 @@ async fn overlap_recount(engine: &Engine, dimensions: &[odis::select::DimensionR
     }
     let others: std::collections::HashSet<i64> =
         lists.iter().filter(|(d, _)| **d != dim).flat_map(|(_, ids)| ids.iter().copied()).collect();
-    lists[&dim].iter().filter(|id| others.contains(id)).count() as i64
+    lists[&dim].iter().filter(|id| others.contains(id)).count() as u64
 }
 
 #[tokio::test]
@@ -121,13 +121,13 @@ async fn selection_on_the_bundled_corpus_is_orthogonal_diverse_and_reported() {
     // the output for `selected`, from each component's raw top list for `overlap`.
     assert_eq!(report.dimensions.len(), 4);
     for d in &report.dimensions {
-        let selected = rows.iter().filter(|r| r.1 == d.dim).count() as i64;
+        let selected = rows.iter().filter(|r| r.1 as usize == d.dim).count() as u64;
         assert_eq!(d.selected, selected, "dim {}", d.dim);
         let recount = overlap_recount(&engine, &report.dimensions, d.dim).await;
         assert_eq!(d.overlap, recount, "overlap of dim {}", d.dim);
     }
-    let overlap: i64 = report.dimensions.iter().map(|d| d.overlap).sum();
-    let quota: i64 = report.dimensions.iter().map(|d| d.quota).sum();
+    let overlap: u64 = report.dimensions.iter().map(|d| d.overlap).sum();
+    let quota: u64 = report.dimensions.iter().map(|d| d.quota).sum();
     assert_eq!(quota, 3_499);
     eprintln!("overlap between components: {overlap} of {quota}");
 
