@@ -577,8 +577,11 @@ mod tests {
         assert!(e.contains("at least 2 rows"), "{e}");
         let constant = vec![vec![1.0, 5.0], vec![2.0, 5.0], vec![3.0, 5.0]];
         let m = Moments::of_rows(2, rows(&constant));
-        let e = PcaModel::fit(&m, 1, true).unwrap_err().to_string();
-        assert!(e.contains("dimension 1") && e.contains("standardize"), "{e}");
+        // A constant dimension is not an error: it is left unscaled and
+        // takes no part in the first component.
+        let model = PcaModel::fit(&m, 1, true).unwrap();
+        assert_eq!(model.scale[1], 1.0);
+        assert!(model.components[0][1].abs() < 1e-12, "{:?}", model.components);
         assert!(PcaModel::fit(&m, 1, false).is_ok());
         let e = PcaModel::fit(&m, 3, false).unwrap_err().to_string();
         assert!(e.contains("`k` = 3") && e.contains("1 <= k <= 2"), "{e}");
