@@ -207,6 +207,12 @@ pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     let context = || format!("cannot write '{}'", path.display());
     let mut staged = tempfile::NamedTempFile::new_in(dir).map_err(|e| OdisError::io(context(), e))?;
     staged.write_all(bytes).and_then(|()| staged.as_file().sync_all()).map_err(|e| OdisError::io(context(), e))?;
+    // A temporary file is private (0600); the file it becomes is an ordinary one.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        staged.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(|e| OdisError::io(context(), e))?;
+    }
     staged.persist(path).map_err(|e| OdisError::io(context(), e.error))?;
     Ok(())
 }

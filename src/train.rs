@@ -175,6 +175,12 @@ fn write_model_dir(encoder: &Path, out: &Path, manifest: &serde_json::Value) -> 
     }
     let text = serde_json::to_string_pretty(manifest).map_err(|e| invalid(e.to_string()))?;
     std::fs::write(staging.path().join(MANIFEST_FILE), text).map_err(|e| OdisError::io(context(), e))?;
+    // A temporary directory is private (0700); the model directory is an ordinary one.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o755)).map_err(|e| OdisError::io(context(), e))?;
+    }
     let staged = staging.keep();
     std::fs::rename(&staged, out).map_err(|e| {
         let _ = std::fs::remove_dir_all(&staged);

@@ -133,6 +133,12 @@ async fn selection_on_the_bundled_corpus_is_orthogonal_diverse_and_reported() {
 
     // The HTML report: the plot, the loadings and examples of each component.
     let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("report.html")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644, "the report is an ordinary file");
+    }
     assert!(html.contains("<svg") && html.matches("<circle").count() == report.scatter.len());
     assert!(report.scatter.len() == 3000 && report.scatter.iter().any(|p| p.2.is_some()));
     assert!(html.contains("flesch_kincaid_grade"));
