@@ -119,7 +119,7 @@ pub struct SelectReport {
     pub total: Duration,
 }
 
-fn invalid(message: String) -> OdisError {
+pub(crate) fn invalid(message: String) -> OdisError {
     OdisError::InvalidArgument(message)
 }
 
@@ -342,21 +342,26 @@ pub async fn select(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(
     Ok(report)
 }
 
+/// The column `name` of the table read from `input`, or an error naming the
+/// flag that asked for it and the columns there are.
+pub(crate) fn input_column<'a>(
+    schema: &'a datafusion::arrow::datatypes::Schema,
+    input: &str,
+    flag: &str,
+    name: &str,
+) -> Result<&'a datafusion::arrow::datatypes::Field> {
+    schema.field_with_name(name).map_err(|_| {
+        let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        invalid(format!("{flag} '{name}' is not a column of {input}; its columns are: {}", columns.join(", ")))
+    })
+}
+
 /// The corpus has the id and text columns the options name, and enough rows
 /// for the budget; returns its row count.
 async fn check_corpus(engine: &Engine, options: &SelectOptions) -> Result<u64> {
     let table = engine.context().table("corpus").await?;
     let schema = table.schema().as_arrow().clone();
-    let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    let find = |flag: &str, name: &str| {
-        schema.field_with_name(name).map_err(|_| {
-            invalid(format!(
-                "{flag} '{name}' is not a column of {}; its columns are: {}",
-                options.input,
-                columns.join(", ")
-            ))
-        })
-    };
+    let find = |flag: &str, name: &str| input_column(&schema, &options.input, flag, name);
     let text = find("--text-column", &options.text_column)?;
     if !matches!(text.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
         return Err(invalid(format!(

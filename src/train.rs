@@ -19,6 +19,7 @@ use crate::engine::Engine;
 use crate::error::{OdisError, Result};
 use crate::script_vars::{escape_ident as ident, escape_string as quote};
 use crate::ridge;
+use crate::select::{input_column, invalid};
 
 /// What to train from, and where to write the scorer.
 #[derive(Debug, Clone)]
@@ -50,10 +51,6 @@ pub struct TrainReport {
     pub heads: Vec<HeadReport>,
 }
 
-fn invalid(message: String) -> OdisError {
-    OdisError::InvalidArgument(message)
-}
-
 
 /// Every row is held out for validation when its position (in id order) is 4 mod 5.
 fn held_out(row: usize) -> bool {
@@ -79,10 +76,7 @@ pub async fn train(engine: &Engine, options: &TrainOptions, on_stage: impl Fn(&s
     engine.sql(&format!("CREATE EXTERNAL TABLE odis_train_sample STORED AS PARQUET LOCATION '{}'", quote(&options.input))).await?;
     let schema = engine.context().table("odis_train_sample").await?.schema().as_arrow().clone();
     for (flag, column) in [("--text-column", &options.text_column), ("--id-column", &options.id_column), ("--scores", &options.scores_column)] {
-        if schema.field_with_name(column).is_err() {
-            let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-            return Err(invalid(format!("{flag} '{column}' is not a column of {}; its columns are: {}", options.input, columns.join(", "))));
-        }
+        input_column(&schema, &options.input, flag, column)?;
     }
 
     on_stage("fitting the PCA of the ratings");

@@ -239,7 +239,7 @@ impl ModelSpec {
             Some(d) => d as usize,
             None => {
                 let mut session = session;
-                let batch = crate::session_pool::MicroBatch::from_encodings(&spec, &[spec.encode(&["odis"])?.remove(0)]);
+                let batch = crate::session_pool::MicroBatch::from_encodings(&[spec.encode(&["odis"])?.remove(0)]);
                 let (_, width) = crate::session_pool::run_encoder(&mut session, &spec, &batch)?;
                 width
             }

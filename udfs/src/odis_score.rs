@@ -159,7 +159,7 @@ impl AsyncScalarUDFImpl for OdisScoreFunc {
             .chunks(execution.micro_batch)
             .map(|chunk| {
                 let members: Vec<tokenizers::Encoding> = chunk.iter().map(|&i| encodings[i].clone()).collect();
-                (chunk.to_vec(), MicroBatch::from_encodings(&spec, &members))
+                (chunk.to_vec(), MicroBatch::from_encodings(&members))
             })
             .collect();
         let scored = futures::future::try_join_all(batches.into_iter().map(|(members, batch)| {

@@ -32,7 +32,7 @@ pub struct MicroBatch {
 
 impl MicroBatch {
     /// Pads `encodings` (already truncated) into one batch.
-    pub fn from_encodings(_spec: &ModelSpec, encodings: &[tokenizers::Encoding]) -> Self {
+    pub fn from_encodings(encodings: &[tokenizers::Encoding]) -> Self {
         let rows = encodings.len();
         let seq = encodings.iter().map(|e| e.len()).max().unwrap_or(0).max(1);
         let mut batch = MicroBatch {

@@ -83,9 +83,10 @@ enum Command {
     Train(TrainArgs),
 }
 
+/// Where the documents are, for `select` and `train`.
 #[derive(Debug, clap::Args)]
-struct TrainArgs {
-    /// The annotated sample: Parquet with text, id and a list column of ratings
+struct DocumentArgs {
+    /// The documents: a Parquet file, directory or glob, local or s3://
     #[arg(long, value_name = "PARQUET")]
     input: String,
 
@@ -93,9 +94,16 @@ struct TrainArgs {
     #[arg(long, default_value = "text", value_name = "COLUMN")]
     text_column: String,
 
-    /// A unique id column (orders the rows for the held-out split)
+    /// A unique, non-NULL id column
     #[arg(long, default_value = "id", value_name = "COLUMN")]
     id_column: String,
+}
+
+#[derive(Debug, clap::Args)]
+struct TrainArgs {
+    /// The annotated sample (with a list column of ratings); its ids order the held-out split
+    #[command(flatten)]
+    documents: DocumentArgs,
 
     /// The list column of raw ratings (e.g. 11 LLM-rated metrics)
     #[arg(long, value_name = "COLUMN")]
@@ -116,9 +124,9 @@ struct TrainArgs {
 
 async fn train(engine: Engine, args: TrainArgs, quiet: bool) -> ExitCode {
     let options = odis::train::TrainOptions {
-        input: args.input,
-        text_column: args.text_column,
-        id_column: args.id_column,
+        input: args.documents.input,
+        text_column: args.documents.text_column,
+        id_column: args.documents.id_column,
         scores_column: args.scores,
         encoder: args.encoder,
         components: args.components,
@@ -145,17 +153,8 @@ async fn train(engine: Engine, args: TrainArgs, quiet: bool) -> ExitCode {
 
 #[derive(Debug, clap::Args)]
 struct SelectArgs {
-    /// The corpus: a Parquet file, directory or glob, local or s3://
-    #[arg(long, value_name = "PARQUET")]
-    input: String,
-
-    /// The column with the documents' text
-    #[arg(long, default_value = "text", value_name = "COLUMN")]
-    text_column: String,
-
-    /// A unique, non-NULL id column
-    #[arg(long, default_value = "id", value_name = "COLUMN")]
-    id_column: String,
+    #[command(flatten)]
+    documents: DocumentArgs,
 
     /// Rows to select: a count (5000), a percentage (10%) or a fraction (0.1)
     #[arg(long, default_value = "10%")]
@@ -218,9 +217,9 @@ async fn select(engine: Engine, args: SelectArgs, quiet: bool) -> ExitCode {
         (false, None) => Some(args.out.parent().unwrap_or(std::path::Path::new("")).join("report.html")),
     };
     let options = odis::select::SelectOptions {
-        input: args.input,
-        text_column: args.text_column,
-        id_column: args.id_column,
+        input: args.documents.input,
+        text_column: args.documents.text_column,
+        id_column: args.documents.id_column,
         budget: args.budget,
         components: args.components,
         scores,
