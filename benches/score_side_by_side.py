@@ -133,10 +133,13 @@ def ort_alone(model, texts, sessions, threads, batch):
     return time.perf_counter() - start
 
 
-def odis_run(odis, model, data, out, sessions, threads, micro_batch):
-    argv = [odis, "-q", "--model", f"m={model}", "--sessions", str(sessions), "--threads", str(threads),
-            "--micro-batch", str(micro_batch), "-c",
-            f"COPY (SELECT id, odis_score(text, 'm') AS s FROM '{data}') TO '{out}'"]
+def odis_run(odis, model, data, out, arrangement):
+    """arrangement: (sessions, threads, micro_batch), or None for odis's defaults."""
+    argv = [odis, "-q", "--model", f"m={model}"]
+    if arrangement:
+        sessions, threads, micro_batch = arrangement
+        argv += ["--sessions", str(sessions), "--threads", str(threads), "--micro-batch", str(micro_batch)]
+    argv += ["-c", f"COPY (SELECT id, odis_score(text, 'm') AS s FROM '{data}') TO '{out}'"]
     start = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -184,10 +187,9 @@ def main():
         record(f"ORT alone, {t} x 1 thread, b8", ort_alone(args.model, texts, t, 1, 8))
 
         odis_best = None
-        for sessions, threads, micro in [(0, 0, 0), (1, t, 32), (t, 1, 8)]:
-            label = "odis, defaults" if sessions == 0 else f"odis, {sessions} x {threads}, b{micro}"
-            flags = (sessions, threads, micro) if sessions else (0, 0, 16)
-            seconds, got = odis_run(args.odis, args.model, data, os.path.join(tmp, f"out{sessions}.parquet"), *flags)
+        for i, arrangement in enumerate([None, (1, t, 32), (t, 1, 8)]):
+            label = "odis, defaults" if arrangement is None else "odis, {} x {}, b{}".format(*arrangement)
+            seconds, got = odis_run(args.odis, args.model, data, os.path.join(tmp, f"out{i}.parquet"), arrangement)
             cosine = (got * reference).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(reference, axis=1)
             if cosine.min() < 0.9999:
                 sys.exit(f"{label}: odis embeddings differ from Python's (min cosine {cosine.min():.6f})")
