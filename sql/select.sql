@@ -15,7 +15,8 @@
 --   budget      rows to select: an integer, or a fraction such as 0.1
 --   scratch     a directory for the materialised raw scores
 --   out         the Parquet file to write (written atomically)
--- `odis select` runs this same script.
+-- `odis select` runs this same script and times its statements by position:
+-- keep the order of the numbered steps when editing it.
 
 CREATE EXTERNAL TABLE corpus STORED AS PARQUET LOCATION '${input}';
 

@@ -15,7 +15,8 @@ extensions_options! {
         /// ONNX Runtime sessions per model, each scoring micro-batches in
         /// parallel on its own thread (0: one per CPU core; one on a GPU).
         /// Measured on a 2-core machine with MiniLM: 2 sessions x 1 thread
-        /// with micro-batches of 8 beat 1 session x 2 threads by about 25%.
+        /// with micro-batches of 8 beat 1 session x 2 threads (batches of 32)
+        /// by about 20% (benches/score_side_by_side.py).
         pub sessions: usize, default = 0
         /// Intra-op threads of each session (0: the CPU cores divided among the sessions).
         pub threads: usize, default = 0
