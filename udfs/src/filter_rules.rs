@@ -1,0 +1,724 @@
+//! The document quality rules of `quality_filter`: what each rule measures,
+//! its published default threshold, and the filter specs (`'default'`,
+//! `'gopher,c4'`, `'default,gopher_min_words=20'`) that choose rules and
+//! override thresholds.
+//!
+//! The rules follow the published filters that production pipelines run
+//! before any model-based selection: Gopher's quality and repetition rules
+//! (Rae et al. 2021, appendix A), C4's (Raffel et al. 2020) and FineWeb's
+//! (Penedo et al. 2024), with the thresholds of their reference
+//! implementations. Words are Unicode (UAX #29) words, which drops the
+//! punctuation-only tokens those implementations also skip. A rule that
+//! divides by nothing (no words, no lines) passes: the word-count rule is
+//! what removes empty texts.
+
+use std::collections::{HashMap, HashSet};
+
+use unicode_segmentation::UnicodeSegmentation;
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Whether a measurement must stay at or above, or at or below, the
+/// threshold; `Forbid` rules are on/off checks of a pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    Min,
+    Max,
+    Forbid,
+}
+
+/// What values a threshold may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Domain {
+    /// A whole number of words, characters or sentences.
+    Count,
+    /// A share in [0, 1].
+    Ratio,
+    /// A positive length in characters.
+    Length,
+    /// `on` or `off` (a `Forbid` rule).
+    Switch,
+}
+
+/// One rule of the filter.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub name: &'static str,
+    /// The filter family it comes from: gopher, c4, fineweb or odis.
+    pub family: &'static str,
+    pub bound: Bound,
+    pub domain: Domain,
+    /// The published threshold (1 for a `Forbid` rule).
+    pub default: f64,
+    /// Whether the `default` filter applies it.
+    pub in_default: bool,
+    pub definition: &'static str,
+}
+
+const fn rule(
+    name: &'static str,
+    family: &'static str,
+    bound: Bound,
+    domain: Domain,
+    default: f64,
+    in_default: bool,
+    definition: &'static str,
+) -> Rule {
+    Rule { name, family, bound, domain, default, in_default, definition }
+}
+
+use Bound::{Forbid, Max, Min};
+use Domain::{Count, Length, Ratio, Switch};
+
+/// Every rule, in the order they are checked (cheap ones first); a document
+/// is reported under the first rule it fails.
+pub const RULES: [Rule; 31] = [
+    rule("gopher_min_words", "gopher", Min, Count, 50.0, true, "words"),
+    rule("gopher_max_words", "gopher", Max, Count, 100_000.0, true, "words"),
+    rule("gopher_min_mean_word_length", "gopher", Min, Length, 3.0, true, "mean characters per word"),
+    rule("gopher_max_mean_word_length", "gopher", Max, Length, 10.0, true, "mean characters per word"),
+    rule("gopher_max_symbol_word_ratio", "gopher", Max, Ratio, 0.1, true, "('#' + '...' + '…') / words"),
+    rule("gopher_max_bullet_lines_ratio", "gopher", Max, Ratio, 0.9, true, "lines starting with a bullet (•, ‣, ◦, ●, -, *) / lines"),
+    rule("gopher_max_ellipsis_lines_ratio", "gopher", Max, Ratio, 0.3, true, "lines ending with '...' or '…' / lines"),
+    rule("gopher_min_alpha_words_ratio", "gopher", Min, Ratio, 0.8, true, "words with a letter / words"),
+    rule("gopher_min_stop_words", "gopher", Min, Count, 2.0, true, "distinct words among the, be, to, of, and, that, have, with (case-insensitive)"),
+    rule("c4_max_word_length", "c4", Max, Length, 1000.0, true, "characters of the longest word"),
+    rule("c4_lorem_ipsum", "c4", Forbid, Switch, 1.0, true, "the text contains 'lorem ipsum' (case-insensitive)"),
+    rule("c4_curly_bracket", "c4", Forbid, Switch, 1.0, false, "the text contains '{' (C4 drops code this way; off in `default`)"),
+    rule("c4_min_sentences", "c4", Min, Count, 5.0, false, "Unicode sentences that hold a word (off in `default`: the Gopher rules already judge short texts)"),
+    rule("odis_max_all_caps_words_ratio", "odis", Max, Ratio, 0.4, true, "words of 2+ letters written in capitals only / words with a letter (RedPajama-V2's all-caps signal)"),
+    rule("fineweb_min_line_punct_ratio", "fineweb", Min, Ratio, 0.12, true, "non-empty lines ending in terminal punctuation (. ! ? \" ' ” ’ … :) / non-empty lines"),
+    rule("fineweb_max_short_line_ratio", "fineweb", Max, Ratio, 0.67, true, "non-empty lines shorter than 30 characters / non-empty lines"),
+    rule("fineweb_max_duplicate_line_chars_ratio", "fineweb", Max, Ratio, 0.01, true, "characters in non-empty lines that repeat an earlier line / characters"),
+    rule("fineweb_max_newline_word_ratio", "fineweb", Max, Ratio, 0.3, true, "line breaks / words"),
+    rule("gopher_max_duplicate_lines_ratio", "gopher", Max, Ratio, 0.3, true, "lines that repeat an earlier line / lines"),
+    rule("gopher_max_duplicate_paragraphs_ratio", "gopher", Max, Ratio, 0.3, true, "paragraphs (split at blank lines) that repeat an earlier one / paragraphs"),
+    rule("gopher_max_duplicate_line_chars_ratio", "gopher", Max, Ratio, 0.2, true, "characters in repeated lines / characters"),
+    rule("gopher_max_duplicate_paragraph_chars_ratio", "gopher", Max, Ratio, 0.2, true, "characters in repeated paragraphs / characters"),
+    rule("gopher_max_top_2gram_ratio", "gopher", Max, Ratio, 0.2, true, "characters of the most frequent word 2-gram times its count / characters"),
+    rule("gopher_max_top_3gram_ratio", "gopher", Max, Ratio, 0.18, true, "the same for 3-grams"),
+    rule("gopher_max_top_4gram_ratio", "gopher", Max, Ratio, 0.16, true, "the same for 4-grams"),
+    rule("gopher_max_duplicate_5gram_ratio", "gopher", Max, Ratio, 0.15, true, "characters in word 5-grams that repeat an earlier 5-gram (not overlapping) / characters"),
+    rule("gopher_max_duplicate_6gram_ratio", "gopher", Max, Ratio, 0.14, true, "the same for 6-grams"),
+    rule("gopher_max_duplicate_7gram_ratio", "gopher", Max, Ratio, 0.13, true, "the same for 7-grams"),
+    rule("gopher_max_duplicate_8gram_ratio", "gopher", Max, Ratio, 0.12, true, "the same for 8-grams"),
+    rule("gopher_max_duplicate_9gram_ratio", "gopher", Max, Ratio, 0.11, true, "the same for 9-grams"),
+    rule("gopher_max_duplicate_10gram_ratio", "gopher", Max, Ratio, 0.10, true, "the same for 10-grams"),
+];
+
+/// The rule sets a spec can name.
+pub const FILTERS: [(&str, &str); 7] = [
+    ("default", "every rule marked default: Gopher quality and repetition, FineWeb's line rules, C4's word-length and lorem-ipsum rules, odis's all-caps rule"),
+    ("all", "every rule"),
+    ("none", "no rule: every document is kept"),
+    ("gopher", "the Gopher quality and repetition rules"),
+    ("c4", "every C4 rule, curly bracket and five sentences included"),
+    ("fineweb", "FineWeb's line rules"),
+    ("odis", "odis's own rules"),
+];
+
+/// Gopher's stop words.
+const GOPHER_STOP_WORDS: [&str; 8] = ["the", "be", "to", "of", "and", "that", "have", "with"];
+
+/// Which rules apply, with what thresholds (None: the rule is off).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilterSpec {
+    thresholds: [Option<f64>; RULES.len()],
+}
+
+impl Default for FilterSpec {
+    fn default() -> Self {
+        Self { thresholds: std::array::from_fn(|i| RULES[i].in_default.then_some(RULES[i].default)) }
+    }
+}
+
+fn rule_index(name: &str) -> Option<usize> {
+    RULES.iter().position(|r| r.name == name)
+}
+
+fn parse_threshold(rule: &Rule, value: &str) -> Result<Option<f64>, String> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let expected = match rule.domain {
+        Domain::Count => "a whole number >= 0 (or off)",
+        Domain::Ratio => "a number between 0 and 1 (or off)",
+        Domain::Length => "a number > 0 (or off)",
+        Domain::Switch => "on or off",
+    };
+    let bad = || format!("rule '{}' takes {expected}, got '{value}'", rule.name);
+    if rule.domain == Domain::Switch {
+        return if value.eq_ignore_ascii_case("on") { Ok(Some(1.0)) } else { Err(bad()) };
+    }
+    let number: f64 = value.parse().map_err(|_| bad())?;
+    let fits = match rule.domain {
+        Domain::Count => number >= 0.0 && number.fract() == 0.0 && number <= 1e12,
+        Domain::Ratio => (0.0..=1.0).contains(&number),
+        Domain::Length => number > 0.0 && number.is_finite(),
+        Domain::Switch => false,
+    };
+    if fits { Ok(Some(number)) } else { Err(bad()) }
+}
+
+impl FilterSpec {
+    /// No rule: keeps every document.
+    pub fn none() -> Self {
+        Self { thresholds: [None; RULES.len()] }
+    }
+
+    /// Parses a spec: comma-separated items, applied left to right. An item
+    /// is a filter name (adds its rules at their default thresholds; `none`
+    /// clears), `RULE=VALUE` (sets a threshold and turns the rule on) or
+    /// `RULE=off`. An empty spec is `default`.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut result = Self::none();
+        let items: Vec<&str> = spec.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+        if items.is_empty() {
+            return Ok(Self::default());
+        }
+        for item in items {
+            if let Some((name, value)) = item.split_once('=') {
+                let (name, value) = (name.trim(), value.trim());
+                let index = rule_index(name).ok_or_else(|| unknown(name))?;
+                result.thresholds[index] = parse_threshold(&RULES[index], value)?;
+                continue;
+            }
+            let chosen: Box<dyn Fn(&Rule) -> bool> = match item {
+                "default" => Box::new(|r: &Rule| r.in_default),
+                "all" => Box::new(|_: &Rule| true),
+                "none" => {
+                    result = Self::none();
+                    continue;
+                }
+                family if FILTERS.iter().any(|(f, _)| *f == family) => Box::new(move |r: &Rule| r.family == family),
+                other if rule_index(other).is_some() => {
+                    return Err(format!("rule '{other}' needs a value: {other}=VALUE or {other}=off"));
+                }
+                other => return Err(unknown(other)),
+            };
+            for (i, rule) in RULES.iter().enumerate() {
+                if chosen(rule) {
+                    result.thresholds[i] = Some(rule.default);
+                }
+            }
+        }
+        Ok(result)
+    }
+
+    /// The rules that apply, with their thresholds.
+    pub fn active(&self) -> impl Iterator<Item = (&'static Rule, f64)> + '_ {
+        RULES.iter().zip(self.thresholds).filter_map(|(r, t)| t.map(|t| (r, t)))
+    }
+
+    /// Whether no rule applies.
+    pub fn is_none(&self) -> bool {
+        self.thresholds.iter().all(Option::is_none)
+    }
+
+    /// A canonical text of the spec: the same rules and thresholds give the
+    /// same text, however they were written.
+    pub fn canonical(&self) -> String {
+        if self.is_none() {
+            return "none".into();
+        }
+        self.active().map(|(r, t)| format!("{}={t}", r.name)).collect::<Vec<_>>().join(",")
+    }
+
+    /// The name of the first rule `text` fails, or None when it passes.
+    pub fn first_failure(&self, text: &str) -> Option<&'static str> {
+        if self.is_none() {
+            return None;
+        }
+        let mut measures = Measures::new(text);
+        for (index, rule) in RULES.iter().enumerate() {
+            let Some(threshold) = self.thresholds[index] else { continue };
+            let value = measures.get(index);
+            let fails = match rule.bound {
+                Bound::Min => value < threshold,
+                Bound::Max => value > threshold,
+                Bound::Forbid => value > 0.0,
+            };
+            if fails {
+                return Some(rule.name);
+            }
+        }
+        None
+    }
+}
+
+fn unknown(name: &str) -> String {
+    let filters: Vec<&str> = FILTERS.iter().map(|(f, _)| *f).collect();
+    format!(
+        "unknown filter or rule '{name}'; filters: {}; rules: see \\h quality_filter (e.g. gopher_min_words=20)",
+        filters.join(", ")
+    )
+}
+
+fn ratio(part: usize, whole: usize) -> f64 {
+    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
+}
+
+/// The measurements of one text, computed on first use: the n-gram
+/// repetition ones cost the most and most junk fails before them.
+struct Measures<'a> {
+    text: &'a str,
+    chars: usize,
+    words: Option<Vec<&'a str>>,
+    repetition: Option<Repetition>,
+}
+
+/// Gopher's repetition measurements.
+struct Repetition {
+    duplicate_lines: f64,
+    duplicate_paragraphs: f64,
+    duplicate_line_chars: f64,
+    duplicate_paragraph_chars: f64,
+    /// For n = 2, 3, 4.
+    top_ngram: [f64; 3],
+    /// For n = 5..=10.
+    duplicate_ngram: [f64; 6],
+}
+
+/// (elements repeating an earlier one, their characters).
+fn duplicates<'a>(elements: impl Iterator<Item = &'a str>) -> (usize, usize, usize) {
+    let mut seen = HashSet::new();
+    let (mut total, mut count, mut chars) = (0, 0, 0);
+    for element in elements {
+        total += 1;
+        if !seen.insert(element) {
+            count += 1;
+            chars += element.chars().count();
+        }
+    }
+    (total, count, chars)
+}
+
+impl<'a> Measures<'a> {
+    fn new(text: &'a str) -> Self {
+        Self { text, chars: text.chars().count(), words: None, repetition: None }
+    }
+
+    fn words(&mut self) -> &[&'a str] {
+        let text = self.text;
+        self.words.get_or_insert_with(|| text.unicode_words().collect())
+    }
+
+    fn lines(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.text.split('\n')
+    }
+
+    fn nonempty_lines(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.text.split('\n').map(str::trim).filter(|l| !l.is_empty())
+    }
+
+    fn repetition(&mut self) -> &Repetition {
+        if self.repetition.is_none() {
+            let chars = self.chars;
+            let (lines, dup_lines, dup_line_chars) = duplicates(self.text.split('\n').filter(|l| !l.trim().is_empty()));
+            let paragraphs = self.text.split("\n\n").map(str::trim).filter(|p| !p.is_empty());
+            let (paras, dup_paras, dup_para_chars) = duplicates(paragraphs);
+            let words = self.words().to_vec();
+            let hashes: Vec<u64> = words.iter().map(|w| xxh3_64(w.as_bytes())).collect();
+            let lengths: Vec<usize> = words.iter().map(|w| w.chars().count()).collect();
+            let top_ngram = [2, 3, 4].map(|n| ratio(top_ngram_chars(&hashes, &lengths, n), chars));
+            let duplicate_ngram = [5, 6, 7, 8, 9, 10].map(|n| ratio(duplicate_ngram_chars(&hashes, &lengths, n), chars));
+            self.repetition = Some(Repetition {
+                duplicate_lines: ratio(dup_lines, lines),
+                duplicate_paragraphs: ratio(dup_paras, paras),
+                duplicate_line_chars: ratio(dup_line_chars, chars),
+                duplicate_paragraph_chars: ratio(dup_para_chars, chars),
+                top_ngram,
+                duplicate_ngram,
+            });
+        }
+        self.repetition.as_ref().expect("just computed")
+    }
+
+    /// The measurement rule `index` of [`RULES`] compares with its threshold.
+    fn get(&mut self, index: usize) -> f64 {
+        let text = self.text;
+        match RULES[index].name {
+            "gopher_min_words" | "gopher_max_words" => self.words().len() as f64,
+            "gopher_min_mean_word_length" | "gopher_max_mean_word_length" => {
+                let words = self.words();
+                if words.is_empty() {
+                    // No words: the word-count rule judges this text.
+                    return if RULES[index].bound == Bound::Min { f64::INFINITY } else { 0.0 };
+                }
+                ratio(words.iter().map(|w| w.chars().count()).sum(), words.len())
+            }
+            "gopher_max_symbol_word_ratio" => {
+                let symbols = text.matches('#').count() + text.matches("...").count() + text.matches('…').count();
+                ratio(symbols, self.words().len())
+            }
+            "gopher_max_bullet_lines_ratio" => {
+                let (mut lines, mut bullets) = (0, 0);
+                for line in self.lines() {
+                    lines += 1;
+                    if line.trim_start().starts_with(['•', '‣', '◦', '●', '-', '*']) {
+                        bullets += 1;
+                    }
+                }
+                ratio(bullets, lines)
+            }
+            "gopher_max_ellipsis_lines_ratio" => {
+                let (mut lines, mut ellipses) = (0, 0);
+                for line in self.lines() {
+                    lines += 1;
+                    let line = line.trim_end();
+                    if line.ends_with("...") || line.ends_with('…') {
+                        ellipses += 1;
+                    }
+                }
+                ratio(ellipses, lines)
+            }
+            "gopher_min_alpha_words_ratio" => {
+                let words = self.words();
+                if words.is_empty() {
+                    return 1.0;
+                }
+                ratio(words.iter().filter(|w| w.chars().any(char::is_alphabetic)).count(), words.len())
+            }
+            "gopher_min_stop_words" => {
+                let mut found = [false; GOPHER_STOP_WORDS.len()];
+                for word in self.words() {
+                    if word.len() <= 4 {
+                        let lower = word.to_lowercase();
+                        if let Some(i) = GOPHER_STOP_WORDS.iter().position(|s| *s == lower) {
+                            found[i] = true;
+                        }
+                    }
+                }
+                found.iter().filter(|f| **f).count() as f64
+            }
+            "c4_max_word_length" => self.words().iter().map(|w| w.chars().count()).max().unwrap_or(0) as f64,
+            "c4_lorem_ipsum" => f64::from(u8::from(text.to_lowercase().contains("lorem ipsum"))),
+            "c4_curly_bracket" => f64::from(u8::from(text.contains('{'))),
+            "c4_min_sentences" => {
+                text.unicode_sentences().filter(|s| s.unicode_words().next().is_some()).count() as f64
+            }
+            "odis_max_all_caps_words_ratio" => {
+                let (mut lettered, mut caps) = (0, 0);
+                for word in self.words() {
+                    let letters = word.chars().filter(|c| c.is_alphabetic()).count();
+                    if letters > 0 {
+                        lettered += 1;
+                        if letters >= 2 && word.chars().filter(|c| c.is_alphabetic()).all(char::is_uppercase) {
+                            caps += 1;
+                        }
+                    }
+                }
+                ratio(caps, lettered)
+            }
+            "fineweb_min_line_punct_ratio" => {
+                let (mut lines, mut ended) = (0, 0);
+                for line in self.nonempty_lines() {
+                    lines += 1;
+                    if line.ends_with(['.', '!', '?', '"', '\'', '”', '’', '…', ':']) {
+                        ended += 1;
+                    }
+                }
+                if lines == 0 { 1.0 } else { ratio(ended, lines) }
+            }
+            "fineweb_max_short_line_ratio" => {
+                let (mut lines, mut short) = (0, 0);
+                for line in self.nonempty_lines() {
+                    lines += 1;
+                    if line.chars().count() < 30 {
+                        short += 1;
+                    }
+                }
+                ratio(short, lines)
+            }
+            "fineweb_max_duplicate_line_chars_ratio" => {
+                let (_, _, chars) = duplicates(self.nonempty_lines());
+                ratio(chars, self.chars)
+            }
+            "fineweb_max_newline_word_ratio" => ratio(text.matches('\n').count(), self.words().len()),
+            "gopher_max_duplicate_lines_ratio" => self.repetition().duplicate_lines,
+            "gopher_max_duplicate_paragraphs_ratio" => self.repetition().duplicate_paragraphs,
+            "gopher_max_duplicate_line_chars_ratio" => self.repetition().duplicate_line_chars,
+            "gopher_max_duplicate_paragraph_chars_ratio" => self.repetition().duplicate_paragraph_chars,
+            "gopher_max_top_2gram_ratio" => self.repetition().top_ngram[0],
+            "gopher_max_top_3gram_ratio" => self.repetition().top_ngram[1],
+            "gopher_max_top_4gram_ratio" => self.repetition().top_ngram[2],
+            name => {
+                // gopher_max_duplicate_{n}gram_ratio
+                let n: usize = name
+                    .trim_start_matches("gopher_max_duplicate_")
+                    .trim_end_matches("gram_ratio")
+                    .parse()
+                    .expect("every rule has a measurement");
+                self.repetition().duplicate_ngram[n - 5]
+            }
+        }
+    }
+}
+
+fn ngram_key(hashes: &[u64]) -> u64 {
+    hashes.iter().fold(0x9e37_79b9_7f4a_7c15_u64, |h, w| (h.rotate_left(5) ^ w).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// Characters of the most frequent n-gram (words joined by spaces) times
+/// its count; the first of equally frequent n-grams wins.
+fn top_ngram_chars(hashes: &[u64], lengths: &[usize], n: usize) -> usize {
+    if hashes.len() < n {
+        return 0;
+    }
+    let mut counts: HashMap<u64, (usize, usize)> = HashMap::new();
+    let mut best = (0usize, 0usize, usize::MAX); // (count, chars, first position)
+    for i in 0..=hashes.len() - n {
+        let entry = counts.entry(ngram_key(&hashes[i..i + n])).or_insert((0, i));
+        entry.0 += 1;
+        let (count, first) = *entry;
+        if count > best.0 || (count == best.0 && first < best.2) {
+            let chars = lengths[first..first + n].iter().sum::<usize>() + n - 1;
+            best = (count, chars, first);
+        }
+    }
+    best.0 * best.1
+}
+
+/// Characters in n-grams (words joined without spaces) that repeat an
+/// earlier n-gram; a repeat skips past itself, so repeats do not overlap.
+fn duplicate_ngram_chars(hashes: &[u64], lengths: &[usize], n: usize) -> usize {
+    let mut seen = HashSet::new();
+    let mut chars = 0;
+    let mut i = 0;
+    while i + n <= hashes.len() {
+        if seen.insert(ngram_key(&hashes[i..i + n])) {
+            i += 1;
+        } else {
+            chars += lengths[i..i + n].iter().sum::<usize>();
+            i += n;
+        }
+    }
+    chars
+}
+
+/// The rules as a Markdown table, for the function's documentation.
+pub fn rules_table() -> String {
+    let mut table = String::from("| rule | fails when | default | in `default` |\n|---|---|---|---|\n");
+    for r in &RULES {
+        let (when, threshold) = match r.bound {
+            Bound::Min => (format!("{} < threshold", r.definition), fmt_threshold(r.default)),
+            Bound::Max => (format!("{} > threshold", r.definition), fmt_threshold(r.default)),
+            Bound::Forbid => (r.definition.to_string(), "on".to_string()),
+        };
+        let on = if r.in_default { "yes" } else { "no" };
+        table.push_str(&format!("| `{}` | {when} | {threshold} | {on} |\n", r.name));
+    }
+    table
+}
+
+fn fmt_threshold(v: f64) -> String {
+    if v.fract() == 0.0 { format!("{}", v as i64) } else { format!("{v}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Good prose: passes every default rule.
+    const PROSE: &str = "The river rises in the northern hills and flows south through a wide valley of farms and \
+        small towns. Its water was used for mills in the last century, and several of the old stone buildings still \
+        stand beside the banks. Today the valley is known for its orchards, which supply apples and pears to markets \
+        across the region. Visitors come in the spring to walk the paths that follow the water. Few of them stay the night.";
+
+    fn fails(spec: &str, text: &str) -> Option<&'static str> {
+        FilterSpec::parse(spec).unwrap().first_failure(text)
+    }
+
+    fn only(rule: &str, value: &str) -> String {
+        format!("{rule}={value}")
+    }
+
+    /// `n` distinct words with stop words, so that only the rule under test
+    /// can fail.
+    fn words(n: usize) -> String {
+        (0..n).map(|i| if i % 4 == 0 { "the".to_string() } else { format!("w{}ord", i) }).collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn prose_passes_the_default_filter() {
+        assert_eq!(fails("default", PROSE), None);
+        assert_eq!(fails("all", PROSE), None, "prose has 4 sentences, curly brackets none");
+    }
+
+    #[test]
+    fn rule_names_are_unique_and_measured() {
+        let names: HashSet<&str> = RULES.iter().map(|r| r.name).collect();
+        assert_eq!(names.len(), RULES.len());
+        for i in 0..RULES.len() {
+            assert!(Measures::new(PROSE).get(i).is_finite() || RULES[i].bound == Bound::Min);
+        }
+    }
+
+    #[test]
+    fn word_count_bounds() {
+        let r = "gopher_min_words";
+        assert_eq!(fails(&only(r, "50"), &words(50)), None);
+        assert_eq!(fails(&only(r, "50"), &words(49)), Some(r));
+        assert_eq!(fails(&only(r, "50"), ""), Some(r));
+        let r = "gopher_max_words";
+        assert_eq!(fails(&only(r, "100"), &words(100)), None);
+        assert_eq!(fails(&only(r, "100"), &words(101)), Some(r));
+    }
+
+    #[test]
+    fn mean_word_length_bounds() {
+        let r = "gopher_min_mean_word_length";
+        assert_eq!(fails(&only(r, "3"), "abc abc"), None);
+        assert_eq!(fails(&only(r, "3"), "abc ab"), Some(r));
+        let r = "gopher_max_mean_word_length";
+        assert_eq!(fails(&only(r, "10"), "abcdefghij abcdefghij"), None);
+        assert_eq!(fails(&only(r, "10"), "abcdefghij abcdefghijk"), Some(r));
+    }
+
+    #[test]
+    fn symbol_word_ratio() {
+        let r = "gopher_max_symbol_word_ratio";
+        // 10 words, one '#': 0.1 passes; two symbols fail.
+        let base = "one two three four five six seven eight nine ten";
+        assert_eq!(fails(&only(r, "0.1"), &format!("{base} #")), None);
+        assert_eq!(fails(&only(r, "0.1"), &format!("{base} # …")), Some(r));
+    }
+
+    #[test]
+    fn bullet_and_ellipsis_lines() {
+        let r = "gopher_max_bullet_lines_ratio";
+        assert_eq!(fails(&only(r, "0.5"), "- a\n- b\nc\nd"), None);
+        assert_eq!(fails(&only(r, "0.5"), "- a\n• b\n* c\nd"), Some(r));
+        let r = "gopher_max_ellipsis_lines_ratio";
+        assert_eq!(fails(&only(r, "0.3"), "a...\nb\nc\nd"), None);
+        assert_eq!(fails(&only(r, "0.3"), "a...\nb…\nc\nd"), Some(r));
+    }
+
+    #[test]
+    fn alpha_words_and_stop_words() {
+        let r = "gopher_min_alpha_words_ratio";
+        assert_eq!(fails(&only(r, "0.8"), "a b c d 1"), None);
+        assert_eq!(fails(&only(r, "0.8"), "a b c 1 2"), Some(r));
+        let r = "gopher_min_stop_words";
+        assert_eq!(fails(&only(r, "2"), "The cat and dog"), None);
+        assert_eq!(fails(&only(r, "2"), "the cat the dog"), Some(r), "distinct stop words count");
+    }
+
+    #[test]
+    fn c4_rules() {
+        let r = "c4_max_word_length";
+        assert_eq!(fails(&only(r, "5"), "abcde"), None);
+        assert_eq!(fails(&only(r, "5"), "abcdef"), Some(r));
+        assert_eq!(fails("c4_lorem_ipsum=on", "Lorem Ipsum dolor"), Some("c4_lorem_ipsum"));
+        assert_eq!(fails("c4_lorem_ipsum=on", "lorem dolor"), None);
+        assert_eq!(fails("c4_curly_bracket=on", "fn main() {}"), Some("c4_curly_bracket"));
+        let r = "c4_min_sentences";
+        assert_eq!(fails(&only(r, "2"), "One here. Two here."), None);
+        assert_eq!(fails(&only(r, "2"), "One here."), Some(r));
+    }
+
+    #[test]
+    fn all_caps_words() {
+        let r = "odis_max_all_caps_words_ratio";
+        assert_eq!(fails(&only(r, "0.4"), "NASA and ESA fly to Mars"), None);
+        assert_eq!(fails(&only(r, "0.4"), "THE CAT sat down"), Some(r));
+        assert_eq!(fails(&only(r, "0.4"), "A b c d"), None, "one-letter words are not all-caps words");
+    }
+
+    #[test]
+    fn fineweb_line_rules() {
+        let r = "fineweb_min_line_punct_ratio";
+        assert_eq!(fails(&only(r, "0.5"), "ends here.\nno end"), None);
+        assert_eq!(fails(&only(r, "0.5"), "ends here.\nno end\nnor here"), Some(r));
+        let r = "fineweb_max_short_line_ratio";
+        let long = "this line is certainly longer than thirty characters";
+        assert_eq!(fails(&only(r, "0.5"), &format!("{long}\nshort")), None);
+        assert_eq!(fails(&only(r, "0.5"), &format!("{long}\nshort\ntiny")), Some(r));
+        let r = "fineweb_max_duplicate_line_chars_ratio";
+        assert_eq!(fails(&only(r, "0.2"), "abcdefghij\nabcdefghij\n12345678901234567890123456789"), None);
+        assert_eq!(fails(&only(r, "0.2"), "abcdefghij\nabcdefghij\n123"), Some(r));
+        let r = "fineweb_max_newline_word_ratio";
+        assert_eq!(fails(&only(r, "0.5"), "a b\nc d"), None);
+        assert_eq!(fails(&only(r, "0.5"), "a\nb\nc"), Some(r));
+    }
+
+    #[test]
+    fn duplicate_lines_and_paragraphs() {
+        let r = "gopher_max_duplicate_lines_ratio";
+        assert_eq!(fails(&only(r, "0.25"), "a\nb\nc\na"), None);
+        assert_eq!(fails(&only(r, "0.25"), "a\nb\na\na"), Some(r));
+        let r = "gopher_max_duplicate_paragraphs_ratio";
+        assert_eq!(fails(&only(r, "0.25"), "p1\n\np2\n\np3\n\np1"), None);
+        assert_eq!(fails(&only(r, "0.25"), "p1\n\np2\n\np1\n\np1"), Some(r));
+        let r = "gopher_max_duplicate_line_chars_ratio";
+        // 4 of 19 characters repeat: 0.21
+        assert_eq!(fails(&only(r, "0.22"), "abcd\nabcd\nefghijklm"), None);
+        assert_eq!(fails(&only(r, "0.2"), "abcd\nabcd\nefghijklm"), Some(r));
+        let r = "gopher_max_duplicate_paragraph_chars_ratio";
+        assert_eq!(fails(&only(r, "0.22"), "abcd\n\nabcd\n\nefghijk"), None);
+        assert_eq!(fails(&only(r, "0.2"), "abcd\n\nabcd\n\nefghijk"), Some(r));
+    }
+
+    #[test]
+    fn top_ngrams() {
+        // "ab cd" (5 characters) twice in 23 characters: 10/23 = 0.43.
+        let text = "ab cd ab cd ef gh ij kl";
+        let r = "gopher_max_top_2gram_ratio";
+        assert_eq!(fails(&only(r, "0.44"), text), None);
+        assert_eq!(fails(&only(r, "0.43"), text), Some(r));
+        assert_eq!(top_ngram_chars(&[1, 2, 3], &[1, 1, 1], 4), 0, "fewer words than n");
+    }
+
+    #[test]
+    fn duplicate_ngrams_do_not_overlap() {
+        let h = |s: &str| s.split(' ').map(|w| xxh3_64(w.as_bytes())).collect::<Vec<_>>();
+        // "a a a a a a" with n = 5: the second 5-gram repeats the first.
+        let words = h("a a a a a a");
+        assert_eq!(duplicate_ngram_chars(&words, &[1; 6], 5), 5);
+        let words = h("a b c d e a b c d e x");
+        assert_eq!(duplicate_ngram_chars(&words, &[1; 11], 5), 5);
+        let r = "gopher_max_duplicate_5gram_ratio";
+        let spam = "buy cheap pills now today ".repeat(6);
+        assert_eq!(fails(&only(r, "0.15"), PROSE), None);
+        assert_eq!(fails(&only(r, "0.15"), &spam), Some(r));
+    }
+
+    #[test]
+    fn specs_choose_rules_and_thresholds() {
+        assert_eq!(FilterSpec::parse("").unwrap(), FilterSpec::default());
+        assert_eq!(FilterSpec::parse(" default ").unwrap(), FilterSpec::default());
+        assert!(FilterSpec::parse("none").unwrap().is_none());
+        assert!(FilterSpec::parse("default,none").unwrap().is_none());
+        let gopher = FilterSpec::parse("gopher").unwrap();
+        assert!(gopher.active().all(|(r, _)| r.family == "gopher"));
+        let relaxed = FilterSpec::parse("default, gopher_min_words=20, c4_lorem_ipsum=off").unwrap();
+        assert_eq!(relaxed.active().find(|(r, _)| r.name == "gopher_min_words").unwrap().1, 20.0);
+        assert!(relaxed.active().all(|(r, _)| r.name != "c4_lorem_ipsum"));
+        let short = format!("{}.", PROSE.split(' ').take(30).collect::<Vec<_>>().join(" "));
+        assert_eq!(relaxed.first_failure(&short), None);
+        assert_eq!(FilterSpec::default().first_failure(&short), Some("gopher_min_words"));
+        assert_eq!(FilterSpec::parse("gopher, fineweb").unwrap().canonical(), FilterSpec::parse("fineweb,gopher").unwrap().canonical());
+    }
+
+    #[test]
+    fn bad_specs_say_what_is_wrong() {
+        let err = |spec: &str| FilterSpec::parse(spec).unwrap_err();
+        assert!(err("gopherr").contains("unknown filter or rule 'gopherr'"), "{}", err("gopherr"));
+        assert!(err("min_words=3").contains("unknown filter or rule 'min_words'"));
+        assert!(err("gopher_min_words").contains("needs a value"));
+        assert!(err("gopher_min_words=ten").contains("a whole number"));
+        assert!(err("gopher_min_words=2.5").contains("a whole number"));
+        assert!(err("gopher_min_words=-1").contains("a whole number"));
+        assert!(err("gopher_min_alpha_words_ratio=1.5").contains("between 0 and 1"));
+        assert!(err("gopher_min_alpha_words_ratio=NaN").contains("between 0 and 1"));
+        assert!(err("c4_max_word_length=0").contains("> 0"));
+        assert!(err("c4_lorem_ipsum=3").contains("on or off"));
+    }
+
+    #[test]
+    fn every_text_gets_a_verdict() {
+        let spec = FilterSpec::parse("all").unwrap();
+        for text in ["", " ", "\n\n\n", "…", "{", "ÉCOLE", "東京 大阪", "a\u{0}b", &"x".repeat(5000)] {
+            spec.first_failure(text);
+        }
+    }
+}
