@@ -2,9 +2,8 @@
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, StructArray};
-use datafusion::arrow::buffer::NullBuffer;
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray, StructArray};
+use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
@@ -17,8 +16,10 @@ pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
         crate::top_k_per_dim::SELECTION_SECTION,
         format!(
-            "Rates a text on {COUNT} cheap, deterministic signals in the ODiS paper's three families (language quality, \
-             knowledge, comprehension difficulty) and returns them as a struct of Float64 fields; NULL text gives NULL; \
+            "Measures a text on {COUNT} cheap, deterministic statistics in the ODiS paper's three families (language quality, \
+             knowledge, comprehension difficulty) and returns them as a struct of Float64 fields. They are raw statistics, \
+             not ratings: their extremes are degenerate texts, so select with quality_ratings (after quality_filter) and \
+             use these to inspect or to build ratings of your own. NULL text gives NULL; \
              without words, the signals over words are 0 (never NaN). Words and sentences are Unicode (UAX #29) words and \
              sentences. quality_signals_vector returns the same values as a list, for pca_fit.\n\n{}",
             text_signals::definitions()
@@ -45,24 +46,72 @@ pub fn check_text(name: &str, arg_types: &[DataType]) -> Result<()> {
     }
 }
 
-/// The signals of every row, signal-major (`COUNT` columns of `rows`), and
-/// which rows are NULL.
-pub fn signal_columns(args: &ScalarFunctionArgs) -> Result<(Vec<Vec<f64>>, Option<NullBuffer>)> {
+/// The texts of a string column of any string type, read in place (no
+/// cast, so no copy and no 2 GiB limit of Utf8 offsets).
+pub fn text_values(texts: &ArrayRef) -> Result<Vec<Option<&str>>> {
+    Ok(match texts.data_type() {
+        DataType::Utf8 => texts.as_string::<i32>().iter().collect(),
+        DataType::LargeUtf8 => texts.as_string::<i64>().iter().collect(),
+        DataType::Utf8View => texts.as_string_view().iter().collect(),
+        DataType::Null => vec![None; texts.len()],
+        other => return Err(DataFusionError::Execution(format!("expected a string column, got {other}"))),
+    })
+}
+
+/// `measure` of every row's text, column-major (`N` columns of `rows`), and
+/// which rows are NULL (their values are 0).
+pub fn measure_columns<const N: usize>(
+    args: &ScalarFunctionArgs,
+    measure: fn(&str) -> [f64; N],
+) -> Result<(Vec<Vec<f64>>, Option<NullBuffer>)> {
     let rows = args.number_rows;
-    let texts = cast(&args.args[0].to_array(rows)?, &DataType::Utf8)?;
-    let texts = texts.as_string::<i32>();
-    let mut columns = vec![Vec::with_capacity(rows); COUNT];
-    for row in 0..rows {
-        let values = if texts.is_valid(row) { text_signals::signals(texts.value(row)) } else { [0.0; COUNT] };
-        for (column, value) in columns.iter_mut().zip(values) {
+    let texts = args.args[0].to_array(rows)?;
+    let values = text_values(&texts)?;
+    let mut columns = vec![Vec::with_capacity(rows); N];
+    for text in &values {
+        let row = text.map_or([0.0; N], measure);
+        for (column, value) in columns.iter_mut().zip(row) {
             column.push(value);
         }
     }
-    Ok((columns, texts.nulls().cloned()))
+    Ok((columns, texts.logical_nulls()))
 }
 
-fn fields() -> Fields {
-    SIGNALS.iter().map(|(name, _, _)| Field::new(*name, DataType::Float64, false)).collect()
+/// Column-major values as a List<Float64> per row; NULL rows are NULL.
+pub fn columns_to_list(columns: &[Vec<f64>], nulls: Option<NullBuffer>, rows: usize) -> Result<ColumnarValue> {
+    let valid = |row: usize| nulls.as_ref().is_none_or(|n| n.is_valid(row));
+    let mut values = Vec::with_capacity(rows * columns.len());
+    let mut lengths = Vec::with_capacity(rows);
+    for row in 0..rows {
+        if valid(row) {
+            values.extend(columns.iter().map(|c| c[row]));
+            lengths.push(columns.len());
+        } else {
+            lengths.push(0);
+        }
+    }
+    let list = ListArray::try_new(
+        Arc::new(Field::new_list_field(DataType::Float64, true)),
+        OffsetBuffer::from_lengths(lengths),
+        Arc::new(Float64Array::from(values)),
+        nulls,
+    )?;
+    Ok(ColumnarValue::Array(Arc::new(list)))
+}
+
+/// Column-major values as a struct of Float64 fields named `names`.
+pub fn columns_to_struct(names: &[&str], columns: Vec<Vec<f64>>, nulls: Option<NullBuffer>) -> Result<ColumnarValue> {
+    let arrays: Vec<ArrayRef> = columns.into_iter().map(|c| Arc::new(Float64Array::from(c)) as ArrayRef).collect();
+    Ok(ColumnarValue::Array(Arc::new(StructArray::try_new(struct_fields(names), arrays, nulls)?)))
+}
+
+/// Non-nullable Float64 fields named `names`.
+pub fn struct_fields(names: &[&str]) -> Fields {
+    names.iter().map(|name| Field::new(*name, DataType::Float64, false)).collect()
+}
+
+fn names() -> Vec<&'static str> {
+    SIGNALS.iter().map(|(name, _, _)| *name).collect()
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -89,13 +138,12 @@ impl ScalarUDFImpl for QualitySignalsFunc {
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         check_text(NAME, arg_types)?;
-        Ok(DataType::Struct(fields()))
+        Ok(DataType::Struct(struct_fields(&names())))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let (columns, nulls) = signal_columns(&args)?;
-        let arrays: Vec<ArrayRef> = columns.into_iter().map(|c| Arc::new(Float64Array::from(c)) as ArrayRef).collect();
-        Ok(ColumnarValue::Array(Arc::new(StructArray::try_new(fields(), arrays, nulls)?)))
+        let (columns, nulls) = measure_columns(&args, text_signals::signals)?;
+        columns_to_struct(&names(), columns, nulls)
     }
 
     fn documentation(&self) -> Option<&Documentation> {

@@ -2,14 +2,12 @@
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{Float64Array, ListArray};
-use datafusion::arrow::buffer::OffsetBuffer;
-use datafusion::arrow::datatypes::{DataType, Field};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
-use crate::quality_signals::{check_text, signal_columns};
-use crate::text_signals::{COUNT, SIGNALS};
+use crate::quality_signals::{check_text, columns_to_list, measure_columns};
+use crate::text_signals::{self, COUNT, SIGNALS};
 
 const NAME: &str = "quality_signals_vector";
 
@@ -61,27 +59,8 @@ impl ScalarUDFImpl for QualitySignalsVectorFunc {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let rows = args.number_rows;
-        let (columns, nulls) = signal_columns(&args)?;
-        // Row-major values; NULL rows keep an empty slot.
-        let valid = |row: usize| nulls.as_ref().is_none_or(|n| n.is_valid(row));
-        let mut values = Vec::with_capacity(rows * COUNT);
-        let mut lengths = Vec::with_capacity(rows);
-        for row in 0..rows {
-            if valid(row) {
-                values.extend(columns.iter().map(|c| c[row]));
-                lengths.push(COUNT);
-            } else {
-                lengths.push(0);
-            }
-        }
-        let list = ListArray::try_new(
-            Arc::new(Field::new_list_field(DataType::Float64, true)),
-            OffsetBuffer::from_lengths(lengths),
-            Arc::new(Float64Array::from(values)),
-            nulls,
-        )?;
-        Ok(ColumnarValue::Array(Arc::new(list)))
+        let (columns, nulls) = measure_columns(&args, text_signals::signals)?;
+        columns_to_list(&columns, nulls, args.number_rows)
     }
 
     fn documentation(&self) -> Option<&Documentation> {

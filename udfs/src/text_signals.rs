@@ -45,7 +45,7 @@ const STOP_WORDS: &[&str] = &[
     "while", "who", "whom", "why", "will", "with", "you", "your", "yours", "yourself", "yourselves",
 ];
 
-fn is_stop_word(lower: &str) -> bool {
+pub(crate) fn is_stop_word(lower: &str) -> bool {
     STOP_WORDS.binary_search(&lower).is_ok()
 }
 
@@ -55,7 +55,7 @@ fn ratio(part: usize, whole: usize) -> f64 {
 
 /// Vowel groups, a final silent "e" dropped, at least one: the usual
 /// heuristic behind readability formulas.
-fn syllables(lower: &str) -> usize {
+pub(crate) fn syllables(lower: &str) -> usize {
     let mut count = 0;
     let mut previous_vowel = false;
     for c in lower.chars() {
