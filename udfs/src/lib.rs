@@ -6,7 +6,10 @@
 //!
 //! | function | kind | ODiS step |
 //! |---|---|---|
-//! | `quality_signals(text)`, `quality_signals_vector(text)` | scalar | 1: raw quality dimensions without an LLM |
+//! | `quality_filter(text [, spec])` | scalar | 0: the published document quality rules (Gopher, C4, FineWeb) |
+//! | `quality_ratings(text)`, `quality_ratings_vector(text)` | scalar | 1: bounded, higher-is-better ratings without an LLM |
+//! | `quality_signals(text)`, `quality_signals_vector(text)` | scalar | 1: the raw text statistics behind them |
+//! | `quantile_fit(scores [, knots])`, `quantile_transform(scores, model)` | aggregate, scalar | 2: rank-based scaling before the PCA |
 //! | `pca_fit(scores, k [, standardize])` | aggregate | 2: decorrelate the quality dimensions |
 //! | `pca_project(scores, model)` | scalar | 2: project onto the components |
 //! | `pca_loadings(model [, names])` | scalar | 2: read what each component means |
@@ -15,6 +18,7 @@
 //! | `top_k_average`, `sample_by_average`, `sample_uniform` | table | baselines |
 //! | `odis_score(text, model)` | scalar (async) | 3: score the corpus with an ONNX model |
 //! | `odis_models()` | table | the session's models |
+//! | `vendi_score(embedding [, q])` | aggregate | measure: the diversity of a selection |
 //! | `odis_version()` | scalar | installation check |
 
 use std::sync::Arc;
@@ -29,6 +33,7 @@ pub use options::OdisOptions;
 use datafusion::prelude::SessionContext;
 
 pub mod blas;
+pub mod filter_rules;
 pub mod id_keys;
 pub mod literals;
 pub mod model;
@@ -42,8 +47,14 @@ pub mod pca_fit;
 pub mod pca_loadings;
 pub mod pca_project;
 pub mod progress;
+pub mod quality_filter;
+pub mod quality_ratings;
+pub mod quality_ratings_vector;
 pub mod quality_signals;
 pub mod quality_signals_vector;
+pub mod quantile_fit;
+pub mod quantile_transform;
+pub mod quantiles;
 pub mod runtime;
 pub mod sample_by_average;
 pub mod sample_uniform;
@@ -51,11 +62,13 @@ pub mod selection;
 pub mod selection_plan;
 pub mod session_pool;
 pub mod table_args;
+pub mod text_ratings;
 pub mod text_signals;
 pub mod top_k_average;
 pub mod top_k_per_dim;
 pub mod top_k_per_dim_report;
 pub mod vectors;
+pub mod vendi_score;
 
 /// Every scalar function odis adds.
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
@@ -63,14 +76,18 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
         odis_version::odis_version_udf(),
         pca_project::pca_project_udf(),
         pca_loadings::pca_loadings_udf(),
+        quality_filter::quality_filter_udf(),
+        quality_ratings::quality_ratings_udf(),
+        quality_ratings_vector::quality_ratings_vector_udf(),
         quality_signals::quality_signals_udf(),
+        quantile_transform::quantile_transform_udf(),
         quality_signals_vector::quality_signals_vector_udf(),
     ]
 }
 
 /// Every aggregate function odis adds.
 pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
-    vec![pca_fit::pca_fit_udaf()]
+    vec![pca_fit::pca_fit_udaf(), quantile_fit::quantile_fit_udaf(), vendi_score::vendi_score_udaf()]
 }
 
 /// Every table function odis adds, with its documentation (DataFusion's
