@@ -1,29 +1,42 @@
--- The baselines ODiS is compared against, on the same corpus, scores and
--- budget as sql/select.sql: random, top-k of the PC average, and sampling
--- by it. Each writes its own Parquet file into ${out_dir}.
+-- The baselines ODiS is compared against, on the same corpus, filter, scores
+-- and budget as sql/select.sql: random, top-k of the PC average, and
+-- sampling by it. Each writes its own Parquet file into ${out_dir}.
 --
 --   odis -v input=sql/data/corpus.parquet -v out_dir=baselines -f sql/baselines.sql
 --
 -- Variables as in sql/select.sql, plus out_dir (an existing directory) and
--- seed (for the two random baselines).
+-- seed (for the random baselines). Give the budget as a row count to
+-- compare every baseline with `odis select` at the same size.
 
 CREATE EXTERNAL TABLE corpus STORED AS PARQUET LOCATION '${input}';
 
--- Raw scores and PCA, as in sql/select.sql.
+-- Filter and raw scores, and the PCA, as in sql/select.sql.
 CREATE TABLE raw_scores AS
-SELECT "${id:-id}" AS odis_id, ${scores:-quality_signals_vector("text")} AS odis_raw FROM corpus;
+SELECT odis_id, odis_rule,
+       CASE WHEN odis_rule IS NULL THEN ${scores:-quality_ratings_vector("${text:-text}")} END AS odis_raw
+FROM (
+    SELECT *, "${id:-id}" AS odis_id,
+           CASE WHEN "${text:-text}" IS NULL THEN 'null_text'
+                ELSE quality_filter("${text:-text}", '${filter:-default}')['rule'] END AS odis_rule
+    FROM corpus
+);
 
 CREATE TABLE pca AS
-SELECT pca_fit(odis_raw, ${components:-4}, true) AS model FROM raw_scores;
+SELECT pca_fit(odis_raw, ${components:-4}, true) AS model FROM raw_scores WHERE odis_rule IS NULL;
 
 CREATE VIEW projected AS
 SELECT c.*, pca_project(r.odis_raw, p.model) AS odis_pc
 FROM corpus c
-JOIN raw_scores r ON c."${id:-id}" = r.odis_id
+JOIN raw_scores r ON c."${id:-id}" = r.odis_id AND r.odis_rule IS NULL
 CROSS JOIN pca p;
 
--- Random: every document equally likely.
+-- Random over the documents that pass the filter.
 COPY (SELECT * EXCLUDE (odis_pc) FROM sample_uniform('projected', '${id:-id}', ${budget:-0.1}, ${seed:-42}))
+TO '${out_dir}/random_filtered.parquet' STORED AS PARQUET;
+
+-- Random over the whole corpus, as if there were no pipeline at all (a
+-- fractional budget is here a fraction of the whole corpus).
+COPY (SELECT * FROM sample_uniform('corpus', '${id:-id}', ${budget:-0.1}, ${seed:-42}))
 TO '${out_dir}/random.parquet' STORED AS PARQUET;
 
 -- Top-k of the average of the components: quality without diversity.

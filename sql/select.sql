@@ -1,18 +1,26 @@
--- ODiS selection, end to end, as plain SQL: raw scores -> PCA -> orthogonal
--- components -> top rows of each component under one budget -> Parquet.
+-- ODiS selection, end to end, as plain SQL: quality filter + raw ratings ->
+-- PCA -> orthogonal components -> top rows of each component under one
+-- budget -> Parquet.
 --
---   odis -v input=sql/data/corpus.parquet -v out=selected.parquet -f sql/select.sql
+--   odis -v input=sql/data/corpus.parquet -v scratch=/tmp -v out=selected.parquet -f sql/select.sql
 --
 -- Variables (-v NAME=VALUE; ${NAME:-default} gives the default):
 --   input       Parquet file, directory or glob; local or s3://bucket/path
 --   id          a unique, non-NULL id column of the corpus
 --   text        the text column
---   scores      the raw score vector of a row, as SQL over the corpus:
---               quality_signals_vector("text") (default: no LLM needed), a
+--   filter      the quality rules a document must pass (quality_filter's
+--               spec): default, none, gopher, c4, fineweb, or with
+--               thresholds, e.g. 'default,gopher_min_words=20'
+--   scores      the raw score vector of a row, as SQL over the corpus, each
+--               dimension a rating where higher is better:
+--               quality_ratings_vector("text") (default: no LLM needed), a
 --               column of LLM ratings (make_array(a, b, c)), or
 --               odis_score("text", 'models/quality')
+--   scaling     how each dimension is scaled before the PCA: rank (its
+--               empirical CDF; the default) or standard (z-scores only)
 --   components  principal components to keep (the paper keeps about 4)
---   budget      rows to select: an integer, or a fraction such as 0.1
+--   budget      rows to select: an integer, or a fraction of the documents
+--               that pass the filter, such as 0.1
 --   scratch     a directory for the materialised raw scores
 --   out         the Parquet file to write (written atomically)
 -- `odis select` runs this same script and times its statements by position:
@@ -20,21 +28,43 @@
 
 CREATE EXTERNAL TABLE corpus STORED AS PARQUET LOCATION '${input}';
 
--- 1. Raw scores, computed once: a model run is the costly step, and both the
---    PCA fit and the projection read them.
-COPY (SELECT "${id:-id}" AS odis_id, ${scores:-quality_signals_vector("text")} AS odis_raw FROM corpus)
-TO '${scratch}/raw_scores.parquet' STORED AS PARQUET;
+-- 1. One pass over the corpus: the quality filter's verdict (odis_rule is the
+--    first rule a document fails, NULL when it passes; a NULL text fails as
+--    'null_text') and, for the documents that pass, the raw scores. They are
+--    written once: a model run is the costly step, and both the PCA fit and
+--    the projection read them.
+COPY (
+    SELECT odis_id, odis_rule,
+           CASE WHEN odis_rule IS NULL THEN ${scores:-quality_ratings_vector("${text:-text}")} END AS odis_raw
+    FROM (
+        SELECT *, "${id:-id}" AS odis_id,
+               CASE WHEN "${text:-text}" IS NULL THEN 'null_text'
+                    ELSE quality_filter("${text:-text}", '${filter:-default}')['rule'] END AS odis_rule
+        FROM corpus
+    )
+) TO '${scratch}/raw_scores.parquet' STORED AS PARQUET;
 CREATE EXTERNAL TABLE raw_scores STORED AS PARQUET LOCATION '${scratch}/raw_scores.parquet';
+CREATE VIEW kept AS SELECT odis_id, odis_raw FROM raw_scores WHERE odis_rule IS NULL;
 
--- 2. Decorrelate: one PCA over the standardised raw scores.
+-- 2. Scale each dimension by rank (onto its empirical CDF, so that no
+--    lopsided tail decides a component's top documents), then decorrelate:
+--    one PCA over the standardised, scaled scores of the kept documents.
+CREATE TABLE scaling AS SELECT quantile_fit(odis_raw) AS model FROM kept;
+COPY (
+    SELECT k.odis_id,
+           CASE '${scaling:-rank}' WHEN 'rank' THEN quantile_transform(k.odis_raw, s.model)
+                                   WHEN 'standard' THEN k.odis_raw END AS odis_scaled
+    FROM kept k CROSS JOIN scaling s
+) TO '${scratch}/scaled.parquet' STORED AS PARQUET;
+CREATE EXTERNAL TABLE scaled STORED AS PARQUET LOCATION '${scratch}/scaled.parquet';
 CREATE TABLE pca AS
-SELECT pca_fit(odis_raw, ${components:-4}, true) AS model FROM raw_scores;
+SELECT pca_fit(odis_scaled, ${components:-4}, true) AS model FROM scaled;
 
--- 3. Every document's coordinates on the orthogonal components.
+-- 3. Every kept document's coordinates on the orthogonal components.
 CREATE VIEW projected AS
-SELECT c.*, pca_project(r.odis_raw, p.model) AS odis_pc
+SELECT c.*, pca_project(r.odis_scaled, p.model) AS odis_pc
 FROM corpus c
-JOIN raw_scores r ON c."${id:-id}" = r.odis_id
+JOIN scaled r ON c."${id:-id}" = r.odis_id
 CROSS JOIN pca p;
 
 -- 4. The top of each component, under one budget, no document twice; all the
@@ -52,3 +82,10 @@ FROM (SELECT unnest(pca_loadings(model)) AS l FROM pca);
 
 -- Quotas, thresholds and the overlap between the components' top lists.
 SELECT * FROM top_k_per_dim_report('projected', '${id:-id}', 'odis_pc', ${budget:-0.1});
+
+-- What the quality filter removed: documents per rule, with one example each.
+SELECT f.odis_rule AS rule, f.documents, substr(CAST(c."${text:-text}" AS VARCHAR), 1, 300) AS example
+FROM (SELECT odis_rule, count(*) AS documents, min(odis_id) AS example_id
+      FROM raw_scores WHERE odis_rule IS NOT NULL GROUP BY odis_rule) f
+LEFT JOIN corpus c ON c."${id:-id}" = f.example_id
+ORDER BY f.documents DESC, f.odis_rule;

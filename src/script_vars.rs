@@ -22,7 +22,7 @@ pub fn substitute(sql: &str, vars: &BTreeMap<String, String>) -> Result<String> 
             continue;
         }
         if rest.starts_with("${") {
-            let end = rest.find('}').ok_or_else(|| {
+            let end = closing_brace(rest).ok_or_else(|| {
                 OdisError::InvalidArgument(format!(
                     "unclosed variable reference '{}': write ${{NAME}} or ${{NAME:-default}}",
                     rest.lines().next().unwrap_or(rest)
@@ -40,7 +40,8 @@ pub fn substitute(sql: &str, vars: &BTreeMap<String, String>) -> Result<String> 
             }
             match (vars.get(name), default) {
                 (Some(value), _) => out.push_str(value),
-                (None, Some(default)) => out.push_str(default),
+                // A default may use other variables: ${scores:-f("${text:-text}")}.
+                (None, Some(default)) => out.push_str(&substitute(default, vars)?),
                 (None, None) => {
                     return Err(OdisError::InvalidArgument(format!(
                         "the script uses ${{{name}}} but it is not set; pass -v {name}=VALUE"
@@ -57,6 +58,29 @@ pub fn substitute(sql: &str, vars: &BTreeMap<String, String>) -> Result<String> 
         rest = &rest[c.len_utf8()..];
     }
     Ok(out)
+}
+
+/// The byte offset of the `}` that closes the `${` at the start of `text`,
+/// skipping nested `${...}` references.
+fn closing_brace(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'{') {
+            depth += 1;
+            i += 2;
+            continue;
+        }
+        if bytes[i] == b'}' {
+            depth -= 1;
+            if depth == 0 {
+                return Some(i);
+            }
+        }
+        i += 1;
+    }
+    None
 }
 
 /// `text` for use inside a single-quoted SQL string.
@@ -98,6 +122,14 @@ mod tests {
             "-- uses ${input} and ${x:-1}\nSELECT * FROM 'a.parquet' LIMIT 10; -- ${ignored}\nSELECT '--a.parquet'"
         );
         assert_eq!(substitute("LIMIT ${n:-10}", &vars(&[("n", "3")])).unwrap(), "LIMIT 3");
+    }
+
+    #[test]
+    fn defaults_may_use_other_variables() {
+        let sql = "SELECT ${scores:-f(\"${text:-text}\")} FROM t";
+        assert_eq!(substitute(sql, &vars(&[])).unwrap(), "SELECT f(\"text\") FROM t");
+        assert_eq!(substitute(sql, &vars(&[("text", "body")])).unwrap(), "SELECT f(\"body\") FROM t");
+        assert_eq!(substitute(sql, &vars(&[("scores", "s"), ("text", "body")])).unwrap(), "SELECT s FROM t");
     }
 
     #[test]

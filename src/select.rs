@@ -22,15 +22,51 @@ use crate::script_vars::{escape_ident as ident, escape_string as quote, substitu
 /// The pipeline, as shipped in `sql/select.sql`.
 pub const SELECT_SQL: &str = include_str!("../sql/select.sql");
 
+/// Drops what sql/select.sql registers on the engine, but the fitted models.
+const TRANSIENT_DROPS: &str = "DROP VIEW IF EXISTS projected; DROP VIEW IF EXISTS loadings; \
+    DROP TABLE IF EXISTS scaled; DROP VIEW IF EXISTS kept; DROP TABLE IF EXISTS raw_scores; DROP TABLE IF EXISTS corpus";
+
 /// Where the raw quality dimensions come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ScoreSource {
-    /// `quality_signals_vector(text)`: no model needed.
-    Signals,
+    /// `quality_ratings_vector(text)`: bounded, higher-is-better ratings; no
+    /// model needed.
+    Ratings,
     /// A column of the corpus holding one list of ratings per row.
     Column(String),
     /// `odis_score(text, DIR)`: an ONNX model directory.
     Model(PathBuf),
+}
+
+/// How each raw dimension is scaled before the PCA (then standardised).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scaling {
+    /// Onto its empirical CDF (quantile_fit / quantile_transform).
+    #[default]
+    Rank,
+    /// Only standardised (z-scores).
+    Standard,
+}
+
+impl Scaling {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scaling::Rank => "rank",
+            Scaling::Standard => "standard",
+        }
+    }
+}
+
+impl std::str::FromStr for Scaling {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        match text {
+            "rank" => Ok(Scaling::Rank),
+            "standard" => Ok(Scaling::Standard),
+            _ => Err(format!("expected rank or standard, got '{text}'")),
+        }
+    }
 }
 
 /// How many rows to select.
@@ -82,6 +118,14 @@ pub struct SelectOptions {
     pub budget: Budget,
     pub components: usize,
     pub scores: ScoreSource,
+    /// The quality rules a document must pass first (a `quality_filter`
+    /// spec: `default`, `none`, `gopher,c4`, `default,gopher_min_words=20`).
+    pub filter: String,
+    /// How each raw dimension is scaled before the PCA.
+    pub scaling: Scaling,
+    /// A model whose embeddings measure the selection's diversity (Vendi
+    /// score), next to a random sample of the same size.
+    pub diversity: Option<PathBuf>,
     /// The local Parquet file to write.
     pub out: PathBuf,
     /// Where to write the HTML report (None: no report file).
@@ -98,10 +142,30 @@ pub struct Example {
     pub text: String,
 }
 
+/// Documents the quality filter removed under one rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilterRemoval {
+    pub rule: String,
+    pub documents: u64,
+    /// The start of one removed document (the one with the smallest id).
+    pub example: String,
+}
+
+/// Vendi scores of the selection and of a uniform sample of the same size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diversity {
+    pub selection: f64,
+    pub random: f64,
+}
+
 /// Everything `odis select` reports.
 #[derive(Debug, Clone)]
 pub struct SelectReport {
     pub rows_in: u64,
+    /// Documents that passed the quality filter.
+    pub rows_kept: u64,
+    /// What the filter removed, most documents first.
+    pub removed: Vec<FilterRemoval>,
     pub rows_out: u64,
     /// Names of the raw dimensions (signal names, or dim0, dim1, ...).
     pub dimension_names: Vec<String>,
@@ -117,6 +181,7 @@ pub struct SelectReport {
     /// (stage, wall time), in order.
     pub stages: Vec<(&'static str, Duration)>,
     pub total: Duration,
+    pub diversity: Option<Diversity>,
 }
 
 pub(crate) fn invalid(message: String) -> OdisError {
@@ -129,7 +194,7 @@ impl SelectOptions {
     pub fn script_vars(&self, scratch: &Path) -> BTreeMap<String, String> {
         let text = format!("\"{}\"", ident(&self.text_column));
         let scores = match &self.scores {
-            ScoreSource::Signals => format!("quality_signals_vector({text})"),
+            ScoreSource::Ratings => format!("quality_ratings_vector({text})"),
             ScoreSource::Column(column) => format!("\"{}\"", ident(column)),
             ScoreSource::Model(dir) => format!("odis_score({text}, '{}')", quote(&dir.display().to_string())),
         };
@@ -138,6 +203,8 @@ impl SelectOptions {
             ("id", ident(&self.id_column)),
             ("text", ident(&self.text_column)),
             ("scores", scores),
+            ("filter", quote(&self.filter)),
+            ("scaling", self.scaling.name().to_string()),
             ("components", self.components.to_string()),
             ("budget", self.budget.to_string()),
             ("scratch", quote(&scratch.display().to_string())),
@@ -177,6 +244,11 @@ pub async fn select(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(
     if options.components == 0 {
         return Err(invalid("--components must be at least 1 (the paper keeps about 4)".into()));
     }
+    odis_udfs::filter_rules::FilterSpec::parse(&options.filter)
+        .map_err(|e| invalid(format!("--filter '{}': {e}", options.filter)))?;
+    if let Some(dir) = &options.diversity {
+        engine.models().load(dir).map_err(|e| invalid(format!("--diversity {}: {}", dir.display(), OdisError::from(e))))?;
+    }
     if let ScoreSource::Model(dir) = &options.scores {
         // Load (and check) the model before reading any data.
         engine.models().load(dir).map_err(|e| invalid(format!("--model {}: {}", dir.display(), OdisError::from(e))))?;
@@ -199,19 +271,25 @@ pub async fn select(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(
         .prefix(".odis-select-")
         .tempdir_in(&out_dir)
         .map_err(|e| OdisError::io(format!("cannot create a scratch directory in '{}'", out_dir.display()), e))?;
+    // A failed earlier run on this engine may have left the script's names.
+    engine.sql(&format!("{TRANSIENT_DROPS}; DROP TABLE IF EXISTS scaling; DROP TABLE IF EXISTS pca")).await?;
     let script = substitute(SELECT_SQL, &options.script_vars(scratch.path()))?;
     let statements = engine.parse(&script)?;
     let mut stages: Vec<(&'static str, Duration)> = Vec::new();
     let mut rows_in = 0u64;
     let mut dims_len = 0usize;
+    let mut rows_kept = 0u64;
     let mut report_rows = Vec::new();
+    let mut filter_rows = Vec::new();
+    let mut scaling_start = None;
     for (i, statement) in statements.into_iter().enumerate() {
         let stage_start = Instant::now();
         match i {
-            1 => on_stage("scoring every document"),
-            3 => on_stage("fitting the PCA"),
-            5 => on_stage("selecting and writing"),
-            7 => on_stage("measuring overlap"),
+            1 => on_stage("filtering and scoring every document"),
+            4 => on_stage("scaling and fitting the PCA"),
+            9 => on_stage("selecting and writing"),
+            11 => on_stage("measuring overlap"),
+            12 => on_stage("summarising the filter"),
             _ => {}
         }
         let batches: Vec<RecordBatch> = {
@@ -225,16 +303,21 @@ pub async fn select(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(
                 rows_in = check_corpus(engine, options).await?;
             }
             1 => {
-                stages.push(("raw scores", stage_start.elapsed()));
+                stages.push(("filter + raw scores", stage_start.elapsed()));
             }
-            2 => {
-                dims_len = check_raw_scores(engine, options).await?;
+            3 => {
+                (dims_len, rows_kept) = check_raw_scores(engine, options).await?;
             }
-            3 => stages.push(("pca_fit", stage_start.elapsed())),
-            5 => stages.push(("project + select + write", stage_start.elapsed())),
-            7 => {
+            4 => scaling_start = Some(stage_start),
+            8 => stages.push(("scale + pca_fit", scaling_start.map_or(stage_start, |s| s).elapsed())),
+            9 => stages.push(("project + select + write", stage_start.elapsed())),
+            11 => {
                 stages.push(("overlap report", stage_start.elapsed()));
                 report_rows = batches;
+            }
+            12 => {
+                stages.push(("filter report", stage_start.elapsed()));
+                filter_rows = batches;
             }
             _ => {}
         }
@@ -262,9 +345,20 @@ pub async fn select(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(
         }
     }
     let rows_out = dimensions.iter().map(|d| d.selected).sum();
+    let mut removed = Vec::new();
+    for batch in &filter_rows {
+        let documents = i64s(batch.column(1))?;
+        for r in 0..batch.num_rows() {
+            removed.push(FilterRemoval {
+                rule: text_at(batch.column(0), r),
+                documents: documents[r] as u64,
+                example: text_at(batch.column(2), r),
+            });
+        }
+    }
 
     let dimension_names: Vec<String> = match options.scores {
-        ScoreSource::Signals => odis_udfs::text_signals::SIGNALS.iter().map(|(n, _, _)| n.to_string()).collect(),
+        ScoreSource::Ratings => odis_udfs::text_ratings::RATINGS.iter().map(|(n, _, _)| n.to_string()).collect(),
         _ => (0..dims_len).map(|i| format!("dim{i}")).collect(),
     };
     let mut explained_variance_ratio = vec![0.0; options.components];
@@ -321,11 +415,25 @@ pub async fn select(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(
         }
     }
     stages.push(("report", report_start.elapsed()));
+
+    let diversity = match &options.diversity {
+        Some(model) => {
+            on_stage("measuring diversity");
+            let started = Instant::now();
+            let measured = measure_diversity(engine, options, model, rows_out).await?;
+            stages.push(("diversity", started.elapsed()));
+            Some(measured)
+        }
+        None => None,
+    };
     // The scratch directory goes away with this call: so do the views over it.
-    engine.sql("DROP VIEW projected; DROP TABLE raw_scores").await?;
+    // The fitted `scaling` and `pca` tables stay, for inspection.
+    engine.sql(TRANSIENT_DROPS).await?;
 
     let report = SelectReport {
         rows_in,
+        rows_kept,
+        removed,
         rows_out,
         dimension_names,
         explained_variance_ratio,
@@ -335,6 +443,7 @@ pub async fn select(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(
         scatter,
         stages,
         total: started.elapsed(),
+        diversity,
     };
     if let Some(path) = &options.report {
         crate::output::write_atomically(path, crate::select_report::html(&report, options).as_bytes())?;
@@ -376,7 +485,7 @@ async fn check_corpus(engine: &Engine, options: &SelectOptions) -> Result<u64> {
         if !matches!(field.data_type(), DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(_, _)) {
             return Err(invalid(format!(
                 "--scores '{column}' holds {}, not a list of ratings; build one, e.g. make_array(a, b, c), or pass \
-                 no --scores to use quality_signals",
+                 no --scores to use quality_ratings",
                 field.data_type()
             )));
         }
@@ -396,10 +505,48 @@ async fn check_corpus(engine: &Engine, options: &SelectOptions) -> Result<u64> {
     Ok(rows_in)
 }
 
-/// The raw score vectors are long enough for the components asked for;
-/// returns their length.
-async fn check_raw_scores(engine: &Engine, options: &SelectOptions) -> Result<usize> {
-    let batches = rows(engine, "SELECT odis_raw FROM raw_scores WHERE odis_raw IS NOT NULL LIMIT 1").await?;
+/// Vendi scores of the selection's embeddings under `model`, and of a
+/// seeded uniform sample of the corpus of the same size.
+async fn measure_diversity(engine: &Engine, options: &SelectOptions, model: &Path, rows_out: u64) -> Result<Diversity> {
+    let model = quote(&model.display().to_string());
+    let text = ident(&options.text_column);
+    let id = quote(&options.id_column);
+    let out = quote(&options.out.display().to_string());
+    let score = |sql: String| async move {
+        let batches = rows(engine, &sql).await?;
+        let value = batches.iter().find(|b| b.num_rows() > 0).map(|b| f64s(b.column(0))).transpose()?;
+        Ok::<f64, OdisError>(value.and_then(|v| v.first().copied().flatten()).unwrap_or(f64::NAN))
+    };
+    let selection = score(format!("SELECT vendi_score(odis_score(\"{text}\", '{model}')) FROM '{out}'")).await?;
+    let random = score(format!(
+        "SELECT vendi_score(odis_score(\"{text}\", '{model}')) FROM sample_uniform('corpus', '{id}', {rows_out}, 7)"
+    ))
+    .await?;
+    Ok(Diversity { selection, random })
+}
+
+/// The raw score vectors of the documents that passed the filter are long
+/// enough for the components asked for, and those documents cover the
+/// budget; returns the vectors' length and the documents' count.
+async fn check_raw_scores(engine: &Engine, options: &SelectOptions) -> Result<(usize, u64)> {
+    let kept = rows(engine, "SELECT count(*) FROM kept").await?;
+    let kept = kept.first().map(|b| i64s(b.column(0))).transpose()?.and_then(|v| v.first().copied()).unwrap_or(0) as u64;
+    if kept < 2 {
+        return Err(invalid(format!(
+            "the quality filter (--filter '{}') kept {kept} of the documents; relax it (e.g. --filter \
+             'default,gopher_min_words=20') or turn it off with --filter none",
+            options.filter
+        )));
+    }
+    if let Budget::Rows(n) = options.budget {
+        if n > kept {
+            return Err(invalid(format!(
+                "--budget {n} is more than the {kept} documents that pass the quality filter; ask for fewer rows, a \
+                 percentage such as 10% (of the documents that pass), or relax --filter"
+            )));
+        }
+    }
+    let batches = rows(engine, "SELECT odis_raw FROM kept WHERE odis_raw IS NOT NULL LIMIT 1").await?;
     let d = batches
         .iter()
         .find(|b| b.num_rows() > 0)
@@ -412,13 +559,13 @@ async fn check_raw_scores(engine: &Engine, options: &SelectOptions) -> Result<us
         .ok_or_else(|| invalid("every raw score vector is NULL; check --scores or --text-column".into()))?;
     if options.components > d {
         let source = match &options.scores {
-            ScoreSource::Signals => format!("quality_signals gives {d} signals"),
+            ScoreSource::Ratings => format!("quality_ratings gives {d} ratings"),
             ScoreSource::Column(c) => format!("--scores '{c}' has {d} values per row"),
             ScoreSource::Model(m) => format!("the model {} outputs {d} values", m.display()),
         };
         return Err(invalid(format!("--components {} is more than the raw dimensions: {source}; pass --components {d} or fewer", options.components)));
     }
-    Ok(d)
+    Ok((d, kept))
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ fn top_loadings(report: &SelectReport, component: usize, n: usize) -> Vec<(Strin
 
 fn source(options: &SelectOptions) -> String {
     match &options.scores {
-        ScoreSource::Signals => "quality_signals".to_string(),
+        ScoreSource::Ratings => "quality_ratings".to_string(),
         ScoreSource::Column(c) => format!("column {c}"),
         ScoreSource::Model(m) => format!("model {}", m.display()),
     }
@@ -33,6 +33,18 @@ pub fn text(report: &SelectReport, options: &SelectOptions) -> String {
         report.rows_out,
         options.out.display()
     );
+    let removed: u64 = report.removed.iter().map(|r| r.documents).sum();
+    let _ = writeln!(
+        out,
+        "quality filter '{}': {} kept, {removed} removed ({:.1}%)",
+        options.filter,
+        report.rows_kept,
+        100.0 * removed as f64 / report.rows_in.max(1) as f64
+    );
+    for r in &report.removed {
+        let example: String = r.example.chars().take(60).map(|c| if c.is_control() { ' ' } else { c }).collect();
+        let _ = writeln!(out, "  {:>9}  {:<44} e.g. {example:?}", r.documents, r.rule);
+    }
     let _ = writeln!(
         out,
         "raw dimensions: {} from {}; {} components explain {:.1}% of their variance",
@@ -61,6 +73,13 @@ pub fn text(report: &SelectReport, options: &SelectOptions) -> String {
         report.rows_in as f64 / seconds.max(1e-9),
         stages.join(", ")
     );
+    if let Some(d) = &report.diversity {
+        let _ = writeln!(
+            out,
+            "diversity (Vendi score, cosine, q=1): selection {:.2}, random sample of the same size {:.2}",
+            d.selection, d.random
+        );
+    }
     if let Some(path) = &options.report {
         let _ = writeln!(out, "report: {}", path.display());
     }
@@ -136,7 +155,23 @@ pub fn html(report: &SelectReport, options: &SelectOptions) -> String {
         }
         out.push_str("</tr>");
     }
-    out.push_str("</table><h2>Top documents of each component</h2>");
+    out.push_str("</table><h2>What the quality filter removed</h2>");
+    if report.removed.is_empty() {
+        out.push_str("<p>Nothing.</p>");
+    } else {
+        out.push_str("<table><tr><th class=\"t\">rule</th><th>documents</th><th class=\"t\">example</th></tr>");
+        for r in &report.removed {
+            let _ = write!(
+                out,
+                "<tr><td class=\"t\">{}</td><td>{}</td><td class=\"t\"><blockquote>{}</blockquote></td></tr>",
+                escape(&r.rule),
+                r.documents,
+                escape(&r.example)
+            );
+        }
+        out.push_str("</table>");
+    }
+    out.push_str("<h2>Top documents of each component</h2>");
     for c in 0..report.loadings.len() {
         let meaning: Vec<String> = top_loadings(report, c, 3).iter().map(|(n, l)| format!("{l:+.2} {n}")).collect();
         let _ = write!(out, "<h3>pc {c}: {}</h3>", escape(&meaning.join(", ")));

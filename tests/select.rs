@@ -23,7 +23,10 @@ fn options(out: &Path) -> SelectOptions {
         id_column: "id".into(),
         budget: Budget::Fraction(0.1),
         components: 4,
-        scores: ScoreSource::Signals,
+        scores: ScoreSource::Ratings,
+        filter: "default".into(),
+        scaling: odis::select::Scaling::Rank,
+        diversity: None,
         out: out.to_path_buf(),
         report: Some(out.with_file_name("report.html")),
     }
@@ -79,11 +82,26 @@ async fn selection_on_the_bundled_corpus_is_orthogonal_diverse_and_reported() {
     let engine = Engine::new().unwrap();
     let report = select(&engine, &options(&out), |_| {}).await.unwrap();
 
-    // Size: floor(10% of the corpus), and no document twice.
+    // The filter's verdicts add up, and match the function applied alone.
+    let kept = one_f64(
+        &engine,
+        &format!("SELECT count(*) FROM '{}' WHERE quality_filter(text)['keep']", corpus()),
+    )
+    .await as u64;
+    assert_eq!(report.rows_in, 36_994);
+    assert_eq!(report.rows_kept, kept);
+    assert!(kept > 10_000 && kept < 30_000, "{kept} kept");
+    let removed: u64 = report.removed.iter().map(|r| r.documents).sum();
+    assert_eq!(removed + kept, report.rows_in);
+    assert!(report.removed.windows(2).all(|w| w[0].documents >= w[1].documents));
+    assert!(report.removed.iter().all(|r| !r.example.is_empty()), "one example per rule");
+    assert_eq!(report.removed[0].rule, "gopher_min_words", "short texts are the corpus's commonest reject");
+
+    // Size: floor(10% of the documents that pass), and no document twice.
     let rows = selection(&out).await;
-    assert_eq!(report.rows_in, 34_994);
-    assert_eq!(rows.len() as u64, 3_499);
-    assert_eq!(report.rows_out, 3_499);
+    let budget = kept / 10;
+    assert_eq!(rows.len() as u64, budget);
+    assert_eq!(report.rows_out, budget);
     let mut ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
     ids.sort();
     ids.dedup();
@@ -99,13 +117,14 @@ async fn selection_on_the_bundled_corpus_is_orthogonal_diverse_and_reported() {
     query(
         &engine,
         &format!(
-            "CREATE TABLE proj AS SELECT c.id, pca_project(quality_signals_vector(c.text), p.model) AS odis_pc \
-             FROM '{}' c CROSS JOIN pca p",
+            "CREATE TABLE proj AS SELECT c.id, \
+             pca_project(quantile_transform(quality_ratings_vector(c.text), s.model), p.model) AS odis_pc \
+             FROM '{}' c CROSS JOIN scaling s CROSS JOIN pca p WHERE quality_filter(c.text)['keep']",
             corpus()
         ),
     )
     .await;
-    assert_eq!(one_f64(&engine, "SELECT count(odis_pc) FROM proj").await, 34_994.0);
+    assert_eq!(one_f64(&engine, "SELECT count(odis_pc) FROM proj").await, kept as f64);
     assert!(engine.sql("SELECT * FROM projected").await.is_err(), "the scratch-backed view is dropped");
     for a in 1..=4 {
         for b in a + 1..=4 {
@@ -115,7 +134,7 @@ async fn selection_on_the_bundled_corpus_is_orthogonal_diverse_and_reported() {
     }
     assert_eq!(report.explained_variance_ratio.len(), 4);
     assert!(report.explained_variance_ratio.windows(2).all(|w| w[0] >= w[1]));
-    assert_eq!(report.dimension_names.len(), 13);
+    assert_eq!(report.dimension_names.len(), 11);
 
     // The report's per-dimension counts and overlaps match a recount: from
     // the output for `selected`, from each component's raw top list for `overlap`.
@@ -128,7 +147,7 @@ async fn selection_on_the_bundled_corpus_is_orthogonal_diverse_and_reported() {
     }
     let overlap: u64 = report.dimensions.iter().map(|d| d.overlap).sum();
     let quota: u64 = report.dimensions.iter().map(|d| d.quota).sum();
-    assert_eq!(quota, 3_499);
+    assert_eq!(quota, budget);
     eprintln!("overlap between components: {overlap} of {quota}");
 
     // The HTML report: the plot, the loadings and examples of each component.
@@ -141,7 +160,8 @@ async fn selection_on_the_bundled_corpus_is_orthogonal_diverse_and_reported() {
     }
     assert!(html.contains("<svg") && html.matches("<circle").count() == report.scatter.len());
     assert!(report.scatter.len() == 3000 && report.scatter.iter().any(|p| p.2.is_some()));
-    assert!(html.contains("flesch_kincaid_grade"));
+    assert!(html.contains("sentence_form"));
+    assert!(html.contains("What the quality filter removed") && html.contains("gopher_min_words"));
     assert_eq!(report.examples.len(), 12);
     assert!(html.contains(&report.examples[0].text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")));
     // Nothing is left behind but the two outputs.
@@ -173,7 +193,8 @@ fn the_sql_script_and_the_command_agree() {
     let home = dir.path();
     let out = run(odis(home).args(["select", "--input", &corpus(), "--budget", "700", "--components", "3", "--out", "a.parquet"]));
     out.ok();
-    assert!(out.stdout.contains("odis select: 34994 rows in, 700 selected (2.0%) -> a.parquet"), "{}", out.stdout);
+    assert!(out.stdout.contains("odis select: 36994 rows in, 700 selected (1.9%) -> a.parquet"), "{}", out.stdout);
+    assert!(out.stdout.contains("quality filter 'default': ") && out.stdout.contains("gopher_min_words"), "{}", out.stdout);
     assert!(out.stdout.contains("pc  explained  top loadings") && out.stdout.contains("rows/s"), "{}", out.stdout);
     assert!(home.join("report.html").exists());
 
@@ -195,11 +216,11 @@ fn the_sql_script_and_the_command_agree() {
     // A script variable left unset is named, with the fix.
     run(odis(home).args(["-f", script.to_str().unwrap()])).fails_with(&["select.sql", "${input}", "-v input=VALUE"]);
 
-    // The baselines script writes its three selections.
+    // The baselines script writes its four selections.
     std::fs::create_dir(home.join("baselines")).unwrap();
     let baselines = common::repo_root().join("sql/baselines.sql");
     run(odis(home).args(["-q", "-v", &format!("input={}", corpus()), "-v", "out_dir=baselines", "-v", "budget=300", "-f", baselines.to_str().unwrap()])).ok();
-    for name in ["random", "top_k_average", "sample_by_average"] {
+    for name in ["random", "random_filtered", "top_k_average", "sample_by_average"] {
         let rows = rt.block_on(selection(&home.join(format!("baselines/{name}.parquet"))));
         assert_eq!(rows.len(), 300, "{name}");
     }
@@ -219,8 +240,13 @@ fn bad_arguments_are_clear_errors_and_leave_no_output() {
     select(&["--text-column", "body"]).fails_with(&["--text-column 'body' is not a column", "id, source, title, text"]);
     select(&["--text-column", "id"]).fails_with(&["--text-column 'id' holds Int64, not text"]);
     select(&["--id-column", "doc"]).fails_with(&["--id-column 'doc' is not a column"]);
-    select(&["--budget", "50000"]).fails_with(&["--budget 50000 is larger than the corpus (34994 rows)", "10%"]);
-    select(&["--components", "14"]).fails_with(&["--components 14 is more than the raw dimensions", "13 signals", "--components 13 or fewer"]);
+    select(&["--budget", "50000"]).fails_with(&["--budget 50000 is larger than the corpus (36994 rows)", "10%"]);
+    select(&["--budget", "30000"]).fails_with(&["--budget 30000 is more than the", "documents that pass the quality filter"]);
+    select(&["--components", "12"]).fails_with(&["--components 12 is more than the raw dimensions", "11 ratings", "--components 11 or fewer"]);
+    select(&["--filter", "gopherr"]).fails_with(&["--filter 'gopherr': unknown filter or rule 'gopherr'", "default, all, none"]);
+    select(&["--filter", "default,gopher_min_words=ten"]).fails_with(&["rule 'gopher_min_words' takes a whole number"]);
+    select(&["--filter", "gopher_min_words=100000"]).fails_with(&["kept 0 of the documents", "--filter none"]);
+    select(&["--diversity", "no/such/model"]).fails_with(&["--diversity no/such/model", "does not exist"]);
     select(&["--components", "0"]).fails_with(&["--components must be at least 1"]);
     select(&["--scores", "title"]).fails_with(&["--scores 'title' holds Utf8View, not a list"]);
     select(&["--model", "no/such/model"]).fails_with(&["model directory 'no/such/model' does not exist"]);
@@ -257,7 +283,7 @@ fn select_reads_the_corpus_from_s3() {
     with_s3(&mut command);
     let out = run(command.args(["select", "--input", &remote, "--budget", "1%", "--out", "selected.parquet", "--no-report"]));
     out.ok();
-    assert!(out.stdout.contains("34994 rows in, 349 selected"), "{}", out.stdout);
+    assert!(out.stdout.contains("36994 rows in, "), "{}", out.stdout);
     assert!(!dir.path().join("report.html").exists());
 
     // The same selection as from the local file.
@@ -267,4 +293,92 @@ fn select_reads_the_corpus_from_s3() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (a, b) = rt.block_on(async { (selection(&dir.path().join("selected.parquet")).await, selection(&dir.path().join("local.parquet")).await) });
     assert_eq!(a, b);
+}
+
+/// The junk-injected corpus of benches/junk_corpus.py (25% generated junk of
+/// nine kinds), made once per test run.
+fn junk_corpus(dir: &Path) -> PathBuf {
+    let path = dir.join("junk.parquet");
+    let script = common::repo_root().join("benches/junk_corpus.py");
+    let status = std::process::Command::new(common::python())
+        .args([script.as_os_str(), "--input".as_ref(), corpus().as_ref(), "--out".as_ref(), path.as_os_str()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    path
+}
+
+/// (all junk, junk without shuffled words) shares of a selection, in %.
+async fn junk_shares(engine: &Engine, path: &Path) -> (f64, f64) {
+    let sql = format!(
+        "SELECT 100.0 * avg(CASE WHEN junk IS NULL THEN 0 ELSE 1 END), \
+                100.0 * avg(CASE WHEN junk IS NULL OR junk = 'shuffled_words' THEN 0 ELSE 1 END) FROM '{}'",
+        path.display()
+    );
+    let batches = query(engine, &sql).await;
+    let column = |i: usize| batches[0].column(i).as_primitive::<Float64Type>().value(0);
+    (column(0), column(1))
+}
+
+#[tokio::test]
+async fn the_default_selection_leaves_the_junk_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = junk_corpus(dir.path());
+    let engine = Engine::new().unwrap();
+    let (corpus_junk, _) = junk_shares(&engine, &corpus).await;
+    assert!(corpus_junk >= 25.0 - 0.01, "{corpus_junk}");
+
+    let out = dir.path().join("selected.parquet");
+    let mut options = options(&out);
+    options.input = corpus.display().to_string();
+    options.report = None;
+    let report = select(&engine, &options, |_| {}).await.unwrap();
+    let (junk, surface_junk) = junk_shares(&engine, &out).await;
+    eprintln!("junk in the selection: {junk:.2}% ({surface_junk:.2}% without shuffled words)");
+    assert!(surface_junk <= 2.0, "{surface_junk}% junk that surface rules can see");
+    assert!(junk <= 5.0, "{junk}% junk");
+    let overlap: u64 = report.dimensions.iter().map(|d| d.overlap).sum();
+    let quota: u64 = report.dimensions.iter().map(|d| d.quota).sum();
+    eprintln!("overlap: {overlap} of {quota}");
+    assert!((overlap as f64) <= 0.05 * quota as f64, "mean overlap {overlap} of {quota}");
+
+    // Every junk kind that surface rules can see is removed by some rule.
+    let removed_kinds = query(
+        &engine,
+        &format!(
+            "SELECT count(DISTINCT junk) FROM '{}' WHERE junk IS NOT NULL AND junk <> 'shuffled_words' \
+             AND NOT quality_filter(text)['keep']",
+            corpus.display()
+        ),
+    )
+    .await;
+    assert_eq!(removed_kinds[0].column(0).as_primitive::<Int64Type>().value(0), 8);
+
+    // Without the filter, the tops of the components are junk.
+    options.filter = "none".into();
+    options.budget = Budget::Rows(report.rows_out);
+    select(&engine, &options, |_| {}).await.unwrap();
+    let (unfiltered, _) = junk_shares(&engine, &out).await;
+    eprintln!("junk without the filter: {unfiltered:.2}%");
+    assert!(unfiltered > 4.0 * junk.max(1.0), "the filter made no difference: {unfiltered}% vs {junk}%");
+}
+
+#[tokio::test]
+async fn diversity_is_reported_next_to_a_random_sample() {
+    let model = common::fixtures::generate("make_test_models.py").join("tiny_encoder");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("selected.parquet");
+    let engine = Engine::new().unwrap();
+    let mut options = options(&out);
+    options.budget = Budget::Rows(300);
+    options.report = None;
+    options.diversity = Some(model.clone());
+    let report = select(&engine, &options, |_| {}).await.unwrap();
+    let diversity = report.diversity.clone().expect("asked for");
+    assert!(diversity.selection > 1.0 && diversity.random > 1.0, "{diversity:?}");
+    // The selection's score is vendi_score over the written selection.
+    let sql = format!("SELECT vendi_score(odis_score(text, '{}')) FROM '{}'", model.display(), out.display());
+    let recount = one_f64(&engine, &sql).await;
+    assert!((diversity.selection - recount).abs() <= 1e-9 * recount, "{} vs {recount}", diversity.selection);
+    assert!(odis::select_report::text(&report, &options).contains("diversity (Vendi score"));
 }

@@ -164,13 +164,25 @@ struct SelectArgs {
     #[arg(long, default_value_t = 4, value_name = "K")]
     components: usize,
 
-    /// Raw scores from this list column (LLM ratings) instead of quality_signals
+    /// Raw scores from this list column (LLM ratings, higher is better) instead of quality_ratings
     #[arg(long, value_name = "COLUMN", conflicts_with = "model")]
     scores: Option<String>,
 
-    /// Raw scores from this ONNX model directory (odis_score) instead of quality_signals
+    /// Raw scores from this ONNX model directory (odis_score) instead of quality_ratings
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
+
+    /// Quality rules a document must pass first: default, none, gopher, c4, fineweb, all, or with thresholds, e.g. 'default,gopher_min_words=20' (\h quality_filter)
+    #[arg(long, default_value = "default", value_name = "SPEC")]
+    filter: String,
+
+    /// How each raw dimension is scaled before the PCA: rank (onto its empirical CDF) or standard (z-scores)
+    #[arg(long, default_value = "rank", value_name = "rank|standard")]
+    scaling: odis::select::Scaling,
+
+    /// Report the Vendi score (diversity) of the selection and of a random sample of the same size, with this embedding model directory
+    #[arg(long, value_name = "DIR")]
+    diversity: Option<PathBuf>,
 
     /// The Parquet file to write: every column of the corpus plus odis_dim, odis_rank, odis_score
     #[arg(long, value_name = "FILE")]
@@ -209,7 +221,7 @@ async fn select(engine: Engine, args: SelectArgs, quiet: bool) -> ExitCode {
     let scores = match (args.scores, args.model) {
         (Some(column), _) => odis::select::ScoreSource::Column(column),
         (None, Some(dir)) => odis::select::ScoreSource::Model(dir),
-        (None, None) => odis::select::ScoreSource::Signals,
+        (None, None) => odis::select::ScoreSource::Ratings,
     };
     let report = match (args.no_report, args.report) {
         (true, _) => None,
@@ -223,6 +235,9 @@ async fn select(engine: Engine, args: SelectArgs, quiet: bool) -> ExitCode {
         budget: args.budget,
         components: args.components,
         scores,
+        filter: args.filter,
+        scaling: args.scaling,
+        diversity: args.diversity,
         out: args.out,
         report,
     };
