@@ -7,6 +7,7 @@ Builds a junk-injected corpus from the bundled corpus (benches/junk_corpus.py,
 seeded), then at one budget runs, in one go:
   - odis select (defaults: quality filter, quality ratings, 4 components),
   - odis select --filter none (what the filter buys),
+  - odis select --scaling standard (what rank scaling buys),
   - sql/baselines.sql at the same number of rows: top-k of the PC average,
     sampling by it, random over the documents that pass the filter, and
     random over the whole corpus,
@@ -59,7 +60,8 @@ def junk_shares(path):
 def vendi(odis, model, path, sample):
     sql = (
         f"CREATE EXTERNAL TABLE s STORED AS PARQUET LOCATION '{path}';"
-        f"SELECT vendi_score(odis_score(text, '{model}')) FROM sample_uniform('s', 'id', {sample}, 11);"
+        "CREATE VIEW v AS SELECT id, text FROM s;"
+        f"SELECT vendi_score(odis_score(text, '{model}')) FROM sample_uniform('v', 'id', {sample}, 11);"
     )
     stdout, _ = run([odis, "-q", "--format", "csv", "-c", sql])
     return float(stdout.strip().splitlines()[-1])
@@ -92,6 +94,8 @@ def main():
     selected = pq.read_metadata(os.path.join(work, "odis.parquet")).num_rows
     _, seconds, _, overlap = select(args.odis, corpus, os.path.join(work, "nofilter.parquet"), str(selected), ["--filter", "none"])
     rows["odis select --filter none"] = ("nofilter.parquet", overlap, seconds)
+    _, seconds, _, overlap = select(args.odis, corpus, os.path.join(work, "standard.parquet"), str(selected), ["--scaling", "standard"])
+    rows["odis select --scaling standard"] = ("standard.parquet", overlap, seconds)
 
     baselines = os.path.join(work, "baselines")
     os.makedirs(baselines, exist_ok=True)

@@ -10,7 +10,7 @@
 
 CREATE EXTERNAL TABLE corpus STORED AS PARQUET LOCATION '${input}';
 
--- Filter and raw scores, and the PCA, as in sql/select.sql.
+-- Filter, raw scores, scaling and PCA, as in sql/select.sql.
 CREATE TABLE raw_scores AS
 SELECT odis_id, odis_rule,
        CASE WHEN odis_rule IS NULL THEN ${scores:-quality_ratings_vector("${text:-text}")} END AS odis_raw
@@ -21,13 +21,20 @@ FROM (
     FROM corpus
 );
 
+CREATE TABLE scaling AS SELECT quantile_fit(odis_raw) AS model FROM raw_scores WHERE odis_rule IS NULL;
+CREATE TABLE scaled AS
+SELECT r.odis_id,
+       CASE '${scaling:-rank}' WHEN 'rank' THEN quantile_transform(r.odis_raw, s.model)
+                               WHEN 'standard' THEN r.odis_raw END AS odis_scaled
+FROM raw_scores r CROSS JOIN scaling s WHERE r.odis_rule IS NULL;
+
 CREATE TABLE pca AS
-SELECT pca_fit(odis_raw, ${components:-4}, true) AS model FROM raw_scores WHERE odis_rule IS NULL;
+SELECT pca_fit(odis_scaled, ${components:-4}, true) AS model FROM scaled;
 
 CREATE VIEW projected AS
-SELECT c.*, pca_project(r.odis_raw, p.model) AS odis_pc
+SELECT c.*, pca_project(r.odis_scaled, p.model) AS odis_pc
 FROM corpus c
-JOIN raw_scores r ON c."${id:-id}" = r.odis_id AND r.odis_rule IS NULL
+JOIN scaled r ON c."${id:-id}" = r.odis_id
 CROSS JOIN pca p;
 
 -- Random over the documents that pass the filter.
