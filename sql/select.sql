@@ -1,6 +1,8 @@
 -- ODiS selection, end to end, as plain SQL: quality filter + raw ratings ->
 -- PCA -> orthogonal components -> top rows of each component under one
--- budget -> Parquet.
+-- budget -> Parquet. It reads the corpus twice: once to score every
+-- document, once to fetch the selected ones; every step between reads only
+-- the scores (an id and a short vector per document).
 --
 --   odis -v input=sql/data/corpus.parquet -v scratch=/tmp -v out=selected.parquet -f sql/select.sql
 --
@@ -26,6 +28,10 @@
 -- `odis select` runs this same script and times its statements by position:
 -- keep the order of the numbered steps when editing it.
 
+-- Text is read as plain Utf8, not as views into the file's pages: the fetch
+-- then copies each selected text out of its page instead of keeping the
+-- whole page alive, so memory follows the selection, not the corpus.
+SET datafusion.execution.parquet.schema_force_view_types = false;
 CREATE EXTERNAL TABLE corpus STORED AS PARQUET LOCATION '${input}';
 
 -- 1. One pass over the corpus: the quality filter's verdict (odis_rule is the
@@ -62,16 +68,22 @@ SELECT pca_fit(odis_scaled, ${components:-4}, true) AS model FROM scaled;
 
 -- 3. Every kept document's coordinates on the orthogonal components.
 CREATE VIEW projected AS
-SELECT c.*, pca_project(r.odis_scaled, p.model) AS odis_pc
-FROM corpus c
-JOIN scaled r ON c."${id:-id}" = r.odis_id
-CROSS JOIN pca p;
+SELECT r.odis_id, pca_project(r.odis_scaled, p.model) AS odis_pc
+FROM scaled r CROSS JOIN pca p;
 
--- 4. The top of each component, under one budget, no document twice; all the
---    corpus's columns plus odis_dim, odis_rank and odis_score.
+-- 4. The top of each component, under one budget, no document twice.
 COPY (
-    SELECT * EXCLUDE (odis_pc)
-    FROM top_k_per_dim('projected', '${id:-id}', 'odis_pc', ${budget:-0.1})
+    SELECT odis_id, odis_dim, odis_rank, odis_score
+    FROM top_k_per_dim('projected', 'odis_id', 'odis_pc', ${budget:-0.1})
+) TO '${scratch}/selected.parquet' STORED AS PARQUET;
+CREATE EXTERNAL TABLE selected STORED AS PARQUET LOCATION '${scratch}/selected.parquet';
+
+-- 5. The second pass over the corpus: the selected documents with all their
+--    columns plus odis_dim, odis_rank and odis_score, by component and rank.
+COPY (
+    SELECT c.*, s.odis_dim, s.odis_rank, s.odis_score
+    FROM corpus c JOIN selected s ON c."${id:-id}" = s.odis_id
+    ORDER BY s.odis_dim, s.odis_rank
 ) TO '${out}' STORED AS PARQUET;
 
 -- What each component means, and how much of the variance it carries.
@@ -81,7 +93,7 @@ SELECT l['component'] AS component, l['dimension'] AS dimension, l['loading'] AS
 FROM (SELECT unnest(pca_loadings(model)) AS l FROM pca);
 
 -- Quotas, thresholds and the overlap between the components' top lists.
-SELECT * FROM top_k_per_dim_report('projected', '${id:-id}', 'odis_pc', ${budget:-0.1});
+SELECT * FROM top_k_per_dim_report('projected', 'odis_id', 'odis_pc', ${budget:-0.1});
 
 -- What the quality filter removed: documents per rule, with one example each.
 SELECT f.odis_rule AS rule, f.documents, substr(CAST(c."${text:-text}" AS VARCHAR), 1, 300) AS example

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::physical_plan::memory::MemoryStream;
@@ -14,6 +15,7 @@ use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext
 use datafusion::common::stats::Precision;
 use odis_udfs::ModelRegistry;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use std::num::NonZeroUsize;
 use datafusion::sql::parser::{DFParser, Statement};
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
 use futures::TryStreamExt;
@@ -40,6 +42,71 @@ pub fn register_functions(ctx: &SessionContext) -> Result<Arc<ModelRegistry>> {
 pub struct EngineBuilder {
     config: Option<SessionConfig>,
     target_partitions: Option<usize>,
+    memory_limit: Option<MemoryLimit>,
+}
+
+/// How much memory the engine's operators may reserve before they spill to
+/// disk (sorts, aggregations) or fail with a clear error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryLimit {
+    /// No pool: operators take what they need.
+    Unlimited,
+    Bytes(usize),
+}
+
+/// The smallest limit odis accepts: below it not even a small sort runs.
+pub const MIN_MEMORY_LIMIT: usize = 64 << 20;
+
+impl MemoryLimit {
+    /// The default: three quarters of the machine's memory, so that a large
+    /// sort spills to disk before the kernel kills the process.
+    pub fn default_for_machine() -> Self {
+        physical_memory().map_or(MemoryLimit::Unlimited, |total| MemoryLimit::Bytes(total / 4 * 3))
+    }
+}
+
+impl std::str::FromStr for MemoryLimit {
+    type Err = String;
+
+    /// `unlimited`, a byte count, or a size with a unit: `512M`, `4G`, `1.5GiB`.
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("unlimited") || t.eq_ignore_ascii_case("none") {
+            return Ok(MemoryLimit::Unlimited);
+        }
+        let bad = || format!("expected a size such as 4G, 512M, 2147483648 or unlimited, got '{text}'");
+        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+        let (number, unit) = t.split_at(split);
+        let number: f64 = number.parse().map_err(|_| bad())?;
+        let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1.0,
+            "k" | "kb" | "kib" => 1024.0,
+            "m" | "mb" | "mib" => 1024.0 * 1024.0,
+            "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+            "t" | "tb" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+            _ => return Err(bad()),
+        };
+        let bytes = number * scale;
+        if !bytes.is_finite() || bytes > usize::MAX as f64 {
+            return Err(bad());
+        }
+        let bytes = bytes as usize;
+        if bytes < MIN_MEMORY_LIMIT {
+            return Err(format!(
+                "'{text}' is too small to run queries in; give at least {} MiB",
+                MIN_MEMORY_LIMIT >> 20
+            ));
+        }
+        Ok(MemoryLimit::Bytes(bytes))
+    }
+}
+
+/// Total physical memory, from /proc/meminfo where there is one.
+fn physical_memory() -> Option<usize> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 impl EngineBuilder {
@@ -52,6 +119,14 @@ impl EngineBuilder {
     /// How many partitions DataFusion plans for (default: the number of CPUs).
     pub fn with_target_partitions(mut self, n: usize) -> Self {
         self.target_partitions = Some(n);
+        self
+    }
+
+    /// The memory limit of the engine's operators (default:
+    /// [`MemoryLimit::default_for_machine`]). Sorts and aggregations spill
+    /// to the system's temporary directory when they reach it.
+    pub fn with_memory_limit(mut self, limit: MemoryLimit) -> Self {
+        self.memory_limit = Some(limit);
         self
     }
 
@@ -68,9 +143,15 @@ impl EngineBuilder {
             }
             config = config.with_target_partitions(n);
         }
-        let runtime = RuntimeEnvBuilder::new()
-            .with_object_store_registry(Arc::new(OdisObjectStoreRegistry::new()))
-            .build_arc()?;
+        let mut runtime = RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(OdisObjectStoreRegistry::new()));
+        if let MemoryLimit::Bytes(bytes) = self.memory_limit.unwrap_or_else(MemoryLimit::default_for_machine) {
+            // A fair pool splits the limit among the operators that can
+            // spill; the tracking wrapper names the largest consumers when a
+            // reservation fails.
+            let pool = TrackConsumersPool::new(FairSpillPool::new(bytes), NonZeroUsize::new(3).expect("3 > 0"));
+            runtime = runtime.with_memory_pool(Arc::new(pool));
+        }
+        let runtime = runtime.build_arc()?;
         let ctx = enable_file_tables(SessionContext::new_with_config_rt(config, runtime));
         let models = register_functions(&ctx)?;
         Ok(Engine { ctx, models })
@@ -234,4 +315,40 @@ fn rows_to_score(plan: &dyn ExecutionPlan) -> Option<u64> {
         pending.extend(node.children().into_iter().map(|c| c.as_ref()));
     }
     found.then_some(total)
+}
+
+#[cfg(test)]
+mod memory_limit_tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!("4G".parse::<MemoryLimit>().unwrap(), MemoryLimit::Bytes(4 << 30));
+        assert_eq!("512 MiB".parse::<MemoryLimit>().unwrap(), MemoryLimit::Bytes(512 << 20));
+        assert_eq!("1.5g".parse::<MemoryLimit>().unwrap(), MemoryLimit::Bytes(3 << 29));
+        assert_eq!("unlimited".parse::<MemoryLimit>().unwrap(), MemoryLimit::Unlimited);
+        assert!("lots".parse::<MemoryLimit>().unwrap_err().contains("expected a size such as 4G"));
+        assert!("4X".parse::<MemoryLimit>().unwrap_err().contains("expected a size"));
+        assert!("1M".parse::<MemoryLimit>().unwrap_err().contains("too small"));
+    }
+
+    #[tokio::test]
+    async fn a_sort_over_the_limit_spills_instead_of_failing() {
+        let engine = Engine::builder()
+            .with_memory_limit(MemoryLimit::Bytes(MIN_MEMORY_LIMIT))
+            .with_target_partitions(1)
+            .build()
+            .unwrap();
+        // About 250 MB of strings to sort (a window's full sort) under a 64 MiB limit.
+        let batches = engine
+            .sql(
+                "SELECT max(n) FROM (SELECT row_number() OVER (ORDER BY s) AS n \
+                 FROM (SELECT repeat(CAST(value % 977 AS VARCHAR), 80) AS s FROM generate_series(1, 1000000)))",
+            )
+            .await
+            .unwrap();
+        let n = datafusion::arrow::compute::cast(batches[0].column(0), &datafusion::arrow::datatypes::DataType::Int64).unwrap();
+        use datafusion::arrow::array::AsArray;
+        assert_eq!(n.as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0), 1_000_000);
+    }
 }

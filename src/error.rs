@@ -64,6 +64,8 @@ fn with_hint(message: String) -> String {
     let message = message.trim_end_matches([':', ' ']).to_string();
     let hint = if message.contains("403 Forbidden") || message.contains("lacked the necessary privileges") {
         "check the credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or OPTIONS('aws.access_key_id' …, 'aws.secret_access_key' …)"
+    } else if message.contains("Resources exhausted") {
+        "raise the memory limit: odis --memory-limit SIZE, or EngineBuilder::with_memory_limit"
     } else if message.contains("error sending request") {
         "check that the endpoint is reachable: AWS_ENDPOINT_URL, or OPTIONS('aws.endpoint' …)"
     } else {

@@ -22,9 +22,24 @@ use crate::script_vars::{escape_ident as ident, escape_string as quote, substitu
 /// The pipeline, as shipped in `sql/select.sql`.
 pub const SELECT_SQL: &str = include_str!("../sql/select.sql");
 
+/// The positions in sql/select.sql of the statements `select` acts on
+/// (checked by a test, so that an edit of the script cannot shift them).
+mod step {
+    pub const CORPUS: usize = 1;
+    pub const SCORE: usize = 2;
+    pub const KEPT: usize = 4;
+    pub const SCALING: usize = 5;
+    pub const PROJECTED: usize = 9;
+    pub const SELECT: usize = 10;
+    pub const FETCH: usize = 12;
+    pub const REPORT: usize = 14;
+    pub const FILTER_REPORT: usize = 15;
+}
+
 /// Drops what sql/select.sql registers on the engine, but the fitted models.
 const TRANSIENT_DROPS: &str = "DROP VIEW IF EXISTS projected; DROP VIEW IF EXISTS loadings; \
-    DROP TABLE IF EXISTS scaled; DROP VIEW IF EXISTS kept; DROP TABLE IF EXISTS raw_scores; DROP TABLE IF EXISTS corpus";
+    DROP TABLE IF EXISTS selected; DROP TABLE IF EXISTS scaled; DROP VIEW IF EXISTS kept; \
+    DROP TABLE IF EXISTS raw_scores; DROP TABLE IF EXISTS corpus";
 
 /// Where the raw quality dimensions come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,7 +166,8 @@ pub struct FilterRemoval {
     pub example: String,
 }
 
-/// Vendi scores of the selection and of a uniform sample of the same size.
+/// Vendi scores of the selection and of a uniform sample of the same size
+/// of the documents that passed the filter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diversity {
     pub selection: f64,
@@ -240,6 +256,22 @@ async fn rows(engine: &Engine, sql: &str) -> Result<Vec<RecordBatch>> {
 ///
 /// `on_stage` hears the name of each stage as it starts, for progress.
 pub async fn select(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(&str)) -> Result<SelectReport> {
+    // The script reads text as plain Utf8 (see its first statement); the
+    // engine gets its own setting back, and loses the script's transient
+    // names, however the run ends.
+    let view_types = engine.context().state().config().options().execution.parquet.schema_force_view_types;
+    let result = run(engine, options, on_stage).await;
+    let cleanup = async {
+        engine.sql(TRANSIENT_DROPS).await?;
+        engine.sql(&format!("SET datafusion.execution.parquet.schema_force_view_types = {view_types}")).await
+    };
+    match (result, cleanup.await) {
+        (Ok(report), Ok(_)) => Ok(report),
+        (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+    }
+}
+
+async fn run(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(&str)) -> Result<SelectReport> {
     let started = Instant::now();
     if options.components == 0 {
         return Err(invalid("--components must be at least 1 (the paper keeps about 4)".into()));
@@ -271,7 +303,7 @@ pub async fn select(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(
         .prefix(".odis-select-")
         .tempdir_in(&out_dir)
         .map_err(|e| OdisError::io(format!("cannot create a scratch directory in '{}'", out_dir.display()), e))?;
-    // A failed earlier run on this engine may have left the script's names.
+    // An earlier run interrupted on this engine may have left the script's names.
     engine.sql(&format!("{TRANSIENT_DROPS}; DROP TABLE IF EXISTS scaling; DROP TABLE IF EXISTS pca")).await?;
     let script = substitute(SELECT_SQL, &options.script_vars(scratch.path()))?;
     let statements = engine.parse(&script)?;
@@ -285,11 +317,12 @@ pub async fn select(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(
     for (i, statement) in statements.into_iter().enumerate() {
         let stage_start = Instant::now();
         match i {
-            1 => on_stage("filtering and scoring every document"),
-            4 => on_stage("scaling and fitting the PCA"),
-            9 => on_stage("selecting and writing"),
-            11 => on_stage("measuring overlap"),
-            12 => on_stage("summarising the filter"),
+            step::SCORE => on_stage("filtering and scoring every document"),
+            step::SCALING => on_stage("scaling and fitting the PCA"),
+            step::SELECT => on_stage("selecting"),
+            step::FETCH => on_stage("fetching the selected documents"),
+            step::REPORT => on_stage("measuring overlap"),
+            step::FILTER_REPORT => on_stage("summarising the filter"),
             _ => {}
         }
         let batches: Vec<RecordBatch> = {
@@ -299,23 +332,18 @@ pub async fn select(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(
         match i {
             // The corpus is registered: check the arguments against it
             // before any costly step.
-            0 => {
-                rows_in = check_corpus(engine, options).await?;
-            }
-            1 => {
-                stages.push(("filter + raw scores", stage_start.elapsed()));
-            }
-            3 => {
-                (dims_len, rows_kept) = check_raw_scores(engine, options).await?;
-            }
-            4 => scaling_start = Some(stage_start),
-            8 => stages.push(("scale + pca_fit", scaling_start.map_or(stage_start, |s| s).elapsed())),
-            9 => stages.push(("project + select + write", stage_start.elapsed())),
-            11 => {
+            step::CORPUS => rows_in = check_corpus(engine, options).await?,
+            step::SCORE => stages.push(("filter + raw scores (pass 1)", stage_start.elapsed())),
+            step::KEPT => (dims_len, rows_kept) = check_raw_scores(engine, options).await?,
+            step::SCALING => scaling_start = Some(stage_start),
+            step::PROJECTED => stages.push(("scale + pca_fit", scaling_start.map_or(stage_start, |s| s).elapsed())),
+            step::SELECT => stages.push(("select", stage_start.elapsed())),
+            step::FETCH => stages.push(("fetch + write (pass 2)", stage_start.elapsed())),
+            step::REPORT => {
                 stages.push(("overlap report", stage_start.elapsed()));
                 report_rows = batches;
             }
-            12 => {
+            step::FILTER_REPORT => {
                 stages.push(("filter report", stage_start.elapsed()));
                 filter_rows = batches;
             }
@@ -402,8 +430,8 @@ pub async fn select(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(
         let second = if options.components > 1 { "p.odis_pc[2]" } else { "0.0" };
         let scatter_sql = format!(
             "SELECT p.odis_pc[1], {second}, s.odis_dim \
-             FROM sample_uniform('projected', '{id}', {sample}, 7) p \
-             LEFT JOIN (SELECT \"{id}\" AS sid, odis_dim FROM '{out}') s ON p.\"{id}\" = s.sid"
+             FROM sample_uniform('projected', 'odis_id', {sample}, 7) p \
+             LEFT JOIN selected s ON p.odis_id = s.odis_id"
         );
         for batch in rows(engine, &scatter_sql).await? {
             let (x, y, dim) = (f64s(batch.column(0))?, f64s(batch.column(1))?, f64s(batch.column(2))?);
@@ -426,9 +454,8 @@ pub async fn select(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(
         }
         None => None,
     };
-    // The scratch directory goes away with this call: so do the views over it.
-    // The fitted `scaling` and `pca` tables stay, for inspection.
-    engine.sql(TRANSIENT_DROPS).await?;
+    // The scratch directory goes with this call; `select` drops the names
+    // over it. The fitted `scaling` and `pca` tables stay, for inspection.
 
     let report = SelectReport {
         rows_in,
@@ -506,11 +533,12 @@ async fn check_corpus(engine: &Engine, options: &SelectOptions) -> Result<u64> {
 }
 
 /// Vendi scores of the selection's embeddings under `model`, and of a
-/// seeded uniform sample of the corpus of the same size.
+/// seeded uniform sample of the same size of the documents that passed the
+/// filter (the fair baseline: junk is "diverse" too).
 async fn measure_diversity(engine: &Engine, options: &SelectOptions, model: &Path, rows_out: u64) -> Result<Diversity> {
     let model = quote(&model.display().to_string());
     let text = ident(&options.text_column);
-    let id = quote(&options.id_column);
+    let id = ident(&options.id_column);
     let out = quote(&options.out.display().to_string());
     let score = |sql: String| async move {
         let batches = rows(engine, &sql).await?;
@@ -519,7 +547,8 @@ async fn measure_diversity(engine: &Engine, options: &SelectOptions, model: &Pat
     };
     let selection = score(format!("SELECT vendi_score(odis_score(\"{text}\", '{model}')) FROM '{out}'")).await?;
     let random = score(format!(
-        "SELECT vendi_score(odis_score(\"{text}\", '{model}')) FROM sample_uniform('corpus', '{id}', {rows_out}, 7)"
+        "SELECT vendi_score(odis_score(c.\"{text}\", '{model}')) FROM corpus c \
+         JOIN (SELECT odis_id FROM sample_uniform('kept', 'odis_id', {rows_out}, 7)) s ON c.\"{id}\" = s.odis_id"
     ))
     .await?;
     Ok(Diversity { selection, random })
@@ -571,6 +600,33 @@ async fn check_raw_scores(engine: &Engine, options: &SelectOptions) -> Result<(u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_steps_are_where_select_expects_them() {
+        let vars: BTreeMap<String, String> =
+            ["input", "scratch", "out"].iter().map(|k| (k.to_string(), "x".to_string())).collect();
+        let script = substitute(SELECT_SQL, &vars).unwrap();
+        let statements: Vec<String> = datafusion::sql::parser::DFParser::parse_sql(&script)
+            .unwrap()
+            .iter()
+            .map(|s| s.to_string().to_uppercase())
+            .collect();
+        let expect = |at: usize, start: &str| {
+            assert!(statements[at].starts_with(start), "statement {at} is {}", statements[at]);
+        };
+        expect(step::CORPUS, "CREATE EXTERNAL TABLE CORPUS");
+        expect(step::SCORE, "COPY");
+        expect(step::KEPT, "CREATE VIEW KEPT");
+        expect(step::SCALING, "CREATE TABLE SCALING");
+        expect(step::PROJECTED, "CREATE VIEW PROJECTED");
+        expect(step::SELECT, "COPY");
+        assert!(statements[step::SELECT].contains("TOP_K_PER_DIM("));
+        expect(step::FETCH, "COPY");
+        assert!(statements[step::FETCH].contains("JOIN SELECTED"));
+        assert!(statements[step::REPORT].contains("TOP_K_PER_DIM_REPORT("));
+        assert!(statements[step::FILTER_REPORT].contains("ODIS_RULE"));
+        assert_eq!(statements.len(), step::FILTER_REPORT + 1);
+    }
 
     #[test]
     fn budgets_parse() {

@@ -76,7 +76,7 @@ pub fn text(report: &SelectReport, options: &SelectOptions) -> String {
     if let Some(d) = &report.diversity {
         let _ = writeln!(
             out,
-            "diversity (Vendi score, cosine, q=1): selection {:.2}, random sample of the same size {:.2}",
+            "diversity (Vendi score, cosine, q=1): selection {:.2}, random sample of the same size of the documents that pass the filter {:.2}",
             d.selection, d.random
         );
     }

@@ -248,7 +248,7 @@ fn bad_arguments_are_clear_errors_and_leave_no_output() {
     select(&["--filter", "gopher_min_words=100000"]).fails_with(&["kept 0 of the documents", "--filter none"]);
     select(&["--diversity", "no/such/model"]).fails_with(&["--diversity no/such/model", "does not exist"]);
     select(&["--components", "0"]).fails_with(&["--components must be at least 1"]);
-    select(&["--scores", "title"]).fails_with(&["--scores 'title' holds Utf8View, not a list"]);
+    select(&["--scores", "title"]).fails_with(&["--scores 'title' holds Utf8, not a list"]);
     select(&["--model", "no/such/model"]).fails_with(&["model directory 'no/such/model' does not exist"]);
     run(odis(home).args(["select", "--input", &input, "--out", "missing/dir/x.parquet"]))
         .fails_with(&["does not exist; create it first"]);

@@ -51,6 +51,10 @@ struct Cli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     target_partitions: Option<u16>,
 
+    /// Memory the engine's operators may reserve before sorts and aggregations spill to disk: 4G, 512M or unlimited (default: 3/4 of the machine's memory)
+    #[arg(long, value_name = "SIZE")]
+    memory_limit: Option<odis::engine::MemoryLimit>,
+
     /// Name a model directory for odis_score(text, 'NAME') (repeatable)
     #[arg(long = "model", value_name = "NAME=DIR", value_parser = parse_model)]
     models: Vec<(String, PathBuf)>,
@@ -180,7 +184,7 @@ struct SelectArgs {
     #[arg(long, default_value = "rank", value_name = "rank|standard")]
     scaling: odis::select::Scaling,
 
-    /// Report the Vendi score (diversity) of the selection and of a random sample of the same size, with this embedding model directory
+    /// Report the Vendi score (diversity) of the selection and of a random sample of the same size of the documents that pass the filter, with this embedding model directory
     #[arg(long, value_name = "DIR")]
     diversity: Option<PathBuf>,
 
@@ -293,6 +297,9 @@ fn scripts_in_order(cli: &Cli, matches: &ArgMatches) -> Vec<Script> {
 
 async fn run(cli: Cli, scripts: Vec<Script>) -> ExitCode {
     let mut builder = Engine::builder();
+    if let Some(limit) = cli.memory_limit {
+        builder = builder.with_memory_limit(limit);
+    }
     if let Some(n) = cli.target_partitions {
         builder = builder.with_target_partitions(n.into());
     }
