@@ -1,0 +1,84 @@
+"""`odis select` at corpus scale: time against one scoring pass, and peak
+memory against corpus size, side by side in one run.
+
+    python benches/scale_corpus.py --out /data/scale          # 2,000,000 documents in 8 files
+    python benches/scale.py --corpus /data/scale [--odis PATH] [--fixed-budget 20000]
+
+Runs, each as its own process (peak RSS is the process's high-water mark):
+  1. one scoring pass: COPY (SELECT id, quality_filter(text), quality_ratings_vector(text) ...)
+  2. odis select --budget 10% over every file
+  3. odis select --budget FIXED over the first quarter of the files and over all of them
+and prints their times and peak memory, with the ratios the targets are set on.
+"""
+
+import argparse
+import glob
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def measured(argv):
+    """(seconds, peak RSS in MiB) of a child process, via a fresh Python
+    so that RUSAGE_CHILDREN holds this one child alone."""
+    probe = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.perf_counter(); p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)\n"
+        "t = time.perf_counter() - t\n"
+        "if p.returncode: sys.exit(p.stderr)\n"
+        "print(t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed:\n{proc.stderr}")
+    seconds, mib = proc.stdout.split()
+    return float(seconds), float(mib)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    parser.add_argument("--odis", default=os.path.join(target, "release", "odis"))
+    parser.add_argument("--corpus", required=True, help="a directory of part-*.parquet (benches/scale_corpus.py)")
+    parser.add_argument("--fixed-budget", type=int, default=20000)
+    args = parser.parse_args()
+    files = sorted(glob.glob(os.path.join(args.corpus, "*.parquet")))
+    if len(files) < 4:
+        sys.exit(f"{args.corpus}: expected at least 4 Parquet files, found {len(files)}")
+    work = tempfile.mkdtemp(prefix="odis-scale-")
+    quarter = os.path.join(work, "quarter")
+    os.makedirs(quarter)
+    for f in files[: len(files) // 4]:
+        os.symlink(f, os.path.join(quarter, os.path.basename(f)))
+    every = os.path.join(args.corpus, "*.parquet")
+
+    results = {}
+    score_sql = (
+        f"COPY (SELECT id, quality_filter(text)['rule'] AS rule, quality_ratings_vector(text) AS r "
+        f"FROM '{every}') TO '{work}/scores.parquet'"
+    )
+    results["one scoring pass"] = measured([args.odis, "-q", "-c", score_sql])
+    out = os.path.join(work, "selected.parquet")
+    results["odis select --budget 10%"] = measured([args.odis, "select", "--input", every, "--budget", "10%", "--out", out, "--no-report"])
+    fixed = str(args.fixed_budget)
+    results[f"odis select --budget {fixed}, 1/4 of the files"] = measured(
+        [args.odis, "select", "--input", os.path.join(quarter, "*.parquet"), "--budget", fixed, "--out", out, "--no-report"])
+    results[f"odis select --budget {fixed}, all files"] = measured(
+        [args.odis, "select", "--input", every, "--budget", fixed, "--out", out, "--no-report"])
+
+    print("| run | time | peak RSS |")
+    print("|---|---:|---:|")
+    for label, (seconds, mib) in results.items():
+        print(f"| {label} | {seconds:.1f} s | {mib:,.0f} MiB |")
+    labels = list(results)
+    print(f"\nselect 10% / one scoring pass: {results[labels[1]][0] / results[labels[0]][0]:.2f}x time (target <= 1.5x)")
+    print(f"peak RSS at a fixed budget, all / quarter: {results[labels[3]][1] / results[labels[2]][1]:.2f}x (target <= 1.3x)")
+
+
+if __name__ == "__main__":
+    main()
