@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::text_signals::{is_stop_word, syllables};
+use crate::text_signals::{is_stop_word, markdown_list, ratio, syllables};
 
 /// (name, family, definition and transform) of each rating, in output order.
 pub const RATINGS: [(&str, &str, &str); 11] = [
@@ -36,10 +36,6 @@ pub const COUNT: usize = RATINGS.len();
 /// Window of the moving-average type-token ratio: long enough to see
 /// repetition, short enough not to depend on the text's length.
 const MATTR_WINDOW: usize = 50;
-
-fn ratio(part: usize, whole: usize) -> f64 {
-    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
-}
 
 fn saturate(value: f64, full: f64) -> f64 {
     (value / full).clamp(0.0, 1.0)
@@ -168,11 +164,7 @@ pub fn ratings(text: &str) -> [f64; COUNT] {
 
 /// The rating definitions as a Markdown list, for the functions' docs.
 pub fn definitions() -> String {
-    RATINGS
-        .iter()
-        .map(|(name, family, definition)| format!("- `{name}` ({family}): {definition}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    markdown_list(&RATINGS)
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ pub(crate) fn is_stop_word(lower: &str) -> bool {
     STOP_WORDS.binary_search(&lower).is_ok()
 }
 
-fn ratio(part: usize, whole: usize) -> f64 {
+pub(crate) fn ratio(part: usize, whole: usize) -> f64 {
     if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
 }
 
@@ -176,7 +176,12 @@ pub fn signals(text: &str) -> [f64; COUNT] {
 
 /// The signal definitions as a Markdown list, for the functions' docs.
 pub fn definitions() -> String {
-    SIGNALS
+    markdown_list(&SIGNALS)
+}
+
+/// (name, family, definition) triples as a Markdown list.
+pub(crate) fn markdown_list(items: &[(&str, &str, &str)]) -> String {
+    items
         .iter()
         .map(|(name, family, definition)| format!("- `{name}` ({family}): {definition}"))
         .collect::<Vec<_>>()
