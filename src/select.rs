@@ -522,6 +522,18 @@ async fn check_corpus(engine: &Engine, options: &SelectOptions) -> Result<u64> {
     if rows_in == 0 {
         return Err(invalid(format!("--input {} has no rows", options.input)));
     }
+    // Before the costly pass: a NULL id could not be fetched by pass 2, and
+    // would be counted in but never selected. (Parquet statistics often
+    // answer this without reading the column.)
+    let nulls = rows(engine, &format!("SELECT count(*) FROM corpus WHERE \"{}\" IS NULL", ident(&options.id_column))).await?;
+    let nulls = nulls.first().map(|b| i64s(b.column(0))).transpose()?.and_then(|v| v.first().copied()).unwrap_or(0);
+    if nulls > 0 {
+        return Err(invalid(format!(
+            "--id-column '{}' is NULL in {nulls} of the {rows_in} rows; every document needs a unique, non-NULL id: \
+             fill them in or filter those rows out first",
+            options.id_column
+        )));
+    }
     if let Budget::Rows(n) = options.budget {
         if n > rows_in {
             return Err(invalid(format!(
@@ -566,6 +578,16 @@ async fn check_raw_scores(engine: &Engine, options: &SelectOptions) -> Result<(u
              'default,gopher_min_words=20') or turn it off with --filter none",
             options.filter
         )));
+    }
+    if let Budget::Fraction(f) = options.budget {
+        if (f * kept as f64).floor() < 1.0 {
+            return Err(invalid(format!(
+                "--budget {} selects no row of the {kept} documents that pass the quality filter; the smallest \
+                 fraction that selects one is {:.6}%",
+                options.budget,
+                100.0 / kept as f64
+            )));
+        }
     }
     if let Budget::Rows(n) = options.budget {
         if n > kept {

@@ -248,6 +248,7 @@ fn bad_arguments_are_clear_errors_and_leave_no_output() {
     select(&["--filter", "gopher_min_words=100000"]).fails_with(&["kept 0 of the documents", "--filter none"]);
     select(&["--diversity", "no/such/model"]).fails_with(&["--diversity no/such/model", "does not exist"]);
     select(&["--components", "0"]).fails_with(&["--components must be at least 1"]);
+    select(&["--budget", "0.0001%"]).fails_with(&["selects no row of the", "the smallest fraction that selects one is"]);
     select(&["--scores", "title"]).fails_with(&["--scores 'title' holds Utf8, not a list"]);
     select(&["--model", "no/such/model"]).fails_with(&["model directory 'no/such/model' does not exist"]);
     run(odis(home).args(["select", "--input", &input, "--out", "missing/dir/x.parquet"]))
@@ -257,6 +258,15 @@ fn bad_arguments_are_clear_errors_and_leave_no_output() {
     assert!(usage.stderr.contains("between 0% and 100%"), "{}", usage.stderr);
     let missing = run(odis(home).args(["select", "--input", "nowhere.parquet", "--out", "selected.parquet"]));
     missing.fails_with(&["nowhere.parquet"]);
+    // A corpus with a NULL id is refused before anything is scored.
+    run(odis(home).args([
+        "-c",
+        &format!("COPY (SELECT CASE WHEN id = 7 THEN NULL ELSE id END AS id, text FROM '{input}') TO 'nullid.parquet'"),
+    ]))
+    .ok();
+    run(odis(home).args(["select", "--input", "nullid.parquet", "--out", "selected.parquet"]))
+        .fails_with(&["--id-column 'id' is NULL in 1 of the 36994 rows", "non-NULL id"]);
+    std::fs::remove_file(home.join("nullid.parquet")).unwrap();
 
     // No failed run touched the earlier file or left scratch files behind.
     assert_eq!(std::fs::read(home.join("selected.parquet")).unwrap(), b"an earlier selection");

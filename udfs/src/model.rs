@@ -109,8 +109,8 @@ pub fn new_session(dir: &Path, device: Device, threads: usize) -> Result<Session
             .map_err(|e| {
                 DataFusionError::Execution(format!(
                     "odis.device = '{device}', but ONNX Runtime cannot use CUDA: {e}. The CUDA execution \
-                     provider needs the library of the PyPI onnxruntime-gpu wheel (scripts/setup.sh --cuda, or \
-                     ORT_DYLIB_PATH pointing at it), an NVIDIA driver, and the CUDA 12 and cuDNN 9 libraries \
+                     provider needs the library of the PyPI onnxruntime-gpu wheel (install it with pip and point \
+                     ORT_DYLIB_PATH at its onnxruntime/capi/libonnxruntime.so.*), an NVIDIA driver, and the CUDA 12 and cuDNN 9 libraries \
                      (PyPI nvidia-cuda-runtime-cu12, nvidia-cudnn-cu12, ...) on LD_LIBRARY_PATH. \
                      SET odis.device = 'cpu' to score on the CPU."
                 ))

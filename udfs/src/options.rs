@@ -77,6 +77,11 @@ pub struct Execution {
     pub micro_batch: usize,
 }
 
+/// Upper bounds of the scoring settings.
+pub const MAX_SESSIONS: usize = 256;
+pub const MAX_THREADS: usize = 1024;
+pub const MAX_MICRO_BATCH: usize = 65_536;
+
 impl Execution {
     /// The settings in effect, with defaults resolved for this machine.
     pub fn from_config(config: &ConfigOptions) -> Result<Self> {
@@ -100,6 +105,19 @@ impl Execution {
             return Err(DataFusionError::Configuration(
                 "odis.micro_batch must be at least 1 (rows per inference call)".into(),
             ));
+        }
+        // Each session holds a model copy and its own threads: beyond these
+        // bounds a typo (100000 for 1000) would exhaust the machine.
+        for (name, value, limit) in [
+            ("sessions", sessions, MAX_SESSIONS),
+            ("threads", threads, MAX_THREADS),
+            ("micro_batch", options.micro_batch, MAX_MICRO_BATCH),
+        ] {
+            if value > limit {
+                return Err(DataFusionError::Configuration(format!(
+                    "odis.{name} = {value} is more than {limit}; 0 chooses automatically from the machine's {cores} cores"
+                )));
+            }
         }
         Ok(Self {
             device,
@@ -130,5 +148,20 @@ mod tests {
         let mut zero = OdisOptions::default();
         zero.micro_batch = 0;
         assert!(Execution::from_options(&zero).unwrap_err().to_string().contains("odis.micro_batch"));
+    }
+
+    #[test]
+    fn absurd_settings_are_refused() {
+        let cases: [(fn(&mut OdisOptions), &str); 3] = [
+            (|o: &mut OdisOptions| o.sessions = 100_000, "odis.sessions = 100000 is more than 256"),
+            (|o: &mut OdisOptions| o.threads = 5_000, "odis.threads = 5000 is more than 1024"),
+            (|o: &mut OdisOptions| o.micro_batch = 1 << 20, "odis.micro_batch = 1048576 is more than 65536"),
+        ];
+        for (set, name) in cases {
+            let mut options = OdisOptions::default();
+            set(&mut options);
+            let e = Execution::from_options(&options).unwrap_err().to_string();
+            assert!(e.contains(name), "{e}");
+        }
     }
 }

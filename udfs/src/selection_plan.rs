@@ -207,6 +207,7 @@ impl Selection {
                             if !score.is_finite() || vectors.entry_is_null(i, d) {
                                 continue;
                             }
+                            let score = equal_zeros(score);
                             if heaps[d].may_accept(score) {
                                 heaps[d].offer(Candidate { score, id: keys.key(i) });
                             } else {
@@ -221,7 +222,7 @@ impl Selection {
                             Some(Ok(row)) => row,
                         };
                         let mean = row.iter().sum::<f64>() / row.len() as f64;
-                        let score = match &self.method {
+                        let score = equal_zeros(match &self.method {
                             Method::AverageSample { seed, temperature } => {
                                 // Gumbel-top-k: sampling without replacement
                                 // proportional to exp(mean / temperature)
@@ -230,7 +231,7 @@ impl Selection {
                                 mean / temperature - (-u.ln()).ln()
                             }
                             _ => mean,
-                        };
+                        });
                         heaps[0].offer(Candidate { score, id: keys.key(i) });
                     }
                     Method::Uniform { seed } => {
@@ -294,6 +295,13 @@ impl Selection {
             }
         }
     }
+}
+
+/// -0.0 and 0.0 are the same score: candidates are ordered by IEEE total
+/// order, which tells them apart, so a tie between them would not be broken
+/// by id as documented. Adding +0.0 turns -0.0 into 0.0 and changes nothing else.
+fn equal_zeros(score: f64) -> f64 {
+    score + 0.0
 }
 
 fn duplicate_id(selection: &Selection, codec: &IdCodec, id: &IdKey) -> DataFusionError {
