@@ -167,26 +167,111 @@ impl Selection {
     }
 
     /// The candidate pass: every row's id and scores, into one bounded heap
-    /// per dimension.
-    async fn gather(&self, state: &SessionState, codec: &IdCodec, capacities: &[usize]) -> Result<Vec<DimensionCandidates<IdKey>>> {
-        let dims = capacities.len();
+    /// per dimension. Each partition of the scan fills heaps of its own on
+    /// its own task (all cores), and they are merged at the end; a heap
+    /// keeps the best by (score, id), so the merged heaps do not depend on
+    /// how rows fell into partitions.
+    async fn gather(&self, state: &SessionState, capacities: &[usize]) -> Result<Vec<DimensionCandidates<IdKey>>> {
+        let plan = self.table.scan(state, Some(&self.narrow_projection()), &[], None).await?;
+        let partitions = plan.properties().output_partitioning().partition_count();
+        let spec = Arc::new(GatherSpec {
+            function: self.function,
+            id_name: self.id.field.name().clone(),
+            id_type: self.id.field.data_type().clone(),
+            method: self.method.clone(),
+            dims: capacities.len(),
+        });
+        let mut tasks = Vec::with_capacity(partitions);
+        for partition in 0..partitions {
+            let stream = plan.execute(partition, state.task_ctx())?;
+            let (spec, capacities) = (Arc::clone(&spec), capacities.to_vec());
+            tasks.push(tokio::spawn(async move { spec.absorb(stream, capacities).await }));
+        }
+        let mut merged: Vec<TopHeap<IdKey>> = capacities.iter().map(|&c| TopHeap::new(c)).collect();
+        for task in tasks {
+            let heaps = task.await.map_err(|e| DataFusionError::External(Box::new(e)))??;
+            for (into, heap) in merged.iter_mut().zip(heaps) {
+                into.merge(heap);
+            }
+        }
+        Ok(merged
+            .into_iter()
+            .map(|heap| {
+                let total = heap.seen();
+                let (sorted, complete) = heap.into_sorted();
+                DimensionCandidates { sorted, complete, total }
+            })
+            .collect())
+    }
+
+    /// The candidate pass and the draft; the pass is repeated with larger
+    /// heaps when overlap between dimensions used up a heap, so the result
+    /// is always exact.
+    pub async fn draft(&self, state: &SessionState) -> Result<Drafted> {
+        let codec = IdCodec::new(self.id.field.data_type())?;
+        let dims = self.dimensions(state).await?;
+        let budget = match self.budget {
+            Budget::Rows(n) => n,
+            Budget::Fraction(_) => self.budget.resolve(self.row_count(state).await?),
+        };
+        let weights = match &self.method {
+            Method::PerDimension { weights: Some(w) } => w.clone(),
+            _ => vec![1.0; dims],
+        };
+        let quotas = quotas(budget, &weights);
+        // Room for rows that other dimensions take first; orthogonal
+        // dimensions overlap little (ODiS reports < 2%).
+        let mut capacities: Vec<usize> = match self.method {
+            Method::PerDimension { .. } => quotas.iter().map(|&q| q as usize + q as usize / 4 + 256).collect(),
+            _ => vec![budget as usize],
+        };
+        let mut passes = 0;
+        loop {
+            passes += 1;
+            let candidates = self.gather(state, &capacities).await?;
+            match draft(budget, &quotas, &candidates) {
+                Ok(picks) => {
+                    return Ok(Drafted {
+                        quotas,
+                        dims: candidates,
+                        picks,
+                        codec,
+                        passes,
+                    });
+                }
+                Err(DraftError::NeedMore(more)) => capacities = more.capacities,
+                Err(DraftError::DuplicateId(id)) => return Err(duplicate_id(self, &codec, &id)),
+            }
+        }
+    }
+}
+
+/// What a partition's candidate task needs to know of the selection.
+struct GatherSpec {
+    function: &'static str,
+    id_name: String,
+    id_type: DataType,
+    method: Method,
+    dims: usize,
+}
+
+impl GatherSpec {
+    /// One partition's rows into heaps of their own.
+    async fn absorb(&self, mut stream: SendableRecordBatchStream, capacities: Vec<usize>) -> Result<Vec<TopHeap<IdKey>>> {
+        let codec = IdCodec::new(&self.id_type)?;
+        let dims = self.dims;
         let mut heaps: Vec<TopHeap<IdKey>> = capacities.iter().map(|&c| TopHeap::new(c)).collect();
-        let mut stream = self.scan(state, Some(&self.narrow_projection())).await?;
         while let Some(batch) = stream.next().await {
             let batch = batch?;
             let ids = batch.column(0);
             if ids.null_count() > 0 {
                 return Err(exec_err(format!(
                     "{}: id column '{}' has NULL values; every row needs a unique, non-NULL id",
-                    self.function,
-                    self.id.field.name()
+                    self.function, self.id_name
                 )));
             }
             let keys = codec.keys(ids)?;
-            let vectors = match &self.scores {
-                Some(_) => Some(Vectors::try_new(batch.column(1))?),
-                None => None,
-            };
+            let vectors = if batch.num_columns() > 1 { Some(Vectors::try_new(batch.column(1))?) } else { None };
             let wrong_length = |i: usize, len: usize| {
                 exec_err(format!(
                     "{}: score vectors have different lengths: the row with id {} has {len} scores, expected {dims}; \
@@ -245,55 +330,7 @@ impl Selection {
                 }
             }
         }
-        Ok(heaps
-            .into_iter()
-            .map(|heap| {
-                let total = heap.seen();
-                let (sorted, complete) = heap.into_sorted();
-                DimensionCandidates { sorted, complete, total }
-            })
-            .collect())
-    }
-
-    /// The candidate pass and the draft; the pass is repeated with larger
-    /// heaps when overlap between dimensions used up a heap, so the result
-    /// is always exact.
-    pub async fn draft(&self, state: &SessionState) -> Result<Drafted> {
-        let codec = IdCodec::new(self.id.field.data_type())?;
-        let dims = self.dimensions(state).await?;
-        let budget = match self.budget {
-            Budget::Rows(n) => n,
-            Budget::Fraction(_) => self.budget.resolve(self.row_count(state).await?),
-        };
-        let weights = match &self.method {
-            Method::PerDimension { weights: Some(w) } => w.clone(),
-            _ => vec![1.0; dims],
-        };
-        let quotas = quotas(budget, &weights);
-        // Room for rows that other dimensions take first; orthogonal
-        // dimensions overlap little (ODiS reports < 2%).
-        let mut capacities: Vec<usize> = match self.method {
-            Method::PerDimension { .. } => quotas.iter().map(|&q| q as usize + q as usize / 4 + 256).collect(),
-            _ => vec![budget as usize],
-        };
-        let mut passes = 0;
-        loop {
-            passes += 1;
-            let candidates = self.gather(state, &codec, &capacities).await?;
-            match draft(budget, &quotas, &candidates) {
-                Ok(picks) => {
-                    return Ok(Drafted {
-                        quotas,
-                        dims: candidates,
-                        picks,
-                        codec,
-                        passes,
-                    });
-                }
-                Err(DraftError::NeedMore(more)) => capacities = more.capacities,
-                Err(DraftError::DuplicateId(id)) => return Err(duplicate_id(self, &codec, &id)),
-            }
-        }
+        Ok(heaps)
     }
 }
 
