@@ -1,7 +1,9 @@
 //! Runs the `.slt` files under `tests/slt/` against an odis engine.
 //!
 //! `cargo test --test sqllogictests [FILTER]` runs the files whose name
-//! contains FILTER. Each file gets a fresh engine.
+//! contains FILTER; libtest's flags and their values (`--test-threads 1`)
+//! are not filters, and a FILTER ending in `.slt` must name a file. Each
+//! file gets a fresh engine; the closing line is libtest's.
 
 use std::path::{Path, PathBuf};
 
@@ -96,13 +98,36 @@ fn slt_files(dir: &Path, filter: Option<&str>) -> Vec<PathBuf> {
     files
 }
 
+/// libtest's options that take a value as the next argument: their values
+/// are not filters (`cargo test -- --test-threads 1` must not filter on "1").
+const VALUE_FLAGS: [&str; 7] = ["--test-threads", "--skip", "--format", "--color", "--logfile", "-Z", "--shuffle-seed"];
+
+/// The first positional argument, as libtest reads its filter.
+fn filter_argument(args: &[String]) -> Option<String> {
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        if VALUE_FLAGS.contains(&arg.as_str()) {
+            args.next();
+        } else if !arg.starts_with('-') {
+            return Some(arg.clone());
+        }
+    }
+    None
+}
+
 #[tokio::main]
 async fn main() {
-    // `cargo test` passes its own flags (e.g. --nocapture); the first
-    // non-flag argument filters files.
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let filter = filter_argument(&args);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slt");
     let files = slt_files(&dir, filter.as_deref());
+    // A filter naming an .slt file that is not there is a mistake; any other
+    // filter that matches no file is a test name meant for other targets
+    // (`cargo test NAME` passes it to every test binary), as in libtest.
+    if let Some(f) = filter.as_deref().filter(|f| f.ends_with(".slt") && files.is_empty()) {
+        eprintln!("no file in tests/slt matches '{f}'; the files are: {:?}", slt_files(&dir, None));
+        std::process::exit(1);
+    }
     let mut failures = Vec::new();
     for file in &files {
         let mut runner = sqllogictest::Runner::new(|| async {
@@ -120,6 +145,14 @@ async fn main() {
         }
     }
     println!("\n{} slt file(s), {} failed", files.len(), failures.len());
+    let all = slt_files(&dir, None).len();
+    println!(
+        "test result: {}. {} passed; {} failed; 0 ignored; 0 measured; {} filtered out",
+        if failures.is_empty() { "ok" } else { "FAILED" },
+        files.len() - failures.len(),
+        failures.len(),
+        all - files.len()
+    );
     if !failures.is_empty() {
         eprintln!("failed: {}", failures.join(", "));
         std::process::exit(1);
