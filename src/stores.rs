@@ -94,6 +94,57 @@ impl AwsOptions {
     }
 }
 
+/// The option keys whose values are secrets.
+const SECRET_KEYS: [&str; 2] = ["aws.secret_access_key", "aws.session_token"];
+
+/// `sql` with the value of every secret option (`'aws.secret_access_key'
+/// '...'` in OPTIONS(...)) replaced by `***`, for text that is kept, such as
+/// the shell's history. Works on the text alone, before any parsing, so a
+/// statement that fails to parse is redacted too.
+pub fn redact_secret_options(sql: &str) -> String {
+    let lower = sql.to_ascii_lowercase();
+    let mut out = String::with_capacity(sql.len());
+    let mut at = 0;
+    while let Some(found) = SECRET_KEYS
+        .iter()
+        .filter_map(|key| lower[at..].find(key).map(|i| (at + i, key.len())))
+        .min()
+    {
+        let (start, len) = found;
+        // Past the key and its closing quote, then spaces, then the value's quote.
+        let mut i = start + len;
+        let bytes = sql.as_bytes();
+        if i < bytes.len() && (bytes[i] == b'\'' || bytes[i] == b'"') {
+            i += 1;
+        }
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        out.push_str(&sql[at..i]);
+        at = i;
+        if i < bytes.len() && bytes[i] == b'\'' {
+            // The value: up to the closing quote ('' is an escaped quote).
+            let mut j = i + 1;
+            while j < bytes.len() {
+                if bytes[j] == b'\'' {
+                    if bytes.get(j + 1) == Some(&b'\'') {
+                        j += 2;
+                        continue;
+                    }
+                    break;
+                }
+                j += 1;
+            }
+            out.push('\'');
+            out.push_str(REDACTED);
+            out.push('\'');
+            at = (j + 1).min(sql.len());
+        }
+    }
+    out.push_str(&sql[at..]);
+    out
+}
+
 fn parse_bool(key: &str, value: &str) -> DFResult<bool> {
     match value.to_ascii_lowercase().as_str() {
         "true" => Ok(true),
@@ -253,6 +304,19 @@ impl ObjectStoreRegistry for OdisObjectStoreRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_option_values_are_redacted_from_statement_text() {
+        let sql = "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION 's3://b/' OPTIONS ('aws.access_key_id' 'AKIA', \
+                   'AWS.SECRET_ACCESS_KEY'   'it''s-s3cr3t', 'aws.session_token' 'tok3n', 'aws.region' 'us-east-1')";
+        let redacted = redact_secret_options(sql);
+        assert!(!redacted.contains("s3cr3t") && !redacted.contains("tok3n"), "{redacted}");
+        assert!(redacted.contains("'AKIA'") && redacted.contains("'us-east-1'"), "{redacted}");
+        assert!(redacted.contains("'AWS.SECRET_ACCESS_KEY'   '***'"), "{redacted}");
+        // Unterminated values are cut at the end of the text.
+        assert_eq!(redact_secret_options("OPTIONS('aws.secret_access_key' 'abc"), "OPTIONS('aws.secret_access_key' '***'");
+        assert_eq!(redact_secret_options("SELECT 1"), "SELECT 1");
+    }
 
     #[test]
     fn debug_and_entries_hide_secrets() {

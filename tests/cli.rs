@@ -260,6 +260,28 @@ fn ctrl_c_in_the_interactive_shell_cancels_the_query_and_keeps_the_session() {
 }
 
 #[test]
+fn the_shell_history_keeps_no_secret() {
+    // A real terminal (script(1)), so the entry goes through the line editor.
+    let dir = tempdir();
+    let history = dir.path().join("history");
+    let odis_path = env!("CARGO_BIN_EXE_odis");
+    let statement = "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION 's3://nowhere-bucket/x/' \
+                     OPTIONS ('aws.access_key_id' 'AKIAVISIBLE', 'aws.secret_access_key' 'TOPSECRET42', \
+                     'aws.endpoint' 'http://127.0.0.1:9', 'aws.allow_http' 'true', 'aws.region' 'us-east-1');";
+    let feeder = format!("sleep 1; printf \"%s\\r\" \"{statement}\"; sleep 3; printf '\\\\q\\r'; sleep 1");
+    let _ = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("({feeder}) | script -q -e -c '{odis_path}' /dev/null"))
+        .env("ODIS_HISTORY", &history)
+        .current_dir(dir.path())
+        .output()
+        .expect("script(1) from util-linux runs");
+    let saved = std::fs::read_to_string(&history).expect("history saved");
+    assert!(saved.contains("AKIAVISIBLE"), "the statement is in the history: {saved}");
+    assert!(!saved.contains("TOPSECRET42"), "a secret reached the history: {saved}");
+}
+
+#[test]
 fn missing_onnx_runtime_says_how_to_install_it() {
     let dir = tempdir();
     let out = run(odis(dir.path())

@@ -149,7 +149,8 @@ pub async fn run(runner: &mut Runner, quiet: bool) -> bool {
     if !std::io::stdin().is_terminal() {
         return run_script_from_stdin(runner).await;
     }
-    let config = Config::builder().auto_add_history(true).build();
+    // Entries go into the history by hand, with secret option values redacted.
+    let config = Config::builder().auto_add_history(false).build();
     let mut editor: Editor<SqlHelper, _> = match Editor::with_config(config) {
         Ok(editor) => editor,
         Err(e) => {
@@ -170,7 +171,10 @@ pub async fn run(runner: &mut Runner, quiet: bool) -> bool {
     loop {
         match editor.readline("odis> ") {
             Ok(entry) if entry.trim().is_empty() => continue,
-            Ok(entry) => match run_entry(runner, &entry).await {
+            Ok(entry) => match {
+                let _ = editor.add_history_entry(odis::stores::redact_secret_options(&entry));
+                run_entry(runner, &entry).await
+            } {
                 Ok(Next::Continue) => {}
                 Ok(Next::Quit) | Err(Stop::OutputClosed) => break,
                 Err(_) => ok = false,
