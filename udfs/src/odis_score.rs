@@ -4,9 +4,8 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{Array, AsArray, FixedSizeListArray, Float32Array};
+use datafusion::arrow::array::{FixedSizeListArray, Float32Array};
 use datafusion::arrow::buffer::NullBuffer;
-use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result};
@@ -80,6 +79,23 @@ fn model_literal(value: Option<&ScalarValue>) -> Result<String> {
     }
 }
 
+/// A bound on the bytes of one token (WordPiece and BPE vocabularies keep
+/// tokens far shorter), used to cut texts before tokenising.
+const MAX_BYTES_PER_TOKEN: usize = 64;
+
+/// The longest prefix of `text` of at most `bytes` bytes that ends on a
+/// character boundary.
+fn prefix(text: &str, bytes: usize) -> &str {
+    if text.len() <= bytes {
+        return text;
+    }
+    let mut end = bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 fn result_type(dims: usize) -> DataType {
     DataType::FixedSizeList(Arc::new(Field::new_list_field(DataType::Float32, true)), dims as i32)
 }
@@ -133,10 +149,16 @@ impl AsyncScalarUDFImpl for OdisScoreFunc {
         let spec = self.spec(&model)?;
         let execution = Execution::from_config(&args.config_options)?;
         let rows = args.number_rows;
-        let texts = cast(&args.args[0].to_array(rows)?, &DataType::Utf8)?;
-        let texts = texts.as_string::<i32>();
-        let present: Vec<usize> = (0..rows).filter(|&i| texts.is_valid(i)).collect();
-        let owned: Vec<String> = present.iter().map(|&i| texts.value(i).to_string()).collect();
+        let texts = args.args[0].to_array(rows)?;
+        let values_in = crate::quality_signals::text_values(&texts)?;
+        let present: Vec<usize> = (0..rows).filter(|&i| values_in[i].is_some()).collect();
+        // Only the first max_length tokens are scored: cut each text, cheaply,
+        // far enough past them (no token is longer than 64 bytes here) that
+        // the tokens kept do not change, so a document of megabytes is not
+        // tokenised whole.
+        let keep_bytes = spec.max_length.saturating_mul(MAX_BYTES_PER_TOKEN);
+        let owned: Vec<String> =
+            present.iter().map(|&i| prefix(values_in[i].expect("present"), keep_bytes).to_string()).collect();
 
         // Session start-up and tokenising are CPU work: keep them off the
         // async runtime's threads.
@@ -177,7 +199,7 @@ impl AsyncScalarUDFImpl for OdisScoreFunc {
             }
         }
         progress::add_scored(present.len() as u64);
-        let nulls = (present.len() < rows).then(|| NullBuffer::from((0..rows).map(|i| texts.is_valid(i)).collect::<Vec<bool>>()));
+        let nulls = (present.len() < rows).then(|| NullBuffer::from(values_in.iter().map(Option::is_some).collect::<Vec<bool>>()));
         let list = FixedSizeListArray::try_new(
             Arc::new(Field::new_list_field(DataType::Float32, true)),
             dims as i32,
