@@ -285,24 +285,34 @@ async fn run(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(&str)) 
         // Load (and check) the model before reading any data.
         engine.models().load(dir).map_err(|e| invalid(format!("--model {}: {}", dir.display(), OdisError::from(e))))?;
     }
-    let out_dir = match options.out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
+    let out = options.out.display().to_string();
+    let scratch_parent = if is_url(&out) {
+        // The output goes to an object store, written as one object, which
+        // appears only when complete. Check the bucket now, not after hours
+        // of scoring; the scratch files stay on this machine.
+        check_output_location(engine, &out).await?;
+        std::env::temp_dir()
+    } else {
+        let out_dir = match options.out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !out_dir.is_dir() {
+            return Err(invalid(format!(
+                "--out {}: the directory '{}' does not exist; create it first",
+                options.out.display(),
+                out_dir.display()
+            )));
+        }
+        if options.out.is_dir() {
+            return Err(invalid(format!("--out {} is a directory; name the Parquet file to write", options.out.display())));
+        }
+        out_dir
     };
-    if !out_dir.is_dir() {
-        return Err(invalid(format!(
-            "--out {}: the directory '{}' does not exist; create it first",
-            options.out.display(),
-            out_dir.display()
-        )));
-    }
-    if options.out.is_dir() {
-        return Err(invalid(format!("--out {} is a directory; name the Parquet file to write", options.out.display())));
-    }
     let scratch = tempfile::Builder::new()
         .prefix(".odis-select-")
-        .tempdir_in(&out_dir)
-        .map_err(|e| OdisError::io(format!("cannot create a scratch directory in '{}'", out_dir.display()), e))?;
+        .tempdir_in(&scratch_parent)
+        .map_err(|e| OdisError::io(format!("cannot create a scratch directory in '{}'", scratch_parent.display()), e))?;
     // An earlier run interrupted on this engine may have left the script's names.
     engine.sql(&format!("{TRANSIENT_DROPS}; DROP TABLE IF EXISTS scaling; DROP TABLE IF EXISTS pca")).await?;
     let script = substitute(SELECT_SQL, &options.script_vars(scratch.path()))?;
@@ -476,6 +486,33 @@ async fn run(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(&str)) 
         crate::output::write_atomically(path, crate::select_report::html(&report, options).as_bytes())?;
     }
     Ok(report)
+}
+
+/// Whether `location` is a URL (`s3://bucket/key`) rather than a local path.
+pub fn is_url(location: &str) -> bool {
+    location.split_once("://").is_some_and(|(scheme, _)| !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+/// The object store of `out` answers for its bucket: listing the parent
+/// prefix fails now for a missing bucket or wrong credentials.
+async fn check_output_location(engine: &Engine, out: &str) -> Result<()> {
+    let url = datafusion::datasource::listing::ListingTableUrl::parse(out)?;
+    if url.file_extension().is_none() {
+        return Err(invalid(format!("--out {out}: name the Parquet object to write, e.g. s3://bucket/selected.parquet")));
+    }
+    let store = engine.context().runtime_env().object_store(url.object_store())?;
+    let parts: Vec<_> = url.prefix().parts().collect();
+    let parent: object_store::path::Path = parts[..parts.len().saturating_sub(1)].iter().cloned().collect();
+    let listing = store.list_with_delimiter(Some(&parent)).await;
+    match listing {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            Err(invalid(format!(
+                "--out {out}: cannot write there: {}; check that the bucket exists and the credentials may write to it",
+                crate::error::one_line(&e.to_string())
+            )))
+        }
+    }
 }
 
 /// The column `name` of the table read from `input`, or an error naming the

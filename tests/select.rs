@@ -303,6 +303,24 @@ fn select_reads_the_corpus_from_s3() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (a, b) = rt.block_on(async { (selection(&dir.path().join("selected.parquet")).await, selection(&dir.path().join("local.parquet")).await) });
     assert_eq!(a, b);
+
+    // The output may go to S3 too, as one object; it holds the same rows.
+    let mut command = odis(dir.path());
+    with_s3(&mut command);
+    let remote_out = s3.url("selections/selected.parquet");
+    let out = run(command.args(["select", "--input", &corpus(), "--budget", "1%", "--out", &remote_out]));
+    out.ok();
+    assert!(!dir.path().join("report.html").exists(), "no report by default for an S3 output");
+    let mut download = odis(dir.path());
+    with_s3(&mut download);
+    run(download.args(["-c", &format!("COPY (SELECT * FROM '{remote_out}') TO 'from-s3.parquet'")])).ok();
+    assert_eq!(rt.block_on(selection(&dir.path().join("from-s3.parquet"))), b);
+
+    // A missing bucket is found before any document is scored.
+    let mut command = odis(dir.path());
+    with_s3(&mut command);
+    run(command.args(["select", "--input", &corpus(), "--out", "s3://no-such-bucket-odis/selected.parquet"]))
+        .fails_with(&["--out s3://no-such-bucket-odis/selected.parquet: cannot write there", "bucket exists"]);
 }
 
 /// The junk-injected corpus of benches/junk_corpus.py (25% generated junk of

@@ -188,11 +188,11 @@ struct SelectArgs {
     #[arg(long, value_name = "DIR")]
     diversity: Option<PathBuf>,
 
-    /// The Parquet file to write: every column of the corpus plus odis_dim, odis_rank, odis_score
+    /// The Parquet file to write, local or s3://bucket/key: every column of the corpus plus odis_dim, odis_rank, odis_score
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
 
-    /// Where to write the HTML report (default: report.html beside --out)
+    /// Where to write the HTML report (default: report.html beside a local --out; none for s3://)
     #[arg(long, value_name = "FILE", conflicts_with = "no_report")]
     report: Option<PathBuf>,
 
@@ -230,6 +230,8 @@ async fn select(engine: Engine, args: SelectArgs, quiet: bool) -> ExitCode {
     let report = match (args.no_report, args.report) {
         (true, _) => None,
         (false, Some(path)) => Some(path),
+        // An object-store output gets no report unless --report names a local file.
+        (false, None) if odis::select::is_url(&args.out.display().to_string()) => None,
         (false, None) => Some(args.out.parent().unwrap_or(std::path::Path::new("")).join("report.html")),
     };
     let options = odis::select::SelectOptions {
