@@ -52,57 +52,88 @@ pub struct Rule {
     /// Whether the `default` filter applies it.
     pub in_default: bool,
     pub definition: &'static str,
+    /// What it measures.
+    measure: Measure,
+}
+
+/// The measurement a rule compares with its threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Measure {
+    Words,
+    MeanWordLength,
+    SymbolWordRatio,
+    BulletLines,
+    EllipsisLines,
+    AlphaWords,
+    StopWords,
+    LongestWord,
+    LoremIpsum,
+    CurlyBracket,
+    Sentences,
+    AllCapsWords,
+    LinePunctuation,
+    ShortLines,
+    FinewebDuplicateLineChars,
+    NewlinesPerWord,
+    DuplicateLines,
+    DuplicateParagraphs,
+    DuplicateLineChars,
+    DuplicateParagraphChars,
+    /// The most frequent word n-gram, n = 2, 3, 4.
+    TopNgram(usize),
+    /// Repeated word n-grams, n = 5..=10.
+    DuplicateNgram(usize),
 }
 
 const fn rule(
     name: &'static str,
     family: &'static str,
-    bound: Bound,
-    domain: Domain,
+    (bound, domain, measure): (Bound, Domain, Measure),
     default: f64,
     in_default: bool,
     definition: &'static str,
 ) -> Rule {
-    Rule { name, family, bound, domain, default, in_default, definition }
+    Rule { name, family, bound, domain, default, in_default, definition, measure }
 }
 
 use Bound::{Forbid, Max, Min};
 use Domain::{Count, Length, Ratio, Switch};
+use Measure::*;
 
 /// Every rule, in the order they are checked (cheap ones first); a document
 /// is reported under the first rule it fails.
 pub const RULES: [Rule; 31] = [
-    rule("gopher_min_words", "gopher", Min, Count, 50.0, true, "words"),
-    rule("gopher_max_words", "gopher", Max, Count, 100_000.0, true, "words"),
-    rule("gopher_min_mean_word_length", "gopher", Min, Length, 3.0, true, "mean characters per word"),
-    rule("gopher_max_mean_word_length", "gopher", Max, Length, 10.0, true, "mean characters per word"),
-    rule("gopher_max_symbol_word_ratio", "gopher", Max, Ratio, 0.1, true, "('#' + '...' + '…') / words"),
-    rule("gopher_max_bullet_lines_ratio", "gopher", Max, Ratio, 0.9, true, "lines starting with a bullet (•, ‣, ◦, ●, -, *) / lines"),
-    rule("gopher_max_ellipsis_lines_ratio", "gopher", Max, Ratio, 0.3, true, "lines ending with '...' or '…' / lines"),
-    rule("gopher_min_alpha_words_ratio", "gopher", Min, Ratio, 0.8, true, "words with a letter / words"),
-    rule("gopher_min_stop_words", "gopher", Min, Count, 2.0, true, "distinct words among the, be, to, of, and, that, have, with (case-insensitive)"),
-    rule("c4_max_word_length", "c4", Max, Length, 1000.0, true, "characters of the longest word"),
-    rule("c4_lorem_ipsum", "c4", Forbid, Switch, 1.0, true, "the text contains 'lorem ipsum' (case-insensitive)"),
-    rule("c4_curly_bracket", "c4", Forbid, Switch, 1.0, false, "the text contains '{' (C4 drops code this way; off in `default`)"),
-    rule("c4_min_sentences", "c4", Min, Count, 5.0, false, "Unicode sentences that hold a word (off in `default`: the Gopher rules already judge short texts)"),
-    rule("odis_max_all_caps_words_ratio", "odis", Max, Ratio, 0.4, true, "words of 2+ letters written in capitals only / words with a letter (RedPajama-V2's all-caps signal)"),
-    rule("fineweb_min_line_punct_ratio", "fineweb", Min, Ratio, 0.12, true, "non-empty lines ending in terminal punctuation (. ! ? \" ' ” ’ … :) / non-empty lines"),
-    rule("fineweb_max_short_line_ratio", "fineweb", Max, Ratio, 0.67, true, "non-empty lines shorter than 30 characters / non-empty lines"),
-    rule("fineweb_max_duplicate_line_chars_ratio", "fineweb", Max, Ratio, 0.01, true, "characters in non-empty lines that repeat an earlier line / characters"),
-    rule("fineweb_max_newline_word_ratio", "fineweb", Max, Ratio, 0.3, true, "line breaks / words"),
-    rule("gopher_max_duplicate_lines_ratio", "gopher", Max, Ratio, 0.3, true, "lines that repeat an earlier line / lines"),
-    rule("gopher_max_duplicate_paragraphs_ratio", "gopher", Max, Ratio, 0.3, true, "paragraphs (split at blank lines) that repeat an earlier one / paragraphs"),
-    rule("gopher_max_duplicate_line_chars_ratio", "gopher", Max, Ratio, 0.2, true, "characters in repeated lines / characters"),
-    rule("gopher_max_duplicate_paragraph_chars_ratio", "gopher", Max, Ratio, 0.2, true, "characters in repeated paragraphs / characters"),
-    rule("gopher_max_top_2gram_ratio", "gopher", Max, Ratio, 0.2, true, "characters of the most frequent word 2-gram times its count / characters"),
-    rule("gopher_max_top_3gram_ratio", "gopher", Max, Ratio, 0.18, true, "the same for 3-grams"),
-    rule("gopher_max_top_4gram_ratio", "gopher", Max, Ratio, 0.16, true, "the same for 4-grams"),
-    rule("gopher_max_duplicate_5gram_ratio", "gopher", Max, Ratio, 0.15, true, "characters in word 5-grams that repeat an earlier 5-gram (not overlapping) / characters"),
-    rule("gopher_max_duplicate_6gram_ratio", "gopher", Max, Ratio, 0.14, true, "the same for 6-grams"),
-    rule("gopher_max_duplicate_7gram_ratio", "gopher", Max, Ratio, 0.13, true, "the same for 7-grams"),
-    rule("gopher_max_duplicate_8gram_ratio", "gopher", Max, Ratio, 0.12, true, "the same for 8-grams"),
-    rule("gopher_max_duplicate_9gram_ratio", "gopher", Max, Ratio, 0.11, true, "the same for 9-grams"),
-    rule("gopher_max_duplicate_10gram_ratio", "gopher", Max, Ratio, 0.10, true, "the same for 10-grams"),
+    rule("gopher_min_words", "gopher", (Min, Count, Words), 50.0, true, "words"),
+    rule("gopher_max_words", "gopher", (Max, Count, Words), 100_000.0, true, "words"),
+    rule("gopher_min_mean_word_length", "gopher", (Min, Length, MeanWordLength), 3.0, true, "mean characters per word"),
+    rule("gopher_max_mean_word_length", "gopher", (Max, Length, MeanWordLength), 10.0, true, "mean characters per word"),
+    rule("gopher_max_symbol_word_ratio", "gopher", (Max, Ratio, SymbolWordRatio), 0.1, true, "('#' + '...' + '…') / words"),
+    rule("gopher_max_bullet_lines_ratio", "gopher", (Max, Ratio, BulletLines), 0.9, true, "lines starting with a bullet (•, ‣, ◦, ●, -, *) / lines"),
+    rule("gopher_max_ellipsis_lines_ratio", "gopher", (Max, Ratio, EllipsisLines), 0.3, true, "lines ending with '...' or '…' / lines"),
+    rule("gopher_min_alpha_words_ratio", "gopher", (Min, Ratio, AlphaWords), 0.8, true, "words with a letter / words"),
+    rule("gopher_min_stop_words", "gopher", (Min, Count, StopWords), 2.0, true, "distinct words among the, be, to, of, and, that, have, with (case-insensitive)"),
+    rule("c4_max_word_length", "c4", (Max, Length, LongestWord), 1000.0, true, "characters of the longest word"),
+    rule("c4_lorem_ipsum", "c4", (Forbid, Switch, LoremIpsum), 1.0, true, "the text contains 'lorem ipsum' (case-insensitive)"),
+    rule("c4_curly_bracket", "c4", (Forbid, Switch, CurlyBracket), 1.0, false, "the text contains '{' (C4 drops code this way; off in `default`)"),
+    rule("c4_min_sentences", "c4", (Min, Count, Sentences), 5.0, false, "Unicode sentences that hold a word (off in `default`: the Gopher rules already judge short texts)"),
+    rule("odis_max_all_caps_words_ratio", "odis", (Max, Ratio, AllCapsWords), 0.4, true, "words of 2+ letters written in capitals only / words with a letter (RedPajama-V2's all-caps signal)"),
+    rule("fineweb_min_line_punct_ratio", "fineweb", (Min, Ratio, LinePunctuation), 0.12, true, "non-empty lines ending in terminal punctuation (. ! ? \" ' ” ’ … :) / non-empty lines"),
+    rule("fineweb_max_short_line_ratio", "fineweb", (Max, Ratio, ShortLines), 0.67, true, "non-empty lines shorter than 30 characters / non-empty lines"),
+    rule("fineweb_max_duplicate_line_chars_ratio", "fineweb", (Max, Ratio, FinewebDuplicateLineChars), 0.01, true, "characters in non-empty lines that repeat an earlier line / characters"),
+    rule("fineweb_max_newline_word_ratio", "fineweb", (Max, Ratio, NewlinesPerWord), 0.3, true, "line breaks / words"),
+    rule("gopher_max_duplicate_lines_ratio", "gopher", (Max, Ratio, DuplicateLines), 0.3, true, "lines that repeat an earlier line / lines"),
+    rule("gopher_max_duplicate_paragraphs_ratio", "gopher", (Max, Ratio, DuplicateParagraphs), 0.3, true, "paragraphs (split at blank lines) that repeat an earlier one / paragraphs"),
+    rule("gopher_max_duplicate_line_chars_ratio", "gopher", (Max, Ratio, DuplicateLineChars), 0.2, true, "characters in repeated lines / characters"),
+    rule("gopher_max_duplicate_paragraph_chars_ratio", "gopher", (Max, Ratio, DuplicateParagraphChars), 0.2, true, "characters in repeated paragraphs / characters"),
+    rule("gopher_max_top_2gram_ratio", "gopher", (Max, Ratio, TopNgram(2)), 0.2, true, "characters of the most frequent word 2-gram times its count / characters"),
+    rule("gopher_max_top_3gram_ratio", "gopher", (Max, Ratio, TopNgram(3)), 0.18, true, "the same for 3-grams"),
+    rule("gopher_max_top_4gram_ratio", "gopher", (Max, Ratio, TopNgram(4)), 0.16, true, "the same for 4-grams"),
+    rule("gopher_max_duplicate_5gram_ratio", "gopher", (Max, Ratio, DuplicateNgram(5)), 0.15, true, "characters in word 5-grams that repeat an earlier 5-gram (not overlapping) / characters"),
+    rule("gopher_max_duplicate_6gram_ratio", "gopher", (Max, Ratio, DuplicateNgram(6)), 0.14, true, "the same for 6-grams"),
+    rule("gopher_max_duplicate_7gram_ratio", "gopher", (Max, Ratio, DuplicateNgram(7)), 0.13, true, "the same for 7-grams"),
+    rule("gopher_max_duplicate_8gram_ratio", "gopher", (Max, Ratio, DuplicateNgram(8)), 0.12, true, "the same for 8-grams"),
+    rule("gopher_max_duplicate_9gram_ratio", "gopher", (Max, Ratio, DuplicateNgram(9)), 0.11, true, "the same for 9-grams"),
+    rule("gopher_max_duplicate_10gram_ratio", "gopher", (Max, Ratio, DuplicateNgram(10)), 0.10, true, "the same for 10-grams"),
 ];
 
 /// The rule sets a spec can name.
@@ -336,9 +367,9 @@ impl<'a> Measures<'a> {
     /// The measurement rule `index` of [`RULES`] compares with its threshold.
     fn get(&mut self, index: usize) -> f64 {
         let text = self.text;
-        match RULES[index].name {
-            "gopher_min_words" | "gopher_max_words" => self.words().len() as f64,
-            "gopher_min_mean_word_length" | "gopher_max_mean_word_length" => {
+        match RULES[index].measure {
+            Words => self.words().len() as f64,
+            MeanWordLength => {
                 let words = self.words();
                 if words.is_empty() {
                     // No words: the word-count rule judges this text.
@@ -346,11 +377,11 @@ impl<'a> Measures<'a> {
                 }
                 ratio(words.iter().map(|w| w.chars().count()).sum(), words.len())
             }
-            "gopher_max_symbol_word_ratio" => {
+            SymbolWordRatio => {
                 let symbols = text.matches('#').count() + text.matches("...").count() + text.matches('…').count();
                 ratio(symbols, self.words().len())
             }
-            "gopher_max_bullet_lines_ratio" => {
+            BulletLines => {
                 let (mut lines, mut bullets) = (0, 0);
                 for line in self.lines() {
                     lines += 1;
@@ -360,7 +391,7 @@ impl<'a> Measures<'a> {
                 }
                 ratio(bullets, lines)
             }
-            "gopher_max_ellipsis_lines_ratio" => {
+            EllipsisLines => {
                 let (mut lines, mut ellipses) = (0, 0);
                 for line in self.lines() {
                     lines += 1;
@@ -371,14 +402,14 @@ impl<'a> Measures<'a> {
                 }
                 ratio(ellipses, lines)
             }
-            "gopher_min_alpha_words_ratio" => {
+            AlphaWords => {
                 let words = self.words();
                 if words.is_empty() {
                     return 1.0;
                 }
                 ratio(words.iter().filter(|w| w.chars().any(char::is_alphabetic)).count(), words.len())
             }
-            "gopher_min_stop_words" => {
+            StopWords => {
                 let mut found = [false; GOPHER_STOP_WORDS.len()];
                 for word in self.words() {
                     if word.len() <= 4 {
@@ -390,13 +421,11 @@ impl<'a> Measures<'a> {
                 }
                 found.iter().filter(|f| **f).count() as f64
             }
-            "c4_max_word_length" => self.words().iter().map(|w| w.chars().count()).max().unwrap_or(0) as f64,
-            "c4_lorem_ipsum" => f64::from(u8::from(text.to_lowercase().contains("lorem ipsum"))),
-            "c4_curly_bracket" => f64::from(u8::from(text.contains('{'))),
-            "c4_min_sentences" => {
-                text.unicode_sentences().filter(|s| s.unicode_words().next().is_some()).count() as f64
-            }
-            "odis_max_all_caps_words_ratio" => {
+            LongestWord => self.words().iter().map(|w| w.chars().count()).max().unwrap_or(0) as f64,
+            LoremIpsum => f64::from(u8::from(text.to_lowercase().contains("lorem ipsum"))),
+            CurlyBracket => f64::from(u8::from(text.contains('{'))),
+            Sentences => text.unicode_sentences().filter(|s| s.unicode_words().next().is_some()).count() as f64,
+            AllCapsWords => {
                 let (mut lettered, mut caps) = (0, 0);
                 for word in self.words() {
                     let letters = word.chars().filter(|c| c.is_alphabetic()).count();
@@ -409,7 +438,7 @@ impl<'a> Measures<'a> {
                 }
                 ratio(caps, lettered)
             }
-            "fineweb_min_line_punct_ratio" => {
+            LinePunctuation => {
                 let (mut lines, mut ended) = (0, 0);
                 for line in self.nonempty_lines() {
                     lines += 1;
@@ -419,7 +448,7 @@ impl<'a> Measures<'a> {
                 }
                 if lines == 0 { 1.0 } else { ratio(ended, lines) }
             }
-            "fineweb_max_short_line_ratio" => {
+            ShortLines => {
                 let (mut lines, mut short) = (0, 0);
                 for line in self.nonempty_lines() {
                     lines += 1;
@@ -429,27 +458,17 @@ impl<'a> Measures<'a> {
                 }
                 ratio(short, lines)
             }
-            "fineweb_max_duplicate_line_chars_ratio" => {
+            FinewebDuplicateLineChars => {
                 let (_, _, chars) = duplicates(self.nonempty_lines());
                 ratio(chars, self.chars)
             }
-            "fineweb_max_newline_word_ratio" => ratio(text.matches('\n').count(), self.words().len()),
-            "gopher_max_duplicate_lines_ratio" => self.repetition().duplicate_lines,
-            "gopher_max_duplicate_paragraphs_ratio" => self.repetition().duplicate_paragraphs,
-            "gopher_max_duplicate_line_chars_ratio" => self.repetition().duplicate_line_chars,
-            "gopher_max_duplicate_paragraph_chars_ratio" => self.repetition().duplicate_paragraph_chars,
-            "gopher_max_top_2gram_ratio" => self.repetition().top_ngram[0],
-            "gopher_max_top_3gram_ratio" => self.repetition().top_ngram[1],
-            "gopher_max_top_4gram_ratio" => self.repetition().top_ngram[2],
-            name => {
-                // gopher_max_duplicate_{n}gram_ratio
-                let n: usize = name
-                    .trim_start_matches("gopher_max_duplicate_")
-                    .trim_end_matches("gram_ratio")
-                    .parse()
-                    .expect("every rule has a measurement");
-                self.repetition().duplicate_ngram[n - 5]
-            }
+            NewlinesPerWord => ratio(text.matches('\n').count(), self.words().len()),
+            DuplicateLines => self.repetition().duplicate_lines,
+            DuplicateParagraphs => self.repetition().duplicate_paragraphs,
+            DuplicateLineChars => self.repetition().duplicate_line_chars,
+            DuplicateParagraphChars => self.repetition().duplicate_paragraph_chars,
+            TopNgram(n) => self.repetition().top_ngram[n - 2],
+            DuplicateNgram(n) => self.repetition().duplicate_ngram[n - 5],
         }
     }
 }

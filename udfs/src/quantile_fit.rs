@@ -118,18 +118,18 @@ impl Accumulator for QuantileFitAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let vectors = Vectors::try_new(&values[0])?;
         for i in 0..vectors.len() {
-            let Some(Ok(row)) = vectors.finite_row(i) else {
-                if let Some(Err(len)) = vectors.finite_row(i) {
-                    if let Some(d) = self.histograms.dims().filter(|d| *d != len) {
-                        return Err(mixed_lengths(d, len));
-                    }
-                }
-                continue;
+            let Some(row) = vectors.finite_row(i) else { continue };
+            // A vector with a non-finite value is skipped, but its length still counts.
+            let len = match row {
+                Ok(r) => r.len(),
+                Err(len) => len,
             };
-            if let Some(d) = self.histograms.dims().filter(|d| *d != row.len()) {
-                return Err(mixed_lengths(d, row.len()));
+            if let Some(d) = self.histograms.dims().filter(|d| *d != len) {
+                return Err(mixed_lengths(d, len));
             }
-            self.histograms.add_row(row);
+            if let Ok(row) = row {
+                self.histograms.add_row(row);
+            }
         }
         Ok(())
     }
