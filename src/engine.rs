@@ -3,11 +3,13 @@
 //! S3 options and atomic `COPY` work.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::physical_plan::memory::MemoryStream;
@@ -23,6 +25,7 @@ use futures::TryStreamExt;
 use crate::error::{OdisError, Result};
 use crate::file_tables::enable_file_tables;
 use crate::output::stage_copy;
+use crate::scan_progress::count_scanned_rows;
 use crate::stores::{AwsOptions, OdisObjectStoreRegistry, is_remote_scheme, s3_store};
 
 /// Adds the odis SQL functions, the `odis.*` settings and the `aws.*`
@@ -143,7 +146,14 @@ impl EngineBuilder {
             }
             config = config.with_target_partitions(n);
         }
-        let mut runtime = RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(OdisObjectStoreRegistry::new()));
+        // No cached directory listings: DataFusion keys them by table name
+        // and keeps them across DROP and CREATE, so a directory rewritten in
+        // this process (odis select's work files, a COPY read back) would be
+        // read with its old files' sizes.
+        let caches = CacheManagerConfig::default().with_list_files_cache_limit(0);
+        let mut runtime = RuntimeEnvBuilder::new()
+            .with_object_store_registry(Arc::new(OdisObjectStoreRegistry::new()))
+            .with_cache_manager(caches);
         if let MemoryLimit::Bytes(bytes) = self.memory_limit.unwrap_or_else(MemoryLimit::default_for_machine) {
             // A fair pool splits the limit among the operators that can
             // spill; the tracking wrapper names the largest consumers when a
@@ -227,12 +237,30 @@ impl Engine {
     /// Runs a logical plan, registering the object stores its options name
     /// and staging `COPY` outputs so that a failed write leaves nothing.
     pub async fn execute_plan(&self, plan: LogicalPlan) -> Result<SendableRecordBatchStream> {
+        self.run_plan(plan, None).await
+    }
+
+    /// Plans and runs one statement like [`Engine::execute`], adding every
+    /// row its scans read to `rows` as they are read (for progress bars).
+    pub async fn execute_counting(&self, statement: Statement, rows: &Arc<AtomicU64>) -> Result<SendableRecordBatchStream> {
+        let plan = self.ctx.state().statement_to_plan(statement).await?;
+        self.run_plan(plan, Some(rows)).await
+    }
+
+    async fn run_plan(&self, plan: LogicalPlan, rows: Option<&Arc<AtomicU64>>) -> Result<SendableRecordBatchStream> {
+        let counted = |plan: Arc<dyn ExecutionPlan>| match rows {
+            Some(rows) => count_scanned_rows(plan, rows),
+            None => Ok(plan),
+        };
         match self.prepare_stores(plan)? {
             LogicalPlan::Copy(copy) => {
                 let (copy, staged) = stage_copy(&self.ctx.state(), copy)?;
                 let df = self.ctx.execute_logical_plan(LogicalPlan::Copy(copy)).await?;
                 let schema = Arc::new(df.schema().as_arrow().clone());
-                let batches = df.collect().await?;
+                let task = Arc::new(df.task_ctx());
+                let physical = df.create_physical_plan().await?;
+                odis_udfs::progress::start_statement(rows_to_score(physical.as_ref()));
+                let batches = datafusion::physical_plan::collect(counted(physical)?, task).await?;
                 if let Some(staged) = staged {
                     staged.commit().await?;
                 }
@@ -243,7 +271,7 @@ impl Engine {
                 let task = Arc::new(df.task_ctx());
                 let physical = df.create_physical_plan().await?;
                 odis_udfs::progress::start_statement(rows_to_score(physical.as_ref()));
-                Ok(execute_stream(physical, task)?)
+                Ok(execute_stream(counted(physical)?, task)?)
             }
         }
     }

@@ -124,6 +124,11 @@ impl StagedOutput {
             url: self.target.to_string(),
             message: e.to_string(),
         };
+        if let Some(path) = &self.local_staging {
+            // On disk before it gets its name: after a power loss the target
+            // is the old file or the whole new one.
+            sync_tree(path).map_err(|e| OdisError::io(format!("cannot flush '{}' to disk", path.display()), e))?;
+        }
         if self.single_file {
             self.store.rename(&self.staging, &self.target).await.map_err(store_error)?;
         } else {
@@ -144,6 +149,10 @@ impl StagedOutput {
             }
         }
         self.committed = true;
+        if let Some(parent) = self.local_staging.as_ref().and_then(|p| p.parent()) {
+            // The rename itself is durable once its directory is.
+            let _ = std::fs::File::open(parent).and_then(|d| d.sync_all());
+        }
         if let Some(dir) = self.local_staging.as_ref().filter(|_| !self.single_file) {
             // Only the now-empty staging directories remain.
             let _ = std::fs::remove_dir_all(dir);
@@ -178,6 +187,18 @@ impl Drop for StagedOutput {
 }
 
 use futures::StreamExt as _;
+
+/// fsync of a file, or of every file under a directory.
+fn sync_tree(path: &std::path::Path) -> std::io::Result<()> {
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            sync_tree(&entry?.path())?;
+        }
+        Ok(())
+    } else {
+        std::fs::File::open(path)?.sync_all()
+    }
+}
 
 /// The local object store uploads to `<path>#<n>` and renames on completion;
 /// an interrupted upload can leave that file behind.
