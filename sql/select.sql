@@ -4,7 +4,7 @@
 -- document, once to fetch the selected ones; every step between reads only
 -- the scores (an id and a short vector per document).
 --
---   odis -v input=sql/data/corpus.parquet -v scratch=/tmp -v out=selected.parquet -f sql/select.sql
+--   odis -v input=sql/data/corpus.parquet -v work=work -v out=selected.parquet -f sql/select.sql
 --
 -- Variables (-v NAME=VALUE; ${NAME:-default} gives the default):
 --   input       Parquet file, directory or glob; local or s3://bucket/path
@@ -23,7 +23,9 @@
 --   components  principal components to keep (the paper keeps about 4)
 --   budget      rows to select: an integer, or a fraction of the documents
 --               that pass the filter, such as 0.1
---   scratch     a directory for the materialised raw scores
+--   work        a directory for the raw scores and the other intermediate
+--               files (`odis select` keeps the raw scores there per shard,
+--               so that a killed run resumes: see --work-dir)
 --   out         the Parquet file to write (written atomically)
 -- `odis select` runs this same script and times its statements by position:
 -- keep the order of the numbered steps when editing it.
@@ -38,7 +40,10 @@ CREATE EXTERNAL TABLE corpus STORED AS PARQUET LOCATION '${input}';
 --    first rule a document fails, NULL when it passes; a NULL text fails as
 --    'null_text') and, for the documents that pass, the raw scores. They are
 --    written once: a model run is the costly step, and both the PCA fit and
---    the projection read them.
+--    the projection read them. `odis select` runs this statement once per
+--    shard of the input (one file, or several small ones): FROM a table of
+--    just those files, TO raw_scores/part-NNNNN.parquet; a killed run then
+--    resumes from the shards it finished.
 COPY (
     SELECT odis_id, odis_rule,
            CASE WHEN odis_rule IS NULL THEN ${scores:-quality_ratings_vector("${text:-text}")} END AS odis_raw
@@ -46,10 +51,10 @@ COPY (
         SELECT *, "${id:-id}" AS odis_id,
                CASE WHEN "${text:-text}" IS NULL THEN 'null_text'
                     ELSE quality_filter("${text:-text}", '${filter:-default}')['rule'] END AS odis_rule
-        FROM corpus
+        FROM ${shard_table:-corpus}
     )
-) TO '${scratch}/raw_scores.parquet' STORED AS PARQUET;
-CREATE EXTERNAL TABLE raw_scores STORED AS PARQUET LOCATION '${scratch}/raw_scores.parquet';
+) TO '${work}/raw_scores/${shard:-part-00000}.parquet' STORED AS PARQUET;
+CREATE EXTERNAL TABLE raw_scores STORED AS PARQUET LOCATION '${work}/raw_scores/part-*.parquet';
 CREATE VIEW kept AS SELECT odis_id, odis_raw FROM raw_scores WHERE odis_rule IS NULL;
 
 -- 2. Scale each dimension by rank (onto its empirical CDF, so that no
@@ -61,8 +66,8 @@ COPY (
            CASE '${scaling:-rank}' WHEN 'rank' THEN quantile_transform(k.odis_raw, s.model)
                                    WHEN 'standard' THEN k.odis_raw END AS odis_scaled
     FROM kept k CROSS JOIN scaling s
-) TO '${scratch}/scaled.parquet' STORED AS PARQUET;
-CREATE EXTERNAL TABLE scaled STORED AS PARQUET LOCATION '${scratch}/scaled.parquet';
+) TO '${work}/scaled.parquet' STORED AS PARQUET;
+CREATE EXTERNAL TABLE scaled STORED AS PARQUET LOCATION '${work}/scaled.parquet';
 CREATE TABLE pca AS
 SELECT pca_fit(odis_scaled, ${components:-4}, true) AS model FROM scaled;
 
@@ -75,8 +80,8 @@ FROM scaled r CROSS JOIN pca p;
 COPY (
     SELECT odis_id, odis_dim, odis_rank, odis_score
     FROM top_k_per_dim('projected', 'odis_id', 'odis_pc', ${budget:-0.1})
-) TO '${scratch}/selected.parquet' STORED AS PARQUET;
-CREATE EXTERNAL TABLE selected STORED AS PARQUET LOCATION '${scratch}/selected.parquet';
+) TO '${work}/selected.parquet' STORED AS PARQUET;
+CREATE EXTERNAL TABLE selected STORED AS PARQUET LOCATION '${work}/selected.parquet';
 
 -- 5. The second pass over the corpus: the selected documents with all their
 --    columns plus odis_dim, odis_rank and odis_score, by component and rank.

@@ -30,11 +30,13 @@ pub mod error;
 pub mod file_tables;
 pub mod output;
 pub mod ridge;
+pub mod scan_progress;
 pub mod script_vars;
 pub mod select;
 pub mod select_report;
 pub mod stores;
 pub mod train;
+pub mod work_dir;
 
 pub use datafusion;
 pub use engine::{Engine, EngineBuilder, register_functions};

@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
@@ -15,7 +17,10 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
 pub use odis_udfs::selection::DimensionReport;
 
+use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
+
 use crate::engine::Engine;
+use crate::work_dir::{InputFile, ScoringIdentity, WorkDir};
 use crate::error::{OdisError, Result};
 use crate::script_vars::{escape_ident as ident, escape_string as quote, substitute};
 
@@ -37,7 +42,7 @@ mod step {
 }
 
 /// Drops what sql/select.sql registers on the engine, but the fitted models.
-const TRANSIENT_DROPS: &str = "DROP VIEW IF EXISTS projected; DROP VIEW IF EXISTS loadings; \
+const TRANSIENT_DROPS: &str = "DROP TABLE IF EXISTS odis_shard; DROP VIEW IF EXISTS projected; DROP VIEW IF EXISTS loadings; \
     DROP TABLE IF EXISTS selected; DROP TABLE IF EXISTS scaled; DROP VIEW IF EXISTS kept; \
     DROP TABLE IF EXISTS raw_scores; DROP TABLE IF EXISTS corpus";
 
@@ -51,6 +56,27 @@ pub enum ScoreSource {
     Column(String),
     /// `odis_score(text, DIR)`: an ONNX model directory.
     Model(PathBuf),
+}
+
+/// What `select` tells its caller while it runs, for progress displays.
+pub trait Progress: Sync {
+    /// A stage starts (a short phrase, e.g. "selecting").
+    fn stage(&self, _stage: &str) {}
+    /// A pass over the corpus starts: `done` counts the rows read so far,
+    /// out of `total`; it may start above zero (a resumed pass).
+    fn pass(&self, _name: &str, _total: u64, _done: Arc<AtomicU64>) {}
+    /// The pass that started last is over.
+    fn pass_finished(&self) {}
+}
+
+/// No progress shown.
+impl Progress for () {}
+
+/// Only the stages, to a closure.
+impl<F: Fn(&str) + Sync> Progress for F {
+    fn stage(&self, stage: &str) {
+        self(stage)
+    }
 }
 
 /// How each raw dimension is scaled before the PCA (then standardised).
@@ -141,8 +167,23 @@ pub struct SelectOptions {
     /// A model whose embeddings measure the selection's diversity (Vendi
     /// score), next to a random sample of the same size.
     pub diversity: Option<PathBuf>,
-    /// The local Parquet file to write.
+    /// The Parquet file to write, local or `s3://bucket/key`; with
+    /// `out_files`, the directory (or prefix) of the files.
     pub out: PathBuf,
+    /// Write the selection as this many Parquet files in the directory
+    /// `out` (part-00000.parquet, ...), in component and rank order across
+    /// them; `None` writes one file.
+    pub out_files: Option<usize>,
+    /// Where the raw scores are kept per shard while the run lasts, so that
+    /// a killed run resumes; `None`: beside the output.
+    pub work_dir: Option<PathBuf>,
+    /// Keep the work directory after a successful run, so that the corpus
+    /// can be selected again (another budget, components, scaling) without
+    /// scoring it again.
+    pub keep_work: bool,
+    /// Input files are scored in shards of about this many bytes (one file
+    /// at least): the unit a resumed run does not score again.
+    pub shard_bytes: u64,
     /// Where to write the HTML report (None: no report file).
     pub report: Option<PathBuf>,
 }
@@ -207,7 +248,7 @@ pub(crate) fn invalid(message: String) -> OdisError {
 
 impl SelectOptions {
     /// The variables of sql/select.sql for these options.
-    pub fn script_vars(&self, scratch: &Path) -> BTreeMap<String, String> {
+    pub fn script_vars(&self, work: &Path) -> BTreeMap<String, String> {
         let text = format!("\"{}\"", ident(&self.text_column));
         let scores = match &self.scores {
             ScoreSource::Ratings => format!("quality_ratings_vector({text})"),
@@ -223,7 +264,7 @@ impl SelectOptions {
             ("scaling", self.scaling.name().to_string()),
             ("components", self.components.to_string()),
             ("budget", self.budget.to_string()),
-            ("scratch", quote(&scratch.display().to_string())),
+            ("work", quote(&work.display().to_string())),
             ("out", quote(&self.out.display().to_string())),
         ]
         .into_iter()
@@ -254,13 +295,15 @@ async fn rows(engine: &Engine, sql: &str) -> Result<Vec<RecordBatch>> {
 /// Runs the ODiS pipeline of `sql/select.sql` with `options`, writing the
 /// selection (and the report, if asked) atomically.
 ///
-/// `on_stage` hears the name of each stage as it starts, for progress.
-pub async fn select(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(&str)) -> Result<SelectReport> {
+/// `progress` hears each stage as it starts and gets a row counter for each
+/// pass over the corpus (`()` shows nothing; a closure hears the stages).
+pub async fn select(engine: &Engine, options: &SelectOptions, progress: impl Progress) -> Result<SelectReport> {
     // The script reads text as plain Utf8 (see its first statement); the
     // engine gets its own setting back, and loses the script's transient
     // names, however the run ends.
     let view_types = engine.context().state().config().options().execution.parquet.schema_force_view_types;
-    let result = run(engine, options, on_stage).await;
+    let result = run(engine, options, &progress).await;
+    progress.pass_finished();
     let cleanup = async {
         engine.sql(TRANSIENT_DROPS).await?;
         engine.sql(&format!("SET datafusion.execution.parquet.schema_force_view_types = {view_types}")).await
@@ -271,10 +314,62 @@ pub async fn select(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(
     }
 }
 
-async fn run(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(&str)) -> Result<SelectReport> {
+/// Where the work directory goes when the options name none: beside a
+/// local output (so that the same command finds it again), or under the
+/// temporary directory for an object-store output.
+pub fn default_work_dir(options: &SelectOptions) -> PathBuf {
+    let out = options.out.display().to_string();
+    if is_url(&out) {
+        // FNV-1a of the URL: stable across runs and odis versions.
+        let hash = out.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+        return std::env::temp_dir().join(format!("odis-work-{hash:016x}"));
+    }
+    let name = options.out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "selected".into());
+    options.out.with_file_name(format!("{name}.odis-work"))
+}
+
+/// The directory a local output is written into, which must exist.
+fn local_out_dir(options: &SelectOptions) -> Result<PathBuf> {
+    let out_dir = match options.out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !out_dir.is_dir() {
+        return Err(invalid(format!(
+            "--out {}: the directory '{}' does not exist; create it first",
+            options.out.display(),
+            out_dir.display()
+        )));
+    }
+    match options.out_files {
+        None if options.out.is_dir() => {
+            Err(invalid(format!("--out {} is a directory; name the Parquet file to write", options.out.display())))
+        }
+        Some(_) if options.out.is_file() => Err(invalid(format!(
+            "--out {} is a file; with --out-files, name the directory to write the files into",
+            options.out.display()
+        ))),
+        _ => Ok(out_dir),
+    }
+}
+
+async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress) -> Result<SelectReport> {
     let started = Instant::now();
     if options.components == 0 {
         return Err(invalid("--components must be at least 1 (the paper keeps about 4)".into()));
+    }
+    if options.out_files == Some(0) {
+        return Err(invalid("--out-files must be at least 1 (the number of Parquet files to write)".into()));
+    }
+    if let ScoreSource::Ratings = options.scores {
+        let d = odis_udfs::text_ratings::RATINGS.len();
+        if options.components > d {
+            return Err(invalid(format!(
+                "--components {} is more than the raw dimensions: quality_ratings gives {d} ratings; pass --components \
+                 {d} or fewer",
+                options.components
+            )));
+        }
     }
     odis_udfs::filter_rules::FilterSpec::parse(&options.filter)
         .map_err(|e| invalid(format!("--filter '{}': {e}", options.filter)))?;
@@ -286,36 +381,24 @@ async fn run(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(&str)) 
         engine.models().load(dir).map_err(|e| invalid(format!("--model {}: {}", dir.display(), OdisError::from(e))))?;
     }
     let out = options.out.display().to_string();
-    let scratch_parent = if is_url(&out) {
-        // The output goes to an object store, written as one object, which
-        // appears only when complete. Check the bucket now, not after hours
-        // of scoring; the scratch files stay on this machine.
-        check_output_location(engine, &out).await?;
-        std::env::temp_dir()
+    if is_url(&out) {
+        // The output goes to an object store, written as objects that
+        // appear only when complete. Check the bucket now, not after hours
+        // of scoring; the work directory stays on this machine.
+        check_output_location(engine, &out, options.out_files.is_some()).await?;
     } else {
-        let out_dir = match options.out.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        if !out_dir.is_dir() {
-            return Err(invalid(format!(
-                "--out {}: the directory '{}' does not exist; create it first",
-                options.out.display(),
-                out_dir.display()
-            )));
-        }
-        if options.out.is_dir() {
-            return Err(invalid(format!("--out {} is a directory; name the Parquet file to write", options.out.display())));
-        }
-        out_dir
-    };
-    let scratch = tempfile::Builder::new()
-        .prefix(".odis-select-")
-        .tempdir_in(&scratch_parent)
-        .map_err(|e| OdisError::io(format!("cannot create a scratch directory in '{}'", scratch_parent.display()), e))?;
+        local_out_dir(options)?;
+    }
+    let work_path = options.work_dir.clone().unwrap_or_else(|| default_work_dir(options));
     // An earlier run interrupted on this engine may have left the script's names.
     engine.sql(&format!("{TRANSIENT_DROPS}; DROP TABLE IF EXISTS scaling; DROP TABLE IF EXISTS pca")).await?;
-    let script = substitute(SELECT_SQL, &options.script_vars(scratch.path()))?;
+    let mut vars = options.script_vars(&work_path);
+    if options.out_files.is_some() {
+        // The fetch writes one sorted file in the work directory; it is
+        // split into the output files after.
+        vars.insert("out".into(), quote(&work_path.join("fetched.parquet").display().to_string()));
+    }
+    let script = substitute(SELECT_SQL, &vars)?;
     let statements = engine.parse(&script)?;
     let mut stages: Vec<(&'static str, Duration)> = Vec::new();
     let mut rows_in = 0u64;
@@ -324,31 +407,59 @@ async fn run(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(&str)) 
     let mut report_rows = Vec::new();
     let mut filter_rows = Vec::new();
     let mut scaling_start = None;
+    let mut work = None;
     for (i, statement) in statements.into_iter().enumerate() {
         let stage_start = Instant::now();
         match i {
-            step::SCORE => on_stage("filtering and scoring every document"),
-            step::SCALING => on_stage("scaling and fitting the PCA"),
-            step::SELECT => on_stage("selecting"),
-            step::FETCH => on_stage("fetching the selected documents"),
-            step::REPORT => on_stage("measuring overlap"),
-            step::FILTER_REPORT => on_stage("summarising the filter"),
+            step::SCORE => progress.stage("filtering and scoring every document"),
+            step::SCALING => progress.stage("scaling and fitting the PCA"),
+            step::SELECT => progress.stage("selecting"),
+            step::FETCH => progress.stage("fetching the selected documents"),
+            step::REPORT => progress.stage("measuring overlap"),
+            step::FILTER_REPORT => progress.stage("summarising the filter"),
             _ => {}
         }
         let batches: Vec<RecordBatch> = {
             use futures::TryStreamExt;
-            engine.execute(statement).await?.try_collect().await?
+            match i {
+                // Pass 1 runs shard by shard (below), resuming a killed run.
+                step::SCORE => Vec::new(),
+                step::FETCH => {
+                    let done = Arc::new(AtomicU64::new(0));
+                    progress.pass("fetching", rows_in + selected_rows(engine).await?, Arc::clone(&done));
+                    let batches = engine.execute_counting(statement, &done).await?.try_collect().await?;
+                    progress.pass_finished();
+                    batches
+                }
+                _ => engine.execute(statement).await?.try_collect().await?,
+            }
         };
         match i {
             // The corpus is registered: check the arguments against it
-            // before any costly step.
-            step::CORPUS => rows_in = check_corpus(engine, options).await?,
-            step::SCORE => stages.push(("filter + raw scores (pass 1)", stage_start.elapsed())),
-            step::KEPT => (dims_len, rows_kept) = check_raw_scores(engine, options).await?,
+            // before any costly step, then open (or reopen) the work
+            // directory for its files.
+            step::CORPUS => {
+                rows_in = check_corpus(engine, options).await?;
+                work = Some(open_work_dir(engine, options, &work_path).await?);
+            }
+            step::SCORE => {
+                let work = work.as_ref().expect("opened with the corpus");
+                score_shards(engine, &vars, work, rows_in, progress).await.map_err(|e| kept_scores_hint(e, work))?;
+                stages.push(("filter + raw scores (pass 1)", stage_start.elapsed()));
+            }
+            step::KEPT => {
+                let work = work.as_ref().expect("opened with the corpus");
+                (dims_len, rows_kept) = check_raw_scores(engine, options).await.map_err(|e| kept_scores_hint(e, work))?;
+            }
             step::SCALING => scaling_start = Some(stage_start),
             step::PROJECTED => stages.push(("scale + pca_fit", scaling_start.map_or(stage_start, |s| s).elapsed())),
             step::SELECT => stages.push(("select", stage_start.elapsed())),
-            step::FETCH => stages.push(("fetch + write (pass 2)", stage_start.elapsed())),
+            step::FETCH => {
+                if let Some(files) = options.out_files {
+                    split_output(engine, options, &work_path, files).await?;
+                }
+                stages.push(("fetch + write (pass 2)", stage_start.elapsed()));
+            }
             step::REPORT => {
                 stages.push(("overlap report", stage_start.elapsed()));
                 report_rows = batches;
@@ -360,7 +471,55 @@ async fn run(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(&str)) 
             _ => {}
         }
     }
+    let report = finish_report(engine, options, progress, Finished {
+        started, stages, rows_in, dims_len, rows_kept, report_rows, filter_rows,
+    })
+    .await?;
+    // The names over the work directory go before it does.
+    engine.sql(TRANSIENT_DROPS).await?;
+    if let Some(work) = work {
+        if options.keep_work {
+            drop(work);
+        } else {
+            work.remove()?;
+        }
+    }
+    Ok(report)
+}
 
+/// Rows in the selected-ids scratch file.
+async fn selected_rows(engine: &Engine) -> Result<u64> {
+    let count = rows(engine, "SELECT count(*) FROM selected").await?;
+    Ok(count.first().map(|b| i64s(b.column(0))).transpose()?.and_then(|v| v.first().copied()).unwrap_or(0) as u64)
+}
+
+/// An error after some shards were scored says that they are kept.
+fn kept_scores_hint(e: OdisError, work: &crate::work_dir::WorkDir) -> OdisError {
+    let done = (0..work.shards()).filter(|&i| work.is_done(i)).count();
+    if done == 0 {
+        return e;
+    }
+    invalid(format!(
+        "{e} (the raw scores of {done} of {} shards are kept in {}: the same command, fixed, reuses them)",
+        work.shards(),
+        work.path().display()
+    ))
+}
+
+/// What the statements gathered, for the report.
+struct Finished {
+    started: Instant,
+    stages: Vec<(&'static str, Duration)>,
+    rows_in: u64,
+    dims_len: usize,
+    rows_kept: u64,
+    report_rows: Vec<RecordBatch>,
+    filter_rows: Vec<RecordBatch>,
+}
+
+async fn finish_report(engine: &Engine, options: &SelectOptions, progress: &impl Progress, done: Finished) -> Result<SelectReport> {
+    let Finished { started, mut stages, rows_in, dims_len, rows_kept, report_rows, filter_rows } = done;
+    let on_stage = |stage: &str| progress.stage(stage);
     on_stage("writing the report");
     let report_start = Instant::now();
     let mut dimensions = Vec::new();
@@ -412,7 +571,7 @@ async fn run(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(&str)) 
         }
     }
 
-    let out = quote(&options.out.display().to_string());
+    let out = quote(&written(options));
     let text = ident(&options.text_column);
     let id = ident(&options.id_column);
     let mut examples = Vec::new();
@@ -464,8 +623,7 @@ async fn run(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(&str)) 
         }
         None => None,
     };
-    // The scratch directory goes with this call; `select` drops the names
-    // over it. The fitted `scaling` and `pca` tables stay, for inspection.
+    // The fitted `scaling` and `pca` tables stay, for inspection.
 
     let report = SelectReport {
         rows_in,
@@ -488,6 +646,201 @@ async fn run(engine: &Engine, options: &SelectOptions, on_stage: impl Fn(&str)) 
     Ok(report)
 }
 
+/// Where to read the written selection back: the file, or the directory of
+/// files.
+fn written(options: &SelectOptions) -> String {
+    let out = options.out.display().to_string();
+    match options.out_files {
+        Some(_) => format!("{}/", out.trim_end_matches('/')),
+        None => out,
+    }
+}
+
+/// The corpus's files, listed as its table lists them, in path order.
+async fn input_files(engine: &Engine, listing: &ListingTable) -> Result<Vec<InputFile>> {
+    use futures::TryStreamExt;
+    let state = engine.context().state();
+    let mut files = Vec::new();
+    for url in listing.table_paths() {
+        let store = state.runtime_env().object_store(url.object_store())?;
+        let store_url = url.object_store();
+        let mut listed = url.list_all_files(&state, store.as_ref(), &listing.options().file_extension).await?;
+        while let Some(meta) = listed.try_next().await? {
+            files.push(InputFile::from_meta(store_url.as_str(), &meta));
+        }
+    }
+    files.sort_by(|a, b| a.location.cmp(&b.location));
+    files.dedup_by(|a, b| a.location == b.location);
+    Ok(files)
+}
+
+fn corpus_listing(provider: &Arc<dyn datafusion::catalog::TableProvider>) -> Result<&ListingTable> {
+    provider
+        .as_ref()
+        .downcast_ref::<ListingTable>()
+        .ok_or_else(|| invalid("the corpus is not a table of files; odis select reads Parquet files".into()))
+}
+
+/// Opens the work directory for this corpus and scorer.
+async fn open_work_dir(engine: &Engine, options: &SelectOptions, path: &Path) -> Result<WorkDir> {
+    let provider = engine.context().table_provider("corpus").await?;
+    let files = input_files(engine, corpus_listing(&provider)?).await?;
+    let vars = options.script_vars(path);
+    let identity = ScoringIdentity {
+        odis_version: env!("CARGO_PKG_VERSION").to_string(),
+        id_column: options.id_column.clone(),
+        text_column: options.text_column.clone(),
+        scores: vars["scores"].clone(),
+        model_files: match &options.scores {
+            ScoreSource::Model(dir) => crate::work_dir::model_fingerprint(dir),
+            _ => Vec::new(),
+        },
+        filter: options.filter.clone(),
+    };
+    WorkDir::open(path, &options.input, identity, files, options.shard_bytes, options.work_dir.is_none())
+}
+
+/// Pass 1, shard by shard: every shard the work directory lacks is scored
+/// by the script's scoring statement over a table of just its files.
+async fn score_shards(
+    engine: &Engine,
+    vars: &BTreeMap<String, String>,
+    work: &WorkDir,
+    rows_in: u64,
+    progress: &impl Progress,
+) -> Result<()> {
+    use futures::TryStreamExt;
+    let provider = engine.context().table_provider("corpus").await?;
+    let listing = corpus_listing(&provider)?;
+    // The files' own columns (a hive-partitioned corpus's partition values
+    // come from its directory names, which a table of single files lacks).
+    let mut shard_options = listing.options().clone();
+    let partitions: Vec<String> = shard_options.table_partition_cols.drain(..).map(|(name, _)| name).collect();
+    let table_schema = provider.schema();
+    let file_schema = Arc::new(datafusion::arrow::datatypes::Schema::new(
+        table_schema.fields().iter().filter(|f| !partitions.contains(f.name())).cloned().collect::<Vec<_>>(),
+    ));
+    let finished = (0..work.shards()).filter(|&i| work.is_done(i)).count();
+    let done_rows = if finished > 0 {
+        let glob = quote(&work.shards_dir().join("part-*.parquet").display().to_string());
+        let count = rows(engine, &format!("SELECT count(*) FROM '{glob}'")).await?;
+        count.first().map(|b| i64s(b.column(0))).transpose()?.and_then(|v| v.first().copied()).unwrap_or(0) as u64
+    } else {
+        0
+    };
+    let done = Arc::new(AtomicU64::new(done_rows));
+    progress.pass("scoring", rows_in, Arc::clone(&done));
+    for shard in (0..work.shards()).filter(|&i| !work.is_done(i)) {
+        let urls = work
+            .shard_files(shard)
+            .iter()
+            .map(|f| ListingTableUrl::parse(&f.location))
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(shard_options.clone())
+            .with_schema(Arc::clone(&file_schema));
+        let table = ListingTable::try_new(config)?;
+        engine.context().deregister_table("odis_shard")?;
+        engine.context().register_table("odis_shard", Arc::new(table))?;
+        let mut shard_vars = vars.clone();
+        shard_vars.insert("shard_table".into(), "odis_shard".into());
+        shard_vars.insert("shard".into(), format!("part-{shard:05}"));
+        let script = substitute(SELECT_SQL, &shard_vars)?;
+        let statement = engine.parse(&script)?.into_iter().nth(step::SCORE).expect("the script has a scoring step");
+        let _: Vec<RecordBatch> = engine.execute_counting(statement, &done).await?.try_collect().await?;
+    }
+    engine.context().deregister_table("odis_shard")?;
+    progress.pass_finished();
+    Ok(())
+}
+
+/// `--out-files N`: splits the sorted selection in the work directory into
+/// N files of consecutive (component, rank) ranges, written to a staging
+/// directory that replaces `--out` when all are written.
+async fn split_output(engine: &Engine, options: &SelectOptions, work: &Path, files: usize) -> Result<()> {
+    let fetched = quote(&work.join("fetched.parquet").display().to_string());
+    let total = {
+        let count = rows(engine, &format!("SELECT count(*) FROM '{fetched}'")).await?;
+        count.first().map(|b| i64s(b.column(0))).transpose()?.and_then(|v| v.first().copied()).unwrap_or(0) as u64
+    };
+    // The first (dim, rank) of each file, by row number in output order.
+    let starts: Vec<u64> = (0..files as u64).map(|f| f * total / files as u64 + 1).collect();
+    let list = starts.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+    let mut bounds = Vec::new();
+    for batch in rows(
+        engine,
+        &format!(
+            "SELECT odis_dim, odis_rank FROM (SELECT odis_dim, odis_rank, row_number() OVER (ORDER BY odis_dim, \
+             odis_rank) AS k FROM selected) WHERE k IN ({list}) ORDER BY k"
+        ),
+    )
+    .await?
+    {
+        let (dims, ranks) = (i64s(batch.column(0))?, i64s(batch.column(1))?);
+        bounds.extend(dims.into_iter().zip(ranks));
+    }
+    let out = options.out.display().to_string();
+    let remote = is_url(&out);
+    let target = out.trim_end_matches('/').to_string();
+    let staging = if remote {
+        target.clone()
+    } else {
+        let dir = local_out_dir(options)?;
+        let name = options.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        dir.join(format!(".odis-tmp-{}-{name}", std::process::id())).display().to_string()
+    };
+    let write_all = async {
+        for f in 0..files {
+            let after = |(d, r): (i64, i64)| format!("(odis_dim > {d} OR (odis_dim = {d} AND odis_rank >= {r}))");
+            let mut range = match bounds.get(f) {
+                Some(&b) => after(b),
+                None => "false".to_string(),
+            };
+            if let Some(&next) = bounds.get(f + 1) {
+                range = format!("{range} AND NOT {}", after(next));
+            }
+            let part = quote(&format!("{staging}/part-{f:05}.parquet"));
+            engine
+                .sql(&format!(
+                    "COPY (SELECT * FROM '{fetched}' WHERE {range} ORDER BY odis_dim, odis_rank) TO '{part}' STORED AS PARQUET"
+                ))
+                .await?;
+        }
+        Ok::<(), OdisError>(())
+    };
+    let written = write_all.await;
+    if remote {
+        // Objects appear one by one; a failure removes those written.
+        if written.is_err() {
+            let url = ListingTableUrl::parse(format!("{target}/"))?;
+            let store = engine.context().runtime_env().object_store(url.object_store())?;
+            use object_store::ObjectStoreExt;
+            for f in 0..files {
+                let _ = store.delete(&url.prefix().clone().join(format!("part-{f:05}.parquet"))).await;
+            }
+        }
+        return written;
+    }
+    let staging = PathBuf::from(staging);
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    // Replace an earlier output directory: move it aside, move the new one
+    // in, remove the old one.
+    let old = options.out.with_file_name(format!(".odis-old-{}", std::process::id()));
+    let had_old = options.out.is_dir();
+    let context = |what: &str| format!("cannot {what} '{}'", options.out.display());
+    if had_old {
+        std::fs::rename(&options.out, &old).map_err(|e| OdisError::io(context("replace"), e))?;
+    }
+    std::fs::rename(&staging, &options.out).map_err(|e| OdisError::io(context("write"), e))?;
+    if had_old {
+        let _ = std::fs::remove_dir_all(&old);
+    }
+    Ok(())
+}
+
 /// Whether `location` is a URL (`s3://bucket/key`) rather than a local path.
 pub fn is_url(location: &str) -> bool {
     location.split_once("://").is_some_and(|(scheme, _)| !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric()))
@@ -495,9 +848,9 @@ pub fn is_url(location: &str) -> bool {
 
 /// The object store of `out` answers for its bucket: listing the parent
 /// prefix fails now for a missing bucket or wrong credentials.
-async fn check_output_location(engine: &Engine, out: &str) -> Result<()> {
+async fn check_output_location(engine: &Engine, out: &str, directory: bool) -> Result<()> {
     let url = datafusion::datasource::listing::ListingTableUrl::parse(out)?;
-    if url.file_extension().is_none() {
+    if !directory && url.file_extension().is_none() {
         return Err(invalid(format!("--out {out}: name the Parquet object to write, e.g. s3://bucket/selected.parquet")));
     }
     let store = engine.context().runtime_env().object_store(url.object_store())?;
@@ -588,7 +941,7 @@ async fn measure_diversity(engine: &Engine, options: &SelectOptions, model: &Pat
     let model = quote(&model.display().to_string());
     let text = ident(&options.text_column);
     let id = ident(&options.id_column);
-    let out = quote(&options.out.display().to_string());
+    let out = quote(&written(options));
     let score = |sql: String| async move {
         let batches = rows(engine, &sql).await?;
         let value = batches.iter().find(|b| b.num_rows() > 0).map(|b| f64s(b.column(0))).transpose()?;
@@ -663,7 +1016,7 @@ mod tests {
     #[test]
     fn the_steps_are_where_select_expects_them() {
         let vars: BTreeMap<String, String> =
-            ["input", "scratch", "out"].iter().map(|k| (k.to_string(), "x".to_string())).collect();
+            ["input", "work", "out"].iter().map(|k| (k.to_string(), "x".to_string())).collect();
         let script = substitute(SELECT_SQL, &vars).unwrap();
         let statements: Vec<String> = datafusion::sql::parser::DFParser::parse_sql(&script)
             .unwrap()

@@ -28,6 +28,10 @@ fn options(out: &Path) -> SelectOptions {
         scaling: odis::select::Scaling::Rank,
         diversity: None,
         out: out.to_path_buf(),
+        out_files: None,
+        work_dir: None,
+        keep_work: false,
+        shard_bytes: odis::work_dir::SHARD_BYTES,
         report: Some(out.with_file_name("report.html")),
     }
 }
@@ -80,7 +84,7 @@ async fn selection_on_the_bundled_corpus_is_orthogonal_diverse_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("selected.parquet");
     let engine = Engine::new().unwrap();
-    let report = select(&engine, &options(&out), |_| {}).await.unwrap();
+    let report = select(&engine, &options(&out), ()).await.unwrap();
 
     // The filter's verdicts add up, and match the function applied alone.
     let kept = one_f64(
@@ -180,7 +184,7 @@ async fn same_selection_at_any_partitioning() {
         let mut options = options(&out);
         options.budget = Budget::Rows(500);
         options.report = None;
-        select(&engine, &options, |_| {}).await.unwrap();
+        select(&engine, &options, ()).await.unwrap();
         results.push(selection(&out).await);
     }
     assert_eq!(results[0].len(), 500);
@@ -198,12 +202,11 @@ fn the_sql_script_and_the_command_agree() {
     assert!(out.stdout.contains("pc  explained  top loadings") && out.stdout.contains("rows/s"), "{}", out.stdout);
     assert!(home.join("report.html").exists());
 
-    std::fs::create_dir(home.join("scratch")).unwrap();
-    let script = common::repo_root().join("sql/select.sql");
+        let script = common::repo_root().join("sql/select.sql");
     let out = run(odis(home).args([
         "-q", "--format", "csv",
         "-v", &format!("input={}", corpus()),
-        "-v", "budget=700", "-v", "components=3", "-v", "scratch=scratch", "-v", "out=b.parquet",
+        "-v", "budget=700", "-v", "components=3", "-v", "work=work", "-v", "out=b.parquet",
         "-f", script.to_str().unwrap(),
     ]));
     out.ok();
@@ -241,11 +244,29 @@ fn bad_arguments_are_clear_errors_and_leave_no_output() {
     select(&["--text-column", "id"]).fails_with(&["--text-column 'id' holds Int64, not text"]);
     select(&["--id-column", "doc"]).fails_with(&["--id-column 'doc' is not a column"]);
     select(&["--budget", "50000"]).fails_with(&["--budget 50000 is larger than the corpus (36994 rows)", "10%"]);
-    select(&["--budget", "30000"]).fails_with(&["--budget 30000 is more than the", "documents that pass the quality filter"]);
+    // Found after scoring: the scores stay in the work directory for the
+    // fixed command, which then scores nothing.
+    select(&["--budget", "30000"]).fails_with(&[
+        "--budget 30000 is more than the",
+        "documents that pass the quality filter",
+        "the raw scores of 1 of 1 shards are kept in selected.odis-work",
+    ]);
+    assert!(home.join("selected.odis-work/raw_scores/part-00000.parquet").is_file());
     select(&["--components", "12"]).fails_with(&["--components 12 is more than the raw dimensions", "11 ratings", "--components 11 or fewer"]);
     select(&["--filter", "gopherr"]).fails_with(&["--filter 'gopherr': unknown filter or rule 'gopherr'", "default, all, none"]);
     select(&["--filter", "default,gopher_min_words=ten"]).fails_with(&["rule 'gopher_min_words' takes a whole number"]);
+    // (Another filter: odis's own work directory starts again.)
     select(&["--filter", "gopher_min_words=100000"]).fails_with(&["kept 0 of the documents", "--filter none"]);
+    std::fs::remove_dir_all(home.join("selected.odis-work")).unwrap();
+    select(&["--out-files", "0"]).fails_with(&["--out-files must be at least 1"]);
+    std::fs::write(home.join("not-a-dir"), b"").unwrap();
+    select(&["--work-dir", "not-a-dir/work"]).fails_with(&["--work-dir not-a-dir/work: cannot create it", "name a directory odis may write to"]);
+    std::fs::remove_file(home.join("not-a-dir")).unwrap();
+    for (limit, message) in [("lots", "expected a size such as 4G"), ("1M", "too small to run queries in; give at least 64 MiB")] {
+        let usage = run(odis(home).args(["--memory-limit", limit, "select", "--input", &input, "--out", "selected.parquet"]));
+        assert_eq!(usage.code, Some(2), "{}", usage.stderr);
+        assert!(usage.stderr.contains("--memory-limit") && usage.stderr.contains(message), "{}", usage.stderr);
+    }
     select(&["--diversity", "no/such/model"]).fails_with(&["--diversity no/such/model", "does not exist"]);
     select(&["--components", "0"]).fails_with(&["--components must be at least 1"]);
     select(&["--budget", "0.0001%"]).fails_with(&["selects no row of the", "the smallest fraction that selects one is"]);
@@ -268,10 +289,15 @@ fn bad_arguments_are_clear_errors_and_leave_no_output() {
         .fails_with(&["--id-column 'id' is NULL in 1 of the 36994 rows", "non-NULL id"]);
     std::fs::remove_file(home.join("nullid.parquet")).unwrap();
 
-    // No failed run touched the earlier file or left scratch files behind.
+    // No failed run touched the earlier file or left anything behind but
+    // the scores of the last run that got as far as scoring (with no
+    // half-written shard).
     assert_eq!(std::fs::read(home.join("selected.parquet")).unwrap(), b"an earlier selection");
-    let left: Vec<PathBuf> = std::fs::read_dir(home).unwrap().map(|e| e.unwrap().path()).filter(|p| !p.ends_with("history")).collect();
-    assert_eq!(left, [home.join("selected.parquet")], "{left:?}");
+    let mut left: Vec<PathBuf> = std::fs::read_dir(home).unwrap().map(|e| e.unwrap().path()).filter(|p| !p.ends_with("history")).collect();
+    left.sort();
+    assert_eq!(left, [home.join("selected.odis-work"), home.join("selected.parquet")], "{left:?}");
+    let shards: Vec<_> = std::fs::read_dir(home.join("selected.odis-work/raw_scores")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(shards, ["part-00000.parquet"]);
 }
 
 #[test]
@@ -315,6 +341,24 @@ fn select_reads_the_corpus_from_s3() {
     with_s3(&mut download);
     run(download.args(["-c", &format!("COPY (SELECT * FROM '{remote_out}') TO 'from-s3.parquet'")])).ok();
     assert_eq!(rt.block_on(selection(&dir.path().join("from-s3.parquet"))), b);
+
+    // Or as N objects under a prefix, in output order across them.
+    let mut command = odis(dir.path());
+    with_s3(&mut command);
+    let prefix = s3.url("selections/parts");
+    run(command.args(["select", "--input", &corpus(), "--budget", "1%", "--out", &prefix, "--out-files", "2"])).ok();
+    let mut download = odis(dir.path());
+    with_s3(&mut download);
+    let copies = (0..2)
+        .map(|f| format!("COPY (SELECT * FROM '{prefix}/part-{f:05}.parquet') TO 'part-{f}.parquet'"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    run(download.args(["-c", &copies])).ok();
+    let mut parts = rt.block_on(selection(&dir.path().join("part-0.parquet")));
+    let second = rt.block_on(selection(&dir.path().join("part-1.parquet")));
+    assert!(!parts.is_empty() && !second.is_empty());
+    parts.extend(second);
+    assert_eq!(parts, b);
 
     // A missing bucket is found before any document is scored.
     let mut command = odis(dir.path());
@@ -360,7 +404,7 @@ async fn the_default_selection_leaves_the_junk_out() {
     let mut options = options(&out);
     options.input = corpus.display().to_string();
     options.report = None;
-    let report = select(&engine, &options, |_| {}).await.unwrap();
+    let report = select(&engine, &options, ()).await.unwrap();
     let (junk, surface_junk) = junk_shares(&engine, &out).await;
     eprintln!("junk in the selection: {junk:.2}% ({surface_junk:.2}% without shuffled words)");
     assert!(surface_junk <= 2.0, "{surface_junk}% junk that surface rules can see");
@@ -385,7 +429,7 @@ async fn the_default_selection_leaves_the_junk_out() {
     // Without the filter, the tops of the components are junk.
     options.filter = "none".into();
     options.budget = Budget::Rows(report.rows_out);
-    select(&engine, &options, |_| {}).await.unwrap();
+    select(&engine, &options, ()).await.unwrap();
     let (unfiltered, _) = junk_shares(&engine, &out).await;
     eprintln!("junk without the filter: {unfiltered:.2}%");
     assert!(unfiltered > 4.0 * junk.max(1.0), "the filter made no difference: {unfiltered}% vs {junk}%");
@@ -401,7 +445,7 @@ async fn diversity_is_reported_next_to_a_random_sample() {
     options.budget = Budget::Rows(300);
     options.report = None;
     options.diversity = Some(model.clone());
-    let report = select(&engine, &options, |_| {}).await.unwrap();
+    let report = select(&engine, &options, ()).await.unwrap();
     let diversity = report.diversity.clone().expect("asked for");
     assert!(diversity.selection > 1.0 && diversity.random > 1.0, "{diversity:?}");
     // The selection's score is vendi_score over the written selection.
@@ -409,4 +453,131 @@ async fn diversity_is_reported_next_to_a_random_sample() {
     let recount = one_f64(&engine, &sql).await;
     assert!((diversity.selection - recount).abs() <= 1e-9 * recount, "{} vs {recount}", diversity.selection);
     assert!(odis::select_report::text(&report, &options).contains("diversity (Vendi score"));
+}
+
+/// The bundled corpus as `files` Parquet files in `home/corpus/`.
+fn split_corpus(home: &Path, files: usize) {
+    std::fs::create_dir(home.join("corpus")).unwrap();
+    let sql: Vec<String> = (0..files)
+        .map(|k| format!("COPY (SELECT * FROM '{}' WHERE id % {files} = {k}) TO 'corpus/part-{k}.parquet'", corpus()))
+        .collect();
+    run(odis(home).args(["-c", &sql.join("; ")])).ok();
+}
+
+fn modified(path: &Path) -> std::time::SystemTime {
+    std::fs::metadata(path).unwrap().modified().unwrap()
+}
+
+#[test]
+fn a_killed_run_resumes_from_its_finished_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    split_corpus(home, 6);
+    let args = |out: &str| -> Vec<String> {
+        ["select", "--input", "corpus/", "--budget", "500", "--no-report", "--shard-size", "1", "--out", out]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    run(odis(home).args(args("reference.parquet"))).ok();
+    assert!(!home.join("reference.odis-work").exists(), "the work directory goes after success");
+
+    // Killed (SIGKILL: no cleanup of its own) once a shard is finished.
+    let work = home.join("selected.odis-work/raw_scores");
+    let mut child = odis(home).args(args("selected.parquet")).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let first = work.join("part-00000.parquet");
+    while !first.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before a shard was written");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!home.join("selected.parquet").exists(), "a killed run leaves no output");
+    let finished: Vec<PathBuf> = (0..6).map(|i| work.join(format!("part-{i:05}.parquet"))).filter(|p| p.exists()).collect();
+    assert!(!finished.is_empty() && finished.len() < 6, "{finished:?}");
+    let before: Vec<_> = finished.iter().map(|p| modified(p)).collect();
+
+    // The same command scores only the rest, and selects the same rows.
+    run(odis(home).args(args("selected.parquet"))).ok();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (a, b) = rt.block_on(async { (selection(&home.join("reference.parquet")).await, selection(&home.join("selected.parquet")).await) });
+    assert_eq!(a.len(), 500);
+    assert_eq!(a, b);
+    assert!(!home.join("selected.odis-work").exists());
+    let _ = before; // (the directory is gone; the next test checks reuse by modified time)
+}
+
+#[test]
+fn a_kept_work_directory_is_reused_and_guarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    split_corpus(home, 3);
+    let select = |extra: &[&str]| {
+        let mut argv = vec!["select", "--input", "corpus/", "--no-report", "--shard-size", "1", "--work-dir", "work", "--out", "selected.parquet"];
+        argv.extend_from_slice(extra);
+        run(odis(home).args(argv))
+    };
+    select(&["--budget", "300", "--keep-work"]).ok();
+    let shards: Vec<PathBuf> = (0..3).map(|i| home.join(format!("work/raw_scores/part-{i:05}.parquet"))).collect();
+    let scored: Vec<_> = shards.iter().map(|p| modified(p)).collect();
+    let manifest = std::fs::read_to_string(home.join("work/manifest.json")).unwrap();
+    assert!(manifest.contains("part-2.parquet") && manifest.contains("\"filter\": \"default\""), "{manifest}");
+
+    // Another budget and k from the same scores: nothing is scored again.
+    let out = select(&["--budget", "200", "--components", "3", "--keep-work"]);
+    out.ok();
+    assert!(out.stdout.contains("200 selected"), "{}", out.stdout);
+    assert_eq!(shards.iter().map(|p| modified(p)).collect::<Vec<_>>(), scored);
+
+    // A named work directory of another corpus or scorer is refused.
+    std::fs::create_dir(home.join("other")).unwrap();
+    std::fs::copy(home.join("corpus/part-0.parquet"), home.join("other/part-0.parquet")).unwrap();
+    let mut argv = vec!["select", "--input", "other/", "--no-report", "--work-dir", "work", "--out", "selected.parquet"];
+    run(odis(home).args(argv.clone())).fails_with(&["--work-dir work holds the scores of another run", "its input was 'corpus/'", "pass another --work-dir"]);
+    argv[2] = "corpus/";
+    argv.extend(["--filter", "gopher"]);
+    run(odis(home).args(argv)).fails_with(&["its --filter was 'default', this run's is 'gopher'"]);
+    let original = std::fs::read(home.join("corpus/part-1.parquet")).unwrap();
+    std::fs::write(home.join("corpus/part-1.parquet"), std::fs::read(home.join("corpus/part-0.parquet")).unwrap()).unwrap();
+    select(&[]).fails_with(&["the input file", "part-1.parquet' changed"]);
+
+    // Without --keep-work, success removes it.
+    std::fs::write(home.join("corpus/part-1.parquet"), original).unwrap();
+    std::fs::remove_dir_all(home.join("work")).unwrap();
+    select(&["--budget", "100"]).ok();
+    assert!(!home.join("work").exists());
+}
+
+#[tokio::test]
+async fn out_files_split_the_selection_in_output_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new().unwrap();
+    let one = dir.path().join("one.parquet");
+    let mut options = options(&one);
+    options.budget = Budget::Rows(1001);
+    options.report = None;
+    select(&engine, &options, ()).await.unwrap();
+
+    let many = dir.path().join("many");
+    options.out = many.clone();
+    options.out_files = Some(3);
+    for _ in 0..2 {
+        // The second run replaces the first's directory. (It also rewrites
+        // the work files under the same table names in the same engine: with
+        // DataFusion's listing cache on, it read the new shards with the old
+        // files' sizes.)
+        select(&engine, &options, ()).await.unwrap();
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&many).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]);
+    let mut joined = Vec::new();
+    for name in &names {
+        let part = selection(&many.join(name)).await;
+        assert!((333..=334).contains(&part.len()), "{name}: {} rows", part.len());
+        joined.extend(part);
+    }
+    assert_eq!(joined, selection(&one).await);
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left.len(), 2, "{left:?}");
 }

@@ -59,10 +59,12 @@ impl Run {
     }
 
     /// Asserts a failure reported as exactly one `Error: ...` line on stderr
-    /// that contains every one of `needles`.
+    /// (after any progress lines of `odis select`) that contains every one
+    /// of `needles`.
     pub fn fails_with(&self, needles: &[&str]) -> &Self {
         assert_ne!(self.code, Some(0), "expected failure; stdout:\n{}", self.stdout);
-        let lines: Vec<&str> = self.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        let lines: Vec<&str> =
+            self.stderr.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("odis select: ")).collect();
         assert_eq!(lines.len(), 1, "expected one error line, got:\n{}", self.stderr);
         assert!(lines[0].starts_with("Error: "), "{}", lines[0]);
         for needle in needles {

@@ -3,6 +3,7 @@
 mod exec;
 mod help;
 mod print;
+mod progress;
 mod repl;
 
 use std::collections::BTreeMap;
@@ -188,9 +189,25 @@ struct SelectArgs {
     #[arg(long, value_name = "DIR")]
     diversity: Option<PathBuf>,
 
-    /// The Parquet file to write, local or s3://bucket/key: every column of the corpus plus odis_dim, odis_rank, odis_score
+    /// The Parquet file to write, local or s3://bucket/key (with --out-files, the directory or prefix): every column of the corpus plus odis_dim, odis_rank, odis_score
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
+
+    /// Write the selection as N Parquet files (part-00000.parquet, ...) in the directory --out, in component and rank order across them
+    #[arg(long, value_name = "N")]
+    out_files: Option<usize>,
+
+    /// Keep the raw scores here while the run lasts; a killed run, rerun with the same command, scores only what was not finished (default: OUT.odis-work beside a local --out)
+    #[arg(long, value_name = "DIR")]
+    work_dir: Option<PathBuf>,
+
+    /// Keep the work directory after success, to select again from the same scores (another --budget, --components or --scaling) without scoring again
+    #[arg(long)]
+    keep_work: bool,
+
+    /// Score the input in shards of about SIZE of files (one file at least): what a resumed run does not score again
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
+    shard_size: u64,
 
     /// Where to write the HTML report (default: report.html beside a local --out; none for s3://)
     #[arg(long, value_name = "FILE", conflicts_with = "no_report")]
@@ -245,16 +262,32 @@ async fn select(engine: Engine, args: SelectArgs, quiet: bool) -> ExitCode {
         scaling: args.scaling,
         diversity: args.diversity,
         out: args.out,
+        out_files: args.out_files,
+        work_dir: args.work_dir,
+        keep_work: args.keep_work,
+        shard_bytes: args.shard_size,
         report,
     };
-    let show = !quiet && std::io::stderr().is_terminal();
-    let on_stage = |stage: &str| {
-        if show {
-            eprintln!("odis select: {stage}...");
-        }
-    };
-    let work = odis::select::select(&engine, &options, on_stage);
+    let work = odis::select::select(&engine, &options, progress::SelectProgress::new(quiet));
     finish(work, |report| print!("{}", odis::select_report::text(&report, &options))).await
+}
+
+/// A size such as 256M or 1G, as --memory-limit takes it.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let scale: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => 0,
+    };
+    match number.parse::<u64>() {
+        Ok(n) if n > 0 && scale > 0 => n.checked_mul(scale).ok_or_else(|| format!("'{text}' is too large")),
+        _ => Err(format!("expected a size such as 256M or 1G, got '{text}'")),
+    }
 }
 
 fn parse_model(text: &str) -> Result<(String, PathBuf), String> {

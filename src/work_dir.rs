@@ -1,0 +1,385 @@
+//! The work directory of `odis select`: the raw scores of pass 1, kept as
+//! shards so that a killed run resumes where it stopped.
+//!
+//! Scoring a corpus is the costly step (hours with a model), so its output
+//! is kept per shard (one input file, or several small ones) and written
+//! atomically: a shard file exists only when complete. A manifest records
+//! what the scores are of — the input files (size, modified time, ETag), the
+//! scorer, the filter, the columns and the odis version — so that a rerun
+//! reuses the finished shards only when they still describe the same
+//! corpus, and says what changed when they do not. A lock file keeps two
+//! runs from sharing one directory.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use object_store::ObjectMeta;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{OdisError, Result};
+
+const MANIFEST: &str = "manifest.json";
+const LOCK: &str = "lock";
+const SHARDS: &str = "raw_scores";
+/// Bumped when the layout or the shards' schema changes.
+const FORMAT: u32 = 1;
+/// Small input files are scored together, up to this many bytes per shard
+/// by default: a shard is the unit of resumption, and one statement per
+/// tiny file would leave cores idle.
+pub const SHARD_BYTES: u64 = 256 << 20;
+
+/// What the raw scores are a function of, besides the input files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScoringIdentity {
+    pub odis_version: String,
+    pub id_column: String,
+    pub text_column: String,
+    /// The SQL of the raw score vector.
+    pub scores: String,
+    /// Size and modified time of each file of the scoring model, if any.
+    pub model_files: Vec<String>,
+    pub filter: String,
+}
+
+/// One input file as listed when the run started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputFile {
+    pub location: String,
+    pub size: u64,
+    pub modified: String,
+    pub e_tag: Option<String>,
+}
+
+impl InputFile {
+    pub fn from_meta(store_url: &str, meta: &ObjectMeta) -> Self {
+        InputFile {
+            // (An object store URL ends with '/': file:///, s3://bucket/.)
+            location: format!("{}/{}", store_url.strip_suffix('/').unwrap_or(store_url), meta.location),
+            size: meta.size,
+            modified: meta.last_modified.to_rfc3339(),
+            e_tag: meta.e_tag.clone(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("{} bytes, modified {}", self.size, self.modified)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Manifest {
+    format: u32,
+    input: String,
+    identity: ScoringIdentity,
+    /// Input files in shard order: shard i holds files[shards[i]..shards[i+1]].
+    files: Vec<InputFile>,
+    shard_starts: Vec<usize>,
+}
+
+/// An open (locked) work directory.
+#[derive(Debug)]
+pub struct WorkDir {
+    path: PathBuf,
+    manifest: Manifest,
+    /// Held for as long as this value lives; released on drop or exit.
+    _lock: File,
+}
+
+/// Shards of consecutive files, each up to `shard_bytes` (or one file).
+fn shard_starts(files: &[InputFile], shard_bytes: u64) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut bytes = 0u64;
+    for (i, file) in files.iter().enumerate() {
+        if starts.is_empty() || bytes + file.size > shard_bytes {
+            starts.push(i);
+            bytes = 0;
+        }
+        bytes += file.size;
+    }
+    starts
+}
+
+fn io(context: String) -> impl FnOnce(std::io::Error) -> OdisError {
+    move |e| OdisError::io(context, e)
+}
+
+impl WorkDir {
+    /// Opens `path` for scoring `files` of `input` as `identity` says:
+    /// creates it, or checks that the scores already there are of the same
+    /// corpus and scorer. Stale scores are an error, or with `replace_stale`
+    /// (a directory odis chose, not the user) are removed.
+    pub fn open(
+        path: &Path,
+        input: &str,
+        identity: ScoringIdentity,
+        files: Vec<InputFile>,
+        shard_bytes: u64,
+        replace_stale: bool,
+    ) -> Result<WorkDir> {
+        let shown = path.display();
+        std::fs::create_dir_all(path.join(SHARDS)).map_err(io(format!(
+            "--work-dir {shown}: cannot create it; name a directory odis may write to"
+        )))?;
+        let lock = File::create(path.join(LOCK))
+            .map_err(io(format!("--work-dir {shown}: cannot write in it; name a directory odis may write to")))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(OdisError::InvalidArgument(format!(
+                    "--work-dir {shown} is in use by another odis select; wait for it, or pass another --work-dir"
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(OdisError::io(format!("--work-dir {shown}: cannot lock it"), e));
+            }
+        }
+        let manifest_path = path.join(MANIFEST);
+        let fresh = Manifest {
+            format: FORMAT,
+            input: input.to_string(),
+            identity,
+            shard_starts: shard_starts(&files, shard_bytes),
+            files,
+        };
+        let manifest = match std::fs::read(&manifest_path) {
+            Ok(bytes) => {
+                let old = serde_json::from_slice::<Manifest>(&bytes)
+                    .map_err(|e| {
+                        OdisError::InvalidArgument(format!(
+                            "--work-dir {shown}: its {MANIFEST} is unreadable ({e}); remove the directory to score again"
+                        ))
+                    })
+                    .and_then(|old| check_same(path, &old, &fresh).map(|()| old));
+                match old {
+                    Ok(old) => old,
+                    Err(_) if replace_stale => {
+                        std::fs::remove_dir_all(path.join(SHARDS))
+                            .and_then(|()| std::fs::create_dir(path.join(SHARDS)))
+                            .map_err(io(format!("cannot clear the work directory '{shown}'")))?;
+                        let json = serde_json::to_vec_pretty(&fresh).expect("a manifest serialises");
+                        crate::output::write_atomically(&manifest_path, &json)?;
+                        fresh
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if std::fs::read_dir(path.join(SHARDS)).map(|mut d| d.next().is_some()).unwrap_or(false) {
+                    return Err(OdisError::InvalidArgument(format!(
+                        "--work-dir {shown} holds files but no {MANIFEST}; remove it or pass another --work-dir"
+                    )));
+                }
+                let json = serde_json::to_vec_pretty(&fresh).expect("a manifest serialises");
+                crate::output::write_atomically(&manifest_path, &json)?;
+                fresh
+            }
+            Err(e) => return Err(OdisError::io(format!("--work-dir {shown}: cannot read {MANIFEST}"), e)),
+        };
+        let dir = WorkDir { path: path.to_path_buf(), manifest, _lock: lock };
+        dir.remove_partial_shards();
+        Ok(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The directory of the shard files.
+    pub fn shards_dir(&self) -> PathBuf {
+        self.path.join(SHARDS)
+    }
+
+    /// The number of shards.
+    pub fn shards(&self) -> usize {
+        self.manifest.shard_starts.len()
+    }
+
+    /// The input files of shard `i`.
+    pub fn shard_files(&self, i: usize) -> &[InputFile] {
+        let starts = &self.manifest.shard_starts;
+        let end = starts.get(i + 1).copied().unwrap_or(self.manifest.files.len());
+        &self.manifest.files[starts[i]..end]
+    }
+
+    /// The file shard `i` is written to; it exists only when complete.
+    pub fn shard_path(&self, i: usize) -> PathBuf {
+        self.shards_dir().join(format!("part-{i:05}.parquet"))
+    }
+
+    pub fn is_done(&self, i: usize) -> bool {
+        self.shard_path(i).is_file()
+    }
+
+    /// A run killed while writing a shard leaves its staging file (the
+    /// shard glob skips it); nothing else can be writing here while the lock
+    /// is held.
+    fn remove_partial_shards(&self) {
+        let Ok(entries) = std::fs::read_dir(self.shards_dir()) else { return };
+        for entry in entries.flatten() {
+            if entry.file_name().to_str().is_some_and(|n| n.starts_with('.')) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    /// Removes the directory (after a successful run).
+    pub fn remove(self) -> Result<()> {
+        let path = self.path.clone();
+        drop(self);
+        std::fs::remove_dir_all(&path).map_err(io(format!("cannot remove the work directory '{}'", path.display())))
+    }
+}
+
+/// The scores in `old` describe what `new` would score, or an error that
+/// says what changed.
+fn check_same(path: &Path, old: &Manifest, new: &Manifest) -> Result<()> {
+    let differ = |what: String| {
+        Err(OdisError::InvalidArgument(format!(
+            "--work-dir {} holds the scores of another run: {what}; pass another --work-dir, or remove it to score \
+             again",
+            path.display()
+        )))
+    };
+    if old.format != FORMAT {
+        return differ(format!("its layout is version {} of odis's work directories, this odis writes {FORMAT}", old.format));
+    }
+    let (a, b) = (&old.identity, &new.identity);
+    let fields = [
+        ("odis version", &a.odis_version, &b.odis_version),
+        ("--id-column", &a.id_column, &b.id_column),
+        ("--text-column", &a.text_column, &b.text_column),
+        ("scores", &a.scores, &b.scores),
+        ("--filter", &a.filter, &b.filter),
+    ];
+    for (name, was, is) in fields {
+        if was != is {
+            return differ(format!("its {name} was '{was}', this run's is '{is}'"));
+        }
+    }
+    if a.model_files != b.model_files {
+        return differ(format!(
+            "the scoring model changed since ({} then, {} now)",
+            a.model_files.join("; "),
+            b.model_files.join("; ")
+        ));
+    }
+    if old.input != new.input {
+        return differ(format!("its input was '{}', this run's is '{}'", old.input, new.input));
+    }
+    for file in &new.files {
+        match old.files.iter().find(|f| f.location == file.location) {
+            None => return differ(format!("the input file '{}' is new", file.location)),
+            Some(was) if was != file => {
+                return differ(format!(
+                    "the input file '{}' changed ({} then, {} now)",
+                    file.location,
+                    was.describe(),
+                    file.describe()
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(gone) = old.files.iter().find(|f| !new.files.iter().any(|n| n.location == f.location)) {
+        return differ(format!("the input file '{}' is gone", gone.location));
+    }
+    Ok(())
+}
+
+/// Sizes and modified times of the files of a model directory: a changed
+/// model makes earlier scores stale.
+pub fn model_fingerprint(dir: &Path) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| {
+                    let meta = e.metadata().ok()?;
+                    let modified = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+                    meta.is_file().then(|| format!("{} {} bytes @{modified}", e.file_name().to_string_lossy(), meta.len()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> ScoringIdentity {
+        ScoringIdentity {
+            odis_version: "0.1.0".into(),
+            id_column: "id".into(),
+            text_column: "text".into(),
+            scores: "quality_ratings_vector(\"text\")".into(),
+            model_files: vec![],
+            filter: "default".into(),
+        }
+    }
+
+    fn file(name: &str, size: u64) -> InputFile {
+        InputFile { location: format!("file:///c/{name}"), size, modified: "2026-01-01T00:00:00+00:00".into(), e_tag: None }
+    }
+
+    #[test]
+    fn small_files_share_a_shard_and_large_ones_get_their_own() {
+        let files = [file("a", 10), file("b", 10), file("c", SHARD_BYTES), file("d", 5), file("e", 5)];
+        assert_eq!(shard_starts(&files, SHARD_BYTES), [0, 2, 3]);
+        assert_eq!(shard_starts(&files, 1), [0, 1, 2, 3, 4]);
+        assert_eq!(shard_starts(&[], SHARD_BYTES), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn a_reopened_directory_keeps_its_shards_and_refuses_another_corpus() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("work");
+        let files = vec![file("a", SHARD_BYTES), file("b", SHARD_BYTES)];
+        let work = WorkDir::open(&path, "c/", identity(), files.clone(), SHARD_BYTES, false).unwrap();
+        assert_eq!(work.shards(), 2);
+        std::fs::write(work.shard_path(1), b"done").unwrap();
+        std::fs::write(work.shards_dir().join(".odis-tmp-1-0-part-00000.parquet"), b"half").unwrap();
+
+        // A second run cannot share it while the first holds it.
+        let busy = WorkDir::open(&path, "c/", identity(), files.clone(), SHARD_BYTES, false).unwrap_err();
+        assert!(busy.to_string().contains("is in use by another odis select"), "{busy}");
+        drop(work);
+
+        let work = WorkDir::open(&path, "c/", identity(), files.clone(), SHARD_BYTES, false).unwrap();
+        assert!(!work.is_done(0) && work.is_done(1));
+        assert_eq!(std::fs::read_dir(work.shards_dir()).unwrap().count(), 1, "the partial shard is removed");
+        drop(work);
+
+        let mut changed = files.clone();
+        changed[1].size += 1;
+        let e = WorkDir::open(&path, "c/", identity(), changed.clone(), SHARD_BYTES, false).unwrap_err().to_string();
+        assert!(e.contains("the input file 'file:///c/b' changed") && e.contains("pass another --work-dir"), "{e}");
+        let e = WorkDir::open(&path, "c/", identity(), files[..1].to_vec(), SHARD_BYTES, false).unwrap_err().to_string();
+        assert!(e.contains("'file:///c/b' is gone"), "{e}");
+        let mut other = identity();
+        other.filter = "none".into();
+        let e = WorkDir::open(&path, "c/", other, files.clone(), SHARD_BYTES, false).unwrap_err().to_string();
+        assert!(e.contains("its --filter was 'default', this run's is 'none'"), "{e}");
+        let mut other = identity();
+        other.model_files = vec!["model.onnx 10 bytes @1".into()];
+        let e = WorkDir::open(&path, "c/", other, files.clone(), SHARD_BYTES, false).unwrap_err().to_string();
+        assert!(e.contains("the scoring model changed"), "{e}");
+
+        // A directory odis chose itself starts again instead.
+        let work = WorkDir::open(&path, "c/", identity(), changed, SHARD_BYTES, true).unwrap();
+        assert!(!work.is_done(0) && !work.is_done(1));
+        drop(work);
+        WorkDir::open(&path, "c/", identity(), files, SHARD_BYTES, false).unwrap_err();
+    }
+
+    #[test]
+    fn a_directory_that_cannot_be_made_is_named() {
+        // (A path under a regular file: unwritable even for root.)
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("file"), b"").unwrap();
+        let e = WorkDir::open(&dir.path().join("file/work"), "c/", identity(), vec![], SHARD_BYTES, false).unwrap_err().to_string();
+        assert!(e.contains("--work-dir") && e.contains("cannot create it; name a directory odis may write to"), "{e}");
+    }
+}
