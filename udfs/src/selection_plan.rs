@@ -3,8 +3,8 @@
 //! rows of the selected ids. Used by `top_k_per_dim`, its report, and the
 //! baselines.
 
-use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -23,7 +23,7 @@ use datafusion::physical_expr::{EquivalenceProperties, LexOrdering, PhysicalSort
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::sorts::sort::SortExec;
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::stream::{RecordBatchReceiverStream, RecordBatchStreamAdapter};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::{
@@ -401,53 +401,133 @@ struct Placement {
     score: f64,
 }
 
-async fn select_rows(selection: Arc<Selection>, state: SessionState, schema: SchemaRef) -> Result<SendableRecordBatchStream> {
-    let drafted = selection.draft(&state).await?;
-    let codec = Arc::new(drafted.codec);
-    let expected = drafted.picks.len();
-    let placements: Arc<HashMap<IdKey, Placement>> = Arc::new(
-        drafted
-            .picks
-            .into_iter()
-            .map(|p| (p.id, Placement { dim: p.dim as i32, rank: p.rank as i64, score: p.score }))
-            .collect(),
-    );
-    let id_index = selection.id.index;
-    let stream = selection.scan(&state, None).await?;
-    let found: Arc<std::sync::Mutex<HashSet<IdKey>>> = Arc::default();
-    let found_in_stream = Arc::clone(&found);
-    let out_schema = Arc::clone(&schema);
-    let sel = Arc::clone(&selection);
-    let function = selection.function;
-    let output_schema = selection.output_schema();
-    let rows = stream.map(move |batch| -> Result<RecordBatch> {
-        let batch = batch?;
-        let keys = codec.keys(batch.column(id_index))?;
-        let mut indices = Vec::new();
-        let (mut dims, mut ranks, mut scores) = (Vec::new(), Vec::new(), Vec::new());
-        let mut found = found_in_stream.lock().expect("not poisoned");
-        for i in 0..batch.num_rows() {
+/// A one-hash Bloom filter over the selected ids, 16 bits per id: most
+/// rows of a large table are not selected, and this answers them from a
+/// bitmap that stays in cache instead of a probe of the (much larger) map,
+/// which misses the cache on every row.
+struct MembershipFilter {
+    bits: Vec<u64>,
+    mask: u64,
+}
+
+impl MembershipFilter {
+    fn new<V>(map: &foldhash::HashMap<IdKey, V>) -> Self {
+        let size = (map.len().max(1) * 16).next_power_of_two().max(64);
+        let mut bits = vec![0u64; size / 64];
+        let mask = size as u64 - 1;
+        for key in map.keys() {
+            let h = map.hasher().hash_one(key) & mask;
+            bits[(h / 64) as usize] |= 1 << (h % 64);
+        }
+        MembershipFilter { bits, mask }
+    }
+
+    fn may_contain<V>(&self, map: &foldhash::HashMap<IdKey, V>, key: &IdKey) -> bool {
+        let h = map.hasher().hash_one(key) & self.mask;
+        (self.bits[(h / 64) as usize] >> (h % 64)) & 1 == 1
+    }
+}
+
+/// What each fetch task needs: the drafted placements and the shared
+/// record of which picks were found.
+struct Fetch {
+    selection: Arc<Selection>,
+    codec: Arc<IdCodec>,
+    placements: Arc<foldhash::HashMap<IdKey, (usize, Placement)>>,
+    filter: Arc<MembershipFilter>,
+    found: Arc<std::sync::Mutex<(Vec<bool>, usize)>>,
+    schema: SchemaRef,
+}
+
+impl Fetch {
+    /// The selected rows of one batch, with their placements.
+    fn matches(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let keys = self.codec.keys(batch.column(self.selection.id.index))?;
+        // The filter first, for the whole batch and without branches, so
+        // that its cache misses overlap; then the map, for the few rows that
+        // may be selected.
+        let maybe: Vec<bool> = (0..batch.num_rows()).map(|i| self.filter.may_contain(&self.placements, &keys.key(i))).collect();
+        let mut hits = Vec::new();
+        for i in maybe.iter().enumerate().filter_map(|(i, &m)| m.then_some(i)) {
             let key = keys.key(i);
-            if let Some(p) = placements.get(&key) {
-                if !found.insert(key.clone()) {
-                    return Err(duplicate_id(&sel, &codec, &key));
+            if let Some((slot, p)) = self.placements.get(&key) {
+                hits.push((i as u64, *slot, *p, key));
+            }
+        }
+        let mut indices = Vec::with_capacity(hits.len());
+        let (mut dims, mut ranks, mut scores) = (Vec::new(), Vec::new(), Vec::new());
+        {
+            let mut found = self.found.lock().expect("not poisoned");
+            let (flags, count) = &mut *found;
+            for (i, slot, p, key) in hits {
+                if std::mem::replace(&mut flags[slot], true) {
+                    return Err(duplicate_id(&self.selection, &self.codec, &key));
                 }
-                indices.push(i as u64);
+                *count += 1;
+                indices.push(i);
                 dims.push(p.dim);
                 ranks.push(p.rank);
                 scores.push(p.score);
             }
         }
         let indices = UInt64Array::from(indices);
-        let mut columns: Vec<ArrayRef> = batch.columns().iter().map(|c| take(c.as_ref(), &indices, None)).collect::<Result<_, _>>()?;
+        let mut columns: Vec<ArrayRef> =
+            batch.columns().iter().map(|c| take(c.as_ref(), &indices, None)).collect::<Result<_, _>>()?;
         columns.push(Arc::new(Int32Array::from(dims)));
         columns.push(Arc::new(Int64Array::from(ranks)));
         columns.push(Arc::new(Float64Array::from(scores)));
-        Ok(RecordBatch::try_new(Arc::clone(&out_schema), columns)?)
+        Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
+    }
+}
+
+async fn select_rows(selection: Arc<Selection>, state: SessionState, schema: SchemaRef) -> Result<SendableRecordBatchStream> {
+    let drafted = selection.draft(&state).await?;
+    let codec = Arc::new(drafted.codec);
+    let expected = drafted.picks.len();
+    // Each selected id's placement and its slot in `found` (a flag per
+    // pick rather than a set of found ids: no key is cloned per match).
+    let placements: Arc<foldhash::HashMap<IdKey, (usize, Placement)>> = Arc::new(
+        drafted
+            .picks
+            .into_iter()
+            .enumerate()
+            .map(|(slot, p)| (p.id, (slot, Placement { dim: p.dim as i32, rank: p.rank as i64, score: p.score })))
+            .collect(),
+    );
+    let filter = Arc::new(MembershipFilter::new(&placements));
+    let found: Arc<std::sync::Mutex<(Vec<bool>, usize)>> = Arc::new(std::sync::Mutex::new((vec![false; expected], 0)));
+    let function = selection.function;
+    let output_schema = selection.output_schema();
+    let fetch = Arc::new(Fetch {
+        selection: Arc::clone(&selection),
+        codec,
+        placements,
+        filter,
+        found: Arc::clone(&found),
+        schema: Arc::clone(&schema),
     });
+    // Every partition of the scan is matched on a task of its own (all
+    // cores); the batches meet in one channel.
+    let plan = selection.table.scan(&state, None, &[], None).await?;
+    let mut tasks = RecordBatchReceiverStream::builder(Arc::clone(&output_schema), 4);
+    for partition in 0..plan.properties().output_partitioning().partition_count() {
+        let mut stream = plan.execute(partition, state.task_ctx())?;
+        let (fetch, tx) = (Arc::clone(&fetch), tasks.tx());
+        tasks.spawn(async move {
+            while let Some(batch) = stream.next().await {
+                let matched = batch.and_then(|b| fetch.matches(&b));
+                let failed = matched.is_err();
+                if tx.send(matched).await.is_err() || failed {
+                    break;
+                }
+            }
+            Ok(())
+        });
+    }
+    let rows = tasks.build();
     // After the last batch, every selected id must have been seen once.
     let check = futures::stream::once(async move {
-        let seen = found.lock().expect("not poisoned").len();
+        let seen = found.lock().expect("not poisoned").1;
         if seen != expected {
             return Err(DataFusionError::Execution(format!(
                 "{function}: the table changed while it was being read ({seen} of {expected} selected rows found); run the query again"
