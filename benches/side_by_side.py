@@ -64,7 +64,9 @@ def pca_data(path, rows):
         latent = rng.normal(size=(n, 3))
         mix = rng.normal(size=(3, 11))
         x = (latent @ mix + 0.3 * rng.normal(size=(n, 11))).astype(np.float32)
-        table = pa.table({f"c{j}": x[:, j] for j in range(11)})
+        columns = {"id": np.arange(start + 1, start + n + 1, dtype=np.int64)}
+        columns.update({f"c{j}": x[:, j] for j in range(11)})
+        table = pa.table(columns)
         writer = writer or pq.ParquetWriter(path + ".tmp", table.schema)
         writer.write_table(table, row_group_size=1_000_000)
     writer.close()
@@ -106,8 +108,39 @@ def report(results, baselines):
         print()
 
 
+DUCKDB_PCA_PIPELINE = """
+import duckdb, numpy as np
+path, k, top = {path!r}, 4, {top}
+cols = [f"c{{j}}" for j in range(11)]
+con = duckdb.connect()
+# The fit: means, standard deviations and the 66 covariances in one scan.
+aggs = [f"avg({{c}})" for c in cols] + [f"stddev_pop({{c}})" for c in cols]
+aggs += [f"covar_pop({{a}}, {{b}})" for i, a in enumerate(cols) for b in cols[i:]]
+row = con.sql(f"SELECT {{', '.join(aggs)}} FROM '{{path}}'").fetchone()
+mean, std = np.array(row[:11]), np.array(row[11:22])
+cov, it = np.zeros((11, 11)), iter(row[22:])
+for i in range(11):
+    for j in range(i, 11):
+        cov[i, j] = cov[j, i] = next(it)
+corr = cov / np.outer(std, std)
+values, vectors = np.linalg.eigh(corr)
+w = vectors[:, np.argsort(values)[::-1][:k]].T
+# Project every row and take the top of each component (window functions).
+proj = ", ".join(
+    "(" + " + ".join(f"({{c}} - {{mean[j]!r}}) / {{std[j]!r}} * {{w[p, j]!r}}" for j, c in enumerate(cols)) + f") AS p{{p}}"
+    for p in range(k)
+)
+unpivot = ", ".join(f"p{{p}}" for p in range(k))
+sql = (f"WITH p AS (SELECT id, {{proj}} FROM '{{path}}'), "
+       f"s AS (SELECT id, unnest(range({{k}})) AS d, unnest([{{unpivot}}]) AS score FROM p), "
+       f"r AS (SELECT d, id, row_number() OVER (PARTITION BY d ORDER BY score DESC, id) AS rk FROM s) "
+       f"SELECT count(*) FROM r WHERE rk <= {{top}}")
+print(con.sql(sql).fetchall())
+"""
+
+
 def bench_pca(args):
-    path = os.path.join(args.data_dir, f"pca-{args.rows}.parquet")
+    path = os.path.join(args.data_dir, f"pca-ids-{args.rows}.parquet")
     pca_data(path, args.rows)
     cols = ", ".join(f"c{j}" for j in range(11))
     sums = " + ".join(f"sum(c{j})" for j in range(11))
@@ -127,12 +160,32 @@ def bench_pca(args):
             ),
         ),
     ]
-    half = os.path.join(args.data_dir, f"pca-{args.rows // 2}.parquet")
+    # The whole step: fit, project every row, top 100,000 of each of 4
+    # components (per 10M rows), side by side.
+    top = max(1, args.rows // 100)
+    results.append(
+        measure(
+            f"DuckDB: fit + project + top {top:,} per component",
+            [sys.executable, "-c", DUCKDB_PCA_PIPELINE.format(path=path, top=top)],
+        )
+    )
+    results.append(
+        measure(
+            f"odis: fit + project + top {top:,} per component",
+            odis_run(
+                args.odis,
+                f"CREATE TABLE m AS SELECT pca_fit(make_array({cols}), 4, true) AS model FROM '{path}'; "
+                f"CREATE TABLE p AS SELECT id, pca_project(make_array({cols}), (SELECT model FROM m)) AS pc FROM '{path}'; "
+                f"SELECT count(*) FROM top_k_per_dim('p', 'id', 'pc', {4 * top})",
+            ),
+        )
+    )
+    half = os.path.join(args.data_dir, f"pca-ids-{args.rows // 2}.parquet")
     pca_data(half, args.rows // 2)
     results.append(
         measure(f"odis: pca_fit, half the rows", odis_run(args.odis, f"SELECT pca_fit(make_array({cols}), 4)['n_rows'] FROM '{half}'"))
     )
-    report(results, ["DuckDB: scan + sum", "odis: scan + sum"])
+    report(results, ["DuckDB: scan + sum", "odis: scan + sum", f"DuckDB: fit + project + top {top:,} per component"])
 
 
 def bench_selection(args):

@@ -23,19 +23,20 @@ FROM (
 
 CREATE TABLE scaling AS SELECT quantile_fit(odis_raw) AS model FROM raw_scores WHERE odis_rule IS NULL;
 CREATE TABLE scaled AS
-SELECT r.odis_id,
-       CASE '${scaling:-rank}' WHEN 'rank' THEN quantile_transform(r.odis_raw, s.model)
-                               WHEN 'standard' THEN r.odis_raw END AS odis_scaled
-FROM raw_scores r CROSS JOIN scaling s WHERE r.odis_rule IS NULL;
+SELECT odis_id,
+       CASE '${scaling:-rank}' WHEN 'rank' THEN quantile_transform(odis_raw, (SELECT model FROM scaling))
+                               WHEN 'standard' THEN odis_raw END AS odis_scaled
+FROM raw_scores WHERE odis_rule IS NULL;
 
 CREATE TABLE pca AS
 SELECT pca_fit(odis_scaled, ${components:-4}, true) AS model FROM scaled;
 
+CREATE TABLE coordinates AS
+SELECT odis_id, pca_project(odis_scaled, (SELECT model FROM pca)) AS odis_pc FROM scaled;
 CREATE VIEW projected AS
-SELECT c.*, pca_project(r.odis_scaled, p.model) AS odis_pc
+SELECT c.*, r.odis_pc
 FROM corpus c
-JOIN scaled r ON c."${id:-id}" = r.odis_id
-CROSS JOIN pca p;
+JOIN coordinates r ON c."${id:-id}" = r.odis_id;
 
 -- Random over the documents that pass the filter.
 COPY (SELECT * EXCLUDE (odis_pc) FROM sample_uniform('projected', '${id:-id}', ${budget:-0.1}, ${seed:-42}))

@@ -60,21 +60,24 @@ CREATE VIEW kept AS SELECT odis_id, odis_raw FROM raw_scores WHERE odis_rule IS 
 -- 2. Scale each dimension by rank (onto its empirical CDF, so that no
 --    lopsided tail decides a component's top documents), then decorrelate:
 --    one PCA over the standardised, scaled scores of the kept documents.
+--    A fitted model reaches the functions as a scalar subquery: odis
+--    evaluates it once per statement, so no row carries a copy of it.
 CREATE TABLE scaling AS SELECT quantile_fit(odis_raw) AS model FROM kept;
 COPY (
-    SELECT k.odis_id,
-           CASE '${scaling:-rank}' WHEN 'rank' THEN quantile_transform(k.odis_raw, s.model)
-                                   WHEN 'standard' THEN k.odis_raw END AS odis_scaled
-    FROM kept k CROSS JOIN scaling s
+    SELECT odis_id,
+           CASE '${scaling:-rank}' WHEN 'rank' THEN quantile_transform(odis_raw, (SELECT model FROM scaling))
+                                   WHEN 'standard' THEN odis_raw END AS odis_scaled
+    FROM kept
 ) TO '${work}/scaled.parquet' STORED AS PARQUET;
 CREATE EXTERNAL TABLE scaled STORED AS PARQUET LOCATION '${work}/scaled.parquet';
 CREATE TABLE pca AS
 SELECT pca_fit(odis_scaled, ${components:-4}, true) AS model FROM scaled;
 
--- 3. Every kept document's coordinates on the orthogonal components.
-CREATE VIEW projected AS
-SELECT r.odis_id, pca_project(r.odis_scaled, p.model) AS odis_pc
-FROM scaled r CROSS JOIN pca p;
+-- 3. Every kept document's coordinates on the orthogonal components,
+--    written once: the selection, its report and the plot read them.
+COPY (SELECT odis_id, pca_project(odis_scaled, (SELECT model FROM pca)) AS odis_pc FROM scaled)
+TO '${work}/projected.parquet' STORED AS PARQUET;
+CREATE EXTERNAL TABLE projected STORED AS PARQUET LOCATION '${work}/projected.parquet';
 
 -- 4. The top of each component, under one budget, no document twice.
 COPY (

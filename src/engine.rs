@@ -25,6 +25,7 @@ use futures::TryStreamExt;
 use crate::error::{OdisError, Result};
 use crate::file_tables::enable_file_tables;
 use crate::output::stage_copy;
+use crate::scalar_subqueries::inline_scalar_subqueries;
 use crate::scan_progress::count_scanned_rows;
 use crate::stores::{AwsOptions, OdisObjectStoreRegistry, is_remote_scheme, s3_store};
 
@@ -248,6 +249,7 @@ impl Engine {
     }
 
     async fn run_plan(&self, plan: LogicalPlan, rows: Option<&Arc<AtomicU64>>) -> Result<SendableRecordBatchStream> {
+        let plan = inline_scalar_subqueries(&self.ctx, plan).await?;
         let counted = |plan: Arc<dyn ExecutionPlan>| match rows {
             Some(rows) => count_scanned_rows(plan, rows),
             None => Ok(plan),

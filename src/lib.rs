@@ -30,6 +30,7 @@ pub mod error;
 pub mod file_tables;
 pub mod output;
 pub mod ridge;
+pub mod scalar_subqueries;
 pub mod scan_progress;
 pub mod script_vars;
 pub mod select;

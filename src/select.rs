@@ -35,14 +35,14 @@ mod step {
     pub const KEPT: usize = 4;
     pub const SCALING: usize = 5;
     pub const PROJECTED: usize = 9;
-    pub const SELECT: usize = 10;
-    pub const FETCH: usize = 12;
-    pub const REPORT: usize = 14;
-    pub const FILTER_REPORT: usize = 15;
+    pub const SELECT: usize = 11;
+    pub const FETCH: usize = 13;
+    pub const REPORT: usize = 15;
+    pub const FILTER_REPORT: usize = 16;
 }
 
 /// Drops what sql/select.sql registers on the engine, but the fitted models.
-const TRANSIENT_DROPS: &str = "DROP TABLE IF EXISTS odis_shard; DROP VIEW IF EXISTS projected; DROP VIEW IF EXISTS loadings; \
+const TRANSIENT_DROPS: &str = "DROP TABLE IF EXISTS odis_shard; DROP TABLE IF EXISTS projected; DROP VIEW IF EXISTS loadings; \
     DROP TABLE IF EXISTS selected; DROP TABLE IF EXISTS scaled; DROP VIEW IF EXISTS kept; \
     DROP TABLE IF EXISTS raw_scores; DROP TABLE IF EXISTS corpus";
 
@@ -452,7 +452,7 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
                 (dims_len, rows_kept) = check_raw_scores(engine, options).await.map_err(|e| kept_scores_hint(e, work))?;
             }
             step::SCALING => scaling_start = Some(stage_start),
-            step::PROJECTED => stages.push(("scale + pca_fit", scaling_start.map_or(stage_start, |s| s).elapsed())),
+            step::PROJECTED => stages.push(("scale + pca_fit + project", scaling_start.map_or(stage_start, |s| s).elapsed())),
             step::SELECT => stages.push(("select", stage_start.elapsed())),
             step::FETCH => {
                 if let Some(files) = options.out_files {
@@ -1030,7 +1030,8 @@ mod tests {
         expect(step::SCORE, "COPY");
         expect(step::KEPT, "CREATE VIEW KEPT");
         expect(step::SCALING, "CREATE TABLE SCALING");
-        expect(step::PROJECTED, "CREATE VIEW PROJECTED");
+        expect(step::PROJECTED, "COPY");
+        assert!(statements[step::PROJECTED].contains("PCA_PROJECT("));
         expect(step::SELECT, "COPY");
         assert!(statements[step::SELECT].contains("TOP_K_PER_DIM("));
         expect(step::FETCH, "COPY");

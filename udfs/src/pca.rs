@@ -378,6 +378,7 @@ pub struct ModelColumn<'a> {
 }
 
 /// One model of a [`ModelColumn`], borrowed.
+#[derive(Clone, Copy)]
 pub struct ModelRef<'a> {
     pub n_rows: u64,
     pub mean: &'a [f64],

@@ -90,8 +90,13 @@ impl ScalarUDFImpl for PcaProjectFunc {
         let mut lengths = Vec::with_capacity(rows);
         let mut valid = Vec::with_capacity(rows);
         let mut centred = Vec::new();
+        // A constant model is checked once, not per row.
+        let constant = if constant_model { Some(models.get(NAME, 0)?) } else { None };
         for row in 0..rows {
-            let model = models.get(NAME, if constant_model { 0 } else { row })?;
+            let model = match constant {
+                Some(model) => model,
+                None => models.get(NAME, row)?,
+            };
             let (Some(model), Some(Ok(x))) = (model, vectors.finite_row(row)) else {
                 lengths.push(0);
                 valid.push(false);

@@ -71,7 +71,12 @@ impl ScalarUDFImpl for QuantileTransformFunc {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
         let scores = Vectors::try_new(&args.args[0].to_array(rows)?)?;
-        let models = args.args[1].to_array(rows)?;
+        // A constant model (a literal, or a scalar subquery the engine
+        // evaluated once) is read once, not repeated per row.
+        let (models, constant_model) = match &args.args[1] {
+            ColumnarValue::Scalar(model) => (model.to_array_of_size(1)?, true),
+            ColumnarValue::Array(model) => (Arc::clone(model), false),
+        };
         let models = models.as_struct();
         let dims = models.column(1).as_primitive::<UInt32Type>();
         let knots = Vectors::try_new(models.column(2))?;
@@ -79,13 +84,14 @@ impl ScalarUDFImpl for QuantileTransformFunc {
         let mut lengths = Vec::with_capacity(rows);
         let mut valid = Vec::with_capacity(rows);
         for row in 0..rows {
-            let model = (models.is_valid(row)).then(|| knots.row(row)).flatten();
+            let at = if constant_model { 0 } else { row };
+            let model = (models.is_valid(at)).then(|| knots.row(at)).flatten();
             let (Some(Ok(x)), Some(model)) = (scores.finite_row(row), model) else {
                 lengths.push(0);
                 valid.push(false);
                 continue;
             };
-            let d = dims.value(row) as usize;
+            let d = dims.value(at) as usize;
             if d == 0 || model.len() % d != 0 {
                 return Err(DataFusionError::Execution(format!("{NAME}: a malformed model: {} knots for {d} dimensions", model.len())));
             }
