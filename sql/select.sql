@@ -88,11 +88,13 @@ CREATE EXTERNAL TABLE selected STORED AS PARQUET LOCATION '${work}/selected.parq
 
 -- 5. The second pass over the corpus: the selected documents with all their
 --    columns plus odis_dim, odis_rank and odis_score, by component and rank.
+--    Row groups of 64k rows: the writer buffers one row group of text, not
+--    the whole selection.
 COPY (
     SELECT c.*, s.odis_dim, s.odis_rank, s.odis_score
     FROM corpus c JOIN selected s ON c."${id:-id}" = s.odis_id
     ORDER BY s.odis_dim, s.odis_rank
-) TO '${out}' STORED AS PARQUET;
+) TO '${out}' STORED AS PARQUET OPTIONS ('format.max_row_group_size' '65536');
 
 -- What each component means, and how much of the variance it carries.
 CREATE VIEW loadings AS

@@ -261,7 +261,7 @@ impl Engine {
                 let schema = Arc::new(df.schema().as_arrow().clone());
                 let task = Arc::new(df.task_ctx());
                 let physical = df.create_physical_plan().await?;
-                odis_udfs::progress::start_statement(rows_to_score(physical.as_ref()));
+                odis_udfs::score::progress::start_statement(rows_to_score(physical.as_ref()));
                 let batches = datafusion::physical_plan::collect(counted(physical)?, task).await?;
                 if let Some(staged) = staged {
                     staged.commit().await?;
@@ -272,7 +272,7 @@ impl Engine {
                 let df = self.ctx.execute_logical_plan(plan).await?;
                 let task = Arc::new(df.task_ctx());
                 let physical = df.create_physical_plan().await?;
-                odis_udfs::progress::start_statement(rows_to_score(physical.as_ref()));
+                odis_udfs::score::progress::start_statement(rows_to_score(physical.as_ref()));
                 Ok(execute_stream(counted(physical)?, task)?)
             }
         }

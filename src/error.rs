@@ -16,7 +16,7 @@ pub enum OdisError {
 
     /// The ONNX Runtime library could not be found or loaded.
     #[error(transparent)]
-    Runtime(#[from] odis_udfs::runtime::RuntimeError),
+    Runtime(#[from] odis_udfs::score::runtime::RuntimeError),
 
     /// An object store could not be configured for a URL.
     #[error("cannot open '{url}': {message}")]

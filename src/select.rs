@@ -15,7 +15,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
-pub use odis_udfs::selection::DimensionReport;
+pub use odis_udfs::select::selection::DimensionReport;
 
 use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
 
@@ -362,7 +362,7 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
         return Err(invalid("--out-files must be at least 1 (the number of Parquet files to write)".into()));
     }
     if let ScoreSource::Ratings = options.scores {
-        let d = odis_udfs::text_ratings::RATINGS.len();
+        let d = odis_udfs::signals::text_ratings::RATINGS.len();
         if options.components > d {
             return Err(invalid(format!(
                 "--components {} is more than the raw dimensions: quality_ratings gives {d} ratings; pass --components \
@@ -371,7 +371,7 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
             )));
         }
     }
-    odis_udfs::filter_rules::FilterSpec::parse(&options.filter)
+    odis_udfs::filter::filter_rules::FilterSpec::parse(&options.filter)
         .map_err(|e| invalid(format!("--filter '{}': {e}", options.filter)))?;
     if let Some(dir) = &options.diversity {
         engine.models().load(dir).map_err(|e| invalid(format!("--diversity {}: {}", dir.display(), OdisError::from(e))))?;
@@ -393,11 +393,11 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
     // An earlier run interrupted on this engine may have left the script's names.
     engine.sql(&format!("{TRANSIENT_DROPS}; DROP TABLE IF EXISTS scaling; DROP TABLE IF EXISTS pca")).await?;
     let mut vars = options.script_vars(&work_path);
-    if options.out_files.is_some() {
-        // The fetch writes one sorted file in the work directory; it is
-        // split into the output files after.
-        vars.insert("out".into(), quote(&work_path.join("fetched.parquet").display().to_string()));
-    }
+    // The fetch writes one sorted file in the work directory: it is checked
+    // (one row per selected id) before it becomes the output, or is split
+    // into the output files.
+    let fetched = work_path.join("fetched.parquet");
+    vars.insert("out".into(), quote(&fetched.display().to_string()));
     let script = substitute(SELECT_SQL, &vars)?;
     let statements = engine.parse(&script)?;
     let mut stages: Vec<(&'static str, Duration)> = Vec::new();
@@ -426,9 +426,14 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
                 step::SCORE => Vec::new(),
                 step::FETCH => {
                     let done = Arc::new(AtomicU64::new(0));
-                    progress.pass("fetching", rows_in + selected_rows(engine).await?, Arc::clone(&done));
-                    let batches = engine.execute_counting(statement, &done).await?.try_collect().await?;
+                    let selected = selected_rows(engine).await?;
+                    progress.pass("fetching", rows_in + selected, Arc::clone(&done));
+                    let batches: Vec<RecordBatch> = engine.execute_counting(statement, &done).await?.try_collect().await?;
                     progress.pass_finished();
+                    let written = batches.first().map(|b| i64s(b.column(0))).transpose()?.and_then(|v| v.first().copied());
+                    if written != Some(selected as i64) {
+                        return Err(duplicate_ids(engine, options, &fetched).await);
+                    }
                     batches
                 }
                 _ => engine.execute(statement).await?.try_collect().await?,
@@ -455,8 +460,9 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
             step::PROJECTED => stages.push(("scale + pca_fit + project", scaling_start.map_or(stage_start, |s| s).elapsed())),
             step::SELECT => stages.push(("select", stage_start.elapsed())),
             step::FETCH => {
-                if let Some(files) = options.out_files {
-                    split_output(engine, options, &work_path, files).await?;
+                match options.out_files {
+                    Some(files) => split_output(engine, options, &work_path, files).await?,
+                    None => publish(engine, options, &fetched).await?,
                 }
                 stages.push(("fetch + write (pass 2)", stage_start.elapsed()));
             }
@@ -485,6 +491,47 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
         }
     }
     Ok(report)
+}
+
+/// The fetch found more rows than ids it was given: an id of the corpus
+/// is on several rows. Names one.
+async fn duplicate_ids(engine: &Engine, options: &SelectOptions, fetched: &Path) -> OdisError {
+    let fetched = quote(&fetched.display().to_string());
+    let id = ident(&options.id_column);
+    let sql = format!(
+        "SELECT CAST(odis_dup AS VARCHAR), n FROM (SELECT \"{id}\" AS odis_dup, count(*) AS n FROM '{fetched}' \
+         GROUP BY \"{id}\" HAVING count(*) > 1) ORDER BY n DESC, odis_dup LIMIT 1"
+    );
+    let example = match rows(engine, &sql).await {
+        Ok(batches) => batches
+            .iter()
+            .find(|b| b.num_rows() > 0)
+            .map(|b| format!("id {} is on {} rows", text_at(b.column(0), 0), text_at(b.column(1), 0)))
+            .unwrap_or_else(|| "the fetch found more rows than it selected".into()),
+        Err(e) => return e,
+    };
+    invalid(format!(
+        "--id-column '{}' is not unique in {}: {example}; give every document its own id (or remove the duplicates) \
+         and run again: the scores are kept",
+        options.id_column, options.input
+    ))
+}
+
+/// Moves the checked selection from the work directory to `--out`: a
+/// rename when they share a file system, else a copy (staged, atomic).
+async fn publish(engine: &Engine, options: &SelectOptions, fetched: &Path) -> Result<()> {
+    let out = options.out.display().to_string();
+    if !is_url(&out) && std::fs::rename(fetched, &options.out).is_ok() {
+        if let Some(dir) = options.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+        }
+        return Ok(());
+    }
+    let from = quote(&fetched.display().to_string());
+    engine
+        .sql(&format!("COPY (SELECT * FROM '{from}' ORDER BY odis_dim, odis_rank) TO '{}' STORED AS PARQUET", quote(&out)))
+        .await?;
+    Ok(())
 }
 
 /// Rows in the selected-ids scratch file.
@@ -555,7 +602,7 @@ async fn finish_report(engine: &Engine, options: &SelectOptions, progress: &impl
     }
 
     let dimension_names: Vec<String> = match options.scores {
-        ScoreSource::Ratings => odis_udfs::text_ratings::RATINGS.iter().map(|(n, _, _)| n.to_string()).collect(),
+        ScoreSource::Ratings => odis_udfs::signals::text_ratings::RATINGS.iter().map(|(n, _, _)| n.to_string()).collect(),
         _ => (0..dims_len).map(|i| format!("dim{i}")).collect(),
     };
     let mut explained_variance_ratio = vec![0.0; options.components];

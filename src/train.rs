@@ -13,7 +13,7 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float32Type, Float64Type};
 use ndarray::{Array2, Axis};
-use odis_udfs::model::{MANIFEST_FILE, MODEL_FILE, Pooling, TOKENIZER_FILE};
+use odis_udfs::score::model::{MANIFEST_FILE, MODEL_FILE, Pooling, TOKENIZER_FILE};
 
 use crate::engine::Engine;
 use crate::error::{OdisError, Result};

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Float64Type, Int64Type};
 use odis::Engine;
-use odis::udfs::pca::ModelColumn;
+use odis::udfs::pca::decomposition::ModelColumn;
 use serde_json::Value;
 
 fn fixtures() -> &'static Path {

@@ -189,6 +189,25 @@ async fn named_models_load_once_and_are_listed() {
     assert!(e.contains("does not exist"), "{e}");
 }
 
+/// Callers that ask for the same model and settings at once (every
+/// partition's first batch) share one pool of sessions.
+#[test]
+fn concurrent_first_batches_share_one_pool() {
+    let engine = Engine::new().unwrap();
+    let spec = engine.models().load(Path::new(&model("tiny_regressor"))).unwrap();
+    let execution = odis::udfs::score::options::Execution {
+        device: odis::udfs::score::options::Device::Cpu,
+        sessions: 2,
+        threads: 1,
+        micro_batch: 8,
+    };
+    let pools: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8).map(|_| scope.spawn(|| engine.models().pool(&spec, execution).unwrap())).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(pools.iter().all(|p| std::sync::Arc::ptr_eq(p, &pools[0])), "one pool, not one per caller");
+}
+
 /// A copy of a test model with some files changed.
 fn variant(from: &str, change: impl FnOnce(&Path)) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -354,7 +373,7 @@ fn ctrl_c_stops_scoring_promptly() {
 async fn minilm_embeddings_equal_python_onnxruntime() {
     let dir = std::env::var_os("ODIS_MINILM")
         .map(PathBuf::from)
-        .unwrap_or_else(|| odis::udfs::runtime::odis_home().join("models/minilm"));
+        .unwrap_or_else(|| odis::udfs::score::runtime::odis_home().join("models/minilm"));
     assert!(dir.join("model.onnx").exists(), "{}: no model.onnx; run scripts/setup.sh --models", dir.display());
     let out = tempfile::tempdir().unwrap();
     let reference = out.path().join("minilm.json");

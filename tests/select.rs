@@ -288,6 +288,16 @@ fn bad_arguments_are_clear_errors_and_leave_no_output() {
     run(odis(home).args(["select", "--input", "nullid.parquet", "--out", "selected.parquet"]))
         .fails_with(&["--id-column 'id' is NULL in 1 of the 36994 rows", "non-NULL id"]);
     std::fs::remove_file(home.join("nullid.parquet")).unwrap();
+    // Every id twice, the second copy a one-word text the filter removes:
+    // the selection is unique, the corpus is not, and the fetch says so.
+    run(odis(home).args([
+        "-c",
+        &format!("COPY (SELECT id, text FROM '{input}' UNION ALL SELECT id, 'x' AS text FROM '{input}') TO 'dupid.parquet'"),
+    ]))
+    .ok();
+    run(odis(home).args(["select", "--input", "dupid.parquet", "--out", "selected.parquet", "--budget", "100"]))
+        .fails_with(&["--id-column 'id' is not unique in dupid.parquet: id ", " is on 2 rows", "the scores are kept"]);
+    std::fs::remove_file(home.join("dupid.parquet")).unwrap();
 
     // No failed run touched the earlier file or left anything behind but
     // the scores of the last run that got as far as scoring (with no

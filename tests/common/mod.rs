@@ -12,7 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 pub fn python() -> PathBuf {
     let python = match std::env::var_os("ODIS_PYTHON") {
         Some(p) => PathBuf::from(p),
-        None => odis::udfs::runtime::odis_home().join("venv/bin/python"),
+        None => odis::udfs::score::runtime::odis_home().join("venv/bin/python"),
     };
     assert!(
         python.exists(),

@@ -28,81 +28,54 @@ use datafusion::error::Result;
 use datafusion::logical_expr::async_udf::AsyncScalarUDF;
 use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF, ScalarUDFImpl};
 
-pub use model_registry::ModelRegistry;
-pub use options::OdisOptions;
+pub use score::model_registry::ModelRegistry;
+pub use score::options::OdisOptions;
 use datafusion::prelude::SessionContext;
 
 pub mod blas;
-pub mod filter_rules;
-pub mod id_keys;
-pub mod literals;
-pub mod model;
-pub mod model_registry;
-pub mod odis_models;
-pub mod odis_score;
-pub mod odis_version;
-pub mod options;
+pub mod filter;
+pub mod measure;
 pub mod pca;
-pub mod pca_fit;
-pub mod pca_loadings;
-pub mod pca_project;
-pub mod progress;
-pub mod quality_filter;
-pub mod quality_ratings;
-pub mod quality_ratings_vector;
-pub mod quality_signals;
-pub mod quality_signals_vector;
-pub mod quantile_fit;
-pub mod quantile_transform;
-pub mod quantiles;
-pub mod runtime;
-pub mod sample_by_average;
-pub mod sample_uniform;
-pub mod selection;
-pub mod selection_plan;
-pub mod session_pool;
-pub mod table_args;
-pub mod text_ratings;
-pub mod text_signals;
-pub mod top_k_average;
-pub mod top_k_per_dim;
-pub mod top_k_per_dim_report;
+pub mod score;
+pub mod select;
+pub mod signals;
+pub mod literals;
+pub mod odis_version;
 pub mod vectors;
-pub mod vendi_score;
 
 /// Every scalar function odis adds.
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
     vec![
         odis_version::odis_version_udf(),
-        pca_project::pca_project_udf(),
-        pca_loadings::pca_loadings_udf(),
-        quality_filter::quality_filter_udf(),
-        quality_ratings::quality_ratings_udf(),
-        quality_ratings_vector::quality_ratings_vector_udf(),
-        quality_signals::quality_signals_udf(),
-        quantile_transform::quantile_transform_udf(),
-        quality_signals_vector::quality_signals_vector_udf(),
+        pca::pca_project::pca_project_udf(),
+        pca::pca_loadings::pca_loadings_udf(),
+        filter::quality_filter::quality_filter_udf(),
+        signals::quality_ratings::quality_ratings_udf(),
+        signals::quality_ratings_vector::quality_ratings_vector_udf(),
+        signals::quality_signals::quality_signals_udf(),
+        pca::quantile_transform::quantile_transform_udf(),
+        signals::quality_signals_vector::quality_signals_vector_udf(),
     ]
 }
 
 /// Every aggregate function odis adds.
 pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
-    vec![pca_fit::pca_fit_udaf(), quantile_fit::quantile_fit_udaf(), vendi_score::vendi_score_udaf()]
+    vec![pca::pca_fit::pca_fit_udaf(), pca::quantile_fit::quantile_fit_udaf(), measure::vendi_score::vendi_score_udaf()]
 }
 
 /// Every table function odis adds, with its documentation (DataFusion's
 /// table function trait carries none).
 pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>, &'static Documentation)> {
     vec![
-        (top_k_per_dim::NAME, Arc::new(top_k_per_dim::TopKPerDimFunc), &*top_k_per_dim::DOCUMENTATION),
+        (select::top_k_per_dim::NAME, Arc::new(select::top_k_per_dim::TopKPerDimFunc), &*select::top_k_per_dim::DOCUMENTATION),
         (
-            top_k_per_dim_report::NAME,
-            Arc::new(top_k_per_dim_report::TopKPerDimReportFunc),
-            &*top_k_per_dim_report::DOCUMENTATION,
+            select::top_k_per_dim_report::NAME,
+            Arc::new(select::top_k_per_dim_report::TopKPerDimReportFunc),
+            &*select::top_k_per_dim_report::DOCUMENTATION,
         ),
-        (top_k_average::NAME, Arc::new(top_k_average::TopKAverageFunc), &*top_k_average::DOCUMENTATION),
-        (sample_by_average::NAME, Arc::new(sample_by_average::SampleByAverageFunc), &*sample_by_average::DOCUMENTATION),
-        (sample_uniform::NAME, Arc::new(sample_uniform::SampleUniformFunc), &*sample_uniform::DOCUMENTATION),
+        (select::top_k_average::NAME, Arc::new(select::top_k_average::TopKAverageFunc), &*select::top_k_average::DOCUMENTATION),
+        (select::sample_by_average::NAME, Arc::new(select::sample_by_average::SampleByAverageFunc), &*select::sample_by_average::DOCUMENTATION),
+        (select::sample_uniform::NAME, Arc::new(select::sample_uniform::SampleUniformFunc), &*select::sample_uniform::DOCUMENTATION),
     ]
 }
 
@@ -125,9 +98,9 @@ pub fn register_with_models(ctx: &SessionContext, models: Arc<ModelRegistry>) ->
     for (name, function, _) in table_functions() {
         ctx.register_udtf(name, function);
     }
-    let score = AsyncScalarUDF::new(Arc::new(odis_score::OdisScoreFunc::new(Arc::clone(&models))));
+    let score = AsyncScalarUDF::new(Arc::new(score::odis_score::OdisScoreFunc::new(Arc::clone(&models))));
     ctx.register_udf(score.into_scalar_udf());
-    ctx.register_udtf(odis_models::NAME, Arc::new(odis_models::OdisModelsFunc { models }));
+    ctx.register_udtf(score::odis_models::NAME, Arc::new(score::odis_models::OdisModelsFunc { models }));
     let state = ctx.state_ref();
     let mut state = state.write();
     if state.config().options().extensions.get::<OdisOptions>().is_none() {
@@ -139,7 +112,7 @@ pub fn register_with_models(ctx: &SessionContext, models: Arc<ModelRegistry>) ->
 /// The documentation of `odis_score` (it needs a registry to exist).
 pub fn odis_score_documentation() -> &'static Documentation {
     static DOC: std::sync::LazyLock<Documentation> = std::sync::LazyLock::new(|| {
-        odis_score::OdisScoreFunc::new(Arc::new(ModelRegistry::new()))
+        score::odis_score::OdisScoreFunc::new(Arc::new(ModelRegistry::new()))
             .documentation()
             .cloned()
             .expect("odis_score is documented")
@@ -154,7 +127,7 @@ pub fn function_names() -> Vec<String> {
         .map(|f| f.name().to_string())
         .chain(aggregate_functions().iter().map(|f| f.name().to_string()))
         .chain(table_functions().iter().map(|(name, _, _)| name.to_string()))
-        .chain([odis_score_name(), odis_models::NAME.to_string()])
+        .chain([odis_score_name(), score::odis_models::NAME.to_string()])
         .collect();
     names.sort();
     names
@@ -166,8 +139,8 @@ fn odis_score_name() -> String {
 
 /// Documentation of the table functions odis adds, by name.
 pub fn table_function_documentation(name: &str) -> Option<&'static Documentation> {
-    if name == odis_models::NAME {
-        return Some(&odis_models::DOCUMENTATION);
+    if name == score::odis_models::NAME {
+        return Some(&score::odis_models::DOCUMENTATION);
     }
     table_functions().into_iter().find(|(n, _, _)| *n == name).map(|(_, _, doc)| doc)
 }

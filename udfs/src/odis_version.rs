@@ -9,7 +9,8 @@ use datafusion::logical_expr::{
 };
 use datafusion_macros::user_doc;
 
-use crate::{blas, runtime};
+use crate::blas;
+use crate::score::runtime;
 
 #[user_doc(
     doc_section(label = "Other Functions"),

@@ -110,17 +110,17 @@ impl Runner {
 /// known) on one line of stderr, twice a second, until aborted.
 async fn show_progress() {
     let started = Instant::now();
-    let first = odis::udfs::progress::rows_scored();
+    let first = odis::udfs::score::progress::rows_scored();
     let mut interval = tokio::time::interval(std::time::Duration::from_millis(500));
     loop {
         interval.tick().await;
-        let done = odis::udfs::progress::rows_scored() - first;
+        let done = odis::udfs::score::progress::rows_scored() - first;
         if done == 0 {
             continue;
         }
         let seconds = started.elapsed().as_secs_f64();
         let rate = done as f64 / seconds.max(1e-9);
-        let line = match odis::udfs::progress::expected_rows() {
+        let line = match odis::udfs::score::progress::expected_rows() {
             Some(total) if total >= done => {
                 let eta = (total - done) as f64 / rate.max(1e-9);
                 format!(

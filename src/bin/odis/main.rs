@@ -1,5 +1,10 @@
 //! `odis`: the command-line shell of the odis engine.
 
+// mimalloc, as datafusion-cli uses: long scans through many threads keep
+// glibc malloc's arenas fragmented, so peak memory grew with corpus size.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod exec;
 mod help;
 mod print;

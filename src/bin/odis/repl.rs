@@ -140,7 +140,7 @@ async fn run_entry(runner: &mut Runner, entry: &str) -> Result<Next, Stop> {
 fn history_path() -> PathBuf {
     match std::env::var_os("ODIS_HISTORY") {
         Some(path) if !path.is_empty() => PathBuf::from(path),
-        _ => odis::udfs::runtime::odis_home().join("history"),
+        _ => odis::udfs::score::runtime::odis_home().join("history"),
     }
 }
 

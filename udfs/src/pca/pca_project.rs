@@ -9,7 +9,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 use datafusion_macros::user_doc;
 
-use crate::pca::{ModelColumn, is_model_type};
+use crate::pca::decomposition::{ModelColumn, is_model_type};
 use crate::vectors::{Vectors, check_vector_type};
 
 #[user_doc(

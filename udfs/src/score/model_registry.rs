@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use datafusion::error::{DataFusionError, Result};
 
-use crate::model::ModelSpec;
-use crate::options::Execution;
-use crate::session_pool::SessionPool;
+use crate::score::model::ModelSpec;
+use crate::score::options::Execution;
+use crate::score::session_pool::SessionPool;
 
 /// A model and the sessions currently running it.
 #[derive(Debug)]
@@ -24,6 +24,10 @@ struct Loaded {
 pub struct ModelRegistry {
     names: Mutex<BTreeMap<String, PathBuf>>,
     loaded: Mutex<HashMap<PathBuf, Loaded>>,
+    /// Held while a pool starts, so that the first batches of every
+    /// partition, arriving together, wait for one pool instead of each
+    /// starting sessions of their own.
+    starting: Mutex<()>,
 }
 
 fn lock_error() -> DataFusionError {
@@ -80,11 +84,17 @@ impl ModelRegistry {
     /// replaces the previous sessions.
     pub fn pool(&self, spec: &Arc<ModelSpec>, execution: Execution) -> Result<Arc<SessionPool>> {
         let key = std::fs::canonicalize(&spec.dir).unwrap_or_else(|_| spec.dir.clone());
-        {
+        let running = || -> Result<Option<Arc<SessionPool>>> {
             let loaded = self.loaded.lock().map_err(|_| lock_error())?;
-            if let Some(pool) = loaded.get(&key).and_then(|l| l.pool.as_ref()).filter(|p| p.execution == execution) {
-                return Ok(Arc::clone(pool));
-            }
+            Ok(loaded.get(&key).and_then(|l| l.pool.as_ref()).filter(|p| p.execution == execution).cloned())
+        };
+        if let Some(pool) = running()? {
+            return Ok(pool);
+        }
+        let _starting = self.starting.lock().map_err(|_| lock_error())?;
+        // Another caller may have started it while this one waited.
+        if let Some(pool) = running()? {
+            return Ok(pool);
         }
         let pool = Arc::new(SessionPool::start(Arc::clone(spec), execution)?);
         let mut loaded = self.loaded.lock().map_err(|_| lock_error())?;

@@ -13,7 +13,7 @@ use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Docu
 use datafusion_macros::user_doc;
 
 use crate::literals;
-use crate::quantiles::{Histograms, check_knots};
+use crate::pca::quantiles::{Histograms, check_knots};
 use crate::vectors::{Vectors, check_vector_type};
 
 const NAME: &str = "quantile_fit";

@@ -7,9 +7,9 @@ use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::error::Result;
 use datafusion::logical_expr::Documentation;
 
-use crate::selection_plan::{Method, Selection, SelectionTable};
-use crate::table_args::Args;
-use crate::top_k_per_dim::SELECTION_SECTION;
+use crate::select::selection_plan::{Method, Selection, SelectionTable};
+use crate::select::table_args::Args;
+use crate::select::top_k_per_dim::SELECTION_SECTION;
 
 pub const NAME: &str = "sample_by_average";
 const USAGE: &str = "sample_by_average('table', 'id_column', 'scores_column', budget, seed [, temperature])";

@@ -9,8 +9,8 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility};
 use datafusion_macros::user_doc;
 
-use crate::pca::ModelColumn;
-use crate::pca_project::check_model_type;
+use crate::pca::decomposition::ModelColumn;
+use crate::pca::pca_project::check_model_type;
 
 #[user_doc(
     doc_section(label = "ODiS Functions"),

@@ -10,8 +10,8 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 use datafusion_macros::user_doc;
 
-use crate::quantile_fit::model_fields;
-use crate::quantiles::transform;
+use crate::pca::quantile_fit::model_fields;
+use crate::pca::quantiles::transform;
 use crate::vectors::{Vectors, check_vector_type};
 
 const NAME: &str = "quantile_transform";

@@ -12,7 +12,7 @@ use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Docu
 use datafusion_macros::user_doc;
 
 use crate::literals;
-use crate::pca::{Moments, PcaModel, mixed_lengths, model_type};
+use crate::pca::decomposition::{Moments, PcaModel, mixed_lengths, model_type};
 use crate::vectors::{Vectors, check_vector_type};
 
 #[user_doc(

@@ -31,9 +31,9 @@ use datafusion::physical_plan::{
 };
 use futures::{StreamExt, TryStreamExt};
 
-use crate::id_keys::{IdCodec, IdKey, unit_interval};
-use crate::selection::{Candidate, DimensionCandidates, DimensionReport, DraftError, Pick, TopHeap, draft, quotas, report};
-use crate::table_args::{Budget, Column};
+use crate::select::id_keys::{IdCodec, IdKey, unit_interval};
+use crate::select::selection::{Candidate, DimensionCandidates, DimensionReport, DraftError, Pick, TopHeap, draft, quotas, report};
+use crate::select::table_args::{Budget, Column};
 use crate::vectors::Vectors;
 
 /// How rows are scored and picked.

@@ -7,8 +7,8 @@ use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::error::Result;
 use datafusion::logical_expr::{DocSection, Documentation};
 
-use crate::selection_plan::{Method, Selection, SelectionTable};
-use crate::table_args::Args;
+use crate::select::selection_plan::{Method, Selection, SelectionTable};
+use crate::select::table_args::Args;
 
 pub const NAME: &str = "top_k_per_dim";
 const USAGE: &str = "top_k_per_dim('table', 'id_column', 'scores_column', budget [, weights])";

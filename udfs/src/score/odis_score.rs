@@ -13,11 +13,11 @@ use datafusion::logical_expr::async_udf::AsyncScalarUDFImpl;
 use datafusion::logical_expr::{ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 use datafusion_macros::user_doc;
 
-use crate::model::ModelSpec;
-use crate::model_registry::ModelRegistry;
-use crate::options::Execution;
-use crate::progress;
-use crate::session_pool::MicroBatch;
+use crate::score::model::ModelSpec;
+use crate::score::model_registry::ModelRegistry;
+use crate::score::options::Execution;
+use crate::score::progress;
+use crate::score::session_pool::MicroBatch;
 
 const NAME: &str = "odis_score";
 
@@ -150,7 +150,7 @@ impl AsyncScalarUDFImpl for OdisScoreFunc {
         let execution = Execution::from_config(&args.config_options)?;
         let rows = args.number_rows;
         let texts = args.args[0].to_array(rows)?;
-        let values_in = crate::quality_signals::text_values(&texts)?;
+        let values_in = crate::signals::quality_signals::text_values(&texts)?;
         let present: Vec<usize> = (0..rows).filter(|&i| values_in[i].is_some()).collect();
         // Only the first max_length tokens are scored: cut each text, cheaply,
         // far enough past them (no token is longer than 64 bytes here) that

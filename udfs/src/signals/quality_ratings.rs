@@ -7,8 +7,8 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
-use crate::quality_signals::{check_text, columns_to_struct, measure_columns, struct_fields};
-use crate::text_ratings::{self, COUNT, RATINGS};
+use crate::signals::quality_signals::{check_text, columns_to_struct, measure_columns, struct_fields};
+use crate::signals::text_ratings::{self, COUNT, RATINGS};
 
 const NAME: &str = "quality_ratings";
 
@@ -24,7 +24,7 @@ pub const SCALING_NOTE: &str = "odis select scales each rating by rank (quantile
 
 pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
-        crate::top_k_per_dim::SELECTION_SECTION,
+        crate::select::top_k_per_dim::SELECTION_SECTION,
         format!(
             "Rates a text on {COUNT} quality dimensions in the ODiS paper's three families (language quality, knowledge, \
              comprehension difficulty), each a Float64 in [0, 1] where higher is better, as the paper's LLM ratings \

@@ -18,8 +18,8 @@ use ort::value::{TensorElementType, ValueType};
 use serde::Deserialize;
 use tokenizers::{Tokenizer, TruncationParams};
 
-use crate::options::Device;
-use crate::runtime::onnx_runtime;
+use crate::score::options::Device;
+use crate::score::runtime::onnx_runtime;
 
 pub const MODEL_FILE: &str = "model.onnx";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
@@ -239,8 +239,8 @@ impl ModelSpec {
             Some(d) => d as usize,
             None => {
                 let mut session = session;
-                let batch = crate::session_pool::MicroBatch::from_encodings(&[spec.encode(&["odis"])?.remove(0)]);
-                let (_, width) = crate::session_pool::run_encoder(&mut session, &spec, &batch)?;
+                let batch = crate::score::session_pool::MicroBatch::from_encodings(&[spec.encode(&["odis"])?.remove(0)]);
+                let (_, width) = crate::score::session_pool::run_encoder(&mut session, &spec, &batch)?;
                 width
             }
         };

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::text_signals::{is_stop_word, markdown_list, ratio, syllables};
+use crate::signals::text_signals::{is_stop_word, markdown_list, ratio, syllables};
 
 /// (name, family, definition and transform) of each rating, in output order.
 pub const RATINGS: [(&str, &str, &str); 11] = [

@@ -8,13 +8,13 @@ use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
-use crate::text_signals::{self, COUNT, SIGNALS};
+use crate::signals::text_signals::{self, COUNT, SIGNALS};
 
 const NAME: &str = "quality_signals";
 
 pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
-        crate::top_k_per_dim::SELECTION_SECTION,
+        crate::select::top_k_per_dim::SELECTION_SECTION,
         format!(
             "Measures a text on {COUNT} cheap, deterministic statistics in the ODiS paper's three families (language quality, \
              knowledge, comprehension difficulty) and returns them as a struct of Float64 fields. They are raw statistics, \

@@ -7,8 +7,8 @@ use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::error::Result;
 use datafusion::logical_expr::Documentation;
 
-use crate::selection_plan::ReportTable;
-use crate::top_k_per_dim::{SELECTION_SECTION, per_dimension_selection};
+use crate::select::selection_plan::ReportTable;
+use crate::select::top_k_per_dim::{SELECTION_SECTION, per_dimension_selection};
 
 pub const NAME: &str = "top_k_per_dim_report";
 const USAGE: &str = "top_k_per_dim_report('table', 'id_column', 'scores_column', budget [, weights])";

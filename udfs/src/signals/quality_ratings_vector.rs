@@ -6,15 +6,15 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
-use crate::quality_ratings::{names, SCALING_NOTE};
-use crate::quality_signals::{check_text, columns_to_list, measure_columns};
-use crate::text_ratings::{self, COUNT};
+use crate::signals::quality_ratings::{names, SCALING_NOTE};
+use crate::signals::quality_signals::{check_text, columns_to_list, measure_columns};
+use crate::signals::text_ratings::{self, COUNT};
 
 const NAME: &str = "quality_ratings_vector";
 
 pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
-        crate::top_k_per_dim::SELECTION_SECTION,
+        crate::select::top_k_per_dim::SELECTION_SECTION,
         format!(
             "The {COUNT} ratings of quality_ratings (each in [0, 1], higher is better) as a List<Float64>, in this \
              order: {}. The default raw score vector of odis select and sql/select.sql; name the dimensions for \

@@ -6,15 +6,15 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
-use crate::quality_signals::{check_text, columns_to_list, measure_columns};
-use crate::text_signals::{self, COUNT, SIGNALS};
+use crate::signals::quality_signals::{check_text, columns_to_list, measure_columns};
+use crate::signals::text_signals::{self, COUNT, SIGNALS};
 
 const NAME: &str = "quality_signals_vector";
 
 pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     let names: Vec<&str> = SIGNALS.iter().map(|(n, _, _)| *n).collect();
     Documentation::builder(
-        crate::top_k_per_dim::SELECTION_SECTION,
+        crate::select::top_k_per_dim::SELECTION_SECTION,
         format!(
             "The {COUNT} signals of quality_signals as a List<Float64>, in this order: {}. Feed it to pca_fit and \
              pca_project; name the dimensions for pca_loadings with the same list of names.",

@@ -19,7 +19,7 @@ use datafusion::logical_expr::simplify::SimplifyContext;
 use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 use futures::FutureExt;
 
-use crate::id_keys::is_orderable;
+use crate::select::id_keys::is_orderable;
 use crate::literals::scalar_integer;
 use crate::vectors::is_vector_type;
 

@@ -12,15 +12,15 @@ use datafusion::logical_expr::{
     Volatility,
 };
 
-use crate::filter_rules::{self, FilterSpec, FILTERS};
-use crate::quality_signals::{check_text, text_values};
+use crate::filter::filter_rules::{self, FilterSpec, FILTERS};
+use crate::signals::quality_signals::{check_text, text_values};
 
 const NAME: &str = "quality_filter";
 
 pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     let filters: Vec<String> = FILTERS.iter().map(|(name, what)| format!("- `{name}`: {what}")).collect();
     Documentation::builder(
-        crate::top_k_per_dim::SELECTION_SECTION,
+        crate::select::top_k_per_dim::SELECTION_SECTION,
         format!(
             "Checks a text against the document quality rules that production pipelines apply before any selection \
              (Gopher's quality and repetition rules, C4's and FineWeb's, with the thresholds of their reference \

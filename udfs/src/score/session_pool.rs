@@ -17,8 +17,8 @@ use ort::session::{Session, SessionInputValue};
 use ort::value::Tensor;
 use tokio::sync::oneshot;
 
-use crate::model::{ModelSpec, Pooling, new_session};
-use crate::options::Execution;
+use crate::score::model::{ModelSpec, Pooling, new_session};
+use crate::score::options::Execution;
 
 /// Token ids of a few texts, padded to the longest.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,9 +9,9 @@ use datafusion::datasource::MemTable;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::Documentation;
 
-use crate::model::Pooling;
-use crate::model_registry::ModelRegistry;
-use crate::top_k_per_dim::SELECTION_SECTION;
+use crate::score::model::Pooling;
+use crate::score::model_registry::ModelRegistry;
+use crate::select::top_k_per_dim::SELECTION_SECTION;
 
 pub const NAME: &str = "odis_models";
 

@@ -1,0 +1,5 @@
+//! Step 0 of ODiS: the published document quality rules (Gopher, C4, FineWeb)
+//! a document must pass before it is rated.
+
+pub mod filter_rules;
+pub mod quality_filter;

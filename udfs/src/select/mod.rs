@@ -1,0 +1,12 @@
+//! Step 4 of ODiS: the top documents of each component under one budget, and
+//! the baselines users compare against; as table functions over a table.
+
+pub mod id_keys;
+pub mod sample_by_average;
+pub mod sample_uniform;
+pub mod selection;
+pub mod selection_plan;
+pub mod table_args;
+pub mod top_k_average;
+pub mod top_k_per_dim;
+pub mod top_k_per_dim_report;
