@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicU64;
 
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::listing::ListingTableUrl;
+use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
@@ -249,6 +250,14 @@ impl Engine {
     }
 
     async fn run_plan(&self, plan: LogicalPlan, rows: Option<&Arc<AtomicU64>>) -> Result<SendableRecordBatchStream> {
+        // EXPLAIN prints the options of the statement it explains: keep its
+        // secrets out of that text.
+        if let Some(aws) = explained_secrets(&plan)? {
+            let df = self.ctx.execute_logical_plan(plan).await?;
+            let schema = Arc::new(df.schema().as_arrow().clone());
+            let batches = df.collect().await?.iter().map(|b| redact_batch(b, &aws)).collect::<Result<Vec<_>>>()?;
+            return Ok(Box::pin(MemoryStream::try_new(batches, schema, None)?));
+        }
         let plan = inline_scalar_subqueries(&self.ctx, plan).await?;
         let counted = |plan: Arc<dyn ExecutionPlan>| match rows {
             Some(rows) => count_scanned_rows(plan, rows),
@@ -324,6 +333,50 @@ impl Engine {
         self.ctx.register_object_store(store_url, s3_store(store_url, Some(aws))?);
         Ok(())
     }
+}
+
+/// The `aws.*` options of a `COPY` or `CREATE EXTERNAL TABLE` that an
+/// `EXPLAIN` (or `EXPLAIN ANALYZE`) wraps.
+fn explained_secrets(plan: &LogicalPlan) -> Result<Option<AwsOptions>> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    let inner = match plan {
+        LogicalPlan::Explain(explain) => explain.plan.as_ref(),
+        LogicalPlan::Analyze(analyze) => analyze.input.as_ref(),
+        _ => return Ok(None),
+    };
+    let mut found = None;
+    inner.apply(|node| {
+        let options = match node {
+            LogicalPlan::Copy(copy) => Some(&copy.options),
+            LogicalPlan::Ddl(DdlStatement::CreateExternalTable(cmd)) => Some(&cmd.options),
+            _ => None,
+        };
+        if let Some(options) = options {
+            found = AwsOptions::from_statement_options(options).map_err(|e| DataFusionError::External(Box::new(e)))?;
+        }
+        Ok(if found.is_some() { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
+    })?;
+    Ok(found)
+}
+
+/// `batch` with every secret of `aws` in its text columns replaced.
+fn redact_batch(batch: &RecordBatch, aws: &AwsOptions) -> Result<RecordBatch> {
+    use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
+    use datafusion::arrow::datatypes::DataType;
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|column| -> ArrayRef {
+            match column.data_type() {
+                DataType::Utf8 => {
+                    let text = column.as_string::<i32>();
+                    Arc::new(text.iter().map(|v| v.map(|v| aws.redact(v))).collect::<StringArray>())
+                }
+                _ => Arc::clone(column),
+            }
+        })
+        .collect();
+    Ok(RecordBatch::try_new(batch.schema(), columns).map_err(DataFusionError::from)?)
 }
 
 /// How many rows the plan's model scoring (odis_score) will see, when the

@@ -96,6 +96,21 @@ fn secrets_stay_out_of_descriptions_and_errors() {
     assert_ne!(out.code, Some(0));
     assert!(!out.stderr.contains(secret), "{}", out.stderr);
     assert!(out.stderr.contains("check the credentials"), "{}", out.stderr);
+
+    // EXPLAIN prints a COPY's options, at every level of detail: not its secrets.
+    for explain in ["EXPLAIN", "EXPLAIN VERBOSE"] {
+        let mut command = odis(dir.path());
+        let out = run(command.args([
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            &format!("{explain} COPY (SELECT 1 AS x) TO '{}' STORED AS PARQUET OPTIONS ({options})", s3.url("e.parquet")),
+        ]));
+        out.ok();
+        assert!(out.stdout.contains("aws.secret_access_key ***"), "{explain}: {}", out.stdout);
+        assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret), "{explain}: {}", out.stdout);
+    }
 }
 
 #[test]
