@@ -251,7 +251,11 @@ impl FilterSpec {
         if self.is_none() {
             return "none".into();
         }
-        self.active().map(|(r, t)| format!("{}={t}", r.name)).collect::<Vec<_>>().join(",")
+        // (An on/off rule reads back as `on`, not as its internal 1.)
+        self.active()
+            .map(|(r, t)| if r.domain == Domain::Switch { format!("{}=on", r.name) } else { format!("{}={t}", r.name) })
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The name of the first rule `text` fails, or None when it passes.
