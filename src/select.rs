@@ -41,10 +41,15 @@ mod step {
     pub const FILTER_REPORT: usize = 16;
 }
 
-/// Drops what sql/select.sql registers on the engine, but the fitted models.
-const TRANSIENT_DROPS: &str = "DROP TABLE IF EXISTS odis_shard; DROP TABLE IF EXISTS projected; DROP VIEW IF EXISTS loadings; \
-    DROP TABLE IF EXISTS selected; DROP TABLE IF EXISTS scaled; DROP VIEW IF EXISTS kept; \
-    DROP TABLE IF EXISTS raw_scores; DROP TABLE IF EXISTS corpus";
+/// The names sql/select.sql registers on the engine, but the fitted models.
+const TRANSIENT_NAMES: [&str; 8] = ["odis_shard", "projected", "loadings", "selected", "scaled", "kept", "raw_scores", "corpus"];
+
+/// Drops `names`, whether tables or views: DataFusion's DROP TABLE leaves a
+/// view of that name in place (and DROP VIEW a table), and a user's session
+/// may hold either.
+fn drops(names: &[&str]) -> String {
+    names.iter().map(|n| format!("DROP VIEW IF EXISTS {n}; DROP TABLE IF EXISTS {n}; ")).collect()
+}
 
 /// Where the raw quality dimensions come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -305,7 +310,7 @@ pub async fn select(engine: &Engine, options: &SelectOptions, progress: impl Pro
     let result = run(engine, options, &progress).await;
     progress.pass_finished();
     let cleanup = async {
-        engine.sql(TRANSIENT_DROPS).await?;
+        engine.sql(&drops(&TRANSIENT_NAMES)).await?;
         engine.sql(&format!("SET datafusion.execution.parquet.schema_force_view_types = {view_types}")).await
     };
     match (result, cleanup.await) {
@@ -391,7 +396,7 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
     }
     let work_path = options.work_dir.clone().unwrap_or_else(|| default_work_dir(options));
     // An earlier run interrupted on this engine may have left the script's names.
-    engine.sql(&format!("{TRANSIENT_DROPS}; DROP TABLE IF EXISTS scaling; DROP TABLE IF EXISTS pca")).await?;
+    engine.sql(&drops(&[&TRANSIENT_NAMES[..], &["scaling", "pca"]].concat())).await?;
     let mut vars = options.script_vars(&work_path);
     // The fetch writes one sorted file in the work directory: it is checked
     // (one row per selected id) before it becomes the output, or is split
@@ -482,7 +487,7 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
     })
     .await?;
     // The names over the work directory go before it does.
-    engine.sql(TRANSIENT_DROPS).await?;
+    engine.sql(&drops(&TRANSIENT_NAMES)).await?;
     if let Some(work) = work {
         if options.keep_work {
             drop(work);
