@@ -7,4 +7,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ODIS_FUZZ_CASES="${ODIS_FUZZ_CASES:-20000}"
-exec cargo test --release --locked --test fuzz -- --include-ignored "$@"
+exec cargo test --locked --test fuzz -- --include-ignored "$@"
