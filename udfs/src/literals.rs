@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::array::ArrayRef;
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::ColumnarValue;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Literal;
 
@@ -54,4 +56,14 @@ pub fn boolean(function: &str, argument: &str, example: &str, expr: &Arc<dyn Phy
         ))),
         None => Err(not_a_literal(function, argument, "a boolean", example)),
     }
+}
+
+/// A model argument (pca_project's, quantile_transform's) as an array, and
+/// whether it is constant: a literal or a scalar subquery comes as one
+/// value, read once rather than repeated per row.
+pub fn model_argument(value: &ColumnarValue) -> Result<(ArrayRef, bool)> {
+    Ok(match value {
+        ColumnarValue::Scalar(model) => (model.to_array_of_size(1)?, true),
+        ColumnarValue::Array(model) => (Arc::clone(model), false),
+    })
 }

@@ -80,10 +80,7 @@ impl ScalarUDFImpl for PcaProjectFunc {
         let scores = args.args[0].to_array(rows)?;
         // A constant model (the usual case after a cross join is not, but a
         // literal or folded model is) is read once instead of per row.
-        let (model_array, constant_model) = match &args.args[1] {
-            ColumnarValue::Scalar(model) => (model.to_array_of_size(1)?, true),
-            ColumnarValue::Array(model) => (Arc::clone(model), false),
-        };
+        let (model_array, constant_model) = crate::literals::model_argument(&args.args[1])?;
         let vectors = Vectors::try_new(&scores)?;
         let models = ModelColumn::try_new(NAME, &model_array)?;
         let mut values: Vec<f64> = Vec::new();

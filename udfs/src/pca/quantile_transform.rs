@@ -71,12 +71,7 @@ impl ScalarUDFImpl for QuantileTransformFunc {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
         let scores = Vectors::try_new(&args.args[0].to_array(rows)?)?;
-        // A constant model (a literal, or a scalar subquery the engine
-        // evaluated once) is read once, not repeated per row.
-        let (models, constant_model) = match &args.args[1] {
-            ColumnarValue::Scalar(model) => (model.to_array_of_size(1)?, true),
-            ColumnarValue::Array(model) => (Arc::clone(model), false),
-        };
+        let (models, constant_model) = crate::literals::model_argument(&args.args[1])?;
         let models = models.as_struct();
         let dims = models.column(1).as_primitive::<UInt32Type>();
         let knots = Vectors::try_new(models.column(2))?;

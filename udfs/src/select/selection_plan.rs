@@ -4,7 +4,6 @@
 //! baselines.
 
 use std::fmt;
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -401,40 +400,12 @@ struct Placement {
     score: f64,
 }
 
-/// A one-hash Bloom filter over the selected ids, 16 bits per id: most
-/// rows of a large table are not selected, and this answers them from a
-/// bitmap that stays in cache instead of a probe of the (much larger) map,
-/// which misses the cache on every row.
-struct MembershipFilter {
-    bits: Vec<u64>,
-    mask: u64,
-}
-
-impl MembershipFilter {
-    fn new<V>(map: &foldhash::HashMap<IdKey, V>) -> Self {
-        let size = (map.len().max(1) * 16).next_power_of_two().max(64);
-        let mut bits = vec![0u64; size / 64];
-        let mask = size as u64 - 1;
-        for key in map.keys() {
-            let h = map.hasher().hash_one(key) & mask;
-            bits[(h / 64) as usize] |= 1 << (h % 64);
-        }
-        MembershipFilter { bits, mask }
-    }
-
-    fn may_contain<V>(&self, map: &foldhash::HashMap<IdKey, V>, key: &IdKey) -> bool {
-        let h = map.hasher().hash_one(key) & self.mask;
-        (self.bits[(h / 64) as usize] >> (h % 64)) & 1 == 1
-    }
-}
-
 /// What each fetch task needs: the drafted placements and the shared
 /// record of which picks were found.
 struct Fetch {
     selection: Arc<Selection>,
     codec: Arc<IdCodec>,
     placements: Arc<foldhash::HashMap<IdKey, (usize, Placement)>>,
-    filter: Arc<MembershipFilter>,
     found: Arc<std::sync::Mutex<(Vec<bool>, usize)>>,
     schema: SchemaRef,
 }
@@ -443,12 +414,8 @@ impl Fetch {
     /// The selected rows of one batch, with their placements.
     fn matches(&self, batch: &RecordBatch) -> Result<RecordBatch> {
         let keys = self.codec.keys(batch.column(self.selection.id.index))?;
-        // The filter first, for the whole batch and without branches, so
-        // that its cache misses overlap; then the map, for the few rows that
-        // may be selected.
-        let maybe: Vec<bool> = (0..batch.num_rows()).map(|i| self.filter.may_contain(&self.placements, &keys.key(i))).collect();
         let mut hits = Vec::new();
-        for i in maybe.iter().enumerate().filter_map(|(i, &m)| m.then_some(i)) {
+        for i in 0..batch.num_rows() {
             let key = keys.key(i);
             if let Some((slot, p)) = self.placements.get(&key) {
                 hits.push((i as u64, *slot, *p, key));
@@ -494,7 +461,6 @@ async fn select_rows(selection: Arc<Selection>, state: SessionState, schema: Sch
             .map(|(slot, p)| (p.id, (slot, Placement { dim: p.dim as i32, rank: p.rank as i64, score: p.score })))
             .collect(),
     );
-    let filter = Arc::new(MembershipFilter::new(&placements));
     let found: Arc<std::sync::Mutex<(Vec<bool>, usize)>> = Arc::new(std::sync::Mutex::new((vec![false; expected], 0)));
     let function = selection.function;
     let output_schema = selection.output_schema();
@@ -502,7 +468,6 @@ async fn select_rows(selection: Arc<Selection>, state: SessionState, schema: Sch
         selection: Arc::clone(&selection),
         codec,
         placements,
-        filter,
         found: Arc::clone(&found),
         schema: Arc::clone(&schema),
     });
