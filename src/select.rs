@@ -435,8 +435,7 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
                     progress.pass("fetching", rows_in + selected, Arc::clone(&done));
                     let batches: Vec<RecordBatch> = engine.execute_counting(statement, &done).await?.try_collect().await?;
                     progress.pass_finished();
-                    let written = batches.first().map(|b| i64s(b.column(0))).transpose()?.and_then(|v| v.first().copied());
-                    if written != Some(selected as i64) {
+                    if first_count(&batches)? != selected {
                         return Err(duplicate_ids(engine, options, &fetched).await);
                     }
                     batches
@@ -539,10 +538,19 @@ async fn publish(engine: &Engine, options: &SelectOptions, fetched: &Path) -> Re
     Ok(())
 }
 
-/// Rows in the selected-ids scratch file.
+/// The first value of the first row of `batches`, as a count (0 for none).
+fn first_count(batches: &[RecordBatch]) -> Result<u64> {
+    Ok(batches.first().map(|b| i64s(b.column(0))).transpose()?.and_then(|v| v.first().copied()).unwrap_or(0) as u64)
+}
+
+/// The count a `SELECT count(*) ...` returns.
+async fn count(engine: &Engine, sql: &str) -> Result<u64> {
+    first_count(&rows(engine, sql).await?)
+}
+
+/// Rows in the selected-ids work file.
 async fn selected_rows(engine: &Engine) -> Result<u64> {
-    let count = rows(engine, "SELECT count(*) FROM selected").await?;
-    Ok(count.first().map(|b| i64s(b.column(0))).transpose()?.and_then(|v| v.first().copied()).unwrap_or(0) as u64)
+    count(engine, "SELECT count(*) FROM selected").await
 }
 
 /// An error after some shards were scored says that they are kept.
@@ -775,8 +783,7 @@ async fn score_shards(
     let finished = (0..work.shards()).filter(|&i| work.is_done(i)).count();
     let done_rows = if finished > 0 {
         let glob = quote(&work.shards_dir().join("part-*.parquet").display().to_string());
-        let count = rows(engine, &format!("SELECT count(*) FROM '{glob}'")).await?;
-        count.first().map(|b| i64s(b.column(0))).transpose()?.and_then(|v| v.first().copied()).unwrap_or(0) as u64
+        count(engine, &format!("SELECT count(*) FROM '{glob}'")).await?
     } else {
         0
     };
@@ -811,10 +818,7 @@ async fn score_shards(
 /// directory that replaces `--out` when all are written.
 async fn split_output(engine: &Engine, options: &SelectOptions, work: &Path, files: usize) -> Result<()> {
     let fetched = quote(&work.join("fetched.parquet").display().to_string());
-    let total = {
-        let count = rows(engine, &format!("SELECT count(*) FROM '{fetched}'")).await?;
-        count.first().map(|b| i64s(b.column(0))).transpose()?.and_then(|v| v.first().copied()).unwrap_or(0) as u64
-    };
+    let total = count(engine, &format!("SELECT count(*) FROM '{fetched}'")).await?;
     // The first (dim, rank) of each file, by row number in output order.
     let starts: Vec<u64> = (0..files as u64).map(|f| f * total / files as u64 + 1).collect();
     let list = starts.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
@@ -959,16 +963,14 @@ async fn check_corpus(engine: &Engine, options: &SelectOptions) -> Result<u64> {
             )));
         }
     }
-    let count = rows(engine, "SELECT count(*) FROM corpus").await?;
-    let rows_in = count.first().map(|b| i64s(b.column(0))).transpose()?.and_then(|v| v.first().copied()).unwrap_or(0) as u64;
+    let rows_in = count(engine, "SELECT count(*) FROM corpus").await?;
     if rows_in == 0 {
         return Err(invalid(format!("--input {} has no rows", options.input)));
     }
     // Before the costly pass: a NULL id could not be fetched by pass 2, and
     // would be counted in but never selected. (Parquet statistics often
     // answer this without reading the column.)
-    let nulls = rows(engine, &format!("SELECT count(*) FROM corpus WHERE \"{}\" IS NULL", ident(&options.id_column))).await?;
-    let nulls = nulls.first().map(|b| i64s(b.column(0))).transpose()?.and_then(|v| v.first().copied()).unwrap_or(0);
+    let nulls = count(engine, &format!("SELECT count(*) FROM corpus WHERE \"{}\" IS NULL", ident(&options.id_column))).await?;
     if nulls > 0 {
         return Err(invalid(format!(
             "--id-column '{}' is NULL in {nulls} of the {rows_in} rows; every document needs a unique, non-NULL id: \
@@ -1012,8 +1014,7 @@ async fn measure_diversity(engine: &Engine, options: &SelectOptions, model: &Pat
 /// enough for the components asked for, and those documents cover the
 /// budget; returns the vectors' length and the documents' count.
 async fn check_raw_scores(engine: &Engine, options: &SelectOptions) -> Result<(usize, u64)> {
-    let kept = rows(engine, "SELECT count(*) FROM kept").await?;
-    let kept = kept.first().map(|b| i64s(b.column(0))).transpose()?.and_then(|v| v.first().copied()).unwrap_or(0) as u64;
+    let kept = count(engine, "SELECT count(*) FROM kept").await?;
     if kept < 2 {
         return Err(invalid(format!(
             "the quality filter (--filter '{}') kept {kept} of the documents; relax it (e.g. --filter \
