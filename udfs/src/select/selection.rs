@@ -35,11 +35,22 @@ pub fn quotas(budget: u64, weights: &[f64]) -> Vec<u64> {
     quotas
 }
 
-/// A candidate: a row's id and its score on one dimension.
+/// Where a row was read: its partition of the scan, and its ordinal within
+/// that partition's stream. Never part of the ranking; it lets the fetch pass
+/// find a selected row without looking its id up, and tells two rows that
+/// share an id apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct RowAt {
+    pub partition: u32,
+    pub row: u64,
+}
+
+/// A candidate: a row's id, its score on one dimension, and where it was read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate<K> {
     pub score: f64,
     pub id: K,
+    pub at: RowAt,
 }
 
 /// "Better" first: score descending, then id ascending.
@@ -154,6 +165,7 @@ pub struct Pick<K> {
     /// 1-based pick number within the dimension.
     pub rank: u64,
     pub score: f64,
+    pub at: RowAt,
 }
 
 /// The draft needed candidates that the heaps did not keep: run the pass
@@ -181,28 +193,37 @@ pub fn draft<K: Ord + Hash + Clone>(
     let d_count = dims.len();
     let mut next = vec![0usize; d_count];
     let mut taken_by_dim = vec![0u64; d_count];
-    let mut taken: HashSet<K> = HashSet::new();
+    // Each taken id and the row it was read from: the same id met again at
+    // another row is two rows sharing an id, not one row in two top lists.
+    let mut taken: HashMap<K, RowAt> = HashMap::new();
     let mut picks = Vec::new();
     let mut exhausted_incomplete = vec![false; d_count];
 
     // The next untaken candidate of `d`, or None when it has none left.
     let take_next = |d: usize,
-                         taken: &mut HashSet<K>,
-                         next: &mut [usize],
-                         exhausted_incomplete: &mut [bool]|
-     -> Option<Candidate<K>> {
+                     taken: &mut HashMap<K, RowAt>,
+                     next: &mut [usize],
+                     exhausted_incomplete: &mut [bool]|
+     -> Result<Option<Candidate<K>>, DraftError<K>> {
         let list = &dims[d].sorted;
         while next[d] < list.len() {
             let c = &list[next[d]];
             next[d] += 1;
-            if taken.insert(c.id.clone()) {
-                return Some(c.clone());
+            match taken.entry(c.id.clone()) {
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(c.at);
+                    return Ok(Some(c.clone()));
+                }
+                std::collections::hash_map::Entry::Occupied(row) if *row.get() != c.at => {
+                    return Err(DraftError::DuplicateId(c.id.clone()));
+                }
+                std::collections::hash_map::Entry::Occupied(_) => {}
             }
         }
         if !dims[d].complete {
             exhausted_incomplete[d] = true;
         }
-        None
+        Ok(None)
     };
 
     // Phase 1: rounds over the dimensions still below quota.
@@ -212,9 +233,9 @@ pub fn draft<K: Ord + Hash + Clone>(
             if taken_by_dim[d] >= quotas[d] {
                 continue;
             }
-            if let Some(c) = take_next(d, &mut taken, &mut next, &mut exhausted_incomplete) {
+            if let Some(c) = take_next(d, &mut taken, &mut next, &mut exhausted_incomplete)? {
                 taken_by_dim[d] += 1;
-                picks.push(Pick { id: c.id, dim: d, rank: taken_by_dim[d], score: c.score });
+                picks.push(Pick { id: c.id, dim: d, rank: taken_by_dim[d], score: c.score, at: c.at });
                 progress = true;
             }
         }
@@ -229,9 +250,9 @@ pub fn draft<K: Ord + Hash + Clone>(
             if picks.len() as u64 >= budget {
                 break;
             }
-            if let Some(c) = take_next(d, &mut taken, &mut next, &mut exhausted_incomplete) {
+            if let Some(c) = take_next(d, &mut taken, &mut next, &mut exhausted_incomplete)? {
                 taken_by_dim[d] += 1;
-                picks.push(Pick { id: c.id, dim: d, rank: taken_by_dim[d], score: c.score });
+                picks.push(Pick { id: c.id, dim: d, rank: taken_by_dim[d], score: c.score, at: c.at });
                 progress = true;
             }
         }
@@ -321,7 +342,7 @@ mod tests {
     use super::*;
 
     fn complete(list: &[(f64, i64)]) -> DimensionCandidates<i64> {
-        let mut sorted: Vec<Candidate<i64>> = list.iter().map(|&(score, id)| Candidate { score, id }).collect();
+        let mut sorted: Vec<Candidate<i64>> = list.iter().map(|&(score, id)| Candidate { score, id, at: RowAt::default() }).collect();
         sorted.sort_by(ranking);
         DimensionCandidates { total: sorted.len() as u64, sorted, complete: true }
     }
@@ -340,7 +361,7 @@ mod tests {
         let mut heap = TopHeap::new(3);
         for (score, id) in [(1.0, 5), (3.0, 9), (3.0, 2), (2.0, 1), (3.0, 4), (0.5, 0)] {
             if heap.may_accept(score) {
-                heap.offer(Candidate { score, id });
+                heap.offer(Candidate { score, id, at: RowAt::default() });
             } else {
                 heap.count_rejected();
             }
@@ -361,7 +382,7 @@ mod tests {
             state >> 33
         };
         let rows: Vec<(f64, i64)> = (0..20_000).map(|id| ((next() % 20) as f64, id)).collect();
-        let mut expected: Vec<Candidate<i64>> = rows.iter().map(|&(score, id)| Candidate { score, id }).collect();
+        let mut expected: Vec<Candidate<i64>> = rows.iter().map(|&(score, id)| Candidate { score, id, at: RowAt::default() }).collect();
         expected.sort_by(ranking);
         for capacity in [1, 100, 999, 5000] {
             for parts in [1, 3] {
@@ -369,7 +390,7 @@ mod tests {
                 for (i, &(score, id)) in rows.iter().enumerate() {
                     let heap = &mut heaps[i % parts];
                     if heap.may_accept(score) {
-                        heap.offer(Candidate { score, id });
+                        heap.offer(Candidate { score, id, at: RowAt::default() });
                     } else {
                         heap.count_rejected();
                     }
@@ -423,6 +444,23 @@ mod tests {
     fn duplicate_ids_are_reported() {
         let dims = [complete(&[(9.0, 1), (8.0, 1)])];
         assert_eq!(draft(1, &[1], &dims), Err(DraftError::DuplicateId(1)));
+    }
+
+    #[test]
+    fn one_id_at_two_rows_in_two_dimensions_is_a_duplicate() {
+        // Id 7 tops both dimensions, read from two different rows: two rows
+        // share the id (one row in two top lists would have one position).
+        let at = |row| RowAt { partition: 0, row };
+        let dims = [
+            DimensionCandidates { sorted: vec![Candidate { score: 9.0, id: 7, at: at(3) }], complete: true, total: 1 },
+            DimensionCandidates { sorted: vec![Candidate { score: 9.0, id: 7, at: at(8) }], complete: true, total: 1 },
+        ];
+        assert_eq!(draft(2, &[1, 1], &dims), Err(DraftError::DuplicateId(7)));
+        let same_row = [
+            DimensionCandidates { sorted: vec![Candidate { score: 9.0, id: 7, at: at(3) }], complete: true, total: 1 },
+            DimensionCandidates { sorted: vec![Candidate { score: 9.0, id: 7, at: at(3) }], complete: true, total: 1 },
+        ];
+        assert_eq!(draft(2, &[1, 1], &same_row).map(|p| p.len()), Ok(1));
     }
 
     #[test]

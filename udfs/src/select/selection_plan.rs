@@ -17,7 +17,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionState;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::Expr;
-use datafusion::physical_expr::expressions::col;
+use datafusion::physical_expr::expressions::{Column as ColumnExpr, col};
 use datafusion::physical_expr::{EquivalenceProperties, LexOrdering, PhysicalSortExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::projection::ProjectionExec;
@@ -31,7 +31,7 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt};
 
 use crate::select::id_keys::{IdCodec, IdKey, unit_interval};
-use crate::select::selection::{Candidate, DimensionCandidates, DimensionReport, DraftError, Pick, TopHeap, draft, quotas, report};
+use crate::select::selection::{Candidate, DimensionCandidates, DimensionReport, DraftError, Pick, RowAt, TopHeap, draft, quotas, report};
 use crate::select::table_args::{Budget, Column};
 use crate::vectors::Vectors;
 
@@ -70,6 +70,58 @@ pub struct Drafted {
     /// How many candidate passes the draft needed (1 unless overlap
     /// exhausted a heap).
     pub passes: usize,
+    /// The candidate pass's scan: its partition count, and whether its rows
+    /// come in the same order every time it is run (so the fetch may find a
+    /// pick at the position the candidate pass read it from).
+    pub scan: ScanShape,
+}
+
+/// What the fetch needs to know of the candidate pass's scan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScanShape {
+    pub partitions: usize,
+    pub stable_order: bool,
+}
+
+/// Whether every node of `plan` reads its rows in the same order whenever it
+/// runs: file and memory scans, projections and filters over them. Anything
+/// else (a repartition, a join, a custom node) may not.
+fn stable_order(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    use datafusion::datasource::memory::MemorySourceConfig;
+    use datafusion::datasource::physical_plan::FileScanConfig;
+    use datafusion::datasource::source::DataSourceExec;
+    let node_is_stable = if let Some(source) = plan.downcast_ref::<DataSourceExec>() {
+        let data = source.data_source();
+        data.downcast_ref::<FileScanConfig>().is_some() || data.downcast_ref::<MemorySourceConfig>().is_some()
+    } else {
+        matches!(plan.name(), "ProjectionExec" | "FilterExec" | "CoalesceBatchesExec" | "CooperativeExec")
+    };
+    node_is_stable && plan.children().into_iter().all(stable_order)
+}
+
+/// `plan` with its file scans reading each partition's files in plan order.
+/// DataFusion otherwise lets sibling partitions take each other's files as
+/// they free up, so a file's rows reach whichever partition was idle, and
+/// two runs of one plan disagree on where a row was read.
+fn in_fixed_order(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    use datafusion::datasource::source::DataSourceExec;
+    plan.transform_up(|node| match node.downcast_ref::<DataSourceExec>().and_then(|_| node.with_preserve_order(true)) {
+        Some(fixed) => Ok(Transformed::yes(fixed)),
+        None => Ok(Transformed::no(node)),
+    })
+    .map(|t| t.data)
+}
+
+/// A scan of `projection` of the selection's table, in fixed order when its
+/// order can be fixed (see [`stable_order`]), and whether it is.
+async fn positional_scan(
+    selection: &Selection,
+    state: &SessionState,
+    projection: &Vec<usize>,
+) -> Result<(Arc<dyn ExecutionPlan>, bool)> {
+    let plan = selection.table.scan(state, Some(projection), &[], None).await?;
+    if stable_order(&plan) { Ok((in_fixed_order(plan)?, true)) } else { Ok((plan, false)) }
 }
 
 /// Columns appended to the selected rows.
@@ -92,8 +144,13 @@ fn session_state(session: &dyn Session) -> Result<SessionState> {
 impl Selection {
     /// The input's columns, then odis_dim, odis_rank and odis_score.
     pub fn output_schema(&self) -> SchemaRef {
+        self.fetch_schema(&(0..self.table.schema().fields().len()).collect::<Vec<_>>())
+    }
+
+    /// Input columns `columns`, then odis_dim, odis_rank and odis_score.
+    fn fetch_schema(&self, columns: &[usize]) -> SchemaRef {
         let input = self.table.schema();
-        let mut fields: Vec<Field> = input.fields().iter().map(|f| f.as_ref().clone()).collect();
+        let mut fields: Vec<Field> = columns.iter().map(|&i| input.field(i).clone()).collect();
         fields.push(Field::new(DIM_COLUMN, DataType::Int32, false));
         fields.push(Field::new(RANK_COLUMN, DataType::Int64, false));
         fields.push(Field::new(SCORE_COLUMN, DataType::Float64, false));
@@ -170,9 +227,10 @@ impl Selection {
     /// its own task (all cores), and they are merged at the end; a heap
     /// keeps the best by (score, id), so the merged heaps do not depend on
     /// how rows fell into partitions.
-    async fn gather(&self, state: &SessionState, capacities: &[usize]) -> Result<Vec<DimensionCandidates<IdKey>>> {
-        let plan = self.table.scan(state, Some(&self.narrow_projection()), &[], None).await?;
+    async fn gather(&self, state: &SessionState, capacities: &[usize]) -> Result<(Vec<DimensionCandidates<IdKey>>, ScanShape)> {
+        let (plan, stable_order) = positional_scan(self, state, &self.narrow_projection()).await?;
         let partitions = plan.properties().output_partitioning().partition_count();
+        let shape = ScanShape { partitions, stable_order };
         let spec = Arc::new(GatherSpec {
             function: self.function,
             id_name: self.id.field.name().clone(),
@@ -184,7 +242,8 @@ impl Selection {
         for partition in 0..partitions {
             let stream = plan.execute(partition, state.task_ctx())?;
             let (spec, capacities) = (Arc::clone(&spec), capacities.to_vec());
-            tasks.push(tokio::spawn(async move { spec.absorb(stream, capacities).await }));
+            let partition = u32::try_from(partition).map_err(|_| exec_err(format!("{}: too many partitions", self.function)))?;
+            tasks.push(tokio::spawn(async move { spec.absorb(partition, stream, capacities).await }));
         }
         let mut merged: Vec<TopHeap<IdKey>> = capacities.iter().map(|&c| TopHeap::new(c)).collect();
         for task in tasks {
@@ -193,14 +252,15 @@ impl Selection {
                 into.merge(heap);
             }
         }
-        Ok(merged
+        let candidates = merged
             .into_iter()
             .map(|heap| {
                 let total = heap.seen();
                 let (sorted, complete) = heap.into_sorted();
                 DimensionCandidates { sorted, complete, total }
             })
-            .collect())
+            .collect();
+        Ok((candidates, shape))
     }
 
     /// The candidate pass and the draft; the pass is repeated with larger
@@ -227,7 +287,7 @@ impl Selection {
         let mut passes = 0;
         loop {
             passes += 1;
-            let candidates = self.gather(state, &capacities).await?;
+            let (candidates, scan) = self.gather(state, &capacities).await?;
             match draft(budget, &quotas, &candidates) {
                 Ok(picks) => {
                     return Ok(Drafted {
@@ -236,6 +296,7 @@ impl Selection {
                         picks,
                         codec,
                         passes,
+                        scan,
                     });
                 }
                 Err(DraftError::NeedMore(more)) => capacities = more.capacities,
@@ -256,12 +317,22 @@ struct GatherSpec {
 
 impl GatherSpec {
     /// One partition's rows into heaps of their own.
-    async fn absorb(&self, mut stream: SendableRecordBatchStream, capacities: Vec<usize>) -> Result<Vec<TopHeap<IdKey>>> {
+    async fn absorb(
+        &self,
+        partition: u32,
+        mut stream: SendableRecordBatchStream,
+        capacities: Vec<usize>,
+    ) -> Result<Vec<TopHeap<IdKey>>> {
         let codec = IdCodec::new(&self.id_type)?;
         let dims = self.dims;
         let mut heaps: Vec<TopHeap<IdKey>> = capacities.iter().map(|&c| TopHeap::new(c)).collect();
+        // The partition's rows read before this batch.
+        let mut base = 0u64;
         while let Some(batch) = stream.next().await {
             let batch = batch?;
+            let first = base;
+            base += batch.num_rows() as u64;
+            let at = |i: usize| RowAt { partition, row: first + i as u64 };
             let ids = batch.column(0);
             if ids.null_count() > 0 {
                 return Err(exec_err(format!(
@@ -293,7 +364,7 @@ impl GatherSpec {
                             }
                             let score = equal_zeros(score);
                             if heaps[d].may_accept(score) {
-                                heaps[d].offer(Candidate { score, id: keys.key(i) });
+                                heaps[d].offer(Candidate { score, id: keys.key(i), at: at(i) });
                             } else {
                                 heaps[d].count_rejected();
                             }
@@ -316,12 +387,12 @@ impl GatherSpec {
                             }
                             _ => mean,
                         });
-                        heaps[0].offer(Candidate { score, id: keys.key(i) });
+                        heaps[0].offer(Candidate { score, id: keys.key(i), at: at(i) });
                     }
                     Method::Uniform { seed } => {
                         let score = unit_interval(keys.hash(i, *seed));
                         if heaps[0].may_accept(score) {
-                            heaps[0].offer(Candidate { score, id: keys.key(i) });
+                            heaps[0].offer(Candidate { score, id: keys.key(i), at: at(i) });
                         } else {
                             heaps[0].count_rejected();
                         }
@@ -350,19 +421,21 @@ fn duplicate_id(selection: &Selection, codec: &IdCodec, id: &IdKey) -> DataFusio
     ))
 }
 
-/// The selected rows: all input columns plus odis_dim, odis_rank and
+/// The selected rows: the fetched input columns plus odis_dim, odis_rank and
 /// odis_score, in no particular order (a sort follows).
 #[derive(Debug)]
 pub struct SelectionExec {
     selection: Arc<Selection>,
     state: SessionState,
+    /// The input columns the fetch reads (ascending; the id among them).
+    columns: Vec<usize>,
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
 }
 
 impl SelectionExec {
-    fn new(selection: Arc<Selection>, state: SessionState) -> Self {
-        let schema = selection.output_schema();
+    fn new(selection: Arc<Selection>, state: SessionState, columns: Vec<usize>) -> Self {
+        let schema = selection.fetch_schema(&columns);
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(Arc::clone(&schema)),
             Partitioning::UnknownPartitioning(1),
@@ -372,6 +445,7 @@ impl SelectionExec {
         Self {
             selection,
             state,
+            columns,
             schema,
             properties,
         }
@@ -392,54 +466,84 @@ impl DisplayAs for SelectionExec {
     }
 }
 
-/// What the fetch pass attaches to a selected id.
-#[derive(Clone, Copy)]
-struct Placement {
-    dim: i32,
-    rank: i64,
-    score: f64,
+/// How the fetch pass finds the selected rows.
+enum Locate {
+    /// By position: for each partition, the ordinals of its selected rows,
+    /// ascending, with their slots in `picks`. Valid when the scan reads its
+    /// rows in the same order as the candidate pass did; each row's id is
+    /// still checked against the pick's.
+    Positions(Vec<Vec<(u64, usize)>>),
+    /// By id: the selected ids and their slots. Probes every row.
+    Ids(foldhash::HashMap<IdKey, usize>),
 }
 
-/// What each fetch task needs: the drafted placements and the shared
-/// record of which picks were found.
+/// What each fetch task needs: the drafted picks, how to find them, and the
+/// shared record of which were found.
 struct Fetch {
     selection: Arc<Selection>,
-    codec: Arc<IdCodec>,
-    placements: Arc<foldhash::HashMap<IdKey, (usize, Placement)>>,
-    found: Arc<std::sync::Mutex<(Vec<bool>, usize)>>,
+    codec: IdCodec,
+    picks: Vec<Pick<IdKey>>,
+    locate: Locate,
+    /// The id's position among the fetched columns.
+    id_column: usize,
+    found: std::sync::Mutex<(Vec<bool>, usize)>,
     schema: SchemaRef,
 }
 
+/// One fetch task's place in its partition's stream.
+#[derive(Default)]
+struct Cursor {
+    /// Rows of the partition before the current batch.
+    base: u64,
+    /// Next entry of the partition's positions.
+    next: usize,
+}
+
 impl Fetch {
-    /// The selected rows of one batch, with their placements.
-    fn matches(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        let keys = self.codec.keys(batch.column(self.selection.id.index))?;
-        let mut hits = Vec::new();
-        for i in 0..batch.num_rows() {
-            let key = keys.key(i);
-            if let Some((slot, p)) = self.placements.get(&key) {
-                hits.push((i as u64, *slot, *p, key));
+    /// The selected rows of one batch of `partition`, with their placements.
+    fn matches(&self, partition: usize, cursor: &mut Cursor, batch: &RecordBatch) -> Result<RecordBatch> {
+        let mut hits: Vec<(u64, usize)> = Vec::new();
+        match &self.locate {
+            Locate::Positions(positions) => {
+                let wanted = &positions[partition];
+                let end = cursor.base + batch.num_rows() as u64;
+                while let Some(&(row, slot)) = wanted.get(cursor.next).filter(|(row, _)| *row < end) {
+                    hits.push((row - cursor.base, slot));
+                    cursor.next += 1;
+                }
+            }
+            Locate::Ids(slots) => {
+                let keys = self.codec.keys(batch.column(self.id_column))?;
+                for i in 0..batch.num_rows() {
+                    if let Some(&slot) = slots.get(&keys.key(i)) {
+                        hits.push((i as u64, slot));
+                    }
+                }
             }
         }
-        let mut indices = Vec::with_capacity(hits.len());
+        cursor.base += batch.num_rows() as u64;
+        let indices = UInt64Array::from_iter_values(hits.iter().map(|&(i, _)| i));
+        let mut columns: Vec<ArrayRef> =
+            batch.columns().iter().map(|c| take(c.as_ref(), &indices, None)).collect::<Result<_, _>>()?;
+        let ids = self.codec.keys(&columns[self.id_column])?;
         let (mut dims, mut ranks, mut scores) = (Vec::new(), Vec::new(), Vec::new());
         {
             let mut found = self.found.lock().expect("not poisoned");
             let (flags, count) = &mut *found;
-            for (i, slot, p, key) in hits {
+            for (j, &(_, slot)) in hits.iter().enumerate() {
+                let pick = &self.picks[slot];
+                if ids.key(j) != pick.id {
+                    return Err(changed_while_read(self.selection.function));
+                }
                 if std::mem::replace(&mut flags[slot], true) {
-                    return Err(duplicate_id(&self.selection, &self.codec, &key));
+                    return Err(duplicate_id(&self.selection, &self.codec, &pick.id));
                 }
                 *count += 1;
-                indices.push(i);
-                dims.push(p.dim);
-                ranks.push(p.rank);
-                scores.push(p.score);
+                dims.push(pick.dim as i32);
+                ranks.push(pick.rank as i64);
+                scores.push(pick.score);
             }
         }
-        let indices = UInt64Array::from(indices);
-        let mut columns: Vec<ArrayRef> =
-            batch.columns().iter().map(|c| take(c.as_ref(), &indices, None)).collect::<Result<_, _>>()?;
         columns.push(Arc::new(Int32Array::from(dims)));
         columns.push(Arc::new(Int64Array::from(ranks)));
         columns.push(Arc::new(Float64Array::from(scores)));
@@ -447,40 +551,62 @@ impl Fetch {
     }
 }
 
-async fn select_rows(selection: Arc<Selection>, state: SessionState, schema: SchemaRef) -> Result<SendableRecordBatchStream> {
+fn changed_while_read(function: &str) -> DataFusionError {
+    DataFusionError::Execution(format!(
+        "{function}: the table changed while it was being read (the selected rows were not where the first \
+         pass read them); run the query again"
+    ))
+}
+
+async fn select_rows(
+    selection: Arc<Selection>,
+    state: SessionState,
+    columns: Vec<usize>,
+    schema: SchemaRef,
+) -> Result<SendableRecordBatchStream> {
     let drafted = selection.draft(&state).await?;
-    let codec = Arc::new(drafted.codec);
     let expected = drafted.picks.len();
-    // Each selected id's placement and its slot in `found` (a flag per
-    // pick rather than a set of found ids: no key is cloned per match).
-    let placements: Arc<foldhash::HashMap<IdKey, (usize, Placement)>> = Arc::new(
-        drafted
-            .picks
-            .into_iter()
-            .enumerate()
-            .map(|(slot, p)| (p.id, (slot, Placement { dim: p.dim as i32, rank: p.rank as i64, score: p.score })))
-            .collect(),
-    );
-    let found: Arc<std::sync::Mutex<(Vec<bool>, usize)>> = Arc::new(std::sync::Mutex::new((vec![false; expected], 0)));
+    let (plan, stable) = positional_scan(&selection, &state, &columns).await?;
+    let partitions = plan.properties().output_partitioning().partition_count();
+    // Reading the rows where the candidate pass read them saves hashing
+    // every id of the table: possible when both scans read the same
+    // partitions in the same order.
+    let by_position = drafted.scan.stable_order && stable && drafted.scan.partitions == partitions;
+    let locate = if by_position {
+        let mut positions: Vec<Vec<(u64, usize)>> = vec![Vec::new(); partitions];
+        for (slot, pick) in drafted.picks.iter().enumerate() {
+            positions[pick.at.partition as usize].push((pick.at.row, slot));
+        }
+        for list in &mut positions {
+            list.sort_unstable();
+        }
+        Locate::Positions(positions)
+    } else {
+        Locate::Ids(drafted.picks.iter().enumerate().map(|(slot, p)| (p.id.clone(), slot)).collect())
+    };
+    let id_column = columns
+        .binary_search(&selection.id.index)
+        .map_err(|_| DataFusionError::Internal("the fetch must read the id column".into()))?;
     let function = selection.function;
-    let output_schema = selection.output_schema();
     let fetch = Arc::new(Fetch {
         selection: Arc::clone(&selection),
-        codec,
-        placements,
-        found: Arc::clone(&found),
+        codec: drafted.codec,
+        picks: drafted.picks,
+        locate,
+        id_column,
+        found: std::sync::Mutex::new((vec![false; expected], 0)),
         schema: Arc::clone(&schema),
     });
     // Every partition of the scan is matched on a task of its own (all
     // cores); the batches meet in one channel.
-    let plan = selection.table.scan(&state, None, &[], None).await?;
-    let mut tasks = RecordBatchReceiverStream::builder(Arc::clone(&output_schema), 4);
-    for partition in 0..plan.properties().output_partitioning().partition_count() {
+    let mut tasks = RecordBatchReceiverStream::builder(Arc::clone(&schema), 4);
+    for partition in 0..partitions {
         let mut stream = plan.execute(partition, state.task_ctx())?;
         let (fetch, tx) = (Arc::clone(&fetch), tasks.tx());
         tasks.spawn(async move {
+            let mut cursor = Cursor::default();
             while let Some(batch) = stream.next().await {
-                let matched = batch.and_then(|b| fetch.matches(&b));
+                let matched = batch.and_then(|b| fetch.matches(partition, &mut cursor, &b));
                 let failed = matched.is_err();
                 if tx.send(matched).await.is_err() || failed {
                     break;
@@ -491,17 +617,18 @@ async fn select_rows(selection: Arc<Selection>, state: SessionState, schema: Sch
     }
     let rows = tasks.build();
     // After the last batch, every selected id must have been seen once.
+    let empty = RecordBatch::new_empty(Arc::clone(&schema));
     let check = futures::stream::once(async move {
-        let seen = found.lock().expect("not poisoned").1;
+        let seen = fetch.found.lock().expect("not poisoned").1;
         if seen != expected {
             return Err(DataFusionError::Execution(format!(
                 "{function}: the table changed while it was being read ({seen} of {expected} selected rows found); run the query again"
             )));
         }
-        Ok(RecordBatch::new_empty(schema))
+        Ok(empty)
     });
     Ok(Box::pin(RecordBatchStreamAdapter::new(
-        output_schema,
+        schema,
         rows.chain(check).try_filter(|b| futures::future::ready(b.num_rows() > 0)),
     )))
 }
@@ -534,7 +661,12 @@ impl ExecutionPlan for SelectionExec {
         if partition != 0 {
             return Err(DataFusionError::Internal(format!("SelectionExec has one partition, asked for {partition}")));
         }
-        let future = select_rows(Arc::clone(&self.selection), self.state.clone(), Arc::clone(&self.schema));
+        let future = select_rows(
+            Arc::clone(&self.selection),
+            self.state.clone(),
+            self.columns.clone(),
+            Arc::clone(&self.schema),
+        );
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             Arc::clone(&self.schema),
             futures::stream::once(future).try_flatten(),
@@ -576,28 +708,39 @@ impl TableProvider for SelectionTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let exec = Arc::new(SelectionExec::new(Arc::clone(&self.selection), session_state(session)?));
+        // The fetch reads only the input columns the query uses, and the id.
+        let width = self.selection.table.schema().fields().len();
+        let mut columns: Vec<usize> = match projection {
+            Some(p) => p.iter().copied().filter(|&i| i < width).collect(),
+            None => (0..width).collect(),
+        };
+        columns.push(self.selection.id.index);
+        columns.sort_unstable();
+        columns.dedup();
+        let fetched = columns.len();
+        let exec = Arc::new(SelectionExec::new(Arc::clone(&self.selection), session_state(session)?, columns.clone()));
+        // Output column i of the table as a column of the exec.
+        let exec_column = |i: usize| -> Arc<dyn PhysicalExpr> {
+            let at = if i < width { columns.binary_search(&i).expect("fetched") } else { fetched + (i - width) };
+            Arc::new(ColumnExpr::new(self.schema.field(i).name(), at))
+        };
         // Output order: odis_dim, then odis_rank. DataFusion's sort spills to
         // disk under memory pressure, so large selections need not fit.
         let ordering = LexOrdering::new([
-            PhysicalSortExpr::new_default(col(DIM_COLUMN, &self.schema)?),
-            PhysicalSortExpr::new_default(col(RANK_COLUMN, &self.schema)?),
+            PhysicalSortExpr::new_default(exec_column(width)),
+            PhysicalSortExpr::new_default(exec_column(width + 1)),
         ])
         .expect("non-empty ordering");
         let sorted: Arc<dyn ExecutionPlan> = Arc::new(SortExec::new(ordering, exec));
-        match projection {
-            None => Ok(sorted),
-            Some(columns) => {
-                let exprs = columns
-                    .iter()
-                    .map(|&i| {
-                        let name = self.schema.field(i).name();
-                        Ok((col(name, &self.schema)?, name.clone()))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                Ok(Arc::new(ProjectionExec::try_new(exprs, sorted)?))
-            }
+        let output: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..width + 3).collect(),
+        };
+        if output.len() == fetched + 3 && output.iter().enumerate().all(|(at, &i)| at == i) {
+            return Ok(sorted);
         }
+        let exprs = output.iter().map(|&i| (exec_column(i), self.schema.field(i).name().clone())).collect::<Vec<_>>();
+        Ok(Arc::new(ProjectionExec::try_new(exprs, sorted)?))
     }
 }
 

@@ -31,7 +31,7 @@ Semantics, exactly:
 - the draft goes in rounds, d = 0, 1, ..., D−1 in turn: each dimension below its quota takes its best candidate that no dimension has taken yet; when no dimension below quota can take more and fewer than B rows are taken, it continues round-robin over every dimension with untaken candidates, ignoring quotas, until B rows are taken or none are left.
 So the result has exactly min(B, candidate rows) rows, none twice, and is the same whatever the partitioning.
 
-One pass reads only the id and scores columns into bounded per-dimension heaps (memory grows with the budget, not the table); if overlap between dimensions uses up a heap, the pass is repeated with larger heaps, so the result is always exact. A second pass fetches the full rows of the selected ids. The table must be registered (CREATE EXTERNAL TABLE or CREATE VIEW); ids must be unique and non-NULL."#,
+One pass reads only the id and scores columns into bounded per-dimension heaps (memory grows with the budget, not the table); if overlap between dimensions uses up a heap, the pass is repeated with larger heaps, so the result is always exact. A second pass fetches the selected rows, reading only the columns the query uses: by position when the table reads its rows in the same order every time (Parquet and other files, memory tables, projections and filters of them; each row's id is checked), otherwise by id. The table must be registered (CREATE EXTERNAL TABLE or CREATE VIEW); ids must be unique and non-NULL: an id on two rows that both reach the candidate lists, or (when fetching by id) that is selected, is an error."#,
         USAGE,
     )
     .with_sql_example(
