@@ -71,8 +71,9 @@ fn equal_ignoring_nullability(a: &DataType, b: &DataType) -> bool {
 /// of Chan, Golub & LeVeque, so values with a large common offset and a
 /// small spread keep their precision (no sum of squares of raw values).
 ///
-/// The co-moments are summed with error compensation (Knuth's TwoSum) and
-/// kept as unevaluated sums `m2 + m2_err`. Plain summation would leave
+/// The co-moments are summed with error compensation (Knuth's TwoSum, once
+/// per block of 32 rows) and kept as unevaluated sums `m2 + m2_err`. Plain
+/// summation of a whole batch would leave
 /// rounding differences of ~1e-14 that depend on how rows are split into
 /// batches and partitions, which eigen-decomposition amplifies by the
 /// inverse eigen-gap; compensation keeps results independent of the
@@ -132,24 +133,45 @@ impl Moments {
         let nf = n as f64;
         let mean: Vec<f64> = sum.iter().zip(&sum_err).map(|(s, e)| (s + e) / nf).collect();
         let mean_err: Vec<f64> = (0..d).map(|i| ((-mean[i]).mul_add(nf, sum[i]) + sum_err[i]) / nf).collect();
-        // Upper triangle, accumulated row by row; mirrored at the end.
+        // Upper triangle, accumulated row by row; mirrored at the end. The
+        // products of a block of rows are summed plainly (a vectorisable
+        // multiply-add per pair) and each block's sums are then added to the
+        // totals with their rounding errors kept: a compensated sum per
+        // block, not per row, costs a fraction of the time, and since the
+        // values are centred, the plain sums of a few rows lose nothing that
+        // shows (the batching test below holds the result to 1e-15).
+        const BLOCK: usize = 32;
         let mut m2 = vec![0.0; d * d];
         let mut m2_err = vec![0.0; d * d];
+        let mut block = vec![0.0; d * d];
         let mut centred = vec![0.0; d];
+        let mut in_block = 0;
+        let flush = |block: &mut [f64], m2: &mut [f64], m2_err: &mut [f64]| {
+            for ((b, s), e) in block.iter_mut().zip(m2.iter_mut()).zip(m2_err.iter_mut()) {
+                let (t, err) = two_sum(*s, *b);
+                *s = t;
+                *e += err;
+                *b = 0.0;
+            }
+        };
         for row in rows {
             for ((c, x), m) in centred.iter_mut().zip(row).zip(&mean) {
                 *c = x - m;
             }
             for i in 0..d {
                 let ci = centred[i];
-                let sums = &mut m2[i * d + i..(i + 1) * d];
-                let errs = &mut m2_err[i * d + i..(i + 1) * d];
-                for ((s, e), cj) in sums.iter_mut().zip(errs.iter_mut()).zip(&centred[i..]) {
-                    let (t, err) = two_sum(*s, ci * cj);
-                    *s = t;
-                    *e += err;
+                for (s, cj) in block[i * d + i..(i + 1) * d].iter_mut().zip(&centred[i..]) {
+                    *s += ci * cj;
                 }
             }
+            in_block += 1;
+            if in_block == BLOCK {
+                flush(&mut block, &mut m2, &mut m2_err);
+                in_block = 0;
+            }
+        }
+        if in_block > 0 {
+            flush(&mut block, &mut m2, &mut m2_err);
         }
         for i in 0..d {
             for j in 0..i {
