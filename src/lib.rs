@@ -35,6 +35,7 @@ pub mod scan_progress;
 pub mod script_vars;
 pub mod select;
 pub mod select_report;
+pub mod store_retries;
 pub mod stores;
 pub mod train;
 pub mod work_dir;

@@ -9,17 +9,17 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use datafusion::common::config::{ConfigEntry, ConfigExtension, ExtensionOptions};
 use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
 use object_store::ObjectStore;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-use object_store::{ClientConfigKey, RetryConfig};
+use object_store::ClientConfigKey;
 use url::Url;
 
 use crate::error::{OdisError, Result};
+use crate::store_retries::{self, FirstContactStore};
 
 /// The prefix of S3 options in `OPTIONS(...)`.
 pub const AWS_PREFIX: &str = "aws";
@@ -235,11 +235,6 @@ pub fn s3_store(url: &Url, overrides: Option<&AwsOptions>) -> Result<Arc<dyn Obj
         .ok_or_else(|| store_error("an S3 URL needs a bucket: s3://BUCKET/KEY".into()))?;
     let mut builder = AmazonS3Builder::from_env()
         .with_bucket_name(bucket)
-        .with_retry(RetryConfig {
-            max_retries: 3,
-            retry_timeout: Duration::from_secs(15),
-            ..Default::default()
-        })
         .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout), "5s");
     if let Some(o) = overrides {
         let settings = [
@@ -257,8 +252,10 @@ pub fn s3_store(url: &Url, overrides: Option<&AwsOptions>) -> Result<Arc<dyn Obj
             }
         }
     }
-    let store = builder.build().map_err(|e| store_error(e.to_string()))?;
-    Ok(Arc::new(store))
+    // Quick retries until the endpoint first answers, patient ones after.
+    let quick = builder.clone().with_retry(store_retries::quick()).build().map_err(|e| store_error(e.to_string()))?;
+    let patient = builder.with_retry(store_retries::patient()).build().map_err(|e| store_error(e.to_string()))?;
+    Ok(Arc::new(FirstContactStore::new(Arc::new(quick), Arc::new(patient))))
 }
 
 /// Whether odis can create a store for this URL scheme on demand.

@@ -4,7 +4,9 @@
 mod common;
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
+use common::fault_proxy::{Fault, FaultProxy};
 use common::{AWS_VARS, MotoS3, ObjectStoreServer, odis, run};
 
 /// `odis` with the AWS environment of `server` (and nothing from the shell).
@@ -156,4 +158,90 @@ fn missing_object_is_one_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     run(odis_s3(dir.path(), &s3).args(["-c", &format!("SELECT * FROM '{}'", s3.url("nothing-here.parquet"))]))
         .fails_with(&["cannot read 's3://odis-test/nothing-here.parquet'"]);
+}
+
+/// 8 Parquet files of 5,000 rows under `scan/`, written straight to the
+/// server; the expected `count(*), sum(id)`.
+fn scan_corpus(dir: &std::path::Path, s3: &MotoS3) -> &'static str {
+    let mut command = odis_s3(dir, s3);
+    for part in 0..8 {
+        command.args([
+            "-c",
+            &format!(
+                "COPY (SELECT x AS id, repeat('text ', 20) AS text FROM generate_series({}, {}) t(x)) TO '{}'",
+                part * 5000 + 1,
+                (part + 1) * 5000,
+                s3.url(&format!("scan/part-{part}.parquet"))
+            ),
+        ]);
+    }
+    run(&mut command).ok();
+    "n,s\n40000,800020000\n"
+}
+
+/// `odis` pointed at `proxy` instead of the server behind it.
+fn through(dir: &std::path::Path, s3: &MotoS3, proxy: &FaultProxy) -> Command {
+    let mut command = odis_s3(dir, s3);
+    command.env("AWS_ENDPOINT_URL", proxy.endpoint());
+    command
+}
+
+fn upstream(s3: &MotoS3) -> String {
+    s3.endpoint.trim_start_matches("http://").to_string()
+}
+
+#[test]
+fn a_scan_rides_out_slowdowns_a_slow_server_and_a_restart() {
+    let s3 = MotoS3::start();
+    let dir = tempfile::tempdir().unwrap();
+    let expected = scan_corpus(dir.path(), &s3);
+    let query = format!("SELECT count(*) AS n, sum(id) AS s FROM '{}'", s3.url("scan/"));
+    let scan = |proxy: &FaultProxy| run(through(dir.path(), &s3, proxy).args(["-q", "--format", "csv", "-c", &query]));
+    for (what, fault) in [
+        ("503 SlowDown on the first 5 requests", Fault::SlowDown(5)),
+        ("250 ms per request", Fault::Delay(Duration::from_millis(250))),
+        // The first answered requests make the store patient; then the
+        // server is away for 2 s in the middle of the scan.
+        ("away for 2 s after 6 requests", Fault::OutageAfter { after: 6, outage: Duration::from_secs(2) }),
+    ] {
+        let proxy = FaultProxy::start(&upstream(&s3), fault);
+        let out = scan(&proxy);
+        assert_eq!(out.code, Some(0), "{what}: {}", out.stderr);
+        assert_eq!(out.stdout, expected, "{what}");
+        let (forwarded, faulted) = proxy.counts();
+        assert!(forwarded >= 9, "{what}: only {forwarded} requests reached the server");
+        if what.contains("SlowDown") {
+            assert_eq!(faulted, 5, "{what}");
+        }
+        if what.contains("away") {
+            assert!(faulted >= 1, "{what}: the outage met no request");
+        }
+    }
+}
+
+#[test]
+fn access_denied_fails_fast_without_retries() {
+    let s3 = MotoS3::start();
+    let dir = tempfile::tempdir().unwrap();
+    scan_corpus(dir.path(), &s3);
+    let proxy = FaultProxy::start(&upstream(&s3), Fault::Forbidden);
+    let started = Instant::now();
+    run(through(dir.path(), &s3, &proxy).args(["-c", &format!("SELECT count(*) FROM '{}'", s3.url("scan/"))]))
+        .fails_with(&["403", "check the credentials"]);
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    let (_, faulted) = proxy.counts();
+    assert!(faulted <= 2, "403 was retried: {faulted} requests");
+}
+
+#[test]
+fn a_server_that_never_answers_fails_fast_one_that_answered_gets_retries() {
+    let s3 = MotoS3::start();
+    let dir = tempfile::tempdir().unwrap();
+    scan_corpus(dir.path(), &s3);
+    // Down from the first request: the quick policy gives up in seconds.
+    let proxy = FaultProxy::start(&upstream(&s3), Fault::OutageAfter { after: 0, outage: Duration::from_secs(600) });
+    let started = Instant::now();
+    run(through(dir.path(), &s3, &proxy).args(["-c", &format!("SELECT count(*) FROM '{}'", s3.url("scan/"))]))
+        .fails_with(&["cannot read 's3://"]);
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
 }

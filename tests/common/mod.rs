@@ -2,6 +2,7 @@
 //! environment made by `scripts/setup.sh`, and local object-store servers.
 #![allow(dead_code)]
 
+pub mod fault_proxy;
 pub mod fixtures;
 
 use std::io::{BufRead, BufReader};
