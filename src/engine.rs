@@ -250,6 +250,9 @@ impl Engine {
     }
 
     async fn run_plan(&self, plan: LogicalPlan, rows: Option<&Arc<AtomicU64>>) -> Result<SendableRecordBatchStream> {
+        if let LogicalPlan::Statement(datafusion::logical_expr::Statement::SetVariable(set)) = &plan {
+            check_odis_setting(&self.ctx, &set.variable, &set.value)?;
+        }
         // EXPLAIN prints the options of the statement it explains: keep its
         // secrets out of that text.
         if let Some(aws) = explained_secrets(&plan)? {
@@ -434,4 +437,21 @@ mod memory_limit_tests {
         use datafusion::arrow::array::AsArray;
         assert_eq!(n.as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0), 1_000_000);
     }
+}
+
+/// `SET odis.NAME = VALUE` is checked when it is set, not when a model first
+/// runs with it: the value must parse and, with the other settings, resolve
+/// to a usable execution (a real device, bounded sessions and threads).
+fn check_odis_setting(ctx: &SessionContext, variable: &str, value: &str) -> Result<()> {
+    let name = variable.to_ascii_lowercase();
+    if !name.starts_with("odis.") {
+        return Ok(());
+    }
+    let mut config = ctx.state().config().options().as_ref().clone();
+    config
+        .set(&name, value)
+        .map_err(|e| OdisError::InvalidArgument(format!("{name} = '{value}': {}", crate::error::one_line(&e.to_string()))))?;
+    odis_udfs::score::options::Execution::from_config(&config)
+        .map(|_| ())
+        .map_err(|e| OdisError::InvalidArgument(crate::error::one_line(&e.to_string())))
 }

@@ -33,6 +33,14 @@ pub enum OdisError {
     /// A caller-supplied value is out of range or malformed.
     #[error("{0}")]
     InvalidArgument(String),
+
+    /// A dependency panicked while running a statement (caught; see
+    /// `panic_guard`). Usually a malformed input a reader did not expect.
+    #[error(
+        "internal error: {0}; an input may be corrupt or not what it claims to be (check the files the \
+         statement reads); if they are sound, please report this"
+    )]
+    Internal(String),
 }
 
 /// The crate's `Result`.

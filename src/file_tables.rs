@@ -77,16 +77,20 @@ impl UrlTableFactory for FileTableFactory {
             return Err(cannot_read(name, "no such file or directory"));
         }
         let state = self.state()?;
-        let config = ListingTableConfig::new(url)
-            .infer_options(&state)
-            .await
-            .map_err(|e| cannot_read(name, e))?
-            .infer_partitions_from_path(&state)
-            .await
-            .map_err(|e| cannot_read(name, e))?
-            .infer_schema(&state)
-            .await
-            .map_err(|e| cannot_read(name, e))?;
+        let inferred = crate::panic_guard::catch(async {
+            ListingTableConfig::new(url)
+                .infer_options(&state)
+                .await?
+                .infer_partitions_from_path(&state)
+                .await?
+                .infer_schema(&state)
+                .await
+        });
+        // A reader that panics on the file (a corrupt footer) is a bad file.
+        let config = match inferred.await {
+            Ok(config) => config.map_err(|e| cannot_read(name, e))?,
+            Err(panic) => return Err(cannot_read(name, format!("it is corrupt or not Parquet ({panic})"))),
+        };
         Ok(Some(Arc::new(ListingTable::try_new(config)?)))
     }
 }

@@ -29,6 +29,7 @@ pub mod engine;
 pub mod error;
 pub mod file_tables;
 pub mod output;
+pub mod panic_guard;
 pub mod ridge;
 pub mod scalar_subqueries;
 pub mod scan_progress;

@@ -440,6 +440,20 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
                     }
                     batches
                 }
+                // A corpus that cannot be read is named as the --input it is.
+                step::CORPUS => {
+                    let register = async {
+                        let stream = engine.execute(statement).await?;
+                        Ok::<Vec<RecordBatch>, OdisError>(stream.try_collect().await?)
+                    };
+                    let cannot_read =
+                        |why: String| OdisError::InvalidArgument(format!("--input '{}' cannot be read: {why}", options.input));
+                    match crate::panic_guard::catch(register).await {
+                        Ok(Ok(batches)) => batches,
+                        Ok(Err(e)) => return Err(cannot_read(e.to_string())),
+                        Err(panic) => return Err(cannot_read(format!("it is corrupt or not Parquet ({panic})"))),
+                    }
+                }
                 _ => engine.execute(statement).await?.try_collect().await?,
             }
         };
@@ -960,6 +974,27 @@ async fn check_corpus(engine: &Engine, options: &SelectOptions) -> Result<u64> {
                 "--scores '{column}' holds {}, not a list of ratings; build one, e.g. make_array(a, b, c), or pass \
                  no --scores to use quality_ratings",
                 field.data_type()
+            )));
+        }
+        // The vectors' length, from the type or from the first row, so that
+        // too many --components is said before the costly pass.
+        let d = match field.data_type() {
+            DataType::FixedSizeList(_, n) => Some(*n as u64),
+            _ => {
+                let column = ident(column);
+                let sql = format!("SELECT array_length(\"{column}\") FROM corpus WHERE \"{column}\" IS NOT NULL LIMIT 1");
+                let batches = engine.sql(&sql).await?;
+                batches.iter().find(|b| b.num_rows() > 0).and_then(|b| {
+                    let lengths = b.column(0).as_primitive_opt::<datafusion::arrow::datatypes::UInt64Type>()?;
+                    lengths.is_valid(0).then(|| lengths.value(0))
+                })
+            }
+        };
+        if let Some(d) = d.filter(|&d| options.components as u64 > d) {
+            return Err(invalid(format!(
+                "--components {} is more than the raw dimensions: --scores '{column}' has {d} values per row; pass \
+                 --components {d} or fewer",
+                options.components
             )));
         }
     }

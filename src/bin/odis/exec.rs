@@ -91,6 +91,12 @@ impl Runner {
                 printer.finish()?;
                 Ok::<usize, Stop>(rows)
             };
+            let run = async {
+                match odis::panic_guard::catch(run).await {
+                    Ok(rows) => rows,
+                    Err(panic) => Err(Stop::Failed(OdisError::Internal(panic))),
+                }
+            };
             let ticker = self.progress_enabled().then(|| tokio::spawn(show_progress()));
             let rows = cancellable(run).await;
             if let Some(ticker) = ticker {

@@ -226,7 +226,13 @@ struct SelectArgs {
 /// Runs a subcommand's work until done or Ctrl-C, printing its result or
 /// its error.
 async fn finish<T>(work: impl Future<Output = odis::Result<T>>, print: impl FnOnce(T)) -> ExitCode {
-    match exec::cancellable(async { work.await.map_err(Stop::Failed) }).await {
+    let work = async {
+        match odis::panic_guard::catch(work).await {
+            Ok(result) => result.map_err(Stop::Failed),
+            Err(panic) => Err(Stop::Failed(odis::OdisError::Internal(panic))),
+        }
+    };
+    match exec::cancellable(work).await {
         Ok(result) => {
             print(result);
             ExitCode::SUCCESS
@@ -418,6 +424,8 @@ async fn run(cli: Cli, scripts: Vec<Script>) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // A panic inside a statement becomes its one error line.
+    odis::panic_guard::install_hook();
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
