@@ -228,9 +228,9 @@ impl Selection {
     /// keeps the best by (score, id), so the merged heaps do not depend on
     /// how rows fell into partitions.
     async fn gather(&self, state: &SessionState, capacities: &[usize]) -> Result<(Vec<DimensionCandidates<IdKey>>, ScanShape)> {
-        let (plan, stable_order) = positional_scan(self, state, &self.narrow_projection()).await?;
+        let (plan, stable) = positional_scan(self, state, &self.narrow_projection()).await?;
         let partitions = plan.properties().output_partitioning().partition_count();
-        let shape = ScanShape { partitions, stable_order };
+        let shape = ScanShape { partitions, stable_order: stable };
         let spec = Arc::new(GatherSpec {
             function: self.function,
             id_name: self.id.field.name().clone(),
@@ -525,14 +525,19 @@ impl Fetch {
         let indices = UInt64Array::from_iter_values(hits.iter().map(|&(i, _)| i));
         let mut columns: Vec<ArrayRef> =
             batch.columns().iter().map(|c| take(c.as_ref(), &indices, None)).collect::<Result<_, _>>()?;
-        let ids = self.codec.keys(&columns[self.id_column])?;
+        // Found by position: the row must still have the pick's id. (Found
+        // by id, it has.)
+        let ids = match self.locate {
+            Locate::Positions(_) => Some(self.codec.keys(&columns[self.id_column])?),
+            Locate::Ids(_) => None,
+        };
         let (mut dims, mut ranks, mut scores) = (Vec::new(), Vec::new(), Vec::new());
         {
             let mut found = self.found.lock().expect("not poisoned");
             let (flags, count) = &mut *found;
             for (j, &(_, slot)) in hits.iter().enumerate() {
                 let pick = &self.picks[slot];
-                if ids.key(j) != pick.id {
+                if ids.as_ref().is_some_and(|ids| ids.key(j) != pick.id) {
                     return Err(changed_while_read(self.selection.function));
                 }
                 if std::mem::replace(&mut flags[slot], true) {
