@@ -115,7 +115,7 @@ impl AggregateUDFImpl for VendiScoreFunc {
             Some(expr) => parse_order(literal_value(expr))?,
             None => Order::Finite(1.0),
         };
-        Ok(Box::new(VendiAccumulator { q, n: 0, d: None, gram: Vec::new() }))
+        Ok(Box::new(VendiAccumulator { q, n: 0, d: None, gram: Vec::new(), received: Vec::new() }))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -137,6 +137,11 @@ struct VendiAccumulator {
     n: u64,
     d: Option<usize>,
     gram: Vec<f64>,
+    /// Partial states of other accumulators (count, Gram matrix), added up
+    /// in a fixed order when the result is asked for: float addition is not
+    /// associative, and partial states arrive in whatever order their
+    /// partitions (or a cluster's tasks) finish.
+    received: Vec<(u64, Vec<f64>)>,
 }
 
 fn mixed_lengths(first: usize, other: usize) -> DataFusionError {
@@ -147,6 +152,26 @@ fn mixed_lengths(first: usize, other: usize) -> DataFusionError {
 }
 
 impl VendiAccumulator {
+    /// The count and Gram matrix of own and received rows, summed in an
+    /// order that depends on their values alone.
+    fn totals(&self) -> (u64, Vec<f64>) {
+        if self.received.is_empty() {
+            return (self.n, self.gram.clone());
+        }
+        let mut all: Vec<(u64, &Vec<f64>)> = self.received.iter().map(|(n, g)| (*n, g)).collect();
+        if self.n > 0 {
+            all.push((self.n, &self.gram));
+        }
+        all.sort_by_cached_key(|(n, g)| (*n, g.iter().map(|x| x.to_bits()).collect::<Vec<u64>>()));
+        let mut gram = vec![0.0; self.d.map_or(0, |d| d * d)];
+        let mut n = 0;
+        for (count, g) in all {
+            gram.iter_mut().zip(g).for_each(|(a, b)| *a += b);
+            n += count;
+        }
+        (n, gram)
+    }
+
     fn set_dims(&mut self, d: usize) -> Result<()> {
         match self.d {
             Some(expected) if expected != d => Err(mixed_lengths(expected, d)),
@@ -196,6 +221,9 @@ impl Accumulator for VendiAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
+        let (n, gram) = self.totals();
+        (self.n, self.gram) = (n, gram);
+        self.received.clear();
         if self.n < 2 {
             return Err(DataFusionError::Execution(format!(
                 "{NAME}: needs at least 2 embeddings to measure diversity, got {}; NULL embeddings are skipped",
@@ -212,17 +240,18 @@ impl Accumulator for VendiAccumulator {
     }
 
     fn size(&self) -> usize {
-        size_of_val(self) + 8 * self.gram.capacity()
+        size_of_val(self) + 8 * self.gram.capacity() + self.received.iter().map(|(_, g)| 32 + 8 * g.capacity()).sum::<usize>()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let (n, totals) = self.totals();
         let gram = ListArray::new(
             Arc::new(Field::new_list_field(DataType::Float64, true)),
-            OffsetBuffer::from_lengths([self.gram.len()]),
-            Arc::new(Float64Array::from(self.gram.clone())),
+            OffsetBuffer::from_lengths([totals.len()]),
+            Arc::new(Float64Array::from(totals)),
             None,
         );
-        Ok(vec![ScalarValue::UInt64(Some(self.n)), ScalarValue::List(Arc::new(gram))])
+        Ok(vec![ScalarValue::UInt64(Some(n)), ScalarValue::List(Arc::new(gram))])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
@@ -238,8 +267,7 @@ impl Accumulator for VendiAccumulator {
                 return Err(DataFusionError::Internal(format!("{NAME}: a partial state of {} values", gram.len())));
             }
             self.set_dims(d)?;
-            self.gram.iter_mut().zip(gram).for_each(|(a, b)| *a += b);
-            self.n += counts.value(i);
+            self.received.push((counts.value(i), gram.to_vec()));
         }
         Ok(())
     }
@@ -277,5 +305,30 @@ mod tests {
             assert!(parse_order(Some(&bad)).unwrap_err().to_string().contains("`q` must be a number > 0"));
         }
         assert!(parse_order(None).unwrap_err().to_string().contains("literal"));
+    }
+
+    /// Partial states added up in any order give the same score, to the bit.
+    #[test]
+    fn the_score_does_not_depend_on_the_order_partial_states_arrive_in() {
+        use datafusion::arrow::datatypes::Float64Type;
+        let partial = |seed: f64| -> Vec<ArrayRef> {
+            let rows = (0..40).map(|i| Some((0..3).map(move |j| Some(((i * 3 + j) as f64 * seed).sin()))));
+            let list = ListArray::from_iter_primitive::<Float64Type, _, _>(rows);
+            let mut acc = VendiAccumulator { q: Order::Finite(1.0), n: 0, d: None, gram: Vec::new(), received: Vec::new() };
+            acc.update_batch(&[Arc::new(list)]).unwrap();
+            acc.state().unwrap().iter().map(|s| s.to_array().unwrap()).collect()
+        };
+        let parts = [partial(0.31), partial(1.7), partial(0.05)];
+        let score = |order: [usize; 3]| {
+            let mut acc = VendiAccumulator { q: Order::Finite(1.0), n: 0, d: None, gram: Vec::new(), received: Vec::new() };
+            for i in order {
+                acc.merge_batch(&parts[i]).unwrap();
+            }
+            format!("{:?}", acc.evaluate().unwrap())
+        };
+        let first = score([0, 1, 2]);
+        for order in [[2, 1, 0], [1, 0, 2], [2, 0, 1]] {
+            assert_eq!(score(order), first, "order {order:?}");
+        }
     }
 }

@@ -103,6 +103,7 @@ impl AggregateUDFImpl for PcaFitFunc {
             k: k as usize,
             standardize,
             moments: Moments::default(),
+            received: Vec::new(),
         }))
     }
 
@@ -126,15 +127,42 @@ impl AggregateUDFImpl for PcaFitFunc {
 struct PcaFitAccumulator {
     k: usize,
     standardize: bool,
+    /// The moments of the rows this accumulator read itself.
     moments: Moments,
+    /// Partial states of other accumulators, merged in a fixed order when
+    /// the result is asked for: the pairwise update is exact to ~1e-16 but
+    /// not associative, and partial states arrive in whatever order their
+    /// partitions (or a cluster's tasks) finish, so merging them as they
+    /// come would change the last digits of the fit from run to run.
+    received: Vec<Moments>,
 }
 
 impl PcaFitAccumulator {
     fn check_dims(&self, d: usize) -> Result<()> {
-        match self.moments.dims() {
+        match self.moments.dims().or_else(|| self.received.first().and_then(Moments::dims)) {
             Some(expected) if expected != d => Err(mixed_lengths(expected, d)),
             _ => Ok(()),
         }
+    }
+
+    /// Own and received moments, merged in an order that depends on their
+    /// values alone.
+    fn combined(&self) -> Result<Moments> {
+        if self.received.is_empty() {
+            return Ok(self.moments.clone());
+        }
+        let mut all: Vec<&Moments> = self.received.iter().chain(std::iter::once(&self.moments)).filter(|m| m.n > 0).collect();
+        let key = |m: &Moments| -> Vec<u64> {
+            std::iter::once(m.n)
+                .chain([&m.mean, &m.mean_err, &m.m2, &m.m2_err].into_iter().flat_map(|v| v.iter().map(|x| x.to_bits())))
+                .collect()
+        };
+        all.sort_by_cached_key(|m| key(m));
+        let mut total = Moments::default();
+        for m in all {
+            total.merge(m)?;
+        }
+        Ok(total)
     }
 }
 
@@ -179,21 +207,23 @@ impl Accumulator for PcaFitAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let model = PcaModel::fit(&self.moments, self.k, self.standardize)?;
+        let model = PcaModel::fit(&self.combined()?, self.k, self.standardize)?;
         Ok(ScalarValue::Struct(Arc::new(model.to_struct_array()?)))
     }
 
     fn size(&self) -> usize {
-        size_of_val(self) + 8 * (self.moments.mean.capacity() + self.moments.m2.capacity() + self.moments.m2_err.capacity())
+        let moments = |m: &Moments| 8 * (m.mean.capacity() + m.mean_err.capacity() + m.m2.capacity() + m.m2_err.capacity());
+        size_of_val(self) + moments(&self.moments) + self.received.iter().map(|m| size_of_val(m) + moments(m)).sum::<usize>()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let moments = self.combined()?;
         Ok(vec![
-            ScalarValue::UInt64(Some(self.moments.n)),
-            list_of(&self.moments.mean),
-            list_of(&self.moments.mean_err),
-            list_of(&self.moments.m2),
-            list_of(&self.moments.m2_err),
+            ScalarValue::UInt64(Some(moments.n)),
+            list_of(&moments.mean),
+            list_of(&moments.mean_err),
+            list_of(&moments.m2),
+            list_of(&moments.m2_err),
         ])
     }
 
@@ -213,13 +243,13 @@ impl Accumulator for PcaFitAccumulator {
                 continue;
             };
             self.check_dims(mean.len())?;
-            self.moments.merge(&Moments {
+            self.received.push(Moments {
                 n: counts.value(i),
                 mean: mean.to_vec(),
                 mean_err: mean_err.to_vec(),
                 m2: m2.to_vec(),
                 m2_err: m2_err.to_vec(),
-            })?;
+            });
         }
         Ok(())
     }
@@ -228,4 +258,45 @@ impl Accumulator for PcaFitAccumulator {
 /// The function as DataFusion registers it.
 pub fn pca_fit_udaf() -> Arc<AggregateUDF> {
     Arc::new(AggregateUDF::from(PcaFitFunc::new()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::Float64Type;
+
+    fn accumulator() -> PcaFitAccumulator {
+        PcaFitAccumulator { k: 2, standardize: true, moments: Moments::default(), received: Vec::new() }
+    }
+
+    fn partial(rows: &[[f64; 3]]) -> Vec<ArrayRef> {
+        let list = ListArray::from_iter_primitive::<Float64Type, _, _>(rows.iter().map(|r| Some(r.iter().map(|&x| Some(x)))));
+        let mut acc = accumulator();
+        acc.update_batch(&[Arc::new(list)]).unwrap();
+        acc.state().unwrap().iter().map(|s| s.to_array().unwrap()).collect()
+    }
+
+    /// Partial states merged in any order give the same fit, to the bit
+    /// (the order they arrive in depends on which partition finishes first).
+    #[test]
+    fn the_fit_does_not_depend_on_the_order_partial_states_arrive_in() {
+        let rows = |seed: f64| -> Vec<[f64; 3]> {
+            (0..50).map(|i| {
+                let x = (i as f64 * 0.37 + seed).sin() * 1e3 + 1e6;
+                [x, x * 0.5 + (i as f64).cos(), (seed * i as f64).sin() / 3.0]
+            }).collect()
+        };
+        let parts = [partial(&rows(0.1)), partial(&rows(0.7)), partial(&rows(2.3))];
+        let fit = |order: [usize; 3]| {
+            let mut acc = accumulator();
+            for i in order {
+                acc.merge_batch(&parts[i]).unwrap();
+            }
+            format!("{:?}", acc.evaluate().unwrap())
+        };
+        let first = fit([0, 1, 2]);
+        for order in [[2, 1, 0], [1, 0, 2], [2, 0, 1]] {
+            assert_eq!(fit(order), first, "order {order:?}");
+        }
+    }
 }
