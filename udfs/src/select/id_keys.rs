@@ -4,6 +4,8 @@
 //! (strings, dates, decimals, ...) becomes its Arrow row-format bytes, which
 //! compare in the column type's ascending order.
 
+use std::sync::Arc;
+
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{
     DataType, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
@@ -54,6 +56,39 @@ impl IdCodec {
         match &self.converter {
             None => Ok(IdKeys::Int(int_values(ids)?)),
             Some(converter) => Ok(IdKeys::Rows(converter.convert_columns(std::slice::from_ref(ids))?)),
+        }
+    }
+
+    /// Keys back into an id column of the codec's type: what a cluster's
+    /// candidate pass sends on, and what the fetch joins the table with.
+    pub fn values(&self, keys: &[IdKey]) -> Result<ArrayRef> {
+        use datafusion::arrow::array::{Int64Array, UInt64Array};
+        let wrong = || DataFusionError::Internal(format!("an id key does not fit the id type {}", self.data_type));
+        match &self.converter {
+            None => {
+                let ints = keys.iter().map(|k| match k {
+                    IdKey::Int(v) => Ok(*v),
+                    IdKey::Bytes(_) => Err(wrong()),
+                });
+                let wide: ArrayRef = if self.data_type.is_unsigned_integer() {
+                    Arc::new(ints.map(|v| v.and_then(|v| u64::try_from(v).map_err(|_| wrong()))).collect::<Result<UInt64Array>>()?)
+                } else {
+                    Arc::new(ints.map(|v| v.and_then(|v| i64::try_from(v).map_err(|_| wrong()))).collect::<Result<Int64Array>>()?)
+                };
+                Ok(datafusion::arrow::compute::cast(&wide, &self.data_type)?)
+            }
+            Some(converter) => {
+                let parser = converter.parser();
+                let mut rows = Vec::with_capacity(keys.len());
+                for key in keys {
+                    match key {
+                        IdKey::Bytes(bytes) => rows.push(parser.parse(bytes)),
+                        IdKey::Int(_) => return Err(wrong()),
+                    }
+                }
+                let mut arrays = converter.convert_rows(rows)?;
+                Ok(arrays.remove(0))
+            }
         }
     }
 
@@ -163,6 +198,21 @@ mod tests {
         for hash in [0, 1, u64::MAX / 2, u64::MAX - 1, u64::MAX] {
             let u = unit_interval(hash);
             assert!(u > 0.0 && u < 1.0, "{hash} -> {u}");
+        }
+    }
+
+    #[test]
+    fn keys_turn_back_into_the_ids() {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec!["b", "", "ab"])),
+            Arc::new(Int32Array::from(vec![7, -2, i32::MAX])),
+            Arc::new(datafusion::arrow::array::UInt64Array::from(vec![u64::MAX, 0, 3])),
+        ];
+        for ids in columns {
+            let codec = IdCodec::new(ids.data_type()).unwrap();
+            let keys = codec.keys(&ids).unwrap();
+            let keys: Vec<IdKey> = (0..ids.len()).map(|i| keys.key(i)).collect();
+            assert_eq!(codec.values(&keys).unwrap().as_ref(), ids.as_ref());
         }
     }
 

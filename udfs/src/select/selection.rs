@@ -129,6 +129,23 @@ impl<K: Ord> TopHeap<K> {
         self.floor = Some(self.kept[self.capacity - 1].score);
     }
 
+    /// Takes a candidate that another heap kept and already counted: how a
+    /// partial heap sent from elsewhere (a cluster's task) is merged.
+    pub fn offer_counted(&mut self, candidate: Candidate<K>) {
+        self.offer_uncounted(candidate);
+    }
+
+    /// Adds the count of candidates another partial heap saw.
+    pub fn count_seen(&mut self, n: u64) {
+        self.seen += n;
+    }
+
+    /// The kept candidates in no particular order (at most 1.5x capacity
+    /// plus 64; a merge takes the best of them).
+    pub fn kept(&self) -> &[Candidate<K>] {
+        &self.kept
+    }
+
     /// Merges another partial heap of the same dimension.
     pub fn merge(&mut self, other: TopHeap<K>) {
         self.seen += other.seen;

@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, UInt64Array};
+use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array, Int32Array, Int64Array, RecordBatch, UInt64Array};
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
@@ -30,13 +30,14 @@ use datafusion::physical_plan::{
 };
 use futures::{StreamExt, TryStreamExt};
 
+use crate::select::distributed::{self, RemotePlans};
 use crate::select::id_keys::{IdCodec, IdKey, unit_interval};
 use crate::select::selection::{Candidate, DimensionCandidates, DimensionReport, DraftError, Pick, RowAt, TopHeap, draft, quotas, report};
 use crate::select::table_args::{Budget, Column};
 use crate::vectors::Vectors;
 
 /// How rows are scored and picked.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Method {
     /// ODiS: the top of each dimension, drafted under one budget.
     PerDimension { weights: Option<Vec<f64>> },
@@ -166,7 +167,7 @@ impl Selection {
     /// Scans `projection` of the input, all partitions merged.
     async fn scan(&self, state: &SessionState, projection: Option<&Vec<usize>>) -> Result<SendableRecordBatchStream> {
         let plan = self.table.scan(state, projection, &[], None).await?;
-        execute_stream(plan, state.task_ctx())
+        run(plan, state)
     }
 
     async fn row_count(&self, state: &SessionState) -> Result<u64> {
@@ -175,7 +176,7 @@ impl Selection {
         if let Precision::Exact(n) = statistics.num_rows {
             return Ok(n as u64);
         }
-        let mut stream = execute_stream(plan, state.task_ctx())?;
+        let mut stream = run(plan, state)?;
         let mut rows = 0u64;
         while let Some(batch) = stream.next().await {
             rows += batch?.num_rows() as u64;
@@ -228,11 +229,14 @@ impl Selection {
     /// keeps the best by (score, id), so the merged heaps do not depend on
     /// how rows fell into partitions.
     async fn gather(&self, state: &SessionState, capacities: &[usize]) -> Result<(Vec<DimensionCandidates<IdKey>>, ScanShape)> {
+        if let Some(remote) = distributed::remote(state.config()) {
+            return self.gather_remote(&remote, state, capacities).await;
+        }
         let (plan, stable) = positional_scan(self, state, &self.narrow_projection()).await?;
         let partitions = plan.properties().output_partitioning().partition_count();
         let shape = ScanShape { partitions, stable_order: stable };
         let spec = Arc::new(GatherSpec {
-            function: self.function,
+            function: self.function.to_string(),
             id_name: self.id.field.name().clone(),
             id_type: self.id.field.data_type().clone(),
             method: self.method.clone(),
@@ -252,15 +256,33 @@ impl Selection {
                 into.merge(heap);
             }
         }
-        let candidates = merged
-            .into_iter()
-            .map(|heap| {
-                let total = heap.seen();
-                let (sorted, complete) = heap.into_sorted();
-                DimensionCandidates { sorted, complete, total }
-            })
-            .collect();
-        Ok((candidates, shape))
+        Ok((sorted_candidates(merged), shape))
+    }
+
+    /// The candidate pass on the session's cluster: heaps per partition on
+    /// the executors, merged there in one task; only the merged candidates
+    /// come back. The fetch then finds the picks by id.
+    async fn gather_remote(
+        &self,
+        remote: &RemotePlans,
+        state: &SessionState,
+        capacities: &[usize],
+    ) -> Result<(Vec<DimensionCandidates<IdKey>>, ScanShape)> {
+        let scan = self.table.scan(state, Some(&self.narrow_projection()), &[], None).await?;
+        let partitions = scan.properties().output_partitioning().partition_count();
+        let spec = distributed::CandidateSpec {
+            function: self.function.to_string(),
+            id_name: self.id.field.name().clone(),
+            method: self.method.clone(),
+            capacities: capacities.to_vec(),
+        };
+        let plan = distributed::candidate_plan(scan, spec)?;
+        let codec = IdCodec::new(self.id.field.data_type())?;
+        let mut merged: Vec<TopHeap<IdKey>> = capacities.iter().map(|&c| TopHeap::new(c)).collect();
+        for batch in distributed::collect_remote(remote, plan, state.config()).await? {
+            distributed::merge_candidates(&batch, &codec, &mut merged)?;
+        }
+        Ok((sorted_candidates(merged), ScanShape { partitions, stable_order: false }))
     }
 
     /// The candidate pass and the draft; the pass is repeated with larger
@@ -307,17 +329,18 @@ impl Selection {
 }
 
 /// What a partition's candidate task needs to know of the selection.
-struct GatherSpec {
-    function: &'static str,
-    id_name: String,
-    id_type: DataType,
-    method: Method,
-    dims: usize,
+#[derive(Debug)]
+pub(crate) struct GatherSpec {
+    pub function: String,
+    pub id_name: String,
+    pub id_type: DataType,
+    pub method: Method,
+    pub dims: usize,
 }
 
 impl GatherSpec {
     /// One partition's rows into heaps of their own.
-    async fn absorb(
+    pub(crate) async fn absorb(
         &self,
         partition: u32,
         mut stream: SendableRecordBatchStream,
@@ -401,6 +424,27 @@ impl GatherSpec {
             }
         }
         Ok(heaps)
+    }
+}
+
+/// Merged heaps as the draft reads them.
+fn sorted_candidates(heaps: Vec<TopHeap<IdKey>>) -> Vec<DimensionCandidates<IdKey>> {
+    heaps
+        .into_iter()
+        .map(|heap| {
+            let total = heap.seen();
+            let (sorted, complete) = heap.into_sorted();
+            DimensionCandidates { sorted, complete, total }
+        })
+        .collect()
+}
+
+/// Runs a plan over the selection's table: on the session's cluster when it
+/// has one, else here.
+fn run(plan: Arc<dyn ExecutionPlan>, state: &SessionState) -> Result<SendableRecordBatchStream> {
+    match distributed::remote(state.config()) {
+        Some(remote) => remote.0.execute(plan, state.config()),
+        None => execute_stream(plan, state.task_ctx()),
     }
 }
 
@@ -570,6 +614,9 @@ async fn select_rows(
     schema: SchemaRef,
 ) -> Result<SendableRecordBatchStream> {
     let drafted = selection.draft(&state).await?;
+    if let Some(remote) = distributed::remote(state.config()) {
+        return fetch_remote(&remote, &selection, &state, &columns, schema, drafted).await;
+    }
     let expected = drafted.picks.len();
     let (plan, stable) = positional_scan(&selection, &state, &columns).await?;
     let partitions = plan.properties().output_partitioning().partition_count();
@@ -627,6 +674,108 @@ async fn select_rows(
         let seen = fetch.found.lock().expect("not poisoned").1;
         if seen != expected {
             return Err(DataFusionError::Execution(format!(
+                "{function}: the table changed while it was being read ({seen} of {expected} selected rows found); run the query again"
+            )));
+        }
+        Ok(empty)
+    });
+    Ok(Box::pin(RecordBatchStreamAdapter::new(
+        schema,
+        rows.chain(check).try_filter(|b| futures::future::ready(b.num_rows() > 0)),
+    )))
+}
+
+/// The fetch on the session's cluster: a hash join of the table with the
+/// picks (the small side, which every task builds), each selected row
+/// checked off as it arrives.
+async fn fetch_remote(
+    remote: &RemotePlans,
+    selection: &Selection,
+    state: &SessionState,
+    columns: &[usize],
+    schema: SchemaRef,
+    drafted: Drafted,
+) -> Result<SendableRecordBatchStream> {
+    use datafusion::common::{JoinType, NullEquality};
+    use datafusion::datasource::memory::MemorySourceConfig;
+    use datafusion::physical_plan::joins::{HashJoinExecBuilder, PartitionMode};
+    let picks = drafted.picks;
+    let pick_schema = Arc::new(Schema::new(vec![
+        Field::new("odis_pick_id", selection.id.field.data_type().clone(), false),
+        Field::new(DIM_COLUMN, DataType::Int32, false),
+        Field::new(RANK_COLUMN, DataType::Int64, false),
+        Field::new(SCORE_COLUMN, DataType::Float64, false),
+    ]));
+    let keys: Vec<IdKey> = picks.iter().map(|p| p.id.clone()).collect();
+    let pick_batch = RecordBatch::try_new(
+        Arc::clone(&pick_schema),
+        vec![
+            drafted.codec.values(&keys)?,
+            Arc::new(Int32Array::from_iter_values(picks.iter().map(|p| p.dim as i32))),
+            Arc::new(Int64Array::from_iter_values(picks.iter().map(|p| p.rank as i64))),
+            Arc::new(Float64Array::from_iter_values(picks.iter().map(|p| p.score))),
+        ],
+    )?;
+    let left = MemorySourceConfig::try_new_exec(&[vec![pick_batch]], Arc::clone(&pick_schema), None)?;
+    let right = selection.table.scan(state, Some(&columns.to_vec()), &[], None).await?;
+    let id_column = columns
+        .binary_search(&selection.id.index)
+        .map_err(|_| DataFusionError::Internal("the fetch must read the id column".into()))?;
+    let on: Vec<(Arc<dyn PhysicalExpr>, Arc<dyn PhysicalExpr>)> = vec![(
+        Arc::new(ColumnExpr::new("odis_pick_id", 0)),
+        Arc::new(ColumnExpr::new(selection.id.field.name(), id_column)),
+    )];
+    // The table's columns, then odis_dim, odis_rank, odis_score.
+    let projection: Vec<usize> = (4..4 + columns.len()).chain(1..4).collect();
+    let join = HashJoinExecBuilder::new(left, right, on, JoinType::Inner)
+        .with_projection(Some(projection))
+        .with_partition_mode(PartitionMode::CollectLeft)
+        .with_null_equality(NullEquality::NullEqualsNothing)
+        .build_exec()?;
+    // Pick number d, r sits at slot starts[d] + r - 1.
+    let dims = picks.iter().map(|p| p.dim + 1).max().unwrap_or(0);
+    let mut starts = vec![0usize; dims + 1];
+    for p in &picks {
+        starts[p.dim + 1] += 1;
+    }
+    for d in 0..dims {
+        starts[d + 1] += starts[d];
+    }
+    let mut by_slot = vec![usize::MAX; picks.len()];
+    for (i, p) in picks.iter().enumerate() {
+        by_slot[starts[p.dim] + p.rank as usize - 1] = i;
+    }
+    let expected = picks.len();
+    let found = Arc::new(std::sync::Mutex::new((vec![false; expected], 0usize)));
+    let width = columns.len();
+    let (function, codec) = (selection.function, drafted.codec);
+    let (table, id) = (selection.table_name.clone(), selection.id.field.name().clone());
+    let out = Arc::clone(&schema);
+    let seen = Arc::clone(&found);
+    let rows = remote.0.execute(join, state.config())?.map(move |batch| {
+        let batch = batch?;
+        let dim = batch.column(width).as_primitive::<datafusion::arrow::datatypes::Int32Type>();
+        let rank = batch.column(width + 1).as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        let mut found = seen.lock().expect("not poisoned");
+        let (flags, count) = &mut *found;
+        for i in 0..batch.num_rows() {
+            let slot = starts[dim.value(i) as usize] + rank.value(i) as usize - 1;
+            if std::mem::replace(&mut flags[slot], true) {
+                return Err(exec_err(format!(
+                    "{function}: id {} appears in more than one row of '{table}'; ids in column '{id}' must be unique",
+                    codec.display(&picks[by_slot[slot]].id)
+                )));
+            }
+            *count += 1;
+        }
+        Ok(RecordBatch::try_new(Arc::clone(&out), batch.columns().to_vec())?)
+    });
+    // After the last batch, every selected id must have been seen once.
+    let empty = RecordBatch::new_empty(Arc::clone(&schema));
+    let check = futures::stream::once(async move {
+        let seen = found.lock().expect("not poisoned").1;
+        if seen != expected {
+            return Err(exec_err(format!(
                 "{function}: the table changed while it was being read ({seen} of {expected} selected rows found); run the query again"
             )));
         }
