@@ -23,7 +23,9 @@ use datafusion::sql::parser::{DFParser, Statement};
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
 use futures::TryStreamExt;
 
+use crate::cluster::{Cluster, ClusterPlanner};
 use crate::error::{OdisError, Result};
+use datafusion::execution::session_state::SessionStateBuilder;
 use crate::file_tables::enable_file_tables;
 use crate::output::stage_copy;
 use crate::scalar_subqueries::inline_scalar_subqueries;
@@ -48,6 +50,7 @@ pub struct EngineBuilder {
     config: Option<SessionConfig>,
     target_partitions: Option<usize>,
     memory_limit: Option<MemoryLimit>,
+    cluster: Option<String>,
 }
 
 /// How much memory the engine's operators may reserve before they spill to
@@ -135,6 +138,15 @@ impl EngineBuilder {
         self
     }
 
+    /// Runs statements on the cluster whose scheduler listens at `url`
+    /// (`df://HOST:PORT`): every statement that reads files or scores with
+    /// a model is planned here and run by the cluster's executors. `build`
+    /// fails within seconds if no scheduler answers there.
+    pub fn cluster(mut self, url: impl Into<String>) -> Self {
+        self.cluster = Some(url.into());
+        self
+    }
+
     pub fn build(self) -> Result<Engine> {
         let mut config = self
             .config
@@ -164,7 +176,19 @@ impl EngineBuilder {
             runtime = runtime.with_memory_pool(Arc::new(pool));
         }
         let runtime = runtime.build_arc()?;
-        let ctx = enable_file_tables(SessionContext::new_with_config_rt(config, runtime));
+        let mut state = SessionStateBuilder::new().with_runtime_env(runtime).with_default_features();
+        if let Some(url) = &self.cluster {
+            use ballista_core::extension::SessionConfigExt;
+            let cluster = Cluster::connect(url)?;
+            // Ballista's settings (so that SET ballista.* works) and its
+            // restrictions on plans (no round-robin repartitions).
+            config = config
+                .upgrade_for_ballista()
+                .with_extension(Arc::new(odis_udfs::select::distributed::RemotePlans(cluster.clone())));
+            state = state.with_query_planner(Arc::new(ClusterPlanner::new(Arc::clone(&cluster))));
+        }
+        let state = state.with_config(config).build();
+        let ctx = enable_file_tables(SessionContext::new_with_state(state));
         let models = register_functions(&ctx)?;
         Ok(Engine { ctx, models })
     }

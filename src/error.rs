@@ -30,6 +30,10 @@ pub enum OdisError {
         source: std::io::Error,
     },
 
+    /// A cluster's scheduler or executor could not be reached or started.
+    #[error("{0}")]
+    Cluster(String),
+
     /// A caller-supplied value is out of range or malformed.
     #[error("{0}")]
     InvalidArgument(String),

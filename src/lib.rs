@@ -25,6 +25,7 @@
 //! To add the odis functions to a `SessionContext` you already have, call
 //! [`register_functions`].
 
+pub mod cluster;
 pub mod engine;
 pub mod error;
 pub mod file_tables;

@@ -81,6 +81,10 @@ struct Cli {
     #[arg(long, value_name = "N")]
     micro_batch: Option<usize>,
 
+    /// Run statements on the cluster whose scheduler listens here (see `odis scheduler`); also for `odis select`
+    #[arg(long, value_name = "df://HOST:PORT", global = true)]
+    cluster: Option<String>,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -91,6 +95,96 @@ enum Command {
     Select(SelectArgs),
     /// Distil an annotated sample into a scorer for odis_score: PCA of the ratings, a frozen encoder, one ridge head per component
     Train(TrainArgs),
+    /// Run a cluster's scheduler: clients connect with --cluster df://HOST:PORT, executors with --scheduler HOST:PORT
+    Scheduler(SchedulerArgs),
+    /// Run one of a cluster's executors: it takes tasks from the scheduler and serves their output to the others
+    Executor(ExecutorArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SchedulerArgs {
+    /// Where to listen
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50050", value_parser = parse_address)]
+    bind: std::net::SocketAddr,
+
+    /// Seconds without news from an executor after which its tasks run elsewhere
+    #[arg(long, value_name = "SECONDS", default_value_t = odis::cluster::DEFAULT_EXECUTOR_TIMEOUT_SECONDS)]
+    executor_timeout: u64,
+}
+
+#[derive(Debug, clap::Args)]
+struct ExecutorArgs {
+    /// The scheduler to take tasks from
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_host_port)]
+    scheduler: (String, u16),
+
+    /// Where to serve task output to the other executors and clients (Arrow Flight)
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50051", value_parser = parse_address)]
+    bind: std::net::SocketAddr,
+
+    /// The host name other machines reach this executor at (default: the --bind address)
+    #[arg(long, value_name = "HOST")]
+    external_host: Option<String>,
+
+    /// Shuffle files and spills (default: a temporary directory)
+    #[arg(long, value_name = "DIR")]
+    work_dir: Option<PathBuf>,
+
+    /// Tasks to run at once (default: the number of CPUs)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    concurrent_tasks: Option<u16>,
+}
+
+/// HOST:PORT as a host and a port number.
+fn parse_host_port(text: &str) -> Result<(String, u16), String> {
+    let bad = || format!("expected HOST:PORT, e.g. 127.0.0.1:50050, got '{text}'");
+    let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match port.parse::<u16>() {
+        Ok(port) if !host.is_empty() => Ok((host.to_string(), port)),
+        _ => Err(bad()),
+    }
+}
+
+/// HOST:PORT to listen on, resolved.
+fn parse_address(text: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let (host, port) = parse_host_port(text)?;
+    (host.as_str(), port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve '{host}': {e}"))?
+        .next()
+        .ok_or_else(|| format!("'{host}' has no address"))
+}
+
+/// Log lines of a cluster process on stderr: `default` unless RUST_LOG says
+/// otherwise.
+fn init_logging(default: &str) {
+    let env = env_logger::Env::default().default_filter_or(default);
+    env_logger::Builder::from_env(env).format_timestamp_secs().init();
+}
+
+async fn scheduler(args: SchedulerArgs) -> ExitCode {
+    init_logging("warn,ballista_scheduler=info");
+    let options = odis::cluster::SchedulerOptions { bind: args.bind, executor_timeout_seconds: args.executor_timeout };
+    eprintln!("odis scheduler: listening on {} (clients: --cluster df://{})", args.bind, args.bind);
+    finish(odis::cluster::run_scheduler(&options), |()| ()).await
+}
+
+async fn executor(args: ExecutorArgs) -> ExitCode {
+    init_logging("warn");
+    let options = odis::cluster::ExecutorOptions {
+        scheduler: args.scheduler.clone(),
+        bind: args.bind,
+        external_host: args.external_host,
+        work_dir: args.work_dir,
+        concurrent_tasks: args.concurrent_tasks.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), usize::from),
+    };
+    eprintln!(
+        "odis executor: serving on {} for the scheduler at {}:{} ({} tasks at once)",
+        args.bind, args.scheduler.0, args.scheduler.1, options.concurrent_tasks
+    );
+    finish(odis::cluster::run_executor(&options), |()| ()).await
 }
 
 /// Where the documents are, for `select` and `train`.
@@ -341,8 +435,16 @@ fn scripts_in_order(cli: &Cli, matches: &ArgMatches) -> Vec<Script> {
     scripts.into_iter().map(|(_, s)| s).collect()
 }
 
-async fn run(cli: Cli, scripts: Vec<Script>) -> ExitCode {
+async fn run(mut cli: Cli, scripts: Vec<Script>) -> ExitCode {
+    match cli.command.take() {
+        Some(Command::Scheduler(args)) => return scheduler(args).await,
+        Some(Command::Executor(args)) => return executor(args).await,
+        other => cli.command = other,
+    }
     let mut builder = Engine::builder();
+    if let Some(url) = &cli.cluster {
+        builder = builder.cluster(url.clone());
+    }
     if let Some(limit) = cli.memory_limit {
         builder = builder.with_memory_limit(limit);
     }
@@ -372,7 +474,7 @@ async fn run(cli: Cli, scripts: Vec<Script>) -> ExitCode {
     match cli.command {
         Some(Command::Select(args)) => return select(engine, args, cli.quiet).await,
         Some(Command::Train(args)) => return train(engine, args, cli.quiet).await,
-        None => {}
+        Some(Command::Scheduler(_) | Command::Executor(_)) | None => {}
     }
     let mut runner = Runner::new(engine, cli.format);
     runner.progress = !cli.quiet && std::io::stderr().is_terminal();
