@@ -4,6 +4,7 @@
 
 pub mod fault_proxy;
 pub mod fixtures;
+pub mod function_queries;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
