@@ -182,8 +182,7 @@ impl EngineBuilder {
             let cluster = Cluster::connect(url)?;
             // Ballista's settings (so that SET ballista.* works) and its
             // restrictions on plans (no round-robin repartitions).
-            config = config
-                .upgrade_for_ballista()
+            config = crate::cluster::with_message_limit(config.upgrade_for_ballista())
                 .with_extension(Arc::new(odis_udfs::select::distributed::RemotePlans(cluster.clone())));
             state = state.with_query_planner(Arc::new(ClusterPlanner::new(Arc::clone(&cluster))));
         }

@@ -219,6 +219,15 @@ fn cases() -> Vec<Case> {
         cli("a script variable not given", &["-f", "undefined-var.sql"], Error(&["corpus", "-v corpus=VALUE"])),
         cli("--model without a directory", &["--model", "m=no/such/dir", "-c", "SELECT 1"], Error(&["no/such/dir"])),
         cli("select.sql without its variables", &["-f", &script], Error(&["-v input=VALUE"])),
+        // The cluster's processes and addresses.
+        cli("--cluster not df://", &["--cluster", "http://127.0.0.1:1", "-c", "SELECT 1"], Error(&["--cluster 'http://127.0.0.1:1'", "df://HOST:PORT"])),
+        cli("--cluster without a port", &["--cluster", "df://localhost", "-c", "SELECT 1"], Error(&["no port", "df://HOST:PORT"])),
+        cli("--cluster with no scheduler", &["--cluster", "df://127.0.0.1:9", "-c", "SELECT 1"], Error(&["cannot reach a scheduler at df://127.0.0.1:9", "odis scheduler --bind 127.0.0.1:9"])),
+        cli("executor without --scheduler", &["executor"], Usage(&["--scheduler"])),
+        cli("executor --scheduler without a port", &["executor", "--scheduler", "localhost"], Usage(&["HOST:PORT"])),
+        cli("executor --concurrent-tasks 0", &["executor", "--scheduler", "127.0.0.1:9", "--concurrent-tasks", "0"], Usage(&["--concurrent-tasks"])),
+        cli("executor with no scheduler", &["executor", "--scheduler", "127.0.0.1:9", "--bind", "127.0.0.1:0"], Error(&["no scheduler at 127.0.0.1:9", "odis scheduler --bind 127.0.0.1:9"])),
+        cli("scheduler --bind unparsable", &["scheduler", "--bind", "nowhere"], Usage(&["HOST:PORT"])),
         // odis select: everything that can be known is checked before scoring.
         select("select: missing input", "nowhere.parquet", &[], Error(&["nowhere.parquet"])),
         select("select: corrupt input", "corrupt.parquet", &[], Error(&["corrupt.parquet"])),

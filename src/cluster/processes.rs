@@ -33,11 +33,22 @@ use crate::stores::OdisObjectStoreRegistry;
 const HEARTBEAT_SECONDS: u64 = 5;
 pub const DEFAULT_EXECUTOR_TIMEOUT_SECONDS: u64 = 20;
 
+/// The largest message (a plan, a task) the processes and clients send each
+/// other. Ballista's 16 MiB is too little for a selection's fetch, whose
+/// plan carries the picks (some 30 bytes each: half a million at 16 MiB).
+pub const MESSAGE_LIMIT: u32 = 1 << 30;
+
 /// The configuration every process of the cluster starts from: Ballista's
 /// and odis's settings (so that `SET odis.*` and `SET ballista.*` of a
 /// client apply on the executors).
 pub fn cluster_config() -> SessionConfig {
-    SessionConfig::new_with_ballista().with_option_extension(OdisOptions::default())
+    with_message_limit(SessionConfig::new_with_ballista().with_option_extension(OdisOptions::default()))
+}
+
+/// `config` with [`MESSAGE_LIMIT`] for its gRPC clients.
+pub fn with_message_limit(mut config: SessionConfig) -> SessionConfig {
+    let _ = config.options_mut().set("ballista.client.grpc_max_message_size", &MESSAGE_LIMIT.to_string());
+    config
 }
 
 /// odis's object stores (S3 buckets from the environment, on demand), and
@@ -88,6 +99,8 @@ pub async fn run_scheduler(options: &SchedulerOptions) -> Result<()> {
     let mut config = SchedulerConfig::default()
         .with_hostname(options.bind.ip().to_string())
         .with_port(options.bind.port())
+        .with_grpc_server_max_decoding_message_size(MESSAGE_LIMIT)
+        .with_grpc_server_max_encoding_message_size(MESSAGE_LIMIT)
         .with_override_config_producer(Arc::new(cluster_config))
         .with_override_session_builder(Arc::new(|config: SessionConfig| odis_session(config, runtime(None)?)));
     let timeout = options.executor_timeout_seconds.max(HEARTBEAT_SECONDS * 2);
@@ -117,6 +130,37 @@ pub struct ExecutorOptions {
     pub concurrent_tasks: usize,
 }
 
+/// Waits up to `patience` for the scheduler at `host:port` to accept a
+/// connection (it may be starting at the same time), so that an executor
+/// pointed at the wrong address says so instead of retrying in silence.
+pub fn check_scheduler(host: &str, port: u16, patience: std::time::Duration) -> Result<()> {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        let attempt = (host, port).to_socket_addrs().map_err(|e| e.to_string()).and_then(|addrs| {
+            let addrs: Vec<_> = addrs.collect();
+            let mut last = "no address".to_string();
+            for addr in &addrs {
+                match TcpStream::connect_timeout(addr, std::time::Duration::from_secs(2)) {
+                    Ok(_) => return Ok(()),
+                    Err(e) => last = e.to_string(),
+                }
+            }
+            Err(last)
+        });
+        match attempt {
+            Ok(()) => return Ok(()),
+            Err(e) if std::time::Instant::now() >= deadline => {
+                return Err(OdisError::Cluster(format!(
+                    "no scheduler at {host}:{port} ({e}); start one there with `odis scheduler --bind {host}:{port}`, \
+                     or check --scheduler"
+                )));
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(250)),
+        }
+    }
+}
+
 /// Runs an executor until the process ends.
 pub async fn run_executor(options: &ExecutorOptions) -> Result<()> {
     if let Some(dir) = &options.work_dir {
@@ -138,6 +182,8 @@ pub async fn run_executor(options: &ExecutorOptions) -> Result<()> {
         vcores: options.concurrent_tasks,
         work_dir: options.work_dir.as_ref().map(|d| d.display().to_string()),
         executor_heartbeat_interval_seconds: HEARTBEAT_SECONDS,
+        grpc_max_decoding_message_size: MESSAGE_LIMIT,
+        grpc_max_encoding_message_size: MESSAGE_LIMIT,
         override_function_registry: Some(Arc::new(function_registry()?)),
         override_runtime_producer: Some(Arc::new(move |_: &SessionConfig| runtime(temp.as_ref()))),
         override_config_producer: Some(Arc::new(cluster_config)),

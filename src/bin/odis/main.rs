@@ -180,6 +180,11 @@ async fn executor(args: ExecutorArgs) -> ExitCode {
         work_dir: args.work_dir,
         concurrent_tasks: args.concurrent_tasks.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), usize::from),
     };
+    // The scheduler may be starting too: give it a few seconds.
+    if let Err(e) = odis::cluster::check_scheduler(&args.scheduler.0, args.scheduler.1, std::time::Duration::from_secs(5)) {
+        eprintln!("Error: {e}");
+        return ExitCode::FAILURE;
+    }
     eprintln!(
         "odis executor: serving on {} for the scheduler at {}:{} ({} tasks at once)",
         args.bind, args.scheduler.0, args.scheduler.1, options.concurrent_tasks
