@@ -99,6 +99,14 @@ impl Drop for TestCluster {
     }
 }
 
+/// The bundled corpus in 4 files under `dir`/corpus.
+async fn corpus_in(dir: &Path) -> PathBuf {
+    let corpus = dir.join("corpus");
+    std::fs::create_dir(&corpus).unwrap();
+    split_corpus(&corpus).await;
+    corpus
+}
+
 fn tiny_encoder() -> String {
     common::fixtures::generate("make_test_models.py").join("tiny_encoder").display().to_string()
 }
@@ -168,9 +176,7 @@ fn select_args(input: &str, out: &Path) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn odis_select_on_the_cluster_equals_the_local_selection() {
     let dir = tempfile::tempdir().unwrap();
-    let corpus = dir.path().join("corpus");
-    std::fs::create_dir(&corpus).unwrap();
-    split_corpus(&corpus).await;
+    let corpus = corpus_in(dir.path()).await;
     let input = format!("{}/", corpus.display());
     let local_out = dir.path().join("local.parquet");
     run(odis(dir.path()).args(["--target-partitions", "4"]).args(select_args(&input, &local_out))).ok();
@@ -198,9 +204,7 @@ async fn odis_select_on_the_cluster_equals_the_local_selection() {
 async fn odis_select_on_the_cluster_over_s3_equals_the_local_selection() {
     let s3 = MotoS3::start();
     let dir = tempfile::tempdir().unwrap();
-    let corpus = dir.path().join("corpus");
-    std::fs::create_dir(&corpus).unwrap();
-    split_corpus(&corpus).await;
+    let corpus = corpus_in(dir.path()).await;
     // Upload the four files.
     let mut upload = odis(dir.path());
     for var in AWS_VARS {
@@ -252,9 +256,7 @@ fn long_query(corpus: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_executor_gives_a_clear_error_or_the_exact_answer() {
     let dir = tempfile::tempdir().unwrap();
-    let corpus = dir.path().join("corpus");
-    std::fs::create_dir(&corpus).unwrap();
-    split_corpus(&corpus).await;
+    let corpus = corpus_in(dir.path()).await;
     let sql = long_query(&corpus);
     let local = run(odis(dir.path()).args(["--target-partitions", "4", "--format", "csv", "-c", &sql]));
     local.ok();
