@@ -16,4 +16,8 @@ if [ $# -eq 0 ]; then
 else
     cargo test --workspace --locked "$@"
 fi
-cargo test --workspace --locked --benches --no-run
+# The benchmarks must build; checking that in the test profile reuses the
+# test build instead of compiling DataFusion and Ballista again with release
+# optimisations (half an hour on a small machine). Benchmarks themselves are
+# run with `cargo bench`, in the release profile.
+cargo test --workspace --locked --benches --no-run --profile dev
