@@ -119,7 +119,8 @@ async fn every_function_on_the_cluster_answers_as_it_does_locally() {
     let dir = tempfile::tempdir().unwrap();
     split_corpus(dir.path()).await;
     let model = tiny_encoder();
-    let local = answers(&Engine::builder().with_target_partitions(4).build().unwrap(), dir.path(), &model).await;
+    let here = Engine::builder().with_target_partitions(4).build().unwrap();
+    let local = answers(&here, dir.path(), &model).await;
 
     let cluster = TestCluster::start(2, &[]);
     let engine = Engine::builder().with_target_partitions(4).cluster(&cluster.url).build().unwrap();
@@ -129,6 +130,23 @@ async fn every_function_on_the_cluster_answers_as_it_does_locally() {
     for ((function, a), (_, b)) in local.iter().zip(&remote) {
         assert!(a == b, "{function} differs on the cluster:\n{a}\n---\n{b}");
     }
+
+    // A selection over a view: its scan arrives already planned for the
+    // cluster, and must still run as the selection's own distributed passes.
+    let views = "CREATE VIEW some AS SELECT id, s FROM docs WHERE id % 3 <> 0; \
+                 CREATE VIEW nulls AS SELECT CASE WHEN id = 5 THEN NULL ELSE id END AS id, s FROM docs";
+    let over_view = "SELECT id, odis_dim, odis_rank FROM top_k_per_dim('some', 'id', 's', 500)";
+    let mut printed = Vec::new();
+    for engine in [&here, &engine] {
+        engine.sql(views).await.unwrap();
+        let batches = engine.sql(over_view).await.unwrap();
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 500);
+        printed.push(datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string());
+    }
+    assert!(printed[0] == printed[1], "a selection over a view differs on the cluster");
+    // An executor's error reaches the client as the executor said it.
+    let e = engine.sql("SELECT count(*) FROM top_k_per_dim('nulls', 'id', 's', 10)").await.unwrap_err().to_string();
+    assert!(e.contains("id column 'id' has NULL values") && e.contains(&cluster.url), "{e}");
 }
 
 /// Two selections (CSV of id, odis_dim, odis_rank, odis_score): the same

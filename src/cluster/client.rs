@@ -119,6 +119,7 @@ impl Cluster {
     /// Runs `plan` on the cluster; its output streams back as one stream.
     fn submit(&self, plan: Arc<dyn ExecutionPlan>, config: SessionConfig) -> SendableRecordBatchStream {
         let schema = plan.schema();
+        let plan = without_nested_clusters(plan);
         let (endpoint, codec, session) = (self.endpoint.clone(), Arc::clone(&self.codec), self.session_id.clone());
         let url = self.url.clone();
         let started = async move {
@@ -152,6 +153,26 @@ impl Cluster {
     }
 }
 
+/// `plan` with every [`ClusterExec`] inside it (a view's plan, planned when
+/// the view was scanned) replaced by the plan it would send, merged into one
+/// partition as the `ClusterExec` was: the whole plan goes to the cluster.
+fn without_nested_clusters(plan: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
+    use datafusion::common::tree_node::Transformed;
+    use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+    let unwrapped = Arc::clone(&plan).transform_up(|node| {
+        let Some(nested) = node.downcast_ref::<ClusterExec>() else {
+            return Ok(Transformed::no(node));
+        };
+        let inner = Arc::clone(&nested.plan);
+        Ok(Transformed::yes(if inner.properties().output_partitioning().partition_count() > 1 {
+            Arc::new(CoalescePartitionsExec::new(inner)) as Arc<dyn ExecutionPlan>
+        } else {
+            inner
+        }))
+    });
+    unwrapped.map(|t| t.data).unwrap_or(plan)
+}
+
 /// A process-wide counter, so that two engines of one process get two
 /// scheduler sessions.
 fn unique() -> u64 {
@@ -161,8 +182,12 @@ fn unique() -> u64 {
     nanos ^ (NEXT.fetch_add(1, Ordering::Relaxed) << 48)
 }
 
-/// Work worth sending: a file scan, or a model scoring rows.
+/// Work worth sending: a file scan, a model scoring rows, or a view's plan
+/// already bound for the cluster.
 fn reads_data(node: &dyn ExecutionPlan) -> bool {
+    if node.downcast_ref::<ClusterExec>().is_some() {
+        return true;
+    }
     if let Some(source) = node.downcast_ref::<DataSourceExec>() {
         return source.data_source().downcast_ref::<FileScanConfig>().is_some();
     }
@@ -188,6 +213,15 @@ fn on_cluster(url: &str, error: DataFusionError) -> DataFusionError {
 impl PlanRunner for Cluster {
     fn execute(&self, plan: Arc<dyn ExecutionPlan>, config: &SessionConfig) -> DfResult<SendableRecordBatchStream> {
         Ok(self.submit(plan, config.clone()))
+    }
+
+    /// A view's scan comes wrapped for the cluster: its plan, with all its
+    /// partitions, is the input the selection's nodes want.
+    fn scan_input(&self, scan: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
+        match scan.downcast_ref::<ClusterExec>() {
+            Some(wrapped) => Arc::clone(&wrapped.plan),
+            None => scan,
+        }
     }
 }
 

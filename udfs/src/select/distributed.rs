@@ -34,6 +34,13 @@ pub trait PlanRunner: fmt::Debug + Send + Sync {
     /// Starts every partition of `plan` and streams its output, as one
     /// stream (the plan's own partitions are the runner's business).
     fn execute(&self, plan: Arc<dyn ExecutionPlan>, config: &SessionConfig) -> Result<SendableRecordBatchStream>;
+
+    /// The plan of a table's scan, with its partitions, for use as the
+    /// input of a larger plan the runner will run: a runner may have
+    /// wrapped a view's plan into a node of its own.
+    fn scan_input(&self, scan: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
+        scan
+    }
 }
 
 /// The session's cluster, as a config extension: present, the selection

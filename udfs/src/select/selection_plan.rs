@@ -268,7 +268,7 @@ impl Selection {
         state: &SessionState,
         capacities: &[usize],
     ) -> Result<(Vec<DimensionCandidates<IdKey>>, ScanShape)> {
-        let scan = self.table.scan(state, Some(&self.narrow_projection()), &[], None).await?;
+        let scan = remote.0.scan_input(self.table.scan(state, Some(&self.narrow_projection()), &[], None).await?);
         let partitions = scan.properties().output_partitioning().partition_count();
         let spec = distributed::CandidateSpec {
             function: self.function.to_string(),
@@ -717,7 +717,7 @@ async fn fetch_remote(
         ],
     )?;
     let left = MemorySourceConfig::try_new_exec(&[vec![pick_batch]], Arc::clone(&pick_schema), None)?;
-    let right = selection.table.scan(state, Some(&columns.to_vec()), &[], None).await?;
+    let right = remote.0.scan_input(selection.table.scan(state, Some(&columns.to_vec()), &[], None).await?);
     let id_column = columns
         .binary_search(&selection.id.index)
         .map_err(|_| DataFusionError::Internal("the fetch must read the id column".into()))?;
