@@ -297,7 +297,13 @@ impl Engine {
                 let task = Arc::new(df.task_ctx());
                 let physical = df.create_physical_plan().await?;
                 odis_udfs::score::progress::start_statement(rows_to_score(physical.as_ref()));
+                let on_cluster = physical.downcast_ref::<crate::cluster::ClusterExec>().is_some();
                 let batches = datafusion::physical_plan::collect(counted(physical)?, task).await?;
+                // A cluster's scans count their rows in other processes: a
+                // COPY's progress is then its row count, when it is done.
+                if let (true, Some(rows)) = (on_cluster, rows) {
+                    rows.fetch_add(copied_rows(&batches), std::sync::atomic::Ordering::Relaxed);
+                }
                 if let Some(staged) = staged {
                     staged.commit().await?;
                 }
@@ -403,6 +409,17 @@ fn redact_batch(batch: &RecordBatch, aws: &AwsOptions) -> Result<RecordBatch> {
         })
         .collect();
     Ok(RecordBatch::try_new(batch.schema(), columns).map_err(DataFusionError::from)?)
+}
+
+/// The row count a `COPY` answers with.
+fn copied_rows(batches: &[RecordBatch]) -> u64 {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::UInt64Type;
+    batches
+        .iter()
+        .filter_map(|b| b.column(0).as_primitive_opt::<UInt64Type>())
+        .flat_map(|counts| counts.iter().flatten())
+        .sum()
 }
 
 /// How many rows the plan's model scoring (odis_score) will see, when the
