@@ -62,6 +62,10 @@ pub enum MemoryLimit {
     Bytes(usize),
 }
 
+/// Partitions a scan is split into on a cluster, unless the engine is told
+/// otherwise.
+pub const CLUSTER_PARTITIONS: usize = 16;
+
 /// The smallest limit odis accepts: below it not even a small sort runs.
 pub const MIN_MEMORY_LIMIT: usize = 64 << 20;
 
@@ -182,6 +186,12 @@ impl EngineBuilder {
             let cluster = Cluster::connect(url)?;
             // Ballista's settings (so that SET ballista.* works) and its
             // restrictions on plans (no round-robin repartitions).
+            // A scan's partitions are the cluster's tasks: unless told,
+            // plan for more than this machine's cores (Ballista's default).
+            if self.target_partitions.is_none() {
+                let partitions = config.target_partitions().max(CLUSTER_PARTITIONS);
+                config = config.with_target_partitions(partitions);
+            }
             config = crate::cluster::with_message_limit(config.upgrade_for_ballista())
                 .with_extension(Arc::new(odis_udfs::select::distributed::RemotePlans(cluster.clone())));
             state = state.with_query_planner(Arc::new(ClusterPlanner::new(Arc::clone(&cluster))));

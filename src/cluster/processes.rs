@@ -99,6 +99,10 @@ pub async fn run_scheduler(options: &SchedulerOptions) -> Result<()> {
     let mut config = SchedulerConfig::default()
         .with_hostname(options.bind.ip().to_string())
         .with_port(options.bind.port())
+        // One task per executor in turn, not every slot of the first
+        // executor first (Ballista's default): a stage with fewer tasks
+        // than the cluster has slots otherwise runs on one machine.
+        .with_task_distribution(ballista_scheduler::config::TaskDistributionPolicy::RoundRobin)
         .with_grpc_server_max_decoding_message_size(MESSAGE_LIMIT)
         .with_grpc_server_max_encoding_message_size(MESSAGE_LIMIT)
         .with_override_config_producer(Arc::new(cluster_config))
