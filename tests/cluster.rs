@@ -319,3 +319,20 @@ fn an_unreachable_scheduler_is_a_clear_error_within_seconds() {
     run(odis(dir.path()).args(args)).fails_with(&[&url, "cannot reach a scheduler"]);
     assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
 }
+
+/// The in-process cluster (for tests and examples) runs the same plans.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_process_cluster_answers_like_a_real_one() {
+    let url = odis::cluster::start_standalone(2, 2).await.unwrap();
+    let corpus = common::repo_root().join("sql/data/corpus.parquet");
+    let engine = Engine::builder().with_target_partitions(4).cluster(&url).build().unwrap();
+    let here = Engine::builder().with_target_partitions(4).build().unwrap();
+    let query = format!(
+        "SELECT count(*) AS n, sum(id) AS ids, round(sum(quality_ratings_vector(text)[2]), 6) AS r FROM '{}'",
+        corpus.display()
+    );
+    let printed = |batches: Vec<datafusion::arrow::array::RecordBatch>| {
+        datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string()
+    };
+    assert_eq!(printed(engine.sql(&query).await.unwrap()), printed(here.sql(&query).await.unwrap()));
+}
