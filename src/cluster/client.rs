@@ -87,21 +87,7 @@ impl Cluster {
                  or check the address"
             ))
         };
-        let addresses: Vec<_> = (host.as_str(), port)
-            .to_socket_addrs()
-            .map_err(|e| unreachable(format!("cannot resolve '{host}': {e}")))?
-            .collect();
-        let mut last = None;
-        let reached = addresses.iter().any(|addr| match TcpStream::connect_timeout(addr, CONNECT_TIMEOUT) {
-            Ok(_) => true,
-            Err(e) => {
-                last = Some(e);
-                false
-            }
-        });
-        if !reached {
-            return Err(unreachable(last.map_or_else(|| "no address".to_string(), |e| e.to_string())));
-        }
+        listens(&host, port, CONNECT_TIMEOUT).map_err(unreachable)?;
         let host = if host.contains(':') { format!("[{host}]") } else { host };
         Ok(Arc::new(Self {
             url: url.to_string(),
@@ -171,6 +157,20 @@ fn without_nested_clusters(plan: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPla
         }))
     });
     unwrapped.map(|t| t.data).unwrap_or(plan)
+}
+
+/// Whether something accepts connections at `host:port` (any of its
+/// addresses), within `timeout` per address; else why not.
+pub(crate) fn listens(host: &str, port: u16, timeout: Duration) -> std::result::Result<(), String> {
+    let addresses = (host, port).to_socket_addrs().map_err(|e| format!("cannot resolve '{host}': {e}"))?;
+    let mut last = "no address".to_string();
+    for addr in addresses {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(last)
 }
 
 /// A process-wide counter, so that two engines of one process get two

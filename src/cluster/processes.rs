@@ -138,20 +138,9 @@ pub struct ExecutorOptions {
 /// connection (it may be starting at the same time), so that an executor
 /// pointed at the wrong address says so instead of retrying in silence.
 pub fn check_scheduler(host: &str, port: u16, patience: std::time::Duration) -> Result<()> {
-    use std::net::{TcpStream, ToSocketAddrs};
     let deadline = std::time::Instant::now() + patience;
     loop {
-        let attempt = (host, port).to_socket_addrs().map_err(|e| e.to_string()).and_then(|addrs| {
-            let addrs: Vec<_> = addrs.collect();
-            let mut last = "no address".to_string();
-            for addr in &addrs {
-                match TcpStream::connect_timeout(addr, std::time::Duration::from_secs(2)) {
-                    Ok(_) => return Ok(()),
-                    Err(e) => last = e.to_string(),
-                }
-            }
-            Err(last)
-        });
+        let attempt = super::client::listens(host, port, std::time::Duration::from_secs(2));
         match attempt {
             Ok(()) => return Ok(()),
             Err(e) if std::time::Instant::now() >= deadline => {
