@@ -39,6 +39,7 @@ pub mod pca;
 pub mod score;
 pub mod select;
 pub mod signals;
+pub mod text;
 pub mod literals;
 pub mod odis_version;
 pub mod vectors;

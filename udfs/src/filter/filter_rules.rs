@@ -1,21 +1,30 @@
 //! The document quality rules of `quality_filter`: what each rule measures,
-//! its published default threshold, and the filter specs (`'default'`,
-//! `'gopher,c4'`, `'default,gopher_min_words=20'`) that choose rules and
+//! its default threshold, and the filter specs (`'default'`, `'gopher,c4'`,
+//! `'datatrove'`, `'default,gopher_min_words=20'`) that choose rules and
 //! override thresholds.
 //!
-//! The rules follow the published filters that production pipelines run
-//! before any model-based selection: Gopher's quality and repetition rules
-//! (Rae et al. 2021, appendix A), C4's (Raffel et al. 2020) and FineWeb's
-//! (Penedo et al. 2024), with the thresholds of their reference
-//! implementations. Words are Unicode (UAX #29) words, which drops the
-//! punctuation-only tokens those implementations also skip. A rule that
+//! Two sets of rules. odis's own (`default`, `all`) take the ideas and the
+//! thresholds of the published filters that production pipelines run before
+//! any model-based selection (Gopher's quality and repetition rules, Rae et
+//! al. 2021, appendix A; C4's, Raffel et al. 2020; FineWeb's, Penedo et al.
+//! 2024) but measure them on Unicode (UAX #29) words and trimmed lines, and
+//! leave out C4's sentence and curly-bracket rules: [`DEVIATIONS`] lists
+//! every difference from the implementation users compare keep rates with.
+//! The `datatrove*` rules (`filter/datatrove.rs`) reproduce that
+//! implementation, Hugging Face datatrove 0.10 at its defaults. A rule that
 //! divides by nothing (no words, no lines) passes: the word-count rule is
 //! what removes empty texts.
 
 use std::collections::{HashMap, HashSet};
 
+use foldhash::fast::FixedState;
 use unicode_segmentation::UnicodeSegmentation;
 use xxhash_rust::xxh3::xxh3_64;
+
+use crate::filter::datatrove::{DatatroveMeasure, DatatroveMeasures, DatatroveScratch};
+use crate::text::intern::SpanSet;
+use crate::text::ratio;
+use crate::text::words::word_spans;
 
 /// Whether a measurement must stay at or above, or at or below, the
 /// threshold; `Forbid` rules are on/off checks of a pattern.
@@ -83,6 +92,8 @@ enum Measure {
     TopNgram(usize),
     /// Repeated word n-grams, n = 5..=10.
     DuplicateNgram(usize),
+    /// A rule of datatrove's filters, measured as datatrove does.
+    Datatrove(DatatroveMeasure),
 }
 
 const fn rule(
@@ -99,10 +110,15 @@ const fn rule(
 use Bound::{Forbid, Max, Min};
 use Domain::{Count, Length, Ratio, Switch};
 use Measure::*;
+use DatatroveMeasure as Dt;
+
+const fn dt(measure: DatatroveMeasure) -> Measure {
+    Measure::Datatrove(measure)
+}
 
 /// Every rule, in the order they are checked (cheap ones first); a document
 /// is reported under the first rule it fails.
-pub const RULES: [Rule; 31] = [
+pub const RULES: [Rule; 62] = [
     rule("gopher_min_words", "gopher", (Min, Count, Words), 50.0, true, "words"),
     rule("gopher_max_words", "gopher", (Max, Count, Words), 100_000.0, true, "words"),
     rule("gopher_min_mean_word_length", "gopher", (Min, Length, MeanWordLength), 3.0, true, "mean characters per word"),
@@ -134,17 +150,58 @@ pub const RULES: [Rule; 31] = [
     rule("gopher_max_duplicate_8gram_ratio", "gopher", (Max, Ratio, DuplicateNgram(8)), 0.12, true, "the same for 8-grams"),
     rule("gopher_max_duplicate_9gram_ratio", "gopher", (Max, Ratio, DuplicateNgram(9)), 0.11, true, "the same for 9-grams"),
     rule("gopher_max_duplicate_10gram_ratio", "gopher", (Max, Ratio, DuplicateNgram(10)), 0.10, true, "the same for 10-grams"),
+    // datatrove 0.10's GopherRepetitionFilter, GopherQualityFilter,
+    // C4QualityFilter and FineWebQualityFilter at their defaults, in the
+    // order of FineWeb's pipeline. "tokens" are spaCy's English tokens,
+    // punctuation included; "words" the tokens that are not all punctuation.
+    rule("datatrove_gopher_empty", "datatrove_gopher_repetition", (Forbid, Switch, dt(Dt::Empty)), 1.0, false, "the text is empty"),
+    rule("datatrove_gopher_max_duplicate_paragraphs_ratio", "datatrove_gopher_repetition", (Max, Ratio, dt(Dt::DuplicateParagraphs)), 0.3, false, "paragraphs (split at 2+ line breaks) that repeat an earlier one / paragraphs"),
+    rule("datatrove_gopher_max_duplicate_paragraph_chars_ratio", "datatrove_gopher_repetition", (Max, Ratio, dt(Dt::DuplicateParagraphChars)), 0.2, false, "characters in repeated paragraphs / characters"),
+    rule("datatrove_gopher_max_duplicate_lines_ratio", "datatrove_gopher_repetition", (Max, Ratio, dt(Dt::DuplicateLines)), 0.3, false, "lines (split at runs of line breaks) that repeat an earlier one / lines"),
+    rule("datatrove_gopher_max_duplicate_line_chars_ratio", "datatrove_gopher_repetition", (Max, Ratio, dt(Dt::DuplicateLineChars)), 0.2, false, "characters in repeated lines / characters"),
+    rule("datatrove_gopher_max_top_2gram_ratio", "datatrove_gopher_repetition", (Max, Ratio, dt(Dt::TopNgram(2))), 0.2, false, "characters of the most frequent token 2-gram times its count / characters"),
+    rule("datatrove_gopher_max_top_3gram_ratio", "datatrove_gopher_repetition", (Max, Ratio, dt(Dt::TopNgram(3))), 0.18, false, "the same for 3-grams"),
+    rule("datatrove_gopher_max_top_4gram_ratio", "datatrove_gopher_repetition", (Max, Ratio, dt(Dt::TopNgram(4))), 0.16, false, "the same for 4-grams"),
+    rule("datatrove_gopher_max_duplicate_5gram_ratio", "datatrove_gopher_repetition", (Max, Ratio, dt(Dt::DuplicateNgram(5))), 0.15, false, "characters of token 5-grams (joined without spaces) that repeat an earlier one / characters"),
+    rule("datatrove_gopher_max_duplicate_6gram_ratio", "datatrove_gopher_repetition", (Max, Ratio, dt(Dt::DuplicateNgram(6))), 0.14, false, "the same for 6-grams"),
+    rule("datatrove_gopher_max_duplicate_7gram_ratio", "datatrove_gopher_repetition", (Max, Ratio, dt(Dt::DuplicateNgram(7))), 0.13, false, "the same for 7-grams"),
+    rule("datatrove_gopher_max_duplicate_8gram_ratio", "datatrove_gopher_repetition", (Max, Ratio, dt(Dt::DuplicateNgram(8))), 0.12, false, "the same for 8-grams"),
+    rule("datatrove_gopher_max_duplicate_9gram_ratio", "datatrove_gopher_repetition", (Max, Ratio, dt(Dt::DuplicateNgram(9))), 0.11, false, "the same for 9-grams"),
+    rule("datatrove_gopher_max_duplicate_10gram_ratio", "datatrove_gopher_repetition", (Max, Ratio, dt(Dt::DuplicateNgram(10))), 0.10, false, "the same for 10-grams"),
+    rule("datatrove_gopher_min_words", "datatrove_gopher_quality", (Min, Count, dt(Dt::Words)), 50.0, false, "words"),
+    rule("datatrove_gopher_max_words", "datatrove_gopher_quality", (Max, Count, dt(Dt::Words)), 100_000.0, false, "words"),
+    rule("datatrove_gopher_min_mean_word_length", "datatrove_gopher_quality", (Min, Length, dt(Dt::MeanWordLength)), 3.0, false, "mean characters per word"),
+    rule("datatrove_gopher_max_mean_word_length", "datatrove_gopher_quality", (Max, Length, dt(Dt::MeanWordLength)), 10.0, false, "mean characters per word"),
+    rule("datatrove_gopher_max_hash_ratio", "datatrove_gopher_quality", (Max, Ratio, dt(Dt::HashRatio)), 0.1, false, "'#' / tokens"),
+    rule("datatrove_gopher_max_ellipsis_ratio", "datatrove_gopher_quality", (Max, Ratio, dt(Dt::EllipsisRatio)), 0.1, false, "('...' + '…') / tokens"),
+    rule("datatrove_gopher_max_bullet_lines_ratio", "datatrove_gopher_quality", (Max, Ratio, dt(Dt::BulletLines)), 0.9, false, "lines starting with '•' or '-' / lines"),
+    rule("datatrove_gopher_max_ellipsis_lines_ratio", "datatrove_gopher_quality", (Max, Ratio, dt(Dt::EllipsisLines)), 0.3, false, "lines ending with '...' or '…' / lines"),
+    rule("datatrove_gopher_min_alpha_words_ratio", "datatrove_gopher_quality", (Min, Ratio, dt(Dt::AlphaWords)), 0.8, false, "tokens with a letter / tokens (punctuation tokens count)"),
+    rule("datatrove_gopher_min_stop_words", "datatrove_gopher_quality", (Min, Count, dt(Dt::StopWords)), 2.0, false, "distinct tokens among the, be, to, of, and, that, have, with (case-sensitive)"),
+    rule("datatrove_c4_lorem_ipsum", "datatrove_c4", (Forbid, Switch, dt(Dt::LoremIpsum)), 1.0, false, "a kept line contains 'lorem ipsum' (case-insensitive)"),
+    rule("datatrove_c4_curly_bracket", "datatrove_c4", (Forbid, Switch, dt(Dt::CurlyBracket)), 1.0, false, "a kept line contains '{'"),
+    rule("datatrove_c4_min_sentences", "datatrove_c4", (Min, Count, dt(Dt::Sentences)), 5.0, false, "sentences (spaCy's sentencizer) in the kept lines; C4 keeps a line when, citations removed, it ends in . ? ! \" or ' (not ...), has 3+ words, no word over 1000 characters, and no 'javascript' or cookie/terms-of-use phrase"),
+    rule("datatrove_fineweb_min_line_punct_ratio", "datatrove_fineweb", (Min, Ratio, dt(Dt::LinePunctuation)), 0.12, false, "non-blank lines ending in terminal punctuation (. ! ? and other scripts' sentence ends; not quotes) / non-blank lines; FineWeb reads the lines C4 kept when C4's rules are on"),
+    rule("datatrove_fineweb_max_short_line_ratio", "datatrove_fineweb", (Max, Ratio, dt(Dt::ShortLines)), 0.67, false, "non-blank lines of 30 characters or fewer / non-blank lines"),
+    rule("datatrove_fineweb_max_duplicate_line_chars_ratio", "datatrove_fineweb", (Max, Ratio, dt(Dt::DuplicateLineCharsFineweb)), 0.01, false, "characters in non-blank lines that repeat an earlier line / characters other than line breaks"),
+    rule("datatrove_fineweb_max_newline_word_ratio", "datatrove_fineweb", (Max, Ratio, dt(Dt::NewlinesPerWord)), 0.3, false, "line breaks / tokens"),
 ];
 
 /// The rule sets a spec can name.
-pub const FILTERS: [(&str, &str); 7] = [
+pub const FILTERS: [(&str, &str); 13] = [
     ("default", "every rule marked default: Gopher quality and repetition, FineWeb's line rules, C4's word-length and lorem-ipsum rules, odis's all-caps rule"),
-    ("all", "every rule"),
+    ("all", "every rule of odis's own definitions (the datatrove* rules measure the same things differently and are named apart)"),
     ("none", "no rule: every document is kept"),
     ("gopher", "the Gopher quality and repetition rules"),
     ("c4", "every C4 rule, curly bracket and five sentences included"),
     ("fineweb", "FineWeb's line rules"),
     ("odis", "odis's own rules"),
+    ("datatrove", "Hugging Face datatrove 0.10's Gopher repetition, Gopher quality, C4 quality and FineWeb quality filters at their defaults, as its pipeline applies them (spaCy tokens; FineWeb reads the lines C4 kept)"),
+    ("datatrove_gopher", "datatrove's two Gopher filters"),
+    ("datatrove_gopher_repetition", "datatrove's Gopher repetition filter"),
+    ("datatrove_gopher_quality", "datatrove's Gopher quality filter"),
+    ("datatrove_c4", "datatrove's C4 quality filter"),
+    ("datatrove_fineweb", "datatrove's FineWeb quality filter (on the whole text when C4's rules are off)"),
 ];
 
 /// Gopher's stop words.
@@ -215,12 +272,16 @@ impl FilterSpec {
             }
             let chosen: Box<dyn Fn(&Rule) -> bool> = match item {
                 "default" => Box::new(|r: &Rule| r.in_default),
-                "all" => Box::new(|_: &Rule| true),
+                "all" => Box::new(|r: &Rule| !r.family.starts_with("datatrove")),
                 "none" => {
                     result = Self::none();
                     continue;
                 }
-                family if FILTERS.iter().any(|(f, _)| *f == family) => Box::new(move |r: &Rule| r.family == family),
+                // A filter names a family and the families under it
+                // (`datatrove_gopher` holds both of datatrove's Gopher filters).
+                family if FILTERS.iter().any(|(f, _)| *f == family) => Box::new(move |r: &Rule| {
+                    r.family == family || r.family.strip_prefix(family).is_some_and(|rest| rest.starts_with('_'))
+                }),
                 other if rule_index(other).is_some() => {
                     return Err(format!("rule '{other}' needs a value: {other}=VALUE or {other}=off"));
                 }
@@ -260,10 +321,17 @@ impl FilterSpec {
 
     /// The name of the first rule `text` fails, or None when it passes.
     pub fn first_failure(&self, text: &str) -> Option<&'static str> {
+        self.first_failure_with(text, &mut FilterScratch::default())
+    }
+
+    /// [`first_failure`](Self::first_failure) with buffers kept from the
+    /// previous text.
+    pub fn first_failure_with(&self, text: &str, scratch: &mut FilterScratch) -> Option<&'static str> {
         if self.is_none() {
             return None;
         }
-        let mut measures = Measures::new(text);
+        let fineweb_after_c4 = self.active().any(|(r, _)| r.family == "datatrove_c4");
+        let mut measures = Measures::new(text, scratch, fineweb_after_c4);
         for (index, rule) in RULES.iter().enumerate() {
             let Some(threshold) = self.thresholds[index] else { continue };
             let value = measures.get(index);
@@ -288,17 +356,33 @@ fn unknown(name: &str) -> String {
     )
 }
 
-fn ratio(part: usize, whole: usize) -> f64 {
-    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
+/// Buffers kept from one text to the next (a batch of rows allocates
+/// once). The n-gram tables key on 64-bit hashes of the words, as they
+/// always have; the line and paragraph sets compare the strings.
+#[derive(Debug, Default)]
+pub struct FilterScratch {
+    /// Byte ranges of the words.
+    words: Vec<(usize, usize)>,
+    /// Characters of each word.
+    lengths: Vec<usize>,
+    /// xxh3 of each word.
+    hashes: Vec<u64>,
+    spans: SpanSet,
+    ngram_counts: HashMap<u64, (usize, usize), FixedState>,
+    ngram_seen: HashSet<u64, FixedState>,
+    datatrove: DatatroveScratch,
 }
 
 /// The measurements of one text, computed on first use: the n-gram
 /// repetition ones cost the most and most junk fails before them.
-struct Measures<'a> {
+struct Measures<'a, 's> {
     text: &'a str,
     chars: usize,
-    words: Option<Vec<&'a str>>,
+    scratch: &'s mut FilterScratch,
+    /// Whether `scratch.words` (and `lengths`) hold this text's words.
+    words: bool,
     repetition: Option<Repetition>,
+    datatrove: DatatroveMeasures<'a>,
 }
 
 /// Gopher's repetition measurements.
@@ -313,28 +397,59 @@ struct Repetition {
     duplicate_ngram: [f64; 6],
 }
 
-/// (elements repeating an earlier one, their characters).
-fn duplicates<'a>(elements: impl Iterator<Item = &'a str>) -> (usize, usize, usize) {
-    let mut seen = HashSet::new();
+fn char_count(s: &str) -> usize {
+    if s.is_ascii() { s.len() } else { s.chars().count() }
+}
+
+/// (elements, elements repeating an earlier one, their characters); every
+/// element is a slice of `text`.
+fn duplicates<'a>(text: &'a str, seen: &mut SpanSet, elements: impl Iterator<Item = &'a str>) -> (usize, usize, usize) {
+    seen.clear();
+    let base = text.as_ptr() as usize;
     let (mut total, mut count, mut chars) = (0, 0, 0);
     for element in elements {
         total += 1;
-        if !seen.insert(element) {
+        let start = element.as_ptr() as usize - base;
+        if !seen.insert(text, start, start + element.len()) {
             count += 1;
-            chars += element.chars().count();
+            chars += char_count(element);
         }
     }
     (total, count, chars)
 }
 
-impl<'a> Measures<'a> {
-    fn new(text: &'a str) -> Self {
-        Self { text, chars: text.chars().count(), words: None, repetition: None }
+/// Whether `text` contains `pattern` (ASCII lowercase letters and spaces)
+/// in any case. The same as `text.to_lowercase().contains(pattern)`: the
+/// only characters beyond ASCII whose lowercase holds an ASCII letter are
+/// the Kelvin sign (k) and the dotted capital I (i, then a combining dot,
+/// which no pattern letter follows); a test checks every character.
+fn contains_ignoring_ascii_case(text: &str, pattern: &str) -> bool {
+    let (text, pattern) = (text.as_bytes(), pattern.as_bytes());
+    text.len() >= pattern.len() && text.windows(pattern.len()).any(|w| w.eq_ignore_ascii_case(pattern))
+}
+
+impl<'a, 's> Measures<'a, 's> {
+    fn new(text: &'a str, scratch: &'s mut FilterScratch, fineweb_after_c4: bool) -> Self {
+        let datatrove = DatatroveMeasures::new(text, fineweb_after_c4);
+        Self { text, chars: char_count(text), scratch, words: false, repetition: None, datatrove }
     }
 
-    fn words(&mut self) -> &[&'a str] {
-        let text = self.text;
-        self.words.get_or_insert_with(|| text.unicode_words().collect())
+    fn words(&mut self) -> &[(usize, usize)] {
+        if !self.words {
+            let text = self.text;
+            let FilterScratch { words, lengths, .. } = &mut *self.scratch;
+            words.clear();
+            word_spans(text, words);
+            lengths.clear();
+            lengths.extend(words.iter().map(|&(a, b)| char_count(&text[a..b])));
+            self.words = true;
+        }
+        &self.scratch.words
+    }
+
+    fn word_lengths(&mut self) -> &[usize] {
+        self.words();
+        &self.scratch.lengths
     }
 
     fn lines(&self) -> impl Iterator<Item = &'a str> + 'a {
@@ -347,15 +462,17 @@ impl<'a> Measures<'a> {
 
     fn repetition(&mut self) -> &Repetition {
         if self.repetition.is_none() {
-            let chars = self.chars;
-            let (lines, dup_lines, dup_line_chars) = duplicates(self.text.split('\n').filter(|l| !l.trim().is_empty()));
-            let paragraphs = self.text.split("\n\n").map(str::trim).filter(|p| !p.is_empty());
-            let (paras, dup_paras, dup_para_chars) = duplicates(paragraphs);
-            let words = self.words().to_vec();
-            let hashes: Vec<u64> = words.iter().map(|w| xxh3_64(w.as_bytes())).collect();
-            let lengths: Vec<usize> = words.iter().map(|w| w.chars().count()).collect();
-            let top_ngram = [2, 3, 4].map(|n| ratio(top_ngram_chars(&hashes, &lengths, n), chars));
-            let duplicate_ngram = [5, 6, 7, 8, 9, 10].map(|n| ratio(duplicate_ngram_chars(&hashes, &lengths, n), chars));
+            let (text, chars) = (self.text, self.chars);
+            self.words();
+            let FilterScratch { words, lengths, hashes, spans, ngram_counts, ngram_seen, .. } = &mut *self.scratch;
+            let (lines, dup_lines, dup_line_chars) = duplicates(text, spans, text.split('\n').filter(|l| !l.trim().is_empty()));
+            let paragraphs = text.split("\n\n").map(str::trim).filter(|p| !p.is_empty());
+            let (paras, dup_paras, dup_para_chars) = duplicates(text, spans, paragraphs);
+            hashes.clear();
+            hashes.extend(words.iter().map(|&(a, b)| xxh3_64(&text.as_bytes()[a..b])));
+            let top_ngram = [2, 3, 4].map(|n| ratio(top_ngram_chars(hashes, lengths, n, ngram_counts), chars));
+            let duplicate_ngram =
+                [5, 6, 7, 8, 9, 10].map(|n| ratio(duplicate_ngram_chars(hashes, lengths, n, ngram_seen), chars));
             self.repetition = Some(Repetition {
                 duplicate_lines: ratio(dup_lines, lines),
                 duplicate_paragraphs: ratio(dup_paras, paras),
@@ -374,12 +491,12 @@ impl<'a> Measures<'a> {
         match RULES[index].measure {
             Words => self.words().len() as f64,
             MeanWordLength => {
-                let words = self.words();
-                if words.is_empty() {
+                let lengths = self.word_lengths();
+                if lengths.is_empty() {
                     // No words: the word-count rule judges this text.
                     return if RULES[index].bound == Bound::Min { f64::INFINITY } else { 0.0 };
                 }
-                ratio(words.iter().map(|w| w.chars().count()).sum(), words.len())
+                ratio(lengths.iter().sum(), lengths.len())
             }
             SymbolWordRatio => {
                 let symbols = text.matches('#').count() + text.matches("...").count() + text.matches('…').count();
@@ -411,27 +528,36 @@ impl<'a> Measures<'a> {
                 if words.is_empty() {
                     return 1.0;
                 }
-                ratio(words.iter().filter(|w| w.chars().any(char::is_alphabetic)).count(), words.len())
+                let alpha = words.iter().filter(|&&(a, b)| text[a..b].chars().any(char::is_alphabetic)).count();
+                ratio(alpha, words.len())
             }
             StopWords => {
                 let mut found = [false; GOPHER_STOP_WORDS.len()];
-                for word in self.words() {
-                    if word.len() <= 4 {
+                for &(a, b) in self.words() {
+                    let word = &text[a..b];
+                    if word.len() > 4 {
+                        continue;
+                    }
+                    let position = if word.is_ascii() {
+                        GOPHER_STOP_WORDS.iter().position(|s| s.eq_ignore_ascii_case(word))
+                    } else {
                         let lower = word.to_lowercase();
-                        if let Some(i) = GOPHER_STOP_WORDS.iter().position(|s| *s == lower) {
-                            found[i] = true;
-                        }
+                        GOPHER_STOP_WORDS.iter().position(|s| *s == lower)
+                    };
+                    if let Some(i) = position {
+                        found[i] = true;
                     }
                 }
                 found.iter().filter(|f| **f).count() as f64
             }
-            LongestWord => self.words().iter().map(|w| w.chars().count()).max().unwrap_or(0) as f64,
-            LoremIpsum => f64::from(u8::from(text.to_lowercase().contains("lorem ipsum"))),
+            LongestWord => self.word_lengths().iter().copied().max().unwrap_or(0) as f64,
+            LoremIpsum => f64::from(u8::from(contains_ignoring_ascii_case(text, "lorem ipsum"))),
             CurlyBracket => f64::from(u8::from(text.contains('{'))),
             Sentences => text.unicode_sentences().filter(|s| s.unicode_words().next().is_some()).count() as f64,
             AllCapsWords => {
                 let (mut lettered, mut caps) = (0, 0);
-                for word in self.words() {
+                for &(a, b) in self.words() {
+                    let word = &text[a..b];
                     let letters = word.chars().filter(|c| c.is_alphabetic()).count();
                     if letters > 0 {
                         lettered += 1;
@@ -456,14 +582,15 @@ impl<'a> Measures<'a> {
                 let (mut lines, mut short) = (0, 0);
                 for line in self.nonempty_lines() {
                     lines += 1;
-                    if line.chars().count() < 30 {
+                    if char_count(line) < 30 {
                         short += 1;
                     }
                 }
                 ratio(short, lines)
             }
             FinewebDuplicateLineChars => {
-                let (_, _, chars) = duplicates(self.nonempty_lines());
+                let lines = self.nonempty_lines();
+                let (_, _, chars) = duplicates(text, &mut self.scratch.spans, lines);
                 ratio(chars, self.chars)
             }
             NewlinesPerWord => ratio(text.matches('\n').count(), self.words().len()),
@@ -473,6 +600,7 @@ impl<'a> Measures<'a> {
             DuplicateParagraphChars => self.repetition().duplicate_paragraph_chars,
             TopNgram(n) => self.repetition().top_ngram[n - 2],
             DuplicateNgram(n) => self.repetition().duplicate_ngram[n - 5],
+            Datatrove(measure) => self.datatrove.get(measure, &mut self.scratch.datatrove),
         }
     }
 }
@@ -483,11 +611,11 @@ fn ngram_key(hashes: &[u64]) -> u64 {
 
 /// Characters of the most frequent n-gram (words joined by spaces) times
 /// its count; the first of equally frequent n-grams wins.
-fn top_ngram_chars(hashes: &[u64], lengths: &[usize], n: usize) -> usize {
+fn top_ngram_chars(hashes: &[u64], lengths: &[usize], n: usize, counts: &mut HashMap<u64, (usize, usize), FixedState>) -> usize {
+    counts.clear();
     if hashes.len() < n {
         return 0;
     }
-    let mut counts: HashMap<u64, (usize, usize)> = HashMap::new();
     let mut best = (0usize, 0usize, usize::MAX); // (count, chars, first position)
     for i in 0..=hashes.len() - n {
         let entry = counts.entry(ngram_key(&hashes[i..i + n])).or_insert((0, i));
@@ -503,8 +631,8 @@ fn top_ngram_chars(hashes: &[u64], lengths: &[usize], n: usize) -> usize {
 
 /// Characters in n-grams (words joined without spaces) that repeat an
 /// earlier n-gram; a repeat skips past itself, so repeats do not overlap.
-fn duplicate_ngram_chars(hashes: &[u64], lengths: &[usize], n: usize) -> usize {
-    let mut seen = HashSet::new();
+fn duplicate_ngram_chars(hashes: &[u64], lengths: &[usize], n: usize, seen: &mut HashSet<u64, FixedState>) -> usize {
+    seen.clear();
     let mut chars = 0;
     let mut i = 0;
     while i + n <= hashes.len() {
@@ -517,6 +645,37 @@ fn duplicate_ngram_chars(hashes: &[u64], lengths: &[usize], n: usize) -> usize {
     }
     chars
 }
+
+/// How odis's own rules differ from datatrove 0.10's filters at their
+/// defaults (the `datatrove` spec), rule by rule, as a Markdown list.
+pub const DEVIATIONS: &str = "\
+- Words. odis counts Unicode (UAX #29) words: punctuation is no word, `don't` is one word, `well-known` two. \
+datatrove counts spaCy's English tokens: punctuation marks and numbers are tokens, `don't` is `do` + `n't`. \
+This moves `gopher_min_words`, `gopher_max_words`, the mean word length, the n-gram rules and \
+`fineweb_max_newline_word_ratio`.
+- `gopher_min_alpha_words_ratio`: odis divides words with a letter by words; datatrove by all tokens, \
+punctuation included, so ordinary prose with commas and quotes often falls below 0.8 there. \
+The largest single cause of the two keep rates' gap.
+- `gopher_min_stop_words`: case-insensitive in odis (`The` counts); case-sensitive in datatrove.
+- `gopher_max_symbol_word_ratio`: one rule for `#` and ellipses together, over words; datatrove has one for \
+`#` and one for ellipses, each over tokens.
+- `gopher_max_bullet_lines_ratio`: odis also counts `‣ ◦ ● *` bullets; datatrove `•` and `-` only. Lines: odis \
+splits at `\\n`, datatrove at every Unicode line break.
+- Gopher repetition: odis ignores blank lines and trims paragraphs; datatrove splits lines at runs of line \
+breaks and paragraphs at runs of two or more, untrimmed.
+- `c4_max_word_length`: odis drops the document; datatrove drops only the line with the long word.
+- `c4_lorem_ipsum`: odis looks at the whole text; datatrove at the lines C4 keeps.
+- `c4_curly_bracket` and `c4_min_sentences` are off in odis's `default` (code and short texts are judged by the \
+other rules). datatrove applies both, and counts sentences only in the lines it keeps: lines that end in \
+`. ? ! \" '` (not `...`) and have 3+ words. Hard-wrapped prose, whose lines mostly end mid-sentence, \
+therefore fails datatrove's five-sentence rule.
+- `fineweb_min_line_punct_ratio`: odis trims lines and also counts lines ending in quotes, `…` and `:`; \
+datatrove does not trim, and counts only sentence terminals (`. ! ?` and other scripts' ends). In datatrove's \
+pipeline FineWeb reads the lines C4 kept.
+- `fineweb_max_short_line_ratio`: odis counts trimmed lines under 30 characters; datatrove untrimmed lines of \
+30 or fewer.
+- `odis_max_all_caps_words_ratio` is odis's own (RedPajama-V2's all-caps signal); datatrove has none.
+";
 
 /// The rules as a Markdown table, for the function's documentation.
 pub fn rules_table() -> String {
@@ -572,7 +731,9 @@ mod tests {
         let names: HashSet<&str> = RULES.iter().map(|r| r.name).collect();
         assert_eq!(names.len(), RULES.len());
         for i in 0..RULES.len() {
-            assert!(Measures::new(PROSE).get(i).is_finite() || RULES[i].bound == Bound::Min);
+            let mut scratch = FilterScratch::default();
+            let value = Measures::new(PROSE, &mut scratch, true).get(i);
+            assert!(value.is_finite() || RULES[i].bound == Bound::Min, "{}", RULES[i].name);
         }
     }
 
@@ -688,7 +849,7 @@ mod tests {
         let r = "gopher_max_top_2gram_ratio";
         assert_eq!(fails(&only(r, "0.44"), text), None);
         assert_eq!(fails(&only(r, "0.43"), text), Some(r));
-        assert_eq!(top_ngram_chars(&[1, 2, 3], &[1, 1, 1], 4), 0, "fewer words than n");
+        assert_eq!(top_ngram_chars(&[1, 2, 3], &[1, 1, 1], 4, &mut HashMap::default()), 0, "fewer words than n");
     }
 
     #[test]
@@ -696,9 +857,9 @@ mod tests {
         let h = |s: &str| s.split(' ').map(|w| xxh3_64(w.as_bytes())).collect::<Vec<_>>();
         // "a a a a a a" with n = 5: the second 5-gram repeats the first.
         let words = h("a a a a a a");
-        assert_eq!(duplicate_ngram_chars(&words, &[1; 6], 5), 5);
+        assert_eq!(duplicate_ngram_chars(&words, &[1; 6], 5, &mut HashSet::default()), 5);
         let words = h("a b c d e a b c d e x");
-        assert_eq!(duplicate_ngram_chars(&words, &[1; 11], 5), 5);
+        assert_eq!(duplicate_ngram_chars(&words, &[1; 11], 5, &mut HashSet::default()), 5);
         let r = "gopher_max_duplicate_5gram_ratio";
         let spam = "buy cheap pills now today ".repeat(6);
         assert_eq!(fails(&only(r, "0.15"), PROSE), None);
@@ -735,6 +896,34 @@ mod tests {
         assert!(err("gopher_min_alpha_words_ratio=NaN").contains("between 0 and 1"));
         assert!(err("c4_max_word_length=0").contains("> 0"));
         assert!(err("c4_lorem_ipsum=3").contains("on or off"));
+    }
+
+    /// Why [`contains_ignoring_ascii_case`] equals lowercasing the text: no
+    /// character beyond ASCII lowercases to an ASCII letter but the Kelvin
+    /// sign and the dotted capital I (whose `i` a combining dot follows).
+    #[test]
+    fn only_two_characters_lowercase_into_ascii() {
+        for c in (0x80..=0x10FFFFu32).filter_map(char::from_u32) {
+            let lower: Vec<char> = c.to_lowercase().collect();
+            for (i, l) in lower.iter().enumerate() {
+                if l.is_ascii() {
+                    assert!(*l == 'k' || (*l == 'i' && lower.get(i + 1) == Some(&'\u{307}')), "{c:?} -> {lower:?}");
+                }
+            }
+        }
+        for text in ["LOREM IPSUM", "x lOrEm ipsum y", "lorem  ipsum", "LOREM İPSUM", "lorem ipsu"] {
+            assert_eq!(contains_ignoring_ascii_case(text, "lorem ipsum"), text.to_lowercase().contains("lorem ipsum"), "{text}");
+        }
+    }
+
+    #[test]
+    fn scratch_reuse_does_not_leak_between_texts() {
+        let spec = FilterSpec::parse("all").unwrap();
+        let texts = [PROSE, "a\nb\na\na", &"buy cheap pills now today ".repeat(6), "", "ÉCOLE été", PROSE];
+        let mut scratch = FilterScratch::default();
+        for text in texts {
+            assert_eq!(spec.first_failure_with(text, &mut scratch), spec.first_failure(text), "{text:?}");
+        }
     }
 
     #[test]

@@ -150,7 +150,7 @@ impl AsyncScalarUDFImpl for OdisScoreFunc {
         let execution = Execution::from_config(&args.config_options)?;
         let rows = args.number_rows;
         let texts = args.args[0].to_array(rows)?;
-        let values_in = crate::signals::quality_signals::text_values(&texts)?;
+        let values_in = crate::text::columns::text_values(&texts)?;
         let present: Vec<usize> = (0..rows).filter(|&i| values_in[i].is_some()).collect();
         // Only the first max_length tokens are scored: cut each text, cheaply,
         // far enough past them (no token is longer than 64 bytes here) that

@@ -7,7 +7,9 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
-use crate::signals::quality_signals::{check_text, columns_to_struct, measure_columns, struct_fields};
+use crate::signals::quality_signals::{columns_to_struct, measure_columns, struct_fields};
+use crate::text::columns::check_text;
+use crate::text::prose::ProseScratch;
 use crate::signals::text_ratings::{self, COUNT, RATINGS};
 
 const NAME: &str = "quality_ratings";
@@ -76,7 +78,8 @@ impl ScalarUDFImpl for QualityRatingsFunc {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let (columns, nulls) = measure_columns(&args, text_ratings::ratings)?;
+        let mut scratch = ProseScratch::default();
+        let (columns, nulls) = measure_columns(&args, |text| text_ratings::ratings_with(text, &mut scratch))?;
         columns_to_struct(&names(), columns, nulls)
     }
 

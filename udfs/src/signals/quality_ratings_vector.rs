@@ -7,7 +7,9 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
 use crate::signals::quality_ratings::{names, SCALING_NOTE};
-use crate::signals::quality_signals::{check_text, columns_to_list, measure_columns};
+use crate::signals::quality_signals::{columns_to_list, measure_columns};
+use crate::text::columns::check_text;
+use crate::text::prose::ProseScratch;
 use crate::signals::text_ratings::{self, COUNT};
 
 const NAME: &str = "quality_ratings_vector";
@@ -59,7 +61,8 @@ impl ScalarUDFImpl for QualityRatingsVectorFunc {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let (columns, nulls) = measure_columns(&args, text_ratings::ratings)?;
+        let mut scratch = ProseScratch::default();
+        let (columns, nulls) = measure_columns(&args, |text| text_ratings::ratings_with(text, &mut scratch))?;
         columns_to_list(&columns, nulls, args.number_rows)
     }
 

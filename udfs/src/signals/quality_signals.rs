@@ -2,13 +2,14 @@
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray, StructArray};
+use datafusion::arrow::array::{Array, ArrayRef, Float64Array, ListArray, StructArray};
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
-use crate::signals::text_signals::{self, COUNT, SIGNALS};
+use crate::signals::text_signals::{self, SignalScratch, COUNT, SIGNALS};
+use crate::text::columns::{check_text, text_values};
 
 const NAME: &str = "quality_signals";
 
@@ -35,41 +36,18 @@ pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     .build()
 });
 
-/// Checks that the argument is text; shared with quality_signals_vector.
-pub fn check_text(name: &str, arg_types: &[DataType]) -> Result<()> {
-    match arg_types {
-        [DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null] => Ok(()),
-        [other] => Err(DataFusionError::Plan(format!(
-            "{name}: `text` must be a string column, got {other}; cast it, e.g. {name}(CAST(x AS VARCHAR))"
-        ))),
-        _ => Err(DataFusionError::Plan(format!("{name} takes one argument, the text: {name}(text)"))),
-    }
-}
-
-/// The texts of a string column of any string type, read in place (no
-/// cast, so no copy and no 2 GiB limit of Utf8 offsets).
-pub fn text_values(texts: &ArrayRef) -> Result<Vec<Option<&str>>> {
-    Ok(match texts.data_type() {
-        DataType::Utf8 => texts.as_string::<i32>().iter().collect(),
-        DataType::LargeUtf8 => texts.as_string::<i64>().iter().collect(),
-        DataType::Utf8View => texts.as_string_view().iter().collect(),
-        DataType::Null => vec![None; texts.len()],
-        other => return Err(DataFusionError::Execution(format!("expected a string column, got {other}"))),
-    })
-}
-
 /// `measure` of every row's text, column-major (`N` columns of `rows`), and
 /// which rows are NULL (their values are 0).
 pub fn measure_columns<const N: usize>(
     args: &ScalarFunctionArgs,
-    measure: fn(&str) -> [f64; N],
+    mut measure: impl FnMut(&str) -> [f64; N],
 ) -> Result<(Vec<Vec<f64>>, Option<NullBuffer>)> {
     let rows = args.number_rows;
     let texts = args.args[0].to_array(rows)?;
     let values = text_values(&texts)?;
     let mut columns = vec![Vec::with_capacity(rows); N];
     for text in &values {
-        let row = text.map_or([0.0; N], measure);
+        let row = text.map_or([0.0; N], &mut measure);
         for (column, value) in columns.iter_mut().zip(row) {
             column.push(value);
         }
@@ -142,7 +120,8 @@ impl ScalarUDFImpl for QualitySignalsFunc {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let (columns, nulls) = measure_columns(&args, text_signals::signals)?;
+        let mut scratch = SignalScratch::default();
+        let (columns, nulls) = measure_columns(&args, |text| text_signals::signals_with(text, &mut scratch))?;
         columns_to_struct(&names(), columns, nulls)
     }
 

@@ -6,8 +6,9 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
-use crate::signals::quality_signals::{check_text, columns_to_list, measure_columns};
-use crate::signals::text_signals::{self, COUNT, SIGNALS};
+use crate::signals::quality_signals::{columns_to_list, measure_columns};
+use crate::text::columns::check_text;
+use crate::signals::text_signals::{self, SignalScratch, COUNT, SIGNALS};
 
 const NAME: &str = "quality_signals_vector";
 
@@ -59,7 +60,8 @@ impl ScalarUDFImpl for QualitySignalsVectorFunc {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let (columns, nulls) = measure_columns(&args, text_signals::signals)?;
+        let mut scratch = SignalScratch::default();
+        let (columns, nulls) = measure_columns(&args, |text| text_signals::signals_with(text, &mut scratch))?;
         columns_to_list(&columns, nulls, args.number_rows)
     }
 

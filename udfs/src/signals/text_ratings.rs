@@ -9,11 +9,9 @@
 //!
 //! The raw statistics behind them stay available as `quality_signals`.
 
-use std::collections::HashMap;
-
-use unicode_segmentation::UnicodeSegmentation;
-
-use crate::signals::text_signals::{is_stop_word, markdown_list, ratio, syllables};
+use crate::signals::text_signals::markdown_list;
+use crate::text::prose::{self, ProseScratch};
+use crate::text::ratio;
 
 /// (name, family, definition and transform) of each rating, in output order.
 pub const RATINGS: [(&str, &str, &str); 11] = [
@@ -41,122 +39,30 @@ fn saturate(value: f64, full: f64) -> f64 {
     (value / full).clamp(0.0, 1.0)
 }
 
-/// Moving-average type-token ratio of `words` (lowercased ids).
-fn mattr(words: &[u32]) -> f64 {
-    if words.is_empty() {
-        return 0.0;
-    }
-    if words.len() <= MATTR_WINDOW {
-        let mut distinct: Vec<u32> = words.to_vec();
-        distinct.sort_unstable();
-        distinct.dedup();
-        return ratio(distinct.len(), words.len());
-    }
-    let mut counts: HashMap<u32, usize> = HashMap::new();
-    let mut distinct = 0usize;
-    for w in &words[..MATTR_WINDOW] {
-        let c = counts.entry(*w).or_default();
-        if *c == 0 {
-            distinct += 1;
-        }
-        *c += 1;
-    }
-    let mut total = distinct;
-    for i in MATTR_WINDOW..words.len() {
-        let out = counts.get_mut(&words[i - MATTR_WINDOW]).expect("counted when it entered");
-        *out -= 1;
-        if *out == 0 {
-            distinct -= 1;
-        }
-        let c = counts.entry(words[i]).or_default();
-        if *c == 0 {
-            distinct += 1;
-        }
-        *c += 1;
-        total += distinct;
-    }
-    total as f64 / ((words.len() - MATTR_WINDOW + 1) * MATTR_WINDOW) as f64
-}
-
 /// The ratings of `text`, in [`RATINGS`] order, each in [0, 1]. A text
 /// without words rates 0 on everything.
 pub fn ratings(text: &str) -> [f64; COUNT] {
-    let mut words = 0usize;
-    let mut alpha_words = 0usize;
-    let mut stop_words = 0usize;
-    let mut specific = 0usize;
-    let mut long_words = 0usize;
-    let mut syllable_count = 0usize;
-    let mut sentences = 0usize;
-    let mut well_formed = 0usize;
-    let mut ids: HashMap<String, u32> = HashMap::new();
-    let mut sequence: Vec<u32> = Vec::new();
-    let mut lower = String::new();
+    ratings_with(text, &mut ProseScratch::default())
+}
 
-    for sentence in text.unicode_sentences() {
-        let mut first = true;
-        for word in sentence.unicode_words() {
-            words += 1;
-            if word.chars().count() >= 7 {
-                long_words += 1;
-            }
-            let has_letter = word.chars().any(char::is_alphabetic);
-            alpha_words += usize::from(has_letter);
-            let has_digit = word.chars().any(char::is_numeric);
-            if has_digit || (!first && word.chars().next().is_some_and(char::is_uppercase)) {
-                specific += 1;
-            }
-            first = false;
-            lower.clear();
-            lower.extend(word.chars().flat_map(char::to_lowercase));
-            stop_words += usize::from(is_stop_word(&lower));
-            syllable_count += if has_letter { syllables(&lower) } else { 1 };
-            let next = ids.len() as u32;
-            sequence.push(*ids.entry(lower.clone()).or_insert(next));
-        }
-        if !first {
-            sentences += 1;
-            let trimmed = sentence.trim();
-            let starts = trimmed
-                .chars()
-                .find(|c| c.is_alphanumeric())
-                .is_some_and(|c| c.is_uppercase() || c.is_numeric());
-            let ends = trimmed
-                .trim_end_matches(['"', '\'', '”', '’', ')'])
-                .ends_with(['.', '!', '?', '…']);
-            well_formed += usize::from(starts && ends);
-        }
-    }
-    if words == 0 {
+/// [`ratings`] with buffers kept from the previous text.
+pub fn ratings_with(text: &str, scratch: &mut ProseScratch) -> [f64; COUNT] {
+    let c = prose::count(text, scratch);
+    if c.words == 0 {
         return [0.0; COUNT];
     }
-
-    let (mut visible, mut symbols, mut letters, mut upper) = (0usize, 0usize, 0usize, 0usize);
-    for c in text.chars() {
-        if c.is_whitespace() {
-            continue;
-        }
-        visible += 1;
-        if c.is_alphabetic() {
-            letters += 1;
-            upper += usize::from(c.is_uppercase());
-        } else if !c.is_numeric() {
-            symbols += 1;
-        }
-    }
-
-    let words_per_sentence = ratio(words, sentences);
-    let grade = 0.39 * words_per_sentence + 11.8 * ratio(syllable_count, words) - 15.59;
+    let words_per_sentence = ratio(c.words, c.sentences);
+    let grade = 0.39 * words_per_sentence + 11.8 * ratio(c.syllables, c.words) - 15.59;
     [
-        ratio(alpha_words, words),
-        saturate(ratio(stop_words, words), 0.4),
-        1.0 - saturate(ratio(symbols, visible), 0.25),
-        1.0 - saturate(ratio(upper, letters) - 0.1, 0.5),
-        ratio(well_formed, sentences),
-        mattr(&sequence),
-        saturate(((1 + words) as f64).ln(), 1001f64.ln()),
-        saturate(ratio(specific, words), 0.15),
-        saturate(ratio(long_words, words), 0.4),
+        ratio(c.alpha_words, c.words),
+        saturate(ratio(c.stop_words, c.words), 0.4),
+        1.0 - saturate(ratio(c.symbols, c.visible), 0.25),
+        1.0 - saturate(ratio(c.upper, c.letters) - 0.1, 0.5),
+        ratio(c.well_formed, c.sentences),
+        prose::mattr(scratch, MATTR_WINDOW),
+        saturate(((1 + c.words) as f64).ln(), 1001f64.ln()),
+        saturate(ratio(c.specific, c.words), 0.15),
+        saturate(ratio(c.long_words, c.words), 0.4),
         saturate(words_per_sentence, 30.0),
         saturate(grade, 18.0),
     ]
@@ -224,15 +130,6 @@ mod tests {
         assert_eq!(get(&"word ".repeat(2000), "substance"), 1.0);
         let run_on = "and ".repeat(300);
         assert_eq!(get(&run_on, "sentence_complexity"), 1.0);
-    }
-
-    #[test]
-    fn mattr_is_independent_of_length() {
-        let ids: Vec<u32> = (0..1000).map(|i| i % 25).collect();
-        assert!((mattr(&ids) - 0.5).abs() < 1e-12, "{}", mattr(&ids));
-        let short: Vec<u32> = (0..10).collect();
-        assert_eq!(mattr(&short), 1.0);
-        assert_eq!(mattr(&[]), 0.0);
     }
 
     #[test]

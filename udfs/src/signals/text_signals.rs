@@ -8,9 +8,9 @@
 //! case are Unicode properties. A ratio over nothing (no words, no
 //! letters) is 0, so that PCA always sees a finite row, never NaN.
 
-use std::collections::HashSet;
-
-use unicode_segmentation::UnicodeSegmentation;
+use crate::text::intern::SpanSet;
+use crate::text::prose::{self, ProseScratch};
+use crate::text::ratio;
 
 /// (name, family, definition) of each signal, in output order.
 pub const SIGNALS: [(&str, &str, &str); 13] = [
@@ -32,115 +32,31 @@ pub const SIGNALS: [(&str, &str, &str); 13] = [
 /// The number of signals.
 pub const COUNT: usize = SIGNALS.len();
 
-/// A common English stop-word list (the NLTK one, lowercase).
-const STOP_WORDS: &[&str] = &[
-    "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be",
-    "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "did", "do", "does",
-    "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her",
-    "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself",
-    "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or",
-    "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than",
-    "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those",
-    "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which",
-    "while", "who", "whom", "why", "will", "with", "you", "your", "yours", "yourself", "yourselves",
-];
-
-pub(crate) fn is_stop_word(lower: &str) -> bool {
-    STOP_WORDS.binary_search(&lower).is_ok()
-}
-
-pub(crate) fn ratio(part: usize, whole: usize) -> f64 {
-    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
-}
-
-/// Vowel groups, a final silent "e" dropped, at least one: the usual
-/// heuristic behind readability formulas.
-pub(crate) fn syllables(lower: &str) -> usize {
-    let mut count = 0;
-    let mut previous_vowel = false;
-    for c in lower.chars() {
-        let vowel = matches!(c, 'a' | 'e' | 'i' | 'o' | 'u' | 'y' | 'à'..='æ' | 'è'..='ï' | 'ò'..='ö' | 'ù'..='ü');
-        if vowel && !previous_vowel {
-            count += 1;
-        }
-        previous_vowel = vowel;
-    }
-    if count > 1 && lower.ends_with('e') && !lower.ends_with("le") {
-        count -= 1;
-    }
-    count.max(1)
-}
-
 /// The signals of `text`, in [`SIGNALS`] order.
 pub fn signals(text: &str) -> [f64; COUNT] {
-    let mut words = 0usize;
-    let mut alpha_words = 0usize;
-    let mut stop_words = 0usize;
-    let mut number_words = 0usize;
-    let mut capitalized_terms = 0usize;
-    let mut word_chars = 0usize;
-    let mut long_words = 0usize;
-    let mut syllable_count = 0usize;
-    let mut sentences = 0usize;
-    let mut distinct: HashSet<String> = HashSet::new();
-    let mut lower = String::new();
+    signals_with(text, &mut SignalScratch::default())
+}
 
-    for sentence in text.unicode_sentences() {
-        let mut first = true;
-        for word in sentence.unicode_words() {
-            words += 1;
-            let chars = word.chars().count();
-            word_chars += chars;
-            if chars >= 7 {
-                long_words += 1;
-            }
-            let has_letter = word.chars().any(char::is_alphabetic);
-            if has_letter {
-                alpha_words += 1;
-            }
-            if word.chars().any(|c| c.is_numeric()) {
-                number_words += 1;
-            }
-            if !first && word.chars().next().is_some_and(char::is_uppercase) {
-                capitalized_terms += 1;
-            }
-            first = false;
-            lower.clear();
-            lower.extend(word.chars().flat_map(char::to_lowercase));
-            if is_stop_word(&lower) {
-                stop_words += 1;
-            }
-            syllable_count += if has_letter { syllables(&lower) } else { 1 };
-            if !distinct.contains(lower.as_str()) {
-                distinct.insert(lower.clone());
-            }
-        }
-        if !first {
-            sentences += 1;
-        }
-    }
+/// Buffers kept from one text to the next.
+#[derive(Debug, Default)]
+pub struct SignalScratch {
+    prose: ProseScratch,
+    lines: SpanSet,
+}
 
-    let (mut visible, mut symbols, mut letters, mut upper) = (0usize, 0usize, 0usize, 0usize);
-    for c in text.chars() {
-        if c.is_whitespace() {
-            continue;
-        }
-        visible += 1;
-        if c.is_alphabetic() {
-            letters += 1;
-            if c.is_uppercase() {
-                upper += 1;
-            }
-        } else if !c.is_numeric() {
-            symbols += 1;
-        }
-    }
+/// [`signals`] with buffers kept from the previous text.
+pub fn signals_with(text: &str, scratch: &mut SignalScratch) -> [f64; COUNT] {
+    let c = prose::count(text, &mut scratch.prose);
+    let distinct = scratch.prose.ids.len();
 
-    let mut seen_lines: HashSet<&str> = HashSet::new();
+    let seen_lines = &mut scratch.lines;
+    seen_lines.clear();
     let (mut lines, mut duplicate_lines) = (0usize, 0usize);
+    let base = text.as_ptr() as usize;
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         lines += 1;
-        if !seen_lines.insert(line) {
+        let start = line.as_ptr() as usize - base;
+        if !seen_lines.insert(text, start, start + line.len()) {
             duplicate_lines += 1;
         }
     }
@@ -150,27 +66,27 @@ pub fn signals(text: &str) -> [f64; COUNT] {
     } else {
         miniz_oxide::deflate::compress_to_vec(text.as_bytes(), 6).len() as f64 / text.len() as f64
     };
-    let words_per_sentence = ratio(words, sentences);
-    let grade = if words == 0 {
+    let words_per_sentence = ratio(c.words, c.sentences);
+    let grade = if c.words == 0 {
         0.0
     } else {
-        0.39 * words_per_sentence + 11.8 * ratio(syllable_count, words) - 15.59
+        0.39 * words_per_sentence + 11.8 * ratio(c.syllables, c.words) - 15.59
     };
 
     [
-        ratio(alpha_words, words),
-        ratio(stop_words, words),
-        ratio(symbols, visible),
-        ratio(upper, letters),
+        ratio(c.alpha_words, c.words),
+        ratio(c.stop_words, c.words),
+        ratio(c.symbols, c.visible),
+        ratio(c.upper, c.letters),
         ratio(duplicate_lines, lines),
-        ratio(distinct.len(), words),
-        ratio(number_words, words),
-        ratio(capitalized_terms, words),
+        ratio(distinct, c.words),
+        ratio(c.number_words, c.words),
+        ratio(c.capitalized_terms, c.words),
         compression,
-        ratio(word_chars, words),
+        ratio(c.word_chars, c.words),
         words_per_sentence,
         grade,
-        ratio(long_words, words),
+        ratio(c.long_words, c.words),
     ]
 }
 
@@ -194,11 +110,6 @@ mod tests {
 
     fn get(text: &str, name: &str) -> f64 {
         signals(text)[SIGNALS.iter().position(|(n, _, _)| *n == name).unwrap()]
-    }
-
-    #[test]
-    fn stop_words_are_sorted_for_binary_search() {
-        assert!(STOP_WORDS.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]
@@ -230,15 +141,6 @@ mod tests {
         assert_eq!(get(repeated, "duplicate_line_fraction"), 0.5);
         let varied = "Quantum chromodynamics describes the strong interaction between quarks and gluons.";
         assert!(get(&"spam ".repeat(200), "compression_ratio") < get(varied, "compression_ratio"));
-    }
-
-    #[test]
-    fn syllable_heuristic() {
-        assert_eq!(syllables("the"), 1);
-        assert_eq!(syllables("table"), 2);
-        assert_eq!(syllables("make"), 1);
-        assert_eq!(syllables("readability"), 5);
-        assert_eq!(syllables("rhythm"), 1);
     }
 
     #[test]
