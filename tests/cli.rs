@@ -208,6 +208,21 @@ fn shell_reports_unknown_commands_and_functions() {
 }
 
 #[test]
+fn dash_c_takes_the_shells_backslash_commands() {
+    let dir = tempdir();
+    let out = run(odis(dir.path()).args(["-c", "\\h quality_filter"]));
+    out.ok();
+    assert!(out.stdout.contains("quality_filter(text [, spec])") && out.stdout.contains("datatrove"), "{}", out.stdout);
+    // In the order given, with SQL around it.
+    let out = run(odis(dir.path()).args(["--format", "csv", "-c", "SELECT 1 AS n", "-c", "\\format json", "-c", "SELECT 2 AS n"]));
+    out.ok();
+    assert_eq!(out.stdout, "n\n1\n[{\"n\":2}]\n");
+    // A wrong command fails the run, as a wrong statement does.
+    run(odis(dir.path()).args(["-c", "\\h no_such_function"])).fails_with(&["no function named 'no_such_function'"]);
+    run(odis(dir.path()).args(["-c", "\\nope", "-c", "SELECT 'not reached'"])).fails_with(&["unknown command '\\nope'"]);
+}
+
+#[test]
 fn shell_stops_at_a_failing_statement_when_scripted() {
     let dir = tempdir();
     let out = shell(dir.path(), "SELECT * FROM nope;\nSELECT 'not reached';\n");

@@ -513,7 +513,16 @@ async fn run(mut cli: Cli, scripts: Vec<Script>) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let result = runner.run_sql(&sql).await;
+        // `-c` takes the shell's backslash commands too (`odis -c '\\h quality_filter'`).
+        let result = if origin.is_none() && repl::is_backslash_command(&sql) {
+            match repl::run_command_argument(&mut runner, &sql).await {
+                Ok(true) => Ok(()),
+                Ok(false) => return ExitCode::FAILURE,
+                Err(stop) => Err(stop),
+            }
+        } else {
+            runner.run_sql(&sql).await
+        };
         match result {
             Ok(()) => {}
             Err(Stop::OutputClosed) => return ExitCode::SUCCESS,

@@ -43,7 +43,7 @@ pub fn is_complete_sql(sql: &str) -> bool {
     }
 }
 
-fn is_backslash_command(input: &str) -> bool {
+pub fn is_backslash_command(input: &str) -> bool {
     input.trim_start().starts_with('\\')
 }
 
@@ -66,6 +66,9 @@ impl Validator for SqlHelper {
 enum Next {
     Continue,
     Quit,
+    /// The command was wrong (unknown, or a bad argument); its error is
+    /// printed and the shell goes on.
+    Failed,
 }
 
 /// Runs one backslash command.
@@ -91,7 +94,10 @@ async fn run_command(runner: &mut Runner, line: &str) -> Result<Next, Stop> {
         ("\\h", "") => print_out(&help::function_list(&runner.engine))?,
         ("\\h", name) => match help::function_help(&runner.engine, name) {
             Ok(text) => print_out(&text)?,
-            Err(message) => eprintln!("Error: {message}"),
+            Err(message) => {
+                eprintln!("Error: {message}");
+                return Ok(Next::Failed);
+            }
         },
         ("\\timing", arg) => {
             runner.timing = match arg {
@@ -100,7 +106,7 @@ async fn run_command(runner: &mut Runner, line: &str) -> Result<Next, Stop> {
                 "off" => false,
                 other => {
                     eprintln!("Error: \\timing takes 'on' or 'off', not '{other}'");
-                    return Ok(Next::Continue);
+                    return Ok(Next::Failed);
                 }
             };
             eprintln!("Timing is {}.", if runner.timing { "on" } else { "off" });
@@ -108,11 +114,23 @@ async fn run_command(runner: &mut Runner, line: &str) -> Result<Next, Stop> {
         ("\\format", "") => eprintln!("Format is {:?}; \\format table|csv|json|ndjson changes it.", runner.format),
         ("\\format", arg) => match arg.parse::<Format>() {
             Ok(format) => runner.format = format,
-            Err(message) => eprintln!("Error: {message}"),
+            Err(message) => {
+                eprintln!("Error: {message}");
+                return Ok(Next::Failed);
+            }
         },
-        (other, _) => eprintln!("Error: unknown command '{other}'; \\? lists the commands"),
+        (other, _) => {
+            eprintln!("Error: unknown command '{other}'; \\? lists the commands");
+            return Ok(Next::Failed);
+        }
     }
     Ok(Next::Continue)
+}
+
+/// Runs a backslash command given with `-c` (`odis -c '\\h quality_filter'`):
+/// true when it worked (or quit), false when its error was printed.
+pub async fn run_command_argument(runner: &mut Runner, line: &str) -> Result<bool, Stop> {
+    Ok(!matches!(run_command(runner, line).await?, Next::Failed))
 }
 
 /// Runs one entry (a backslash command or SQL). Errors are printed; only
@@ -175,7 +193,7 @@ pub async fn run(runner: &mut Runner, quiet: bool) -> bool {
                 let _ = editor.add_history_entry(odis::stores::redact_secret_options(&entry));
                 run_entry(runner, &entry).await
             } {
-                Ok(Next::Continue) => {}
+                Ok(Next::Continue | Next::Failed) => {}
                 Ok(Next::Quit) | Err(Stop::OutputClosed) => break,
                 Err(_) => ok = false,
             },
@@ -209,7 +227,7 @@ async fn run_script_from_stdin(runner: &mut Runner) -> bool {
         if pending.trim().is_empty() && is_backslash_command(&line) {
             pending.clear();
             match run_entry(runner, &line).await {
-                Ok(Next::Continue) => continue,
+                Ok(Next::Continue | Next::Failed) => continue,
                 Ok(Next::Quit) | Err(Stop::OutputClosed) => return true,
                 Err(_) => return false,
             }
@@ -219,7 +237,7 @@ async fn run_script_from_stdin(runner: &mut Runner) -> bool {
         if is_complete_sql(&pending) {
             let entry = std::mem::take(&mut pending);
             match run_entry(runner, &entry).await {
-                Ok(Next::Continue) => {}
+                Ok(Next::Continue | Next::Failed) => {}
                 Ok(Next::Quit) | Err(Stop::OutputClosed) => return true,
                 Err(_) => return false,
             }
