@@ -22,8 +22,9 @@ use unicode_segmentation::UnicodeSegmentation;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::filter::datatrove::{DatatroveMeasure, DatatroveMeasures, DatatroveScratch};
-use crate::text::intern::SpanSet;
+use crate::text::intern::{KEEP_SLOTS, SpanSet};
 use crate::text::ratio;
+use crate::text::sentences::for_each_sentence;
 use crate::text::words::word_spans;
 
 /// Whether a measurement must stay at or above, or at or below, the
@@ -367,6 +368,8 @@ pub struct FilterScratch {
     lengths: Vec<usize>,
     /// xxh3 of each word.
     hashes: Vec<u64>,
+    /// The key of the n-gram at each word, for the n at hand.
+    keys: Vec<u64>,
     spans: SpanSet,
     ngram_counts: HashMap<u64, (usize, usize), FixedState>,
     ngram_seen: HashSet<u64, FixedState>,
@@ -379,10 +382,71 @@ struct Measures<'a, 's> {
     text: &'a str,
     chars: usize,
     scratch: &'s mut FilterScratch,
-    /// Whether `scratch.words` (and `lengths`) hold this text's words.
+    /// Whether `scratch.words` (and `lengths`) hold this text's words, and
+    /// `word_stats` their counts.
     words: bool,
+    word_stats: WordStats,
+    lines: Option<LineCounts>,
     repetition: Option<Repetition>,
     datatrove: DatatroveMeasures<'a>,
+}
+
+/// What the word rules count, in the pass that splits the words.
+#[derive(Debug, Default, Clone, Copy)]
+struct WordStats {
+    /// Characters of all words, and of the longest.
+    chars: usize,
+    longest: usize,
+    /// Words with a letter.
+    lettered: usize,
+    /// Words of two or more letters, all capitals.
+    all_caps: usize,
+    /// Which of Gopher's stop words occur (case-insensitive).
+    stop_words: [bool; GOPHER_STOP_WORDS.len()],
+}
+
+impl WordStats {
+    fn add(&mut self, word: &str, chars: usize) {
+        self.chars += chars;
+        self.longest = self.longest.max(chars);
+        let (letters, upper) = if word.is_ascii() {
+            let bytes = word.as_bytes();
+            (bytes.iter().filter(|b| b.is_ascii_alphabetic()).count(), bytes.iter().filter(|b| b.is_ascii_uppercase()).count())
+        } else {
+            let letters = word.chars().filter(|c| c.is_alphabetic());
+            (letters.clone().count(), letters.filter(|c| c.is_uppercase()).count())
+        };
+        self.lettered += usize::from(letters > 0);
+        self.all_caps += usize::from(letters >= 2 && upper == letters);
+        if word.len() <= 4 {
+            let position = if word.is_ascii() {
+                GOPHER_STOP_WORDS.iter().position(|s| s.eq_ignore_ascii_case(word))
+            } else {
+                let lower = word.to_lowercase();
+                GOPHER_STOP_WORDS.iter().position(|s| *s == lower)
+            };
+            if let Some(i) = position {
+                self.stop_words[i] = true;
+            }
+        }
+    }
+}
+
+/// What the line rules count, in one pass over the lines.
+#[derive(Debug, Default, Clone, Copy)]
+struct LineCounts {
+    /// Lines split at `\n`, blank ones included.
+    lines: usize,
+    bullets: usize,
+    ellipses: usize,
+    /// Non-blank lines, trimmed.
+    nonempty: usize,
+    /// ... that end in terminal punctuation.
+    ended: usize,
+    /// ... that are shorter than 30 characters.
+    short: usize,
+    /// Characters of non-blank trimmed lines that repeat an earlier one.
+    duplicate_chars: usize,
 }
 
 /// Gopher's repetition measurements.
@@ -431,7 +495,16 @@ fn contains_ignoring_ascii_case(text: &str, pattern: &str) -> bool {
 impl<'a, 's> Measures<'a, 's> {
     fn new(text: &'a str, scratch: &'s mut FilterScratch, fineweb_after_c4: bool) -> Self {
         let datatrove = DatatroveMeasures::new(text, fineweb_after_c4);
-        Self { text, chars: char_count(text), scratch, words: false, repetition: None, datatrove }
+        Self {
+            text,
+            chars: char_count(text),
+            scratch,
+            words: false,
+            word_stats: WordStats::default(),
+            lines: None,
+            repetition: None,
+            datatrove,
+        }
     }
 
     fn words(&mut self) -> &[(usize, usize)] {
@@ -441,38 +514,82 @@ impl<'a, 's> Measures<'a, 's> {
             words.clear();
             word_spans(text, words);
             lengths.clear();
-            lengths.extend(words.iter().map(|&(a, b)| char_count(&text[a..b])));
+            let mut stats = WordStats::default();
+            for &(a, b) in words.iter() {
+                let word = &text[a..b];
+                let chars = char_count(word);
+                lengths.push(chars);
+                stats.add(word, chars);
+            }
+            self.word_stats = stats;
             self.words = true;
         }
         &self.scratch.words
     }
 
-    fn word_lengths(&mut self) -> &[usize] {
-        self.words();
-        &self.scratch.lengths
-    }
-
-    fn lines(&self) -> impl Iterator<Item = &'a str> + 'a {
-        self.text.split('\n')
-    }
-
-    fn nonempty_lines(&self) -> impl Iterator<Item = &'a str> + 'a {
-        self.text.split('\n').map(str::trim).filter(|l| !l.is_empty())
+    fn line_counts(&mut self) -> LineCounts {
+        if let Some(counts) = self.lines {
+            return counts;
+        }
+        let text = self.text;
+        let seen = &mut self.scratch.spans;
+        seen.clear();
+        let base = text.as_ptr() as usize;
+        let mut c = LineCounts::default();
+        for line in text.split('\n') {
+            c.lines += 1;
+            c.bullets += usize::from(line.trim_start().starts_with(['•', '‣', '◦', '●', '-', '*']));
+            let end_trimmed = line.trim_end();
+            c.ellipses += usize::from(end_trimmed.ends_with("...") || end_trimmed.ends_with('…'));
+            let trimmed = end_trimmed.trim_start();
+            if trimmed.is_empty() {
+                continue;
+            }
+            c.nonempty += 1;
+            c.ended += usize::from(trimmed.ends_with(['.', '!', '?', '"', '\'', '”', '’', '…', ':']));
+            c.short += usize::from(char_count(trimmed) < 30);
+            let start = trimmed.as_ptr() as usize - base;
+            if !seen.insert(text, start, start + trimmed.len()) {
+                c.duplicate_chars += char_count(trimmed);
+            }
+        }
+        self.lines = Some(c);
+        c
     }
 
     fn repetition(&mut self) -> &Repetition {
         if self.repetition.is_none() {
             let (text, chars) = (self.text, self.chars);
             self.words();
-            let FilterScratch { words, lengths, hashes, spans, ngram_counts, ngram_seen, .. } = &mut *self.scratch;
+            let FilterScratch { words, lengths, hashes, keys, spans, ngram_counts, ngram_seen, .. } = &mut *self.scratch;
             let (lines, dup_lines, dup_line_chars) = duplicates(text, spans, text.split('\n').filter(|l| !l.trim().is_empty()));
             let paragraphs = text.split("\n\n").map(str::trim).filter(|p| !p.is_empty());
             let (paras, dup_paras, dup_para_chars) = duplicates(text, spans, paragraphs);
+            // keys[i] is the key of the n-gram at word i; each n extends the
+            // keys of n - 1 by one word, which gives the keys ngram_key would.
             hashes.clear();
             hashes.extend(words.iter().map(|&(a, b)| xxh3_64(&text.as_bytes()[a..b])));
-            let top_ngram = [2, 3, 4].map(|n| ratio(top_ngram_chars(hashes, lengths, n, ngram_counts), chars));
-            let duplicate_ngram =
-                [5, 6, 7, 8, 9, 10].map(|n| ratio(duplicate_ngram_chars(hashes, lengths, n, ngram_seen), chars));
+            keys.clear();
+            keys.extend(hashes.iter().map(|&h| ngram_step(NGRAM_SEED, h)));
+            let mut top_ngram = [0.0; 3];
+            let mut duplicate_ngram = [0.0; 6];
+            for n in 2..=10 {
+                if n > 5 && duplicate_ngram[0] == 0.0 {
+                    // No 5-gram repeats, so no longer one does: a repeated
+                    // n-gram's first five words would repeat too.
+                    break;
+                }
+                let windows = (hashes.len() + 1).saturating_sub(n);
+                keys.truncate(windows);
+                for (i, key) in keys.iter_mut().enumerate() {
+                    *key = ngram_step(*key, hashes[i + n - 1]);
+                }
+                if n <= 4 {
+                    top_ngram[n - 2] = ratio(top_ngram_chars(keys, lengths, n, ngram_counts), chars);
+                } else {
+                    duplicate_ngram[n - 5] = ratio(duplicate_ngram_chars(keys, lengths, n, ngram_seen), chars);
+                }
+            }
             self.repetition = Some(Repetition {
                 duplicate_lines: ratio(dup_lines, lines),
                 duplicate_paragraphs: ratio(dup_paras, paras),
@@ -491,108 +608,57 @@ impl<'a, 's> Measures<'a, 's> {
         match RULES[index].measure {
             Words => self.words().len() as f64,
             MeanWordLength => {
-                let lengths = self.word_lengths();
-                if lengths.is_empty() {
+                let count = self.words().len();
+                if count == 0 {
                     // No words: the word-count rule judges this text.
                     return if RULES[index].bound == Bound::Min { f64::INFINITY } else { 0.0 };
                 }
-                ratio(lengths.iter().sum(), lengths.len())
+                ratio(self.word_stats.chars, count)
             }
             SymbolWordRatio => {
                 let symbols = text.matches('#').count() + text.matches("...").count() + text.matches('…').count();
                 ratio(symbols, self.words().len())
             }
             BulletLines => {
-                let (mut lines, mut bullets) = (0, 0);
-                for line in self.lines() {
-                    lines += 1;
-                    if line.trim_start().starts_with(['•', '‣', '◦', '●', '-', '*']) {
-                        bullets += 1;
-                    }
-                }
-                ratio(bullets, lines)
+                let c = self.line_counts();
+                ratio(c.bullets, c.lines)
             }
             EllipsisLines => {
-                let (mut lines, mut ellipses) = (0, 0);
-                for line in self.lines() {
-                    lines += 1;
-                    let line = line.trim_end();
-                    if line.ends_with("...") || line.ends_with('…') {
-                        ellipses += 1;
-                    }
-                }
-                ratio(ellipses, lines)
+                let c = self.line_counts();
+                ratio(c.ellipses, c.lines)
             }
             AlphaWords => {
-                let words = self.words();
-                if words.is_empty() {
-                    return 1.0;
-                }
-                let alpha = words.iter().filter(|&&(a, b)| text[a..b].chars().any(char::is_alphabetic)).count();
-                ratio(alpha, words.len())
+                let count = self.words().len();
+                if count == 0 { 1.0 } else { ratio(self.word_stats.lettered, count) }
             }
             StopWords => {
-                let mut found = [false; GOPHER_STOP_WORDS.len()];
-                for &(a, b) in self.words() {
-                    let word = &text[a..b];
-                    if word.len() > 4 {
-                        continue;
-                    }
-                    let position = if word.is_ascii() {
-                        GOPHER_STOP_WORDS.iter().position(|s| s.eq_ignore_ascii_case(word))
-                    } else {
-                        let lower = word.to_lowercase();
-                        GOPHER_STOP_WORDS.iter().position(|s| *s == lower)
-                    };
-                    if let Some(i) = position {
-                        found[i] = true;
-                    }
-                }
-                found.iter().filter(|f| **f).count() as f64
+                self.words();
+                self.word_stats.stop_words.iter().filter(|f| **f).count() as f64
             }
-            LongestWord => self.word_lengths().iter().copied().max().unwrap_or(0) as f64,
+            LongestWord => {
+                self.words();
+                self.word_stats.longest as f64
+            }
             LoremIpsum => f64::from(u8::from(contains_ignoring_ascii_case(text, "lorem ipsum"))),
             CurlyBracket => f64::from(u8::from(text.contains('{'))),
-            Sentences => text.unicode_sentences().filter(|s| s.unicode_words().next().is_some()).count() as f64,
+            Sentences => {
+                let mut sentences = 0;
+                for_each_sentence(text, |s| sentences += usize::from(s.unicode_words().next().is_some()));
+                sentences as f64
+            }
             AllCapsWords => {
-                let (mut lettered, mut caps) = (0, 0);
-                for &(a, b) in self.words() {
-                    let word = &text[a..b];
-                    let letters = word.chars().filter(|c| c.is_alphabetic()).count();
-                    if letters > 0 {
-                        lettered += 1;
-                        if letters >= 2 && word.chars().filter(|c| c.is_alphabetic()).all(char::is_uppercase) {
-                            caps += 1;
-                        }
-                    }
-                }
-                ratio(caps, lettered)
+                self.words();
+                ratio(self.word_stats.all_caps, self.word_stats.lettered)
             }
             LinePunctuation => {
-                let (mut lines, mut ended) = (0, 0);
-                for line in self.nonempty_lines() {
-                    lines += 1;
-                    if line.ends_with(['.', '!', '?', '"', '\'', '”', '’', '…', ':']) {
-                        ended += 1;
-                    }
-                }
-                if lines == 0 { 1.0 } else { ratio(ended, lines) }
+                let c = self.line_counts();
+                if c.nonempty == 0 { 1.0 } else { ratio(c.ended, c.nonempty) }
             }
             ShortLines => {
-                let (mut lines, mut short) = (0, 0);
-                for line in self.nonempty_lines() {
-                    lines += 1;
-                    if char_count(line) < 30 {
-                        short += 1;
-                    }
-                }
-                ratio(short, lines)
+                let c = self.line_counts();
+                ratio(c.short, c.nonempty)
             }
-            FinewebDuplicateLineChars => {
-                let lines = self.nonempty_lines();
-                let (_, _, chars) = duplicates(text, &mut self.scratch.spans, lines);
-                ratio(chars, self.chars)
-            }
+            FinewebDuplicateLineChars => ratio(self.line_counts().duplicate_chars, self.chars),
             NewlinesPerWord => ratio(text.matches('\n').count(), self.words().len()),
             DuplicateLines => self.repetition().duplicate_lines,
             DuplicateParagraphs => self.repetition().duplicate_paragraphs,
@@ -605,20 +671,24 @@ impl<'a, 's> Measures<'a, 's> {
     }
 }
 
-fn ngram_key(hashes: &[u64]) -> u64 {
-    hashes.iter().fold(0x9e37_79b9_7f4a_7c15_u64, |h, w| (h.rotate_left(5) ^ w).wrapping_mul(0x0100_0000_01b3))
+const NGRAM_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// One word more in an n-gram's key.
+fn ngram_step(key: u64, word: u64) -> u64 {
+    (key.rotate_left(5) ^ word).wrapping_mul(0x0100_0000_01b3)
 }
 
 /// Characters of the most frequent n-gram (words joined by spaces) times
-/// its count; the first of equally frequent n-grams wins.
-fn top_ngram_chars(hashes: &[u64], lengths: &[usize], n: usize, counts: &mut HashMap<u64, (usize, usize), FixedState>) -> usize {
+/// its count; the first of equally frequent n-grams wins. `keys[i]` is the
+/// key of the n-gram at word i.
+fn top_ngram_chars(keys: &[u64], lengths: &[usize], n: usize, counts: &mut HashMap<u64, (usize, usize), FixedState>) -> usize {
     counts.clear();
-    if hashes.len() < n {
-        return 0;
+    if counts.capacity() > KEEP_SLOTS {
+        counts.shrink_to(KEEP_SLOTS / 4);
     }
     let mut best = (0usize, 0usize, usize::MAX); // (count, chars, first position)
-    for i in 0..=hashes.len() - n {
-        let entry = counts.entry(ngram_key(&hashes[i..i + n])).or_insert((0, i));
+    for (i, &key) in keys.iter().enumerate() {
+        let entry = counts.entry(key).or_insert((0, i));
         entry.0 += 1;
         let (count, first) = *entry;
         if count > best.0 || (count == best.0 && first < best.2) {
@@ -631,12 +701,15 @@ fn top_ngram_chars(hashes: &[u64], lengths: &[usize], n: usize, counts: &mut Has
 
 /// Characters in n-grams (words joined without spaces) that repeat an
 /// earlier n-gram; a repeat skips past itself, so repeats do not overlap.
-fn duplicate_ngram_chars(hashes: &[u64], lengths: &[usize], n: usize, seen: &mut HashSet<u64, FixedState>) -> usize {
+fn duplicate_ngram_chars(keys: &[u64], lengths: &[usize], n: usize, seen: &mut HashSet<u64, FixedState>) -> usize {
     seen.clear();
+    if seen.capacity() > KEEP_SLOTS {
+        seen.shrink_to(KEEP_SLOTS / 4);
+    }
     let mut chars = 0;
     let mut i = 0;
-    while i + n <= hashes.len() {
-        if seen.insert(ngram_key(&hashes[i..i + n])) {
+    while i < keys.len() {
+        if seen.insert(keys[i]) {
             i += 1;
         } else {
             chars += lengths[i..i + n].iter().sum::<usize>();
@@ -849,17 +922,23 @@ mod tests {
         let r = "gopher_max_top_2gram_ratio";
         assert_eq!(fails(&only(r, "0.44"), text), None);
         assert_eq!(fails(&only(r, "0.43"), text), Some(r));
-        assert_eq!(top_ngram_chars(&[1, 2, 3], &[1, 1, 1], 4, &mut HashMap::default()), 0, "fewer words than n");
+        assert_eq!(top_ngram_chars(&ngram_keys("a b c", 4), &[1, 1, 1], 4, &mut HashMap::default()), 0, "fewer words than n");
+        assert_eq!(top_ngram_chars(&ngram_keys("a b a b c", 2), &[1; 5], 2, &mut HashMap::default()), 6, "'a b' twice");
+    }
+
+    /// The keys of the n-grams of space-separated words, each folded from
+    /// scratch (the filter extends the keys of n - 1 instead).
+    fn ngram_keys(words: &str, n: usize) -> Vec<u64> {
+        let h: Vec<u64> = words.split(' ').map(|w| xxh3_64(w.as_bytes())).collect();
+        (0..(h.len() + 1).saturating_sub(n)).map(|i| h[i..i + n].iter().fold(NGRAM_SEED, |k, w| ngram_step(k, *w))).collect()
     }
 
     #[test]
     fn duplicate_ngrams_do_not_overlap() {
-        let h = |s: &str| s.split(' ').map(|w| xxh3_64(w.as_bytes())).collect::<Vec<_>>();
         // "a a a a a a" with n = 5: the second 5-gram repeats the first.
-        let words = h("a a a a a a");
-        assert_eq!(duplicate_ngram_chars(&words, &[1; 6], 5, &mut HashSet::default()), 5);
-        let words = h("a b c d e a b c d e x");
-        assert_eq!(duplicate_ngram_chars(&words, &[1; 11], 5, &mut HashSet::default()), 5);
+        assert_eq!(duplicate_ngram_chars(&ngram_keys("a a a a a a", 5), &[1; 6], 5, &mut HashSet::default()), 5);
+        let keys = ngram_keys("a b c d e a b c d e x", 5);
+        assert_eq!(duplicate_ngram_chars(&keys, &[1; 11], 5, &mut HashSet::default()), 5);
         let r = "gopher_max_duplicate_5gram_ratio";
         let spam = "buy cheap pills now today ".repeat(6);
         assert_eq!(fails(&only(r, "0.15"), PROSE), None);

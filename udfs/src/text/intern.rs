@@ -16,6 +16,11 @@ fn hasher() -> FixedState {
     FixedState::with_seed(0x6f64_6973)
 }
 
+/// Above this many slots a table is shrunk when it is emptied: clearing
+/// costs its capacity, and one long document must not make every later
+/// one pay for its table.
+pub const KEEP_SLOTS: usize = 4096;
+
 /// A set of byte ranges of one text, compared by content.
 #[derive(Debug)]
 pub struct SpanSet {
@@ -30,9 +35,12 @@ impl Default for SpanSet {
 }
 
 impl SpanSet {
-    /// Empties the set, keeping its memory.
+    /// Empties the set, keeping its memory unless it grew large.
     pub fn clear(&mut self) {
         self.table.clear();
+        if self.table.capacity() > KEEP_SLOTS {
+            self.table.shrink_to(KEEP_SLOTS / 4, |_| 0);
+        }
     }
 
     /// Adds `text[start..end]`; false when an equal string of the same text
@@ -69,11 +77,14 @@ impl Default for Interner {
 }
 
 impl Interner {
-    /// Forgets every string, keeping the memory.
+    /// Forgets every string, keeping the memory unless it grew large.
     pub fn clear(&mut self) {
         self.arena.clear();
         self.spans.clear();
         self.table.clear();
+        if self.table.capacity() > KEEP_SLOTS {
+            self.table.shrink_to(KEEP_SLOTS / 4, |_| 0);
+        }
     }
 
     /// How many distinct strings were interned.

@@ -17,6 +17,7 @@ pub mod columns;
 pub mod intern;
 pub mod prose;
 pub mod python_str;
+pub mod sentences;
 pub mod spacy_words;
 pub mod words;
 

@@ -6,9 +6,8 @@
 //! its UAX #29 words, as the ratings have always been defined; letters, case
 //! and digits are Unicode properties.
 
-use unicode_segmentation::UnicodeSegmentation;
-
 use crate::text::intern::Interner;
+use crate::text::sentences::for_each_sentence;
 use crate::text::words::for_each_word;
 
 /// A common English stop-word list (the NLTK one, lowercase).
@@ -24,9 +23,12 @@ const STOP_WORDS: &[&str] = &[
     "while", "who", "whom", "why", "will", "with", "you", "your", "yours", "yourself", "yourselves",
 ];
 
+static STOP_WORD_SET: std::sync::LazyLock<std::collections::HashSet<&'static str, foldhash::fast::FixedState>> =
+    std::sync::LazyLock::new(|| STOP_WORDS.iter().copied().collect());
+
 /// Whether a lowercased word is an English stop word.
 pub fn is_stop_word(lower: &str) -> bool {
-    lower.len() <= 10 && STOP_WORDS.binary_search(&lower).is_ok()
+    lower.len() <= 10 && STOP_WORD_SET.contains(lower)
 }
 
 /// Vowel groups, a final silent "e" dropped, at least one: the usual
@@ -98,6 +100,9 @@ pub struct ProseScratch {
     pub sequence: Vec<u32>,
     /// Per-id counts for the moving-average type-token ratio.
     window: Vec<u32>,
+    /// Per id: whether it is a stop word, and its syllables (both depend on
+    /// the lowercase form alone, so each distinct word is looked at once).
+    word_facts: Vec<(bool, usize)>,
 }
 
 /// Counts `text` in one walk; `scratch` then holds its words' lowercase ids.
@@ -105,28 +110,49 @@ pub fn count(text: &str, scratch: &mut ProseScratch) -> ProseCounts {
     let mut c = ProseCounts::default();
     scratch.ids.clear();
     scratch.sequence.clear();
-    let ProseScratch { lower, ids, sequence, .. } = scratch;
-    for sentence in text.unicode_sentences() {
+    scratch.word_facts.clear();
+    let ProseScratch { lower, ids, sequence, word_facts, .. } = scratch;
+    for_each_sentence(text, |sentence| {
         let mut first = true;
         for_each_word(sentence, |a, b| {
             let word = &sentence[a..b];
+            lower.clear();
+            let (chars, has_letter, has_digit, capital) = if word.is_ascii() {
+                let bytes = word.as_bytes();
+                lower.push_str(word);
+                lower.make_ascii_lowercase();
+                (
+                    bytes.len(),
+                    bytes.iter().any(u8::is_ascii_alphabetic),
+                    bytes.iter().any(u8::is_ascii_digit),
+                    bytes[0].is_ascii_uppercase(),
+                )
+            } else {
+                push_lowercase(word, lower);
+                (
+                    word.chars().count(),
+                    word.chars().any(char::is_alphabetic),
+                    word.chars().any(char::is_numeric),
+                    word.chars().next().is_some_and(char::is_uppercase),
+                )
+            };
             c.words += 1;
-            let chars = if word.is_ascii() { word.len() } else { word.chars().count() };
             c.word_chars += chars;
             c.long_words += usize::from(chars >= 7);
-            let has_letter = word.chars().any(char::is_alphabetic);
             c.alpha_words += usize::from(has_letter);
-            let has_digit = word.chars().any(char::is_numeric);
             c.number_words += usize::from(has_digit);
-            let capitalized = !first && word.chars().next().is_some_and(char::is_uppercase);
+            let capitalized = !first && capital;
             c.capitalized_terms += usize::from(capitalized);
             c.specific += usize::from(has_digit || capitalized);
             first = false;
-            lower.clear();
-            push_lowercase(word, lower);
-            c.stop_words += usize::from(is_stop_word(lower));
-            c.syllables += if has_letter { syllables(lower) } else { 1 };
-            sequence.push(ids.intern(lower));
+            let id = ids.intern(lower);
+            if id as usize == word_facts.len() {
+                word_facts.push((is_stop_word(lower), syllables(lower)));
+            }
+            let (stop, syllable_count) = word_facts[id as usize];
+            c.stop_words += usize::from(stop);
+            c.syllables += if has_letter { syllable_count } else { 1 };
+            sequence.push(id);
         });
         if !first {
             c.sentences += 1;
@@ -135,7 +161,7 @@ pub fn count(text: &str, scratch: &mut ProseScratch) -> ProseCounts {
             let ends = trimmed.trim_end_matches(['"', '\'', '”', '’', ')']).ends_with(['.', '!', '?', '…']);
             c.well_formed += usize::from(starts && ends);
         }
-    }
+    });
     for ch in text.chars() {
         if ch.is_whitespace() {
             continue;

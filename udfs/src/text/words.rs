@@ -19,6 +19,10 @@ use unicode_segmentation::UnicodeSegmentation;
 /// order.
 pub fn for_each_word(text: &str, mut word: impl FnMut(usize, usize)) {
     let bytes = text.as_bytes();
+    if text.is_ascii() {
+        ascii_words(bytes, 0, &mut word);
+        return;
+    }
     let mut start = 0;
     while start < bytes.len() {
         let mut end = start;
