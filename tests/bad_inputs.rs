@@ -226,7 +226,9 @@ fn cases() -> Vec<Case> {
         cli("executor without --scheduler", &["executor"], Usage(&["--scheduler"])),
         cli("executor --scheduler without a port", &["executor", "--scheduler", "localhost"], Usage(&["HOST:PORT"])),
         cli("executor --concurrent-tasks 0", &["executor", "--scheduler", "127.0.0.1:9", "--concurrent-tasks", "0"], Usage(&["--concurrent-tasks"])),
-        cli("executor with no scheduler", &["executor", "--scheduler", "127.0.0.1:9", "--bind", "127.0.0.1:0"], Error(&["no scheduler at 127.0.0.1:9", "odis scheduler --bind 127.0.0.1:9"])),
+        cli("executor with no scheduler", &["executor", "--scheduler", "127.0.0.1:9", "--bind", "127.0.0.1:50987"], Error(&["no scheduler at 127.0.0.1:9", "odis scheduler --bind 127.0.0.1:9"])),
+        cli("executor --bind on port 65535", &["executor", "--scheduler", "127.0.0.1:9", "--bind", "127.0.0.1:65535"], Usage(&["PORT+1", "65534"])),
+        cli("executor --bind on port 0", &["executor", "--scheduler", "127.0.0.1:9", "--bind", "127.0.0.1:0"], Usage(&["fixed port", "65534"])),
         cli("scheduler --bind unparsable", &["scheduler", "--bind", "nowhere"], Usage(&["HOST:PORT"])),
         // odis select: everything that can be known is checked before scoring.
         select("select: missing input", "nowhere.parquet", &[], Error(&["nowhere.parquet"])),

@@ -87,7 +87,7 @@ impl Cluster {
                  or check the address"
             ))
         };
-        listens(&host, port, CONNECT_TIMEOUT).map_err(unreachable)?;
+        off_async_threads(|| listens(&host, port, CONNECT_TIMEOUT)).map_err(unreachable)?;
         let host = if host.contains(':') { format!("[{host}]") } else { host };
         Ok(Arc::new(Self {
             url: url.to_string(),
@@ -157,6 +157,18 @@ fn without_nested_clusters(plan: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPla
         }))
     });
     unwrapped.map(|t| t.data).unwrap_or(plan)
+}
+
+/// Runs a blocking check (a connect with a timeout) from a synchronous API
+/// without stalling the async runtime its caller may be on: a worker of a
+/// multi-threaded tokio runtime hands its other tasks over first.
+fn off_async_threads<T>(check: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(check)
+        }
+        _ => check(),
+    }
 }
 
 /// Whether something accepts connections at `host:port` (any of its

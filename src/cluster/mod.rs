@@ -15,6 +15,6 @@ mod processes;
 pub use client::{Cluster, ClusterExec, ClusterPlanner, parse_url};
 pub use codec::OdisCodec;
 pub use processes::{
-    DEFAULT_EXECUTOR_TIMEOUT_SECONDS, ExecutorOptions, SchedulerOptions, check_scheduler, cluster_config, run_executor, run_scheduler, with_message_limit, MESSAGE_LIMIT,
+    DEFAULT_EXECUTOR_TIMEOUT_SECONDS, ExecutorOptions, SchedulerOptions, check_scheduler, cluster_config, executor_task_port, run_executor, run_scheduler, with_message_limit, MESSAGE_LIMIT,
     start_standalone,
 };

@@ -137,25 +137,41 @@ pub struct ExecutorOptions {
 /// Waits up to `patience` for the scheduler at `host:port` to accept a
 /// connection (it may be starting at the same time), so that an executor
 /// pointed at the wrong address says so instead of retrying in silence.
-pub fn check_scheduler(host: &str, port: u16, patience: std::time::Duration) -> Result<()> {
-    let deadline = std::time::Instant::now() + patience;
+/// Connects and waits asynchronously: no runtime thread is held.
+pub async fn check_scheduler(host: &str, port: u16, patience: std::time::Duration) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + patience;
     loop {
-        let attempt = super::client::listens(host, port, std::time::Duration::from_secs(2));
-        match attempt {
-            Ok(()) => return Ok(()),
-            Err(e) if std::time::Instant::now() >= deadline => {
-                return Err(OdisError::Cluster(format!(
-                    "no scheduler at {host}:{port} ({e}); start one there with `odis scheduler --bind {host}:{port}`, \
-                     or check --scheduler"
-                )));
-            }
-            Err(_) => std::thread::sleep(std::time::Duration::from_millis(250)),
+        let attempt = tokio::time::timeout(std::time::Duration::from_secs(2), tokio::net::TcpStream::connect((host, port))).await;
+        let why = match attempt {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "no answer within 2 s".to_string(),
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(OdisError::Cluster(format!(
+                "no scheduler at {host}:{port} ({why}); start one there with `odis scheduler --bind {host}:{port}`, \
+                 or check --scheduler"
+            )));
         }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+/// The second port an executor listens on (Ballista's task service): the
+/// one after its Arrow Flight port, which must therefore be fixed (not 0)
+/// and below 65535.
+pub fn executor_task_port(port: u16) -> std::result::Result<u16, String> {
+    match port {
+        0 => Err("the executor needs a fixed port (it also listens on PORT+1); choose one from 1 to 65534".into()),
+        u16::MAX => Err("the executor also listens on PORT+1, so PORT 65535 leaves no room; choose one from 1 to 65534".into()),
+        port => Ok(port + 1),
     }
 }
 
 /// Runs an executor until the process ends.
 pub async fn run_executor(options: &ExecutorOptions) -> Result<()> {
+    let grpc_port = executor_task_port(options.bind.port())
+        .map_err(|e| OdisError::InvalidArgument(format!("executor address {}: {e}", options.bind)))?;
     if let Some(dir) = &options.work_dir {
         std::fs::create_dir_all(dir).map_err(|e| OdisError::io(format!("--work-dir '{}'", dir.display()), e))?;
     }
@@ -168,7 +184,7 @@ pub async fn run_executor(options: &ExecutorOptions) -> Result<()> {
         bind_host: options.bind.ip().to_string(),
         external_host,
         port: options.bind.port(),
-        grpc_port: options.bind.port().wrapping_add(1),
+        grpc_port,
         scheduler_host: options.scheduler.0.clone(),
         scheduler_port: options.scheduler.1,
         scheduler_connect_timeout_seconds: 10,

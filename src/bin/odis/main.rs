@@ -119,7 +119,7 @@ struct ExecutorArgs {
     scheduler: (String, u16),
 
     /// Where to serve task output to the other executors and clients (Arrow Flight)
-    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50051", value_parser = parse_address)]
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:50051", value_parser = parse_executor_address)]
     bind: std::net::SocketAddr,
 
     /// The host name other machines reach this executor at (default: the --bind address)
@@ -157,6 +157,14 @@ fn parse_address(text: &str) -> Result<std::net::SocketAddr, String> {
         .ok_or_else(|| format!("'{host}' has no address"))
 }
 
+/// An executor's HOST:PORT: it also listens on PORT+1 (Ballista's task
+/// service), so PORT must be fixed and leave room for the next one.
+fn parse_executor_address(text: &str) -> Result<std::net::SocketAddr, String> {
+    let address = parse_address(text)?;
+    odis::cluster::executor_task_port(address.port())?;
+    Ok(address)
+}
+
 /// Log lines of a cluster process on stderr: `default` unless RUST_LOG says
 /// otherwise.
 fn init_logging(default: &str) {
@@ -181,7 +189,7 @@ async fn executor(args: ExecutorArgs) -> ExitCode {
         concurrent_tasks: args.concurrent_tasks.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), usize::from),
     };
     // The scheduler may be starting too: give it a few seconds.
-    if let Err(e) = odis::cluster::check_scheduler(&args.scheduler.0, args.scheduler.1, std::time::Duration::from_secs(5)) {
+    if let Err(e) = odis::cluster::check_scheduler(&args.scheduler.0, args.scheduler.1, std::time::Duration::from_secs(5)).await {
         eprintln!("Error: {e}");
         return ExitCode::FAILURE;
     }
