@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use datafusion::common::runtime::SpawnedTask;
 use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array, Int32Array, Int64Array, RecordBatch, UInt64Array};
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -247,11 +248,12 @@ impl Selection {
             let stream = plan.execute(partition, state.task_ctx())?;
             let (spec, capacities) = (Arc::clone(&spec), capacities.to_vec());
             let partition = u32::try_from(partition).map_err(|_| exec_err(format!("{}: too many partitions", self.function)))?;
-            tasks.push(tokio::spawn(async move { spec.absorb(partition, stream, capacities).await }));
+            // SpawnedTask aborts when dropped: a cancelled query stops its scans.
+            tasks.push(SpawnedTask::spawn(async move { spec.absorb(partition, stream, capacities).await }));
         }
         let mut merged: Vec<TopHeap<IdKey>> = capacities.iter().map(|&c| TopHeap::new(c)).collect();
         for task in tasks {
-            let heaps = task.await.map_err(|e| DataFusionError::External(Box::new(e)))??;
+            let heaps = task.join_unwind().await.map_err(|e| DataFusionError::External(Box::new(e)))??;
             for (into, heap) in merged.iter_mut().zip(heaps) {
                 into.merge(heap);
             }
