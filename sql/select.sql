@@ -27,13 +27,16 @@
 --               files (`odis select` keeps the raw scores there per shard,
 --               so that a killed run resumes: see --work-dir)
 --   out         the Parquet file to write (written atomically)
--- `odis select` runs this same script and times its statements by position:
--- keep the order of the numbered steps when editing it.
+-- `odis select` runs this same script; it finds the statements it acts on
+-- (to shard the scoring pass, check results, time stages) by the
+-- `-- step: NAME` line just before each: keep those lines with their
+-- statements when editing it.
 
 -- Text is read as plain Utf8, not as views into the file's pages: the fetch
 -- then copies each selected text out of its page instead of keeping the
 -- whole page alive, so memory follows the selection, not the corpus.
 SET datafusion.execution.parquet.schema_force_view_types = false;
+-- step: corpus
 CREATE EXTERNAL TABLE corpus STORED AS PARQUET LOCATION '${input}';
 
 -- 1. One pass over the corpus: the quality filter's verdict (odis_rule is the
@@ -44,6 +47,7 @@ CREATE EXTERNAL TABLE corpus STORED AS PARQUET LOCATION '${input}';
 --    shard of the input (one file, or several small ones): FROM a table of
 --    just those files, TO raw_scores/part-NNNNN.parquet; a killed run then
 --    resumes from the shards it finished.
+-- step: score
 COPY (
     SELECT odis_id, odis_rule,
            CASE WHEN odis_rule IS NULL THEN ${scores:-quality_ratings_vector("${text:-text}")} END AS odis_raw
@@ -55,6 +59,7 @@ COPY (
     )
 ) TO '${work}/raw_scores/${shard:-part-00000}.parquet' STORED AS PARQUET;
 CREATE EXTERNAL TABLE raw_scores STORED AS PARQUET LOCATION '${work}/raw_scores/part-*.parquet';
+-- step: kept
 CREATE VIEW kept AS SELECT odis_id, odis_raw FROM raw_scores WHERE odis_rule IS NULL;
 
 -- 2. Scale each dimension by rank (onto its empirical CDF, so that no
@@ -62,6 +67,7 @@ CREATE VIEW kept AS SELECT odis_id, odis_raw FROM raw_scores WHERE odis_rule IS 
 --    one PCA over the standardised, scaled scores of the kept documents.
 --    A fitted model reaches the functions as a scalar subquery: odis
 --    evaluates it once per statement, so no row carries a copy of it.
+-- step: scaling
 CREATE TABLE scaling AS SELECT quantile_fit(odis_raw) AS model FROM kept;
 COPY (
     SELECT odis_id,
@@ -75,11 +81,13 @@ SELECT pca_fit(odis_scaled, ${components:-4}, true) AS model FROM scaled;
 
 -- 3. Every kept document's coordinates on the orthogonal components,
 --    written once: the selection, its report and the plot read them.
+-- step: projected
 COPY (SELECT odis_id, pca_project(odis_scaled, (SELECT model FROM pca)) AS odis_pc FROM scaled)
 TO '${work}/projected.parquet' STORED AS PARQUET;
 CREATE EXTERNAL TABLE projected STORED AS PARQUET LOCATION '${work}/projected.parquet';
 
 -- 4. The top of each component, under one budget, no document twice.
+-- step: select
 COPY (
     SELECT odis_id, odis_dim, odis_rank, odis_score
     FROM top_k_per_dim('projected', 'odis_id', 'odis_pc', ${budget:-0.1})
@@ -90,6 +98,7 @@ CREATE EXTERNAL TABLE selected STORED AS PARQUET LOCATION '${work}/selected.parq
 --    columns plus odis_dim, odis_rank and odis_score, by component and rank.
 --    Row groups of 64k rows: the writer buffers one row group of text, not
 --    the whole selection.
+-- step: fetch
 COPY (
     SELECT c.*, s.odis_dim, s.odis_rank, s.odis_score
     FROM corpus c JOIN selected s ON c."${id:-id}" = s.odis_id
@@ -103,9 +112,11 @@ SELECT l['component'] AS component, l['dimension'] AS dimension, l['loading'] AS
 FROM (SELECT unnest(pca_loadings(model)) AS l FROM pca);
 
 -- Quotas, thresholds and the overlap between the components' top lists.
+-- step: report
 SELECT * FROM top_k_per_dim_report('projected', 'odis_id', 'odis_pc', ${budget:-0.1});
 
 -- What the quality filter removed: documents per rule, with one example each.
+-- step: filter_report
 SELECT f.odis_rule AS rule, f.documents, substr(CAST(c."${text:-text}" AS VARCHAR), 1, 300) AS example
 FROM (SELECT odis_rule, count(*) AS documents, min(odis_id) AS example_id
       FROM raw_scores WHERE odis_rule IS NOT NULL GROUP BY odis_rule) f

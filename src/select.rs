@@ -27,18 +27,74 @@ use crate::script_vars::{escape_ident as ident, escape_string as quote, substitu
 /// The pipeline, as shipped in `sql/select.sql`.
 pub const SELECT_SQL: &str = include_str!("../sql/select.sql");
 
-/// The positions in sql/select.sql of the statements `select` acts on
-/// (checked by a test, so that an edit of the script cannot shift them).
-mod step {
-    pub const CORPUS: usize = 1;
-    pub const SCORE: usize = 2;
-    pub const KEPT: usize = 4;
-    pub const SCALING: usize = 5;
-    pub const PROJECTED: usize = 9;
-    pub const SELECT: usize = 11;
-    pub const FETCH: usize = 13;
-    pub const REPORT: usize = 15;
-    pub const FILTER_REPORT: usize = 16;
+/// The statements of sql/select.sql that `select` acts on, each marked in
+/// the script by a `-- step: NAME` line just before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Corpus,
+    Score,
+    Kept,
+    Scaling,
+    Projected,
+    Select,
+    Fetch,
+    Report,
+    FilterReport,
+}
+
+impl Step {
+    const ALL: [Step; 9] = [
+        Step::Corpus,
+        Step::Score,
+        Step::Kept,
+        Step::Scaling,
+        Step::Projected,
+        Step::Select,
+        Step::Fetch,
+        Step::Report,
+        Step::FilterReport,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Step::Corpus => "corpus",
+            Step::Score => "score",
+            Step::Kept => "kept",
+            Step::Scaling => "scaling",
+            Step::Projected => "projected",
+            Step::Select => "select",
+            Step::Fetch => "fetch",
+            Step::Report => "report",
+            Step::FilterReport => "filter_report",
+        }
+    }
+}
+
+/// Which step each statement of `script` is (None for the statements
+/// `select` runs as they are): a `-- step: NAME` line names the statement
+/// that follows it. Every step must be named once.
+fn named_steps(engine: &Engine, script: &str) -> Result<Vec<Option<Step>>> {
+    let broken = |why: String| OdisError::InvalidArgument(format!("sql/select.sql: {why}"));
+    let mut steps = vec![None; engine.parse(script)?.len()];
+    let mut offset = 0;
+    for line in script.split_inclusive('\n') {
+        if let Some(name) = line.trim().strip_prefix("-- step:") {
+            let name = name.trim();
+            let step = Step::ALL.into_iter().find(|s| s.name() == name).ok_or_else(|| broken(format!("unknown step '{name}'")))?;
+            let index = engine.parse(&script[..offset])?.len();
+            match steps.get_mut(index) {
+                Some(slot @ None) => *slot = Some(step),
+                _ => return Err(broken(format!("the step '{name}' names no statement of its own"))),
+            }
+        }
+        offset += line.len();
+    }
+    for step in Step::ALL {
+        if !steps.contains(&Some(step)) {
+            return Err(broken(format!("no statement is marked `-- step: {}`", step.name())));
+        }
+    }
+    Ok(steps)
 }
 
 /// The names sql/select.sql registers on the engine, but the fitted models.
@@ -404,6 +460,7 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
     let fetched = work_path.join("fetched.parquet");
     vars.insert("out".into(), quote(&fetched.display().to_string()));
     let script = substitute(SELECT_SQL, &vars)?;
+    let steps = named_steps(engine, &script)?;
     let statements = engine.parse(&script)?;
     let mut stages: Vec<(&'static str, Duration)> = Vec::new();
     let mut rows_in = 0u64;
@@ -413,23 +470,23 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
     let mut filter_rows = Vec::new();
     let mut scaling_start = None;
     let mut work = None;
-    for (i, statement) in statements.into_iter().enumerate() {
+    for (statement, step) in statements.into_iter().zip(steps) {
         let stage_start = Instant::now();
-        match i {
-            step::SCORE => progress.stage("filtering and scoring every document"),
-            step::SCALING => progress.stage("scaling and fitting the PCA"),
-            step::SELECT => progress.stage("selecting"),
-            step::FETCH => progress.stage("fetching the selected documents"),
-            step::REPORT => progress.stage("measuring overlap"),
-            step::FILTER_REPORT => progress.stage("summarising the filter"),
+        match step {
+            Some(Step::Score) => progress.stage("filtering and scoring every document"),
+            Some(Step::Scaling) => progress.stage("scaling and fitting the PCA"),
+            Some(Step::Select) => progress.stage("selecting"),
+            Some(Step::Fetch) => progress.stage("fetching the selected documents"),
+            Some(Step::Report) => progress.stage("measuring overlap"),
+            Some(Step::FilterReport) => progress.stage("summarising the filter"),
             _ => {}
         }
         let batches: Vec<RecordBatch> = {
             use futures::TryStreamExt;
-            match i {
+            match step {
                 // Pass 1 runs shard by shard (below), resuming a killed run.
-                step::SCORE => Vec::new(),
-                step::FETCH => {
+                Some(Step::Score) => Vec::new(),
+                Some(Step::Fetch) => {
                     let done = Arc::new(AtomicU64::new(0));
                     let selected = selected_rows(engine).await?;
                     progress.pass("fetching", rows_in + selected, Arc::clone(&done));
@@ -441,7 +498,7 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
                     batches
                 }
                 // A corpus that cannot be read is named as the --input it is.
-                step::CORPUS => {
+                Some(Step::Corpus) => {
                     let register = async {
                         let stream = engine.execute(statement).await?;
                         Ok::<Vec<RecordBatch>, OdisError>(stream.try_collect().await?)
@@ -457,38 +514,38 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
                 _ => engine.execute(statement).await?.try_collect().await?,
             }
         };
-        match i {
+        match step {
             // The corpus is registered: check the arguments against it
             // before any costly step, then open (or reopen) the work
             // directory for its files.
-            step::CORPUS => {
+            Some(Step::Corpus) => {
                 rows_in = check_corpus(engine, options).await?;
                 work = Some(open_work_dir(engine, options, &work_path).await?);
             }
-            step::SCORE => {
+            Some(Step::Score) => {
                 let work = work.as_ref().expect("opened with the corpus");
                 score_shards(engine, &vars, work, rows_in, progress).await.map_err(|e| kept_scores_hint(e, work))?;
                 stages.push(("filter + raw scores (pass 1)", stage_start.elapsed()));
             }
-            step::KEPT => {
+            Some(Step::Kept) => {
                 let work = work.as_ref().expect("opened with the corpus");
                 (dims_len, rows_kept) = check_raw_scores(engine, options).await.map_err(|e| kept_scores_hint(e, work))?;
             }
-            step::SCALING => scaling_start = Some(stage_start),
-            step::PROJECTED => stages.push(("scale + pca_fit + project", scaling_start.map_or(stage_start, |s| s).elapsed())),
-            step::SELECT => stages.push(("select", stage_start.elapsed())),
-            step::FETCH => {
+            Some(Step::Scaling) => scaling_start = Some(stage_start),
+            Some(Step::Projected) => stages.push(("scale + pca_fit + project", scaling_start.map_or(stage_start, |s| s).elapsed())),
+            Some(Step::Select) => stages.push(("select", stage_start.elapsed())),
+            Some(Step::Fetch) => {
                 match options.out_files {
                     Some(files) => split_output(engine, options, &work_path, files).await?,
                     None => publish(engine, options, &fetched).await?,
                 }
                 stages.push(("fetch + write (pass 2)", stage_start.elapsed()));
             }
-            step::REPORT => {
+            Some(Step::Report) => {
                 stages.push(("overlap report", stage_start.elapsed()));
                 report_rows = batches;
             }
-            step::FILTER_REPORT => {
+            Some(Step::FilterReport) => {
                 stages.push(("filter report", stage_start.elapsed()));
                 filter_rows = batches;
             }
@@ -819,7 +876,8 @@ async fn score_shards(
         shard_vars.insert("shard_table".into(), "odis_shard".into());
         shard_vars.insert("shard".into(), format!("part-{shard:05}"));
         let script = substitute(SELECT_SQL, &shard_vars)?;
-        let statement = engine.parse(&script)?.into_iter().nth(step::SCORE).expect("the script has a scoring step");
+        let index = named_steps(engine, &script)?.iter().position(|s| *s == Some(Step::Score)).expect("checked by named_steps");
+        let statement = engine.parse(&script)?.swap_remove(index);
         let _: Vec<RecordBatch> = engine.execute_counting(statement, &done).await?.try_collect().await?;
     }
     engine.context().deregister_table("odis_shard")?;
@@ -1102,31 +1160,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_steps_are_where_select_expects_them() {
+    fn the_named_steps_are_the_statements_select_expects() {
         let vars: BTreeMap<String, String> =
             ["input", "work", "out"].iter().map(|k| (k.to_string(), "x".to_string())).collect();
         let script = substitute(SELECT_SQL, &vars).unwrap();
-        let statements: Vec<String> = datafusion::sql::parser::DFParser::parse_sql(&script)
-            .unwrap()
-            .iter()
-            .map(|s| s.to_string().to_uppercase())
-            .collect();
-        let expect = |at: usize, start: &str| {
-            assert!(statements[at].starts_with(start), "statement {at} is {}", statements[at]);
-        };
-        expect(step::CORPUS, "CREATE EXTERNAL TABLE CORPUS");
-        expect(step::SCORE, "COPY");
-        expect(step::KEPT, "CREATE VIEW KEPT");
-        expect(step::SCALING, "CREATE TABLE SCALING");
-        expect(step::PROJECTED, "COPY");
-        assert!(statements[step::PROJECTED].contains("PCA_PROJECT("));
-        expect(step::SELECT, "COPY");
-        assert!(statements[step::SELECT].contains("TOP_K_PER_DIM("));
-        expect(step::FETCH, "COPY");
-        assert!(statements[step::FETCH].contains("JOIN SELECTED"));
-        assert!(statements[step::REPORT].contains("TOP_K_PER_DIM_REPORT("));
-        assert!(statements[step::FILTER_REPORT].contains("ODIS_RULE"));
-        assert_eq!(statements.len(), step::FILTER_REPORT + 1);
+        let engine = Engine::new().unwrap();
+        let steps = named_steps(&engine, &script).unwrap();
+        let statements: Vec<String> = engine.parse(&script).unwrap().iter().map(|s| s.to_string().to_uppercase()).collect();
+        let of = |step: Step| &statements[steps.iter().position(|s| *s == Some(step)).unwrap()];
+        assert!(of(Step::Corpus).starts_with("CREATE EXTERNAL TABLE CORPUS"), "{}", of(Step::Corpus));
+        assert!(of(Step::Score).starts_with("COPY") && of(Step::Score).contains("QUALITY_FILTER("));
+        assert!(of(Step::Kept).starts_with("CREATE VIEW KEPT"));
+        assert!(of(Step::Scaling).starts_with("CREATE TABLE SCALING"));
+        assert!(of(Step::Projected).starts_with("COPY") && of(Step::Projected).contains("PCA_PROJECT("));
+        assert!(of(Step::Select).starts_with("COPY") && of(Step::Select).contains("TOP_K_PER_DIM("));
+        assert!(of(Step::Fetch).starts_with("COPY") && of(Step::Fetch).contains("JOIN SELECTED"));
+        assert!(of(Step::Report).contains("TOP_K_PER_DIM_REPORT("));
+        assert!(of(Step::FilterReport).contains("ODIS_RULE"));
+    }
+
+    #[test]
+    fn a_missing_or_unknown_step_is_named() {
+        let engine = Engine::new().unwrap();
+        let err = named_steps(&engine, "SELECT 1;").unwrap_err().to_string();
+        assert!(err.contains("no statement is marked `-- step: corpus`"), "{err}");
+        let err = named_steps(&engine, "-- step: scorer\nSELECT 1;").unwrap_err().to_string();
+        assert!(err.contains("unknown step 'scorer'"), "{err}");
+        let err = named_steps(&engine, "SELECT 1;\n-- step: corpus\n").unwrap_err().to_string();
+        assert!(err.contains("'corpus' names no statement"), "{err}");
     }
 
     #[test]
