@@ -423,14 +423,7 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
         return Err(invalid("--out-files must be at least 1 (the number of Parquet files to write)".into()));
     }
     if let ScoreSource::Ratings = options.scores {
-        let d = odis_udfs::signals::text_ratings::RATINGS.len();
-        if options.components > d {
-            return Err(invalid(format!(
-                "--components {} is more than the raw dimensions: quality_ratings gives {d} ratings; pass --components \
-                 {d} or fewer",
-                options.components
-            )));
-        }
+        check_components(options, odis_udfs::signals::text_ratings::RATINGS.len())?;
     }
     odis_udfs::filter::filter_rules::FilterSpec::parse(&options.filter)
         .map_err(|e| invalid(format!("--filter '{}': {e}", options.filter)))?;
@@ -1048,12 +1041,8 @@ async fn check_corpus(engine: &Engine, options: &SelectOptions) -> Result<u64> {
                 })
             }
         };
-        if let Some(d) = d.filter(|&d| options.components as u64 > d) {
-            return Err(invalid(format!(
-                "--components {} is more than the raw dimensions: --scores '{column}' has {d} values per row; pass \
-                 --components {d} or fewer",
-                options.components
-            )));
+        if let Some(d) = d {
+            check_components(options, usize::try_from(d).unwrap_or(usize::MAX))?;
         }
     }
     let rows_in = count(engine, "SELECT count(*) FROM corpus").await?;
@@ -1144,15 +1133,24 @@ async fn check_raw_scores(engine: &Engine, options: &SelectOptions) -> Result<(u
             _ => 0,
         })
         .ok_or_else(|| invalid("every raw score vector is NULL; check --scores or --text-column".into()))?;
-    if options.components > d {
-        let source = match &options.scores {
-            ScoreSource::Ratings => format!("quality_ratings gives {d} ratings"),
-            ScoreSource::Column(c) => format!("--scores '{c}' has {d} values per row"),
-            ScoreSource::Model(m) => format!("the model {} outputs {d} values", m.display()),
-        };
-        return Err(invalid(format!("--components {} is more than the raw dimensions: {source}; pass --components {d} or fewer", options.components)));
-    }
+    check_components(options, d)?;
     Ok((d, kept))
+}
+
+/// `--components` against the `d` raw dimensions of the score source; each
+/// source's width is known at a different stage (the ratings' at once, a
+/// column's from the corpus's first row, a model's after scoring), and each
+/// stage calls this.
+fn check_components(options: &SelectOptions, d: usize) -> Result<()> {
+    if options.components <= d {
+        return Ok(());
+    }
+    let source = match &options.scores {
+        ScoreSource::Ratings => format!("quality_ratings gives {d} ratings"),
+        ScoreSource::Column(c) => format!("--scores '{c}' has {d} values per row"),
+        ScoreSource::Model(m) => format!("the model {} outputs {d} values", m.display()),
+    };
+    Err(invalid(format!("--components {} is more than the raw dimensions: {source}; pass --components {d} or fewer", options.components)))
 }
 
 #[cfg(test)]
