@@ -7,7 +7,7 @@
 
 use unicode_categories::UnicodeCategories;
 
-use crate::text::intern::{Interner, SpanSet};
+use crate::text::intern::{Interner, SpanSet, repeats};
 use crate::text::python_str;
 use crate::text::ratio;
 use crate::text::spacy_words::{self, TokenScratch};
@@ -105,22 +105,6 @@ pub struct DatatroveMeasures<'a> {
     c4: Option<(f64, f64, f64)>,
 }
 
-/// (elements, repeats, characters of repeats) of `elements`, slices of
-/// `text`, as datatrove's `find_duplicates`.
-fn duplicates<'a>(text: &'a str, seen: &mut SpanSet, elements: impl Iterator<Item = &'a str>) -> (usize, usize, usize) {
-    seen.clear();
-    let base = text.as_ptr() as usize;
-    let (mut total, mut count, mut chars) = (0, 0, 0);
-    for element in elements {
-        total += 1;
-        let start = element.as_ptr() as usize - base;
-        if !seen.insert(text, start, start + element.len()) {
-            count += 1;
-            chars += python_str::len(element);
-        }
-    }
-    (total, count, chars)
-}
 
 /// Splits at runs of two or more `\n` (`re.split(r"\n{2,}", s)`).
 fn paragraphs(s: &str) -> impl Iterator<Item = &str> {
@@ -210,8 +194,8 @@ impl<'a> DatatroveMeasures<'a> {
         let chars = python_str::len(text);
         self.tokens(scratch);
         let DatatroveScratch { tokens, spans, grams, counts, gram, .. } = scratch;
-        let (paras, dup_paras, dup_para_chars) = duplicates(text, spans, paragraphs(python_str::strip(text)));
-        let (lines_n, dup_lines, dup_line_chars) = duplicates(text, spans, line_pieces(text));
+        let (paras, dup_paras, dup_para_chars) = repeats(text, spans, paragraphs(python_str::strip(text)));
+        let (lines_n, dup_lines, dup_line_chars) = repeats(text, spans, line_pieces(text));
         let mut r = [0.0; 13];
         r[0] = ratio(dup_paras, paras);
         r[1] = ratio(dup_para_chars, chars);
@@ -409,7 +393,7 @@ fn fineweb_measure(text: &str, measure: DatatroveMeasure, scratch: &mut Datatrov
         DatatroveMeasure::LinePunctuation => ratio(lines().filter(|l| l.ends_with(is_terminal)).count(), count),
         DatatroveMeasure::ShortLines => ratio(lines().filter(|l| python_str::len(l) <= 30).count(), count),
         DatatroveMeasure::DuplicateLineCharsFineweb => {
-            let (_, _, chars) = duplicates(text, &mut scratch.spans, lines());
+            let (_, _, chars) = repeats(text, &mut scratch.spans, lines());
             ratio(chars, python_str::len(text) - text.matches('\n').count())
         }
         _ => {

@@ -22,7 +22,7 @@ use unicode_segmentation::UnicodeSegmentation;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::filter::datatrove::{DatatroveMeasure, DatatroveMeasures, DatatroveScratch};
-use crate::text::intern::{KEEP_SLOTS, SpanSet};
+use crate::text::intern::{KEEP_SLOTS, SpanSet, repeats};
 use crate::text::ratio;
 use crate::text::sentences::for_each_sentence;
 use crate::text::words::word_spans;
@@ -465,22 +465,6 @@ fn char_count(s: &str) -> usize {
     if s.is_ascii() { s.len() } else { s.chars().count() }
 }
 
-/// (elements, elements repeating an earlier one, their characters); every
-/// element is a slice of `text`.
-fn duplicates<'a>(text: &'a str, seen: &mut SpanSet, elements: impl Iterator<Item = &'a str>) -> (usize, usize, usize) {
-    seen.clear();
-    let base = text.as_ptr() as usize;
-    let (mut total, mut count, mut chars) = (0, 0, 0);
-    for element in elements {
-        total += 1;
-        let start = element.as_ptr() as usize - base;
-        if !seen.insert(text, start, start + element.len()) {
-            count += 1;
-            chars += char_count(element);
-        }
-    }
-    (total, count, chars)
-}
 
 /// Whether `text` contains `pattern` (ASCII lowercase letters and spaces)
 /// in any case. The same as `text.to_lowercase().contains(pattern)`: the
@@ -562,9 +546,9 @@ impl<'a, 's> Measures<'a, 's> {
             let (text, chars) = (self.text, self.chars);
             self.words();
             let FilterScratch { words, lengths, hashes, keys, spans, ngram_counts, ngram_seen, .. } = &mut *self.scratch;
-            let (lines, dup_lines, dup_line_chars) = duplicates(text, spans, text.split('\n').filter(|l| !l.trim().is_empty()));
+            let (lines, dup_lines, dup_line_chars) = repeats(text, spans, text.split('\n').filter(|l| !l.trim().is_empty()));
             let paragraphs = text.split("\n\n").map(str::trim).filter(|p| !p.is_empty());
-            let (paras, dup_paras, dup_para_chars) = duplicates(text, spans, paragraphs);
+            let (paras, dup_paras, dup_para_chars) = repeats(text, spans, paragraphs);
             // keys[i] is the key of the n-gram at word i; each n extends the
             // keys of n - 1 by one word, which gives the keys ngram_key would.
             hashes.clear();

@@ -60,6 +60,23 @@ impl SpanSet {
     }
 }
 
+/// (elements, elements that repeat an earlier one, characters of those) of
+/// `elements`, which are slices of `text`: Gopher's duplicate counts.
+pub fn repeats<'a>(text: &'a str, seen: &mut SpanSet, elements: impl Iterator<Item = &'a str>) -> (usize, usize, usize) {
+    seen.clear();
+    let base = text.as_ptr() as usize;
+    let (mut total, mut count, mut chars) = (0, 0, 0);
+    for element in elements {
+        total += 1;
+        let start = element.as_ptr() as usize - base;
+        if !seen.insert(text, start, start + element.len()) {
+            count += 1;
+            chars += if element.is_ascii() { element.len() } else { element.chars().count() };
+        }
+    }
+    (total, count, chars)
+}
+
 /// Dense ids (0, 1, 2, ... in order of first appearance) of strings that
 /// need not outlive the call: each new one is copied into an arena.
 #[derive(Debug)]
