@@ -27,20 +27,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def measured(argv):
-    """(seconds, peak RSS in MiB) of a child process, via a fresh Python
-    so that RUSAGE_CHILDREN holds this one child alone."""
+    """(seconds, peak RSS in MiB, CPU seconds) of a child process, via a
+    fresh Python so that RUSAGE_CHILDREN holds this one child alone."""
     probe = (
         "import resource, subprocess, sys, time\n"
         "t = time.perf_counter(); p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)\n"
         "t = time.perf_counter() - t\n"
         "if p.returncode: sys.exit(p.stderr)\n"
-        "print(t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n"
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(t, u.ru_maxrss / 1024, u.ru_utime + u.ru_stime)\n"
     )
     proc = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"{' '.join(argv)} failed:\n{proc.stderr}")
-    seconds, mib = proc.stdout.split()
-    return float(seconds), float(mib)
+    seconds, mib, cpu = proc.stdout.split()
+    return float(seconds), float(mib), float(cpu)
 
 
 def main():
@@ -92,7 +93,7 @@ def main():
 
     print("| run | time | peak RSS |")
     print("|---|---:|---:|")
-    for label, (seconds, mib) in results.items():
+    for label, (seconds, mib, _) in results.items():
         print(f"| {label} | {seconds:.1f} s | {mib:,.0f} MiB |")
     labels = list(results)
     print(f"\nselect 10% / one scoring pass: {results[labels[1]][0] / results[labels[0]][0]:.2f}x time (target <= 1.5x)")

@@ -13,31 +13,12 @@ builds wrote the same verdicts and ratings, and prints the ratio.
 
 import argparse
 import os
-import resource
-import subprocess
 import sys
 import tempfile
-import time
+
+from scale import measured
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def measured(argv):
-    """(wall seconds, CPU seconds) of a child process, via a fresh Python so
-    that RUSAGE_CHILDREN holds this one child alone."""
-    probe = (
-        "import resource, subprocess, sys, time\n"
-        "t = time.perf_counter(); p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)\n"
-        "t = time.perf_counter() - t\n"
-        "if p.returncode: sys.exit(p.stderr)\n"
-        "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-        "print(t, u.ru_utime + u.ru_stime)\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(argv)} failed:\n{proc.stderr}")
-    wall, cpu = proc.stdout.split()
-    return float(wall), float(cpu)
 
 
 def main():
@@ -71,7 +52,8 @@ def main():
         "pass 1, baseline": [args.baseline, "-q", "-c", pass_one(f"{work}/baseline.parquet")],
         "pass 1, this build": [args.odis, "-q", "-c", pass_one(f"{work}/new.parquet")],
     }
-    results = {label: measured(argv) for label, argv in runs.items()}
+    # (wall, CPU) of each; scale.measured also gives the peak RSS.
+    results = {label: measured(argv)[::2] for label, argv in runs.items()}
 
     columns = ["id", "rule", "r"]
     old = pq.read_table(f"{work}/baseline.parquet", columns=columns).sort_by("id")

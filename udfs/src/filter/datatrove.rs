@@ -92,6 +92,8 @@ pub struct DatatroveScratch {
     /// (occurrences, characters) of each distinct n-gram.
     counts: Vec<(usize, usize)>,
     gram: String,
+    /// A line of the text, citations removed.
+    line: String,
     kept: String,
 }
 
@@ -263,7 +265,7 @@ impl<'a> DatatroveMeasures<'a> {
             return c;
         }
         let text = self.text;
-        let DatatroveScratch { token_scratch, line_tokens, kept, gram: line_buf, .. } = scratch;
+        let DatatroveScratch { token_scratch, line_tokens, kept, line: line_buf, .. } = scratch;
         kept.clear();
         let (mut lorem, mut curly, mut sentences) = (false, false, 0usize);
         for line in python_str::splitlines(text) {

@@ -23,7 +23,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::filter::datatrove::{DatatroveMeasure, DatatroveMeasures, DatatroveScratch};
 use crate::text::intern::{KEEP_SLOTS, SpanSet, repeats};
-use crate::text::ratio;
+use crate::text::{char_count, ratio};
 use crate::text::sentences::for_each_sentence;
 use crate::text::words::word_spans;
 
@@ -459,10 +459,6 @@ struct Repetition {
     top_ngram: [f64; 3],
     /// For n = 5..=10.
     duplicate_ngram: [f64; 6],
-}
-
-fn char_count(s: &str) -> usize {
-    if s.is_ascii() { s.len() } else { s.chars().count() }
 }
 
 

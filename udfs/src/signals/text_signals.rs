@@ -8,7 +8,7 @@
 //! case are Unicode properties. A ratio over nothing (no words, no
 //! letters) is 0, so that PCA always sees a finite row, never NaN.
 
-use crate::text::intern::SpanSet;
+use crate::text::intern::{SpanSet, repeats};
 use crate::text::prose::{self, ProseScratch};
 use crate::text::ratio;
 
@@ -49,17 +49,8 @@ pub fn signals_with(text: &str, scratch: &mut SignalScratch) -> [f64; COUNT] {
     let c = prose::count(text, &mut scratch.prose);
     let distinct = scratch.prose.ids.len();
 
-    let seen_lines = &mut scratch.lines;
-    seen_lines.clear();
-    let (mut lines, mut duplicate_lines) = (0usize, 0usize);
-    let base = text.as_ptr() as usize;
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        lines += 1;
-        let start = line.as_ptr() as usize - base;
-        if !seen_lines.insert(text, start, start + line.len()) {
-            duplicate_lines += 1;
-        }
-    }
+    let nonempty_lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let (lines, duplicate_lines, _) = repeats(text, &mut scratch.lines, nonempty_lines);
 
     let compression = if text.is_empty() {
         0.0

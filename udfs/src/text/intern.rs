@@ -71,7 +71,7 @@ pub fn repeats<'a>(text: &'a str, seen: &mut SpanSet, elements: impl Iterator<It
         let start = element.as_ptr() as usize - base;
         if !seen.insert(text, start, start + element.len()) {
             count += 1;
-            chars += if element.is_ascii() { element.len() } else { element.chars().count() };
+            chars += super::char_count(element);
         }
     }
     (total, count, chars)

@@ -21,6 +21,11 @@ pub mod sentences;
 pub mod spacy_words;
 pub mod words;
 
+/// Characters (code points) of `s`, without decoding an ASCII string.
+pub fn char_count(s: &str) -> usize {
+    if s.is_ascii() { s.len() } else { s.chars().count() }
+}
+
 /// `part / whole`, and 0 for an empty whole, so that a text without words
 /// or lines gives finite values, never NaN.
 pub fn ratio(part: usize, whole: usize) -> f64 {

@@ -53,7 +53,9 @@ pub fn syllables(lower: &str) -> usize {
 /// `char::to_lowercase`) to `out`.
 pub fn push_lowercase(word: &str, out: &mut String) {
     if word.is_ascii() {
-        out.extend(word.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        let start = out.len();
+        out.push_str(word);
+        out[start..].make_ascii_lowercase();
     } else {
         out.extend(word.chars().flat_map(char::to_lowercase));
     }
@@ -117,10 +119,9 @@ pub fn count(text: &str, scratch: &mut ProseScratch) -> ProseCounts {
         for_each_word(sentence, |a, b| {
             let word = &sentence[a..b];
             lower.clear();
+            push_lowercase(word, lower);
             let (chars, has_letter, has_digit, capital) = if word.is_ascii() {
                 let bytes = word.as_bytes();
-                lower.push_str(word);
-                lower.make_ascii_lowercase();
                 (
                     bytes.len(),
                     bytes.iter().any(u8::is_ascii_alphabetic),
@@ -128,7 +129,6 @@ pub fn count(text: &str, scratch: &mut ProseScratch) -> ProseCounts {
                     bytes[0].is_ascii_uppercase(),
                 )
             } else {
-                push_lowercase(word, lower);
                 (
                     word.chars().count(),
                     word.chars().any(char::is_alphabetic),

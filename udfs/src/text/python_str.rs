@@ -20,7 +20,7 @@ pub fn split_whitespace(s: &str) -> impl Iterator<Item = &str> {
 
 /// `len(s)`: code points.
 pub fn len(s: &str) -> usize {
-    if s.is_ascii() { s.len() } else { s.chars().count() }
+    super::char_count(s)
 }
 
 /// Python's line boundaries for `splitlines()`.
