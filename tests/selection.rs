@@ -7,12 +7,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Float64Type, Int32Type, Int64Type};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use odis::Engine;
+use odis::udfs::select::selection_plan::DraftReuse;
 use serde_json::Value;
 
 fn fixtures() -> &'static Path {
@@ -109,6 +110,19 @@ async fn selection_matches_the_reference_row_for_row() {
             assert_eq!(int(4), e["overlap"].as_i64().unwrap(), "{name}: overlap of {d}");
             assert_eq!(float(5), e["overlap_ratio"].as_f64(), "{name}: overlap ratio of {d}");
         }
+
+        // With drafts kept (as odis select runs), the report reuses the
+        // selection's draft, and both stay the same.
+        let reuse = engine.context().state().config().get_extension::<DraftReuse>().expect("every engine has one");
+        let before = reuse.reused();
+        let keeping = Arc::clone(&reuse).keep();
+        assert_eq!(selection(&engine, &case).await, actual, "{name}: selection with drafts kept");
+        let again = sql(&engine, &format!("SELECT * FROM top_k_per_dim_report({})", arguments(&case))).await;
+        assert_eq!(again, report, "{name}: report with drafts kept");
+        assert_eq!(reuse.reused(), before + 1, "{name}: the report drafted again");
+        drop(keeping);
+        sql(&engine, &format!("SELECT * FROM top_k_per_dim_report({})", arguments(&case))).await;
+        assert_eq!(reuse.reused(), before + 1, "{name}: a draft reused after the guard was dropped");
     }
 }
 

@@ -1,8 +1,10 @@
 //! Step 4 of ODiS: the top documents of each component under one budget, and
 //! the baselines users compare against; as table functions over a table.
 
-pub mod distributed;
+pub mod budget;
+pub mod candidates;
 pub mod id_keys;
+pub mod remote;
 pub mod sample_by_average;
 pub mod sample_uniform;
 pub mod selection;

@@ -354,6 +354,20 @@ pub fn report<K: Ord + Hash + Clone>(
         .collect()
 }
 
+/// How rows are scored and picked.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Method {
+    /// ODiS: the top of each dimension, drafted under one budget.
+    PerDimension { weights: Option<Vec<f64>> },
+    /// Baseline "PC average-top": the top rows by the mean of the scores.
+    AverageTop,
+    /// Baseline "PC average-sample": rows sampled without replacement with
+    /// probability proportional to exp(mean / temperature).
+    AverageSample { seed: u64, temperature: f64 },
+    /// Baseline "random": a uniform sample.
+    Uniform { seed: u64 },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::common::runtime::SpawnedTask;
 use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array, Int32Array, Int64Array, RecordBatch, UInt64Array};
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -31,25 +30,14 @@ use datafusion::physical_plan::{
 };
 use futures::{StreamExt, TryStreamExt};
 
-use crate::select::distributed::{self, RemotePlans};
-use crate::select::id_keys::{IdCodec, IdKey, unit_interval};
-use crate::select::selection::{Candidate, DimensionCandidates, DimensionReport, DraftError, Pick, RowAt, TopHeap, draft, quotas, report};
-use crate::select::table_args::{Budget, Column};
+use crate::select::candidates::{self, CandidateSpec};
+use crate::select::remote::{self, RemotePlans};
+use crate::select::id_keys::{IdCodec, IdKey};
+pub use crate::select::selection::Method;
+use crate::select::selection::{DimensionCandidates, DimensionReport, DraftError, Pick, TopHeap, draft, quotas, report};
+use crate::select::budget::Budget;
+use crate::select::table_args::Column;
 use crate::vectors::Vectors;
-
-/// How rows are scored and picked.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub enum Method {
-    /// ODiS: the top of each dimension, drafted under one budget.
-    PerDimension { weights: Option<Vec<f64>> },
-    /// Baseline "PC average-top": the top rows by the mean of the scores.
-    AverageTop,
-    /// Baseline "PC average-sample": rows sampled without replacement with
-    /// probability proportional to exp(mean / temperature).
-    AverageSample { seed: u64, temperature: f64 },
-    /// Baseline "random": a uniform sample.
-    Uniform { seed: u64 },
-}
 
 /// A selection to run: the resolved arguments of a selection function.
 #[derive(Debug)]
@@ -225,72 +213,53 @@ impl Selection {
     }
 
     /// The candidate pass: every row's id and scores, into one bounded heap
-    /// per dimension. Each partition of the scan fills heaps of its own on
-    /// its own task (all cores), and they are merged at the end; a heap
-    /// keeps the best by (score, id), so the merged heaps do not depend on
-    /// how rows fell into partitions.
+    /// per dimension. One plan ([`candidates::candidate_plan`]) wherever it
+    /// runs: each partition of the scan fills heaps of its own, merged at
+    /// the end; a heap keeps the best by (score, id), so the merged heaps do
+    /// not depend on how rows fell into partitions.
     async fn gather(&self, state: &SessionState, capacities: &[usize]) -> Result<(Vec<DimensionCandidates<IdKey>>, ScanShape)> {
-        if let Some(remote) = distributed::remote(state.config()) {
-            return self.gather_remote(&remote, state, capacities).await;
-        }
-        let (plan, stable) = positional_scan(self, state, &self.narrow_projection()).await?;
-        let partitions = plan.properties().output_partitioning().partition_count();
-        let shape = ScanShape { partitions, stable_order: stable };
-        let spec = Arc::new(GatherSpec {
-            function: self.function.to_string(),
-            id_name: self.id.field.name().clone(),
-            id_type: self.id.field.data_type().clone(),
-            method: self.method.clone(),
-            dims: capacities.len(),
-        });
-        let mut tasks = Vec::with_capacity(partitions);
-        for partition in 0..partitions {
-            let stream = plan.execute(partition, state.task_ctx())?;
-            let (spec, capacities) = (Arc::clone(&spec), capacities.to_vec());
-            let partition = u32::try_from(partition).map_err(|_| exec_err(format!("{}: too many partitions", self.function)))?;
-            // SpawnedTask aborts when dropped: a cancelled query stops its scans.
-            tasks.push(SpawnedTask::spawn(async move { spec.absorb(partition, stream, capacities).await }));
-        }
-        let mut merged: Vec<TopHeap<IdKey>> = capacities.iter().map(|&c| TopHeap::new(c)).collect();
-        for task in tasks {
-            let heaps = task.join_unwind().await.map_err(|e| DataFusionError::External(Box::new(e)))??;
-            for (into, heap) in merged.iter_mut().zip(heaps) {
-                into.merge(heap);
-            }
-        }
-        Ok((sorted_candidates(merged), shape))
-    }
-
-    /// The candidate pass on the session's cluster: heaps per partition on
-    /// the executors, merged there in one task; only the merged candidates
-    /// come back. The fetch then finds the picks by id.
-    async fn gather_remote(
-        &self,
-        remote: &RemotePlans,
-        state: &SessionState,
-        capacities: &[usize],
-    ) -> Result<(Vec<DimensionCandidates<IdKey>>, ScanShape)> {
-        let scan = remote.0.scan_input(self.table.scan(state, Some(&self.narrow_projection()), &[], None).await?);
+        let projection = self.narrow_projection();
+        let (scan, stable) = match remote::remote(state.config()) {
+            // The fetch finds the picks by id on a cluster: its tasks' row
+            // positions are not this process's to keep.
+            Some(remote) => (remote.0.scan_input(self.table.scan(state, Some(&projection), &[], None).await?), false),
+            None => positional_scan(self, state, &projection).await?,
+        };
         let partitions = scan.properties().output_partitioning().partition_count();
-        let spec = distributed::CandidateSpec {
+        u32::try_from(partitions).map_err(|_| exec_err(format!("{}: too many partitions", self.function)))?;
+        let spec = CandidateSpec {
             function: self.function.to_string(),
             id_name: self.id.field.name().clone(),
             method: self.method.clone(),
             capacities: capacities.to_vec(),
         };
-        let plan = distributed::candidate_plan(scan, spec)?;
+        let plan = candidates::candidate_plan(scan, spec)?;
         let codec = IdCodec::new(self.id.field.data_type())?;
         let mut merged: Vec<TopHeap<IdKey>> = capacities.iter().map(|&c| TopHeap::new(c)).collect();
-        for batch in distributed::collect_remote(remote, plan, state.config()).await? {
-            distributed::merge_candidates(&batch, &codec, &mut merged)?;
+        let mut stream = run(plan, state)?;
+        while let Some(batch) = stream.next().await {
+            candidates::merge_candidates(&batch?, &codec, &mut merged)?;
         }
-        Ok((sorted_candidates(merged), ScanShape { partitions, stable_order: false }))
+        Ok((sorted_candidates(merged), ScanShape { partitions, stable_order: stable }))
     }
 
     /// The candidate pass and the draft; the pass is repeated with larger
     /// heaps when overlap between dimensions used up a heap, so the result
-    /// is always exact.
-    pub async fn draft(&self, state: &SessionState) -> Result<Drafted> {
+    /// is always exact. A session with [`DraftReuse`] switched on gets the
+    /// last draft of the same selection again instead of a second pass.
+    pub async fn draft(&self, state: &SessionState) -> Result<Arc<Drafted>> {
+        let reuse = state.config().get_extension::<DraftReuse>().filter(|r| r.is_on());
+        if let Some(drafted) = reuse.as_ref().and_then(|r| r.find(self)) {
+            return Ok(drafted);
+        }
+        let drafted = Arc::new(self.draft_once(state).await?);
+        if let Some(reuse) = reuse {
+            reuse.remember(self, Arc::clone(&drafted));
+        }
+        Ok(drafted)
+    }
+
+    async fn draft_once(&self, state: &SessionState) -> Result<Drafted> {
         let codec = IdCodec::new(self.id.field.data_type())?;
         let dims = self.dimensions(state).await?;
         let budget = match self.budget {
@@ -330,102 +299,96 @@ impl Selection {
     }
 }
 
-/// What a partition's candidate task needs to know of the selection.
-#[derive(Debug)]
-pub(crate) struct GatherSpec {
-    pub function: String,
-    pub id_name: String,
-    pub id_type: DataType,
-    pub method: Method,
-    pub dims: usize,
+/// The last draft of a session, kept while a caller says that the tables
+/// it reads do not change (`odis select` turns it on for its run: its
+/// selection and its report then draft once). Off by default: a user's
+/// statements may read a table whose files changed in between.
+#[derive(Default)]
+pub struct DraftReuse {
+    on: std::sync::atomic::AtomicBool,
+    last: std::sync::Mutex<Option<(DraftKey, Arc<Drafted>)>>,
+    reused: std::sync::atomic::AtomicU64,
 }
 
-impl GatherSpec {
-    /// One partition's rows into heaps of their own.
-    pub(crate) async fn absorb(
-        &self,
-        partition: u32,
-        mut stream: SendableRecordBatchStream,
-        capacities: Vec<usize>,
-    ) -> Result<Vec<TopHeap<IdKey>>> {
-        let codec = IdCodec::new(&self.id_type)?;
-        let dims = self.dims;
-        let mut heaps: Vec<TopHeap<IdKey>> = capacities.iter().map(|&c| TopHeap::new(c)).collect();
-        // The partition's rows read before this batch.
-        let mut base = 0u64;
-        while let Some(batch) = stream.next().await {
-            let batch = batch?;
-            let first = base;
-            base += batch.num_rows() as u64;
-            let at = |i: usize| RowAt { partition, row: first + i as u64 };
-            let ids = batch.column(0);
-            if ids.null_count() > 0 {
-                return Err(exec_err(format!(
-                    "{}: id column '{}' has NULL values; every row needs a unique, non-NULL id",
-                    self.function, self.id_name
-                )));
-            }
-            let keys = codec.keys(ids)?;
-            let vectors = if batch.num_columns() > 1 { Some(Vectors::try_new(batch.column(1))?) } else { None };
-            let wrong_length = |i: usize, len: usize| {
-                exec_err(format!(
-                    "{}: score vectors have different lengths: the row with id {} has {len} scores, expected {dims}; \
-                     fix or filter the rows whose vectors have the wrong length",
-                    self.function,
-                    codec.display(&keys.key(i))
-                ))
-            };
-            for i in 0..batch.num_rows() {
-                match &self.method {
-                    Method::PerDimension { .. } => {
-                        let vectors = vectors.as_ref().expect("scores");
-                        let Some(row) = vectors.row(i) else { continue };
-                        if row.len() != dims {
-                            return Err(wrong_length(i, row.len()));
-                        }
-                        for (d, &score) in row.iter().enumerate() {
-                            if !score.is_finite() || vectors.entry_is_null(i, d) {
-                                continue;
-                            }
-                            let score = equal_zeros(score);
-                            if heaps[d].may_accept(score) {
-                                heaps[d].offer(Candidate { score, id: keys.key(i), at: at(i) });
-                            } else {
-                                heaps[d].count_rejected();
-                            }
-                        }
-                    }
-                    Method::AverageTop | Method::AverageSample { .. } => {
-                        let vectors = vectors.as_ref().expect("scores");
-                        let row = match vectors.finite_row(i) {
-                            None | Some(Err(_)) => continue,
-                            Some(Ok(row)) => row,
-                        };
-                        let mean = row.iter().sum::<f64>() / row.len() as f64;
-                        let score = equal_zeros(match &self.method {
-                            Method::AverageSample { seed, temperature } => {
-                                // Gumbel-top-k: sampling without replacement
-                                // proportional to exp(mean / temperature)
-                                // (Efraimidis–Spirakis keys, in log space).
-                                let u = unit_interval(keys.hash(i, *seed));
-                                mean / temperature - (-u.ln()).ln()
-                            }
-                            _ => mean,
-                        });
-                        heaps[0].offer(Candidate { score, id: keys.key(i), at: at(i) });
-                    }
-                    Method::Uniform { seed } => {
-                        let score = unit_interval(keys.hash(i, *seed));
-                        if heaps[0].may_accept(score) {
-                            heaps[0].offer(Candidate { score, id: keys.key(i), at: at(i) });
-                        } else {
-                            heaps[0].count_rejected();
-                        }
-                    }
-                }
-            }
+/// Keeps a session's drafts while it lives (see [`DraftReuse::keep`]).
+#[must_use = "drafts are kept only while the guard lives"]
+pub struct KeepingDrafts(Arc<DraftReuse>);
+
+impl Drop for KeepingDrafts {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+impl fmt::Debug for DraftReuse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DraftReuse").field("on", &self.is_on()).finish_non_exhaustive()
+    }
+}
+
+/// What makes two selections the same draft: the same table object (held,
+/// so that its address is not reused), columns, budget and method.
+struct DraftKey {
+    table: Arc<dyn TableProvider>,
+    id: usize,
+    scores: Option<usize>,
+    budget: Budget,
+    method: Method,
+}
+
+impl DraftKey {
+    fn of(selection: &Selection) -> Self {
+        DraftKey {
+            table: Arc::clone(&selection.table),
+            id: selection.id.index,
+            scores: selection.scores.as_ref().map(|s| s.index),
+            budget: selection.budget,
+            method: selection.method.clone(),
         }
-        Ok(heaps)
+    }
+
+    fn matches(&self, other: &DraftKey) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(&self.table), Arc::as_ptr(&other.table))
+            && (self.id, self.scores, self.budget, &self.method) == (other.id, other.scores, other.budget, &other.method)
+    }
+}
+
+impl DraftReuse {
+    /// Keeps drafts until the guard is dropped (however the caller's work
+    /// ends, cancelled included), then forgets them.
+    pub fn keep(self: Arc<Self>) -> KeepingDrafts {
+        self.set(true);
+        KeepingDrafts(self)
+    }
+
+    /// How many drafts were served again.
+    pub fn reused(&self) -> u64 {
+        self.reused.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn set(&self, on: bool) {
+        self.on.store(on, std::sync::atomic::Ordering::SeqCst);
+        if !on {
+            *self.last.lock().expect("not poisoned") = None;
+        }
+    }
+
+    fn is_on(&self) -> bool {
+        self.on.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn find(&self, selection: &Selection) -> Option<Arc<Drafted>> {
+        let key = DraftKey::of(selection);
+        let last = self.last.lock().expect("not poisoned");
+        let found = last.as_ref().filter(|(k, _)| k.matches(&key)).map(|(_, d)| Arc::clone(d));
+        if found.is_some() {
+            self.reused.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        found
+    }
+
+    fn remember(&self, selection: &Selection, drafted: Arc<Drafted>) {
+        *self.last.lock().expect("not poisoned") = Some((DraftKey::of(selection), drafted));
     }
 }
 
@@ -444,17 +407,10 @@ fn sorted_candidates(heaps: Vec<TopHeap<IdKey>>) -> Vec<DimensionCandidates<IdKe
 /// Runs a plan over the selection's table: on the session's cluster when it
 /// has one, else here.
 fn run(plan: Arc<dyn ExecutionPlan>, state: &SessionState) -> Result<SendableRecordBatchStream> {
-    match distributed::remote(state.config()) {
+    match remote::remote(state.config()) {
         Some(remote) => remote.0.execute(plan, state.config()),
         None => execute_stream(plan, state.task_ctx()),
     }
-}
-
-/// -0.0 and 0.0 are the same score: candidates are ordered by IEEE total
-/// order, which tells them apart, so a tie between them would not be broken
-/// by id as documented. Adding +0.0 turns -0.0 into 0.0 and changes nothing else.
-fn equal_zeros(score: f64) -> f64 {
-    score + 0.0
 }
 
 fn duplicate_id(selection: &Selection, codec: &IdCodec, id: &IdKey) -> DataFusionError {
@@ -465,6 +421,12 @@ fn duplicate_id(selection: &Selection, codec: &IdCodec, id: &IdKey) -> DataFusio
         selection.table_name,
         selection.id.field.name()
     ))
+}
+
+/// Whether `plan` must run in the client: the selection nodes drive passes
+/// of their own (on the cluster, when there is one) and draft in between.
+pub fn runs_in_client(plan: &dyn ExecutionPlan) -> bool {
+    plan.downcast_ref::<SelectionExec>().is_some() || plan.downcast_ref::<ReportExec>().is_some()
 }
 
 /// The selected rows: the fetched input columns plus odis_dim, odis_rank and
@@ -616,8 +578,8 @@ async fn select_rows(
     schema: SchemaRef,
 ) -> Result<SendableRecordBatchStream> {
     let drafted = selection.draft(&state).await?;
-    if let Some(remote) = distributed::remote(state.config()) {
-        return fetch_remote(&remote, &selection, &state, &columns, schema, drafted).await;
+    if let Some(remote) = remote::remote(state.config()) {
+        return fetch_remote(&remote, &selection, &state, &columns, schema, &drafted).await;
     }
     let expected = drafted.picks.len();
     let (plan, stable) = positional_scan(&selection, &state, &columns).await?;
@@ -644,8 +606,8 @@ async fn select_rows(
     let function = selection.function;
     let fetch = Arc::new(Fetch {
         selection: Arc::clone(&selection),
-        codec: drafted.codec,
-        picks: drafted.picks,
+        codec: IdCodec::new(selection.id.field.data_type())?,
+        picks: drafted.picks.clone(),
         locate,
         id_column,
         found: std::sync::Mutex::new((vec![false; expected], 0)),
@@ -696,12 +658,12 @@ async fn fetch_remote(
     state: &SessionState,
     columns: &[usize],
     schema: SchemaRef,
-    drafted: Drafted,
+    drafted: &Drafted,
 ) -> Result<SendableRecordBatchStream> {
     use datafusion::common::{JoinType, NullEquality};
     use datafusion::datasource::memory::MemorySourceConfig;
     use datafusion::physical_plan::joins::{HashJoinExecBuilder, PartitionMode};
-    let picks = drafted.picks;
+    let picks = drafted.picks.clone();
     let pick_schema = Arc::new(Schema::new(vec![
         Field::new("odis_pick_id", selection.id.field.data_type().clone(), false),
         Field::new(DIM_COLUMN, DataType::Int32, false),
@@ -750,7 +712,7 @@ async fn fetch_remote(
     let expected = picks.len();
     let found = Arc::new(std::sync::Mutex::new((vec![false; expected], 0usize)));
     let width = columns.len();
-    let (function, codec) = (selection.function, drafted.codec);
+    let (function, codec) = (selection.function, IdCodec::new(selection.id.field.data_type())?);
     let (table, id) = (selection.table_name.clone(), selection.id.field.name().clone());
     let out = Arc::clone(&schema);
     let seen = Arc::clone(&found);

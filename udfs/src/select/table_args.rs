@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use crate::select::budget::Budget;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type, SchemaRef};
@@ -25,32 +26,6 @@ use crate::vectors::is_vector_type;
 
 fn plan_err(message: String) -> DataFusionError {
     DataFusionError::Plan(message)
-}
-
-/// How many rows to select.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Budget {
-    Rows(u64),
-    /// A fraction in (0, 1) of the table's row count, rounded down.
-    Fraction(f64),
-}
-
-impl Budget {
-    pub fn resolve(&self, row_count: u64) -> u64 {
-        match *self {
-            Budget::Rows(n) => n,
-            Budget::Fraction(f) => (f * row_count as f64).floor() as u64,
-        }
-    }
-}
-
-impl std::fmt::Display for Budget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Budget::Rows(n) => write!(f, "{n} rows"),
-            Budget::Fraction(x) => write!(f, "{x} of the rows"),
-        }
-    }
 }
 
 /// The arguments, checked and resolved.

@@ -1,11 +1,9 @@
-//! The selection functions on a cluster. An engine connected to one puts a
-//! [`RemotePlans`] into the session's config; the candidate pass then runs
-//! as plan nodes on the cluster's executors: every task fills bounded heaps
-//! from its own partitions ([`CandidatesExec`]), one task merges them
-//! ([`MergeCandidatesExec`]), and only the merged candidates come back for
-//! the draft. The fetch is a hash join of the table with the picks, built
-//! from the picks (see `selection_plan.rs`). [`SelectionCodec`] carries the
-//! two nodes to the executors.
+//! The candidate pass of the selection functions, as one plan wherever it
+//! runs: every partition of the scan fills bounded heaps of its own
+//! ([`CandidatesExec`]), one task merges them ([`MergeCandidatesExec`]), and
+//! only the merged candidates come back for the draft. In this process the
+//! partitions run on DataFusion's own tasks (all cores); on a cluster, on
+//! the executors ([`SelectionCodec`] carries the two nodes there).
 
 use std::fmt;
 use std::sync::Arc;
@@ -20,44 +18,14 @@ use datafusion::physical_expr::{Distribution, EquivalenceProperties, PhysicalExp
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
-use datafusion::prelude::SessionConfig;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::select::id_keys::{IdCodec, IdKey};
-use crate::select::selection::{Candidate, RowAt, TopHeap};
-use crate::select::selection_plan::{GatherSpec, Method, ReportExec, SelectionExec};
-
-/// Runs a plan somewhere else than in this process.
-pub trait PlanRunner: fmt::Debug + Send + Sync {
-    /// Starts every partition of `plan` and streams its output, as one
-    /// stream (the plan's own partitions are the runner's business).
-    fn execute(&self, plan: Arc<dyn ExecutionPlan>, config: &SessionConfig) -> Result<SendableRecordBatchStream>;
-
-    /// The plan of a table's scan, with its partitions, for use as the
-    /// input of a larger plan the runner will run: a runner may have
-    /// wrapped a view's plan into a node of its own.
-    fn scan_input(&self, scan: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
-        scan
-    }
-}
-
-/// The session's cluster, as a config extension: present, the selection
-/// functions send their passes over the table to it.
-#[derive(Debug, Clone)]
-pub struct RemotePlans(pub Arc<dyn PlanRunner>);
-
-/// The cluster of a session, if it has one.
-pub fn remote(config: &SessionConfig) -> Option<Arc<RemotePlans>> {
-    config.get_extension::<RemotePlans>()
-}
-
-/// Whether `plan` must run in the client: the selection nodes drive passes
-/// of their own (on the cluster, when there is one) and draft in between.
-pub fn runs_in_client(plan: &dyn ExecutionPlan) -> bool {
-    plan.downcast_ref::<SelectionExec>().is_some() || plan.downcast_ref::<ReportExec>().is_some()
-}
+use crate::select::id_keys::unit_interval;
+use crate::select::selection::{Candidate, Method, RowAt, TopHeap};
+use crate::vectors::Vectors;
 
 /// What a candidate task needs besides its input, as it travels.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,6 +34,116 @@ pub(crate) struct CandidateSpec {
     pub id_name: String,
     pub method: Method,
     pub capacities: Vec<usize>,
+}
+
+/// What a partition's candidate task needs to know of the selection.
+#[derive(Debug)]
+struct GatherSpec {
+    function: String,
+    id_name: String,
+    id_type: DataType,
+    method: Method,
+    dims: usize,
+}
+
+impl GatherSpec {
+    /// One partition's rows into heaps of their own.
+    async fn absorb(
+        &self,
+        partition: u32,
+        mut stream: SendableRecordBatchStream,
+        capacities: Vec<usize>,
+    ) -> Result<Vec<TopHeap<IdKey>>> {
+        let codec = IdCodec::new(&self.id_type)?;
+        let dims = self.dims;
+        let mut heaps: Vec<TopHeap<IdKey>> = capacities.iter().map(|&c| TopHeap::new(c)).collect();
+        // The partition's rows read before this batch.
+        let mut base = 0u64;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            let first = base;
+            base += batch.num_rows() as u64;
+            let at = |i: usize| RowAt { partition, row: first + i as u64 };
+            let ids = batch.column(0);
+            if ids.null_count() > 0 {
+                return Err(exec_err(format!(
+                    "{}: id column '{}' has NULL values; every row needs a unique, non-NULL id",
+                    self.function, self.id_name
+                )));
+            }
+            let keys = codec.keys(ids)?;
+            let vectors = if batch.num_columns() > 1 { Some(Vectors::try_new(batch.column(1))?) } else { None };
+            let wrong_length = |i: usize, len: usize| {
+                exec_err(format!(
+                    "{}: score vectors have different lengths: the row with id {} has {len} scores, expected {dims}; \
+                     fix or filter the rows whose vectors have the wrong length",
+                    self.function,
+                    codec.display(&keys.key(i))
+                ))
+            };
+            for i in 0..batch.num_rows() {
+                match &self.method {
+                    Method::PerDimension { .. } => {
+                        let vectors = vectors.as_ref().expect("scores");
+                        let Some(row) = vectors.row(i) else { continue };
+                        if row.len() != dims {
+                            return Err(wrong_length(i, row.len()));
+                        }
+                        for (d, &score) in row.iter().enumerate() {
+                            if !score.is_finite() || vectors.entry_is_null(i, d) {
+                                continue;
+                            }
+                            let score = equal_zeros(score);
+                            if heaps[d].may_accept(score) {
+                                heaps[d].offer(Candidate { score, id: keys.key(i), at: at(i) });
+                            } else {
+                                heaps[d].count_rejected();
+                            }
+                        }
+                    }
+                    Method::AverageTop | Method::AverageSample { .. } => {
+                        let vectors = vectors.as_ref().expect("scores");
+                        let row = match vectors.finite_row(i) {
+                            None | Some(Err(_)) => continue,
+                            Some(Ok(row)) => row,
+                        };
+                        let mean = row.iter().sum::<f64>() / row.len() as f64;
+                        let score = equal_zeros(match &self.method {
+                            Method::AverageSample { seed, temperature } => {
+                                // Gumbel-top-k: sampling without replacement
+                                // proportional to exp(mean / temperature)
+                                // (Efraimidis–Spirakis keys, in log space).
+                                let u = unit_interval(keys.hash(i, *seed));
+                                mean / temperature - (-u.ln()).ln()
+                            }
+                            _ => mean,
+                        });
+                        heaps[0].offer(Candidate { score, id: keys.key(i), at: at(i) });
+                    }
+                    Method::Uniform { seed } => {
+                        let score = unit_interval(keys.hash(i, *seed));
+                        if heaps[0].may_accept(score) {
+                            heaps[0].offer(Candidate { score, id: keys.key(i), at: at(i) });
+                        } else {
+                            heaps[0].count_rejected();
+                        }
+                    }
+                }
+            }
+        }
+        Ok(heaps)
+    }
+}
+
+/// -0.0 and 0.0 are the same score: candidates are ordered by IEEE total
+/// order, which tells them apart, so a tie between them would not be broken
+/// by id as documented. Adding +0.0 turns -0.0 into 0.0 and changes nothing else.
+fn equal_zeros(score: f64) -> f64 {
+    score + 0.0
+}
+
+fn exec_err(message: String) -> DataFusionError {
+    DataFusionError::Execution(message)
 }
 
 /// Candidates as rows: one per kept candidate (dim, score, id, and where it
@@ -381,11 +459,6 @@ pub(crate) fn candidate_plan(scan: Arc<dyn ExecutionPlan>, spec: CandidateSpec) 
     let capacities = spec.capacities.clone();
     let candidates = Arc::new(CandidatesExec::try_new(scan, spec)?);
     Ok(Arc::new(MergeCandidatesExec::new(Arc::new(CoalescePartitionsExec::new(candidates)), capacities)))
-}
-
-/// Runs `plan` on the session's cluster and gathers its batches.
-pub(crate) async fn collect_remote(remote: &RemotePlans, plan: Arc<dyn ExecutionPlan>, config: &SessionConfig) -> Result<Vec<RecordBatch>> {
-    remote.0.execute(plan, config)?.try_collect().await
 }
 
 #[cfg(test)]
