@@ -9,6 +9,11 @@
 //! A single object written to S3 needs none of this — an object appears only
 //! when its upload completes — so only local files and directory outputs
 //! (several files) are staged.
+//!
+//! One type, [`StagedOutput`], serves every writer: `COPY` (through
+//! [`stage_copy`]), and `odis select`'s `--out-files` directory, which
+//! replaces the previous output as a whole, and only once all its files are
+//! written.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,6 +39,12 @@ pub struct StagedOutput {
     staging: ObjectPath,
     target: ObjectPath,
     single_file: bool,
+    /// A directory output replaces what the target held (else its files
+    /// join those already there, as a COPY into a directory does).
+    replace: bool,
+    /// Where writers write: the staging location as a URL or local path
+    /// (a directory's ends with '/').
+    staging_location: String,
     /// The staging path on the local file system, when the output is local:
     /// cleanup on drop is then synchronous, so it also happens when the
     /// process is about to exit.
@@ -65,59 +76,76 @@ fn staging_name(name: &str) -> String {
 pub(crate) fn stage_copy(state: &SessionState, mut copy: CopyTo) -> Result<(CopyTo, Option<StagedOutput>)> {
     let url = ListingTableUrl::parse(&copy.output_url)?;
     let single_file = writes_single_file(&copy, &url);
-    let is_local = url.scheme() == "file";
-    if !is_local && single_file {
+    let Some(staged) = StagedOutput::new(state, &copy.output_url, single_file, false)? else {
         return Ok((copy, None));
-    }
-    let store = state.runtime_env().object_store(url.object_store())?;
-    let target = url.prefix().clone();
-    let name = target.filename().filter(|n| !n.is_empty()).ok_or_else(|| {
-        OdisError::InvalidArgument(format!(
-            "COPY target '{}' names no file or directory; give a path such as 'out.parquet' or 'out/'",
-            copy.output_url
-        ))
-    })?;
-    let staging_leaf = staging_name(name);
-    let staging: ObjectPath = match target.parts().count() {
-        0 | 1 => ObjectPath::from(staging_leaf.as_str()),
-        n => {
-            let parent: ObjectPath = target.parts().take(n - 1).collect();
-            parent.join(staging_leaf.as_str())
-        }
     };
-
-    let mut staging_url = url.get_url().clone();
-    let mut staging_url_path = format!("/{staging}");
-    if !single_file {
-        staging_url_path.push('/');
-    }
-    staging_url.set_path(&staging_url_path);
-    let local_staging = if is_local {
-        Some(staging_url.to_file_path().map_err(|()| {
-            OdisError::InvalidArgument(format!("COPY target '{}' is not a valid local path", copy.output_url))
-        })?)
-    } else {
-        None
-    };
-    copy.output_url = match &local_staging {
-        Some(path) if single_file => path.display().to_string(),
-        Some(path) => format!("{}/", path.display()),
-        None => staging_url.to_string(),
-    };
-    copy.options
-        .insert("single_file_output".to_string(), single_file.to_string());
-    let staged = StagedOutput {
-        store,
-        staging,
-        target,
-        single_file,
-        local_staging,
-        committed: false,
-    };
+    copy.output_url = staged.staging_location.clone();
+    copy.options.insert("single_file_output".to_string(), single_file.to_string());
     Ok((copy, Some(staged)))
 }
 
 impl StagedOutput {
+    /// Stages an output to `location` (a local path or URL): one file, or a
+    /// directory of files that with `replace` replaces the target's
+    /// contents. None when no staging is needed (one object on an object
+    /// store appears only when complete).
+    pub fn new(state: &SessionState, location: &str, single_file: bool, replace: bool) -> Result<Option<StagedOutput>> {
+        let url = ListingTableUrl::parse(location)?;
+        let is_local = url.scheme() == "file";
+        if !is_local && single_file {
+            return Ok(None);
+        }
+        let store = state.runtime_env().object_store(url.object_store())?;
+        let target = url.prefix().clone();
+        let name = target.filename().filter(|n| !n.is_empty()).ok_or_else(|| {
+            OdisError::InvalidArgument(format!(
+                "the output '{location}' names no file or directory; give a path such as 'out.parquet' or 'out/'"
+            ))
+        })?;
+        let staging_leaf = staging_name(name);
+        let staging: ObjectPath = match target.parts().count() {
+            0 | 1 => ObjectPath::from(staging_leaf.as_str()),
+            n => {
+                let parent: ObjectPath = target.parts().take(n - 1).collect();
+                parent.join(staging_leaf.as_str())
+            }
+        };
+
+        let mut staging_url = url.get_url().clone();
+        let mut staging_url_path = format!("/{staging}");
+        if !single_file {
+            staging_url_path.push('/');
+        }
+        staging_url.set_path(&staging_url_path);
+        let local_staging = if is_local {
+            Some(staging_url.to_file_path().map_err(|()| {
+                OdisError::InvalidArgument(format!("the output '{location}' is not a valid local path"))
+            })?)
+        } else {
+            None
+        };
+        let staging_location = match &local_staging {
+            Some(path) if single_file => path.display().to_string(),
+            Some(path) => format!("{}/", path.display()),
+            None => staging_url.to_string(),
+        };
+        Ok(Some(StagedOutput {
+            store,
+            staging,
+            target,
+            single_file,
+            replace,
+            staging_location,
+            local_staging,
+            committed: false,
+        }))
+    }
+
+    /// Where to write: a path or URL (a directory's ends with '/').
+    pub fn staging_location(&self) -> &str {
+        &self.staging_location
+    }
+
     /// Moves the staged output to its target.
     pub async fn commit(mut self) -> Result<()> {
         let store_error = |e: object_store::Error| OdisError::ObjectStore {
@@ -131,7 +159,33 @@ impl StagedOutput {
         }
         if self.single_file {
             self.store.rename(&self.staging, &self.target).await.map_err(store_error)?;
+        } else if let (true, Some(staging)) = (self.replace, &self.local_staging) {
+            // A local directory replaced whole: the old one moves aside, the
+            // new one takes its name, the old one goes.
+            let target = staging.with_file_name(self.target.filename().unwrap_or_default());
+            let old = staging.with_file_name(staging_name("old"));
+            let had_old = target.is_dir();
+            let cannot = |what: &str| {
+                let target = target.display().to_string();
+                let what = what.to_string();
+                move |e| OdisError::io(format!("cannot {what} '{target}'"), e)
+            };
+            if had_old {
+                std::fs::rename(&target, &old).map_err(cannot("replace"))?;
+            }
+            std::fs::rename(staging, &target).map_err(cannot("write"))?;
+            if had_old {
+                let _ = std::fs::remove_dir_all(&old);
+            }
         } else {
+            // The target's objects before the move: with `replace`, those the
+            // new output does not overwrite are removed after it.
+            let before: Vec<ObjectPath> = if self.replace {
+                self.store.list(Some(&self.target)).map_ok(|m| m.location).try_collect().await.map_err(store_error)?
+            } else {
+                Vec::new()
+            };
+            let mut written = std::collections::HashSet::new();
             let staged: Vec<_> = self
                 .store
                 .list(Some(&self.staging))
@@ -146,6 +200,10 @@ impl StagedOutput {
                     .rename(&object.location, &destination)
                     .await
                     .map_err(store_error)?;
+                written.insert(destination);
+            }
+            for stale in before.into_iter().filter(|p| !written.contains(p)) {
+                self.store.delete(&stale).await.map_err(store_error)?;
             }
         }
         self.committed = true;
@@ -153,7 +211,7 @@ impl StagedOutput {
             // The rename itself is durable once its directory is.
             let _ = std::fs::File::open(parent).and_then(|d| d.sync_all());
         }
-        if let Some(dir) = self.local_staging.as_ref().filter(|_| !self.single_file) {
+        if let Some(dir) = self.local_staging.as_ref().filter(|_| !self.single_file && !self.replace) {
             // Only the now-empty staging directories remain.
             let _ = std::fs::remove_dir_all(dir);
         }
