@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicU64;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::error::DataFusionError;
-use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -23,6 +23,7 @@ use datafusion::sql::parser::{DFParser, Statement};
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
 use futures::TryStreamExt;
 
+#[cfg(feature = "cluster")]
 use crate::cluster::{Cluster, ClusterPlanner};
 use crate::error::{OdisError, Result};
 use datafusion::execution::session_state::SessionStateBuilder;
@@ -30,6 +31,7 @@ use crate::file_tables::enable_file_tables;
 use crate::output::stage_copy;
 use crate::scalar_subqueries::inline_scalar_subqueries;
 use crate::scan_progress::count_scanned_rows;
+use odis_udfs::score::progress::ScoreProgress;
 use crate::stores::{AwsOptions, OdisObjectStoreRegistry, is_remote_scheme, s3_store};
 
 /// Adds the odis SQL functions, the `odis.*` settings and the `aws.*`
@@ -50,6 +52,7 @@ pub struct EngineBuilder {
     config: Option<SessionConfig>,
     target_partitions: Option<usize>,
     memory_limit: Option<MemoryLimit>,
+    #[cfg(feature = "cluster")]
     cluster: Option<String>,
 }
 
@@ -64,6 +67,7 @@ pub enum MemoryLimit {
 
 /// Partitions a scan is split into on a cluster, unless the engine is told
 /// otherwise.
+#[cfg(feature = "cluster")]
 pub const CLUSTER_PARTITIONS: usize = 16;
 
 /// The smallest limit odis accepts: below it not even a small sort runs.
@@ -145,7 +149,9 @@ impl EngineBuilder {
     /// Runs statements on the cluster whose scheduler listens at `url`
     /// (`df://HOST:PORT`): every statement that reads files or scores with
     /// a model is planned here and run by the cluster's executors. `build`
-    /// fails within seconds if no scheduler answers there.
+    /// fails within seconds if no scheduler answers there. (Cargo feature
+    /// `cluster`, on by default.)
+    #[cfg(feature = "cluster")]
     pub fn cluster(mut self, url: impl Into<String>) -> Self {
         self.cluster = Some(url.into());
         self
@@ -155,7 +161,9 @@ impl EngineBuilder {
         let mut config = self
             .config
             .unwrap_or_default()
-            .with_information_schema(true);
+            .with_information_schema(true)
+            // Off until `odis select` turns it on for its run.
+            .with_extension(Arc::new(odis_udfs::select::selection_plan::DraftReuse::default()));
         if let Some(n) = self.target_partitions {
             if n == 0 {
                 return Err(OdisError::InvalidArgument(
@@ -181,6 +189,7 @@ impl EngineBuilder {
         }
         let runtime = runtime.build_arc()?;
         let mut state = SessionStateBuilder::new().with_runtime_env(runtime).with_default_features();
+        #[cfg(feature = "cluster")]
         if let Some(url) = &self.cluster {
             use ballista_core::extension::SessionConfigExt;
             let cluster = Cluster::connect(url)?;
@@ -193,7 +202,7 @@ impl EngineBuilder {
                 config = config.with_target_partitions(partitions);
             }
             config = crate::cluster::with_message_limit(config.upgrade_for_ballista())
-                .with_extension(Arc::new(odis_udfs::select::distributed::RemotePlans(cluster.clone())));
+                .with_extension(Arc::new(odis_udfs::select::remote::RemotePlans(cluster.clone())));
             state = state.with_query_planner(Arc::new(ClusterPlanner::new(Arc::clone(&cluster))));
         }
         let state = state.with_config(config).build();
@@ -275,14 +284,16 @@ impl Engine {
         self.run_plan(plan, None).await
     }
 
-    /// Plans and runs one statement like [`Engine::execute`], adding every
-    /// row its scans read to `rows` as they are read (for progress bars).
-    pub async fn execute_counting(&self, statement: Statement, rows: &Arc<AtomicU64>) -> Result<SendableRecordBatchStream> {
+    /// Plans and runs one statement like [`Engine::execute`], counting into
+    /// `progress` as it runs (for progress bars).
+    pub async fn execute_watched(&self, statement: Statement, progress: &StatementProgress) -> Result<SendableRecordBatchStream> {
         let plan = self.ctx.state().statement_to_plan(statement).await?;
-        self.run_plan(plan, Some(rows)).await
+        self.run_plan(plan, Some(progress)).await
     }
 
-    async fn run_plan(&self, plan: LogicalPlan, rows: Option<&Arc<AtomicU64>>) -> Result<SendableRecordBatchStream> {
+    async fn run_plan(&self, plan: LogicalPlan, progress: Option<&StatementProgress>) -> Result<SendableRecordBatchStream> {
+        let unwatched = StatementProgress::default();
+        let progress = progress.unwrap_or(&unwatched);
         if let LogicalPlan::Statement(datafusion::logical_expr::Statement::SetVariable(set)) = &plan {
             check_odis_setting(&self.ctx, &set.variable, &set.value)?;
         }
@@ -295,24 +306,22 @@ impl Engine {
             return Ok(Box::pin(MemoryStream::try_new(batches, schema, None)?));
         }
         let plan = inline_scalar_subqueries(&self.ctx, plan).await?;
-        let counted = |plan: Arc<dyn ExecutionPlan>| match rows {
-            Some(rows) => count_scanned_rows(plan, rows),
-            None => Ok(plan),
-        };
+        let counted = |plan: Arc<dyn ExecutionPlan>| count_scanned_rows(plan, &progress.rows_read);
         match self.prepare_stores(plan)? {
             LogicalPlan::Copy(copy) => {
                 let (copy, staged) = stage_copy(&self.ctx.state(), copy)?;
                 let df = self.ctx.execute_logical_plan(LogicalPlan::Copy(copy)).await?;
                 let schema = Arc::new(df.schema().as_arrow().clone());
-                let task = Arc::new(df.task_ctx());
-                let physical = df.create_physical_plan().await?;
-                odis_udfs::score::progress::start_statement(rows_to_score(physical.as_ref()));
+                let (physical, task) = physical_plan(df, &progress.scoring).await?;
+                #[cfg(feature = "cluster")]
                 let on_cluster = physical.downcast_ref::<crate::cluster::ClusterExec>().is_some();
+                #[cfg(not(feature = "cluster"))]
+                let on_cluster = false;
                 let batches = datafusion::physical_plan::collect(counted(physical)?, task).await?;
                 // A cluster's scans count their rows in other processes: a
                 // COPY's progress is then its row count, when it is done.
-                if let (true, Some(rows)) = (on_cluster, rows) {
-                    rows.fetch_add(copied_rows(&batches), std::sync::atomic::Ordering::Relaxed);
+                if on_cluster {
+                    progress.rows_read.fetch_add(copied_rows(&batches), std::sync::atomic::Ordering::Relaxed);
                 }
                 if let Some(staged) = staged {
                     staged.commit().await?;
@@ -321,9 +330,7 @@ impl Engine {
             }
             plan => {
                 let df = self.ctx.execute_logical_plan(plan).await?;
-                let task = Arc::new(df.task_ctx());
-                let physical = df.create_physical_plan().await?;
-                odis_udfs::score::progress::start_statement(rows_to_score(physical.as_ref()));
+                let (physical, task) = physical_plan(df, &progress.scoring).await?;
                 Ok(execute_stream(counted(physical)?, task)?)
             }
         }
@@ -434,6 +441,25 @@ fn copied_rows(batches: &[RecordBatch]) -> u64 {
 
 /// How many rows the plan's model scoring (odis_score) will see, when the
 /// inputs' statistics say; for progress and ETA.
+/// What a caller watches of one statement while it runs.
+#[derive(Debug, Clone, Default)]
+pub struct StatementProgress {
+    /// Rows the statement's scans have read so far.
+    pub rows_read: Arc<AtomicU64>,
+    /// Rows `odis_score` has scored so far, and how many it will.
+    pub scoring: ScoreProgress,
+}
+
+/// The physical plan of `df` and the context to run it in, with `scoring`
+/// in the statement's config for `odis_score` to count into.
+async fn physical_plan(df: datafusion::dataframe::DataFrame, scoring: &ScoreProgress) -> Result<(Arc<dyn ExecutionPlan>, Arc<TaskContext>)> {
+    let (mut state, plan) = df.into_parts();
+    state.config_mut().options_mut().extensions.insert(scoring.clone());
+    let physical = state.create_physical_plan(&plan).await?;
+    scoring.set_expected(rows_to_score(physical.as_ref()));
+    Ok((physical, Arc::new(TaskContext::from(&state))))
+}
+
 fn rows_to_score(plan: &dyn ExecutionPlan) -> Option<u64> {
     let mut total = 0u64;
     let mut found = false;

@@ -79,8 +79,9 @@ impl Runner {
     pub async fn run_sql(&self, sql: &str) -> Result<(), Stop> {
         for statement in self.engine.parse(sql)? {
             let started = Instant::now();
+            let progress = odis::engine::StatementProgress::default();
             let run = async {
-                let mut stream = self.engine.execute(statement).await?;
+                let mut stream = self.engine.execute_watched(statement, &progress).await?;
                 let mut printer = ResultPrinter::new(self.format, BufWriter::new(std::io::stdout()));
                 printer.set_schema(stream.schema());
                 while let Some(batch) = stream.next().await {
@@ -97,7 +98,7 @@ impl Runner {
                     Err(panic) => Err(Stop::Failed(OdisError::Internal(panic))),
                 }
             };
-            let ticker = self.progress_enabled().then(|| tokio::spawn(show_progress()));
+            let ticker = self.progress_enabled().then(|| tokio::spawn(show_progress(progress.scoring.clone())));
             let rows = cancellable(run).await;
             if let Some(ticker) = ticker {
                 ticker.abort();
@@ -112,21 +113,20 @@ impl Runner {
     }
 }
 
-/// Prints odis_score's progress (rows done, rows/s, ETA when the total is
-/// known) on one line of stderr, twice a second, until aborted.
-async fn show_progress() {
+/// Prints a statement's odis_score progress (rows done, rows/s, ETA when the
+/// total is known) on one line of stderr, twice a second, until aborted.
+async fn show_progress(scoring: odis::udfs::score::progress::ScoreProgress) {
     let started = Instant::now();
-    let first = odis::udfs::score::progress::rows_scored();
     let mut interval = tokio::time::interval(std::time::Duration::from_millis(500));
     loop {
         interval.tick().await;
-        let done = odis::udfs::score::progress::rows_scored() - first;
+        let done = scoring.rows_scored();
         if done == 0 {
             continue;
         }
         let seconds = started.elapsed().as_secs_f64();
         let rate = done as f64 / seconds.max(1e-9);
-        let line = match odis::udfs::score::progress::expected_rows() {
+        let line = match scoring.expected_rows() {
             Some(total) if total >= done => {
                 let eta = (total - done) as f64 / rate.max(1e-9);
                 format!(

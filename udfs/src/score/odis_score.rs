@@ -16,7 +16,7 @@ use datafusion_macros::user_doc;
 use crate::score::model::ModelSpec;
 use crate::score::model_registry::ModelRegistry;
 use crate::score::options::Execution;
-use crate::score::progress;
+use crate::score::progress::ScoreProgress;
 use crate::score::session_pool::MicroBatch;
 
 const NAME: &str = "odis_score";
@@ -198,7 +198,9 @@ impl AsyncScalarUDFImpl for OdisScoreFunc {
                 values[row * dims..(row + 1) * dims].copy_from_slice(row_scores);
             }
         }
-        progress::add_scored(present.len() as u64);
+        if let Some(progress) = ScoreProgress::of(&args.config_options) {
+            progress.add_scored(present.len() as u64);
+        }
         let nulls = (present.len() < rows).then(|| NullBuffer::from(values_in.iter().map(Option::is_some).collect::<Vec<bool>>()));
         let list = FixedSizeListArray::try_new(
             Arc::new(Field::new_list_field(DataType::Float32, true)),
