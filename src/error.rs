@@ -34,6 +34,10 @@ pub enum OdisError {
     #[error("{0}")]
     Cluster(String),
 
+    /// An option of `odis select` is wrong (it names which).
+    #[error(transparent)]
+    Select(#[from] crate::select::error::SelectError),
+
     /// A caller-supplied value is out of range or malformed.
     #[error("{0}")]
     InvalidArgument(String),

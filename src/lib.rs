@@ -25,6 +25,7 @@
 //! To add the odis functions to a `SessionContext` you already have, call
 //! [`register_functions`].
 
+#[cfg(feature = "cluster")]
 pub mod cluster;
 pub mod engine;
 pub mod error;
@@ -36,18 +37,28 @@ pub mod scalar_subqueries;
 pub mod scan_progress;
 pub mod script_vars;
 pub mod select;
-pub mod select_report;
 pub mod store_retries;
 pub mod stores;
 pub mod train;
-pub mod work_dir;
 
 pub use datafusion;
 pub use engine::{Engine, EngineBuilder, register_functions};
 pub use error::{OdisError, Result};
 pub use odis_udfs as udfs;
 
-// The README's Rust example is compiled and run as a doc test.
+// The README's Rust example is compiled and run as a doc test; it is also
+// examples/embed.rs, which CI builds without the `cluster` feature.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_readme_embedding_example_is_examples_embed_rs() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("```rust\n").expect("README has a Rust example") + "```rust\n".len();
+        let end = start + readme[start..].find("```").expect("the example ends");
+        assert_eq!(&readme[start..end], include_str!("../examples/embed.rs"));
+    }
+}

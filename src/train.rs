@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float32Type, Float64Type};
+use datafusion::arrow::datatypes::{DataType, Field, Float32Type, Float64Type, Schema};
 use ndarray::{Array2, Axis};
 use odis_udfs::score::model::{MANIFEST_FILE, MODEL_FILE, Pooling, TOKENIZER_FILE};
 
@@ -19,7 +19,6 @@ use crate::engine::Engine;
 use crate::error::{OdisError, Result};
 use crate::script_vars::{escape_ident as ident, escape_string as quote};
 use crate::ridge;
-use crate::select::{input_column, invalid};
 
 /// What to train from, and where to write the scorer.
 #[derive(Debug, Clone)]
@@ -179,5 +178,18 @@ fn write_model_dir(encoder: &Path, out: &Path, manifest: &serde_json::Value) -> 
     std::fs::rename(&staged, out).map_err(|e| {
         let _ = std::fs::remove_dir_all(&staged);
         OdisError::io(context(), e)
+    })
+}
+
+fn invalid(message: String) -> OdisError {
+    OdisError::InvalidArgument(message)
+}
+
+/// The column `name` of `input`'s table, or an error naming the flag that
+/// asked for it and the columns there are.
+fn input_column<'a>(schema: &'a Schema, input: &str, flag: &str, name: &str) -> Result<&'a Field> {
+    schema.field_with_name(name).map_err(|_| {
+        let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        invalid(format!("{flag} '{name}' is not a column of {input}; its columns are: {}", columns.join(", ")))
     })
 }

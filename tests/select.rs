@@ -31,7 +31,7 @@ fn options(out: &Path) -> SelectOptions {
         out_files: None,
         work_dir: None,
         keep_work: false,
-        shard_bytes: odis::work_dir::SHARD_BYTES,
+        shard_bytes: odis::select::work_dir::SHARD_BYTES,
         report: Some(out.with_file_name("report.html")),
     }
 }
@@ -462,7 +462,7 @@ async fn diversity_is_reported_next_to_a_random_sample() {
     let sql = format!("SELECT vendi_score(odis_score(text, '{}')) FROM '{}'", model.display(), out.display());
     let recount = one_f64(&engine, &sql).await;
     assert!((diversity.selection - recount).abs() <= 1e-9 * recount, "{} vs {recount}", diversity.selection);
-    assert!(odis::select_report::text(&report, &options).contains("diversity (Vendi score"));
+    assert!(odis::select::render::text(&report, &options).contains("diversity (Vendi score"));
 }
 
 /// The bundled corpus as `files` Parquet files in `home/corpus/`.

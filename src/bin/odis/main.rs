@@ -349,10 +349,37 @@ async fn finish<T>(work: impl Future<Output = odis::Result<T>>, print: impl FnOn
             ExitCode::from(130)
         }
         Err(Stop::Failed(e)) => {
-            eprintln!("Error: {e}");
+            eprintln!("Error: {}", in_flags(&e));
             ExitCode::FAILURE
         }
         Err(Stop::OutputClosed) => ExitCode::SUCCESS,
+    }
+}
+
+/// The error as a person at the command line reads it: an option of
+/// `odis select` is named by its flag.
+fn in_flags(e: &odis::OdisError) -> String {
+    use odis::select::error::SelectOption as O;
+    match e {
+        odis::OdisError::Select(e) => e.render(&|option| {
+            match option {
+                O::Input => "--input",
+                O::TextColumn => "--text-column",
+                O::IdColumn => "--id-column",
+                O::Scores => "--scores",
+                O::Model => "--model",
+                O::Budget => "--budget",
+                O::Components => "--components",
+                O::Filter => "--filter",
+                O::Diversity => "--diversity",
+                O::Out => "--out",
+                O::OutFiles => "--out-files",
+                O::WorkDir => "--work-dir",
+                _ => option.field(),
+            }
+            .to_string()
+        }),
+        e => e.to_string(),
     }
 }
 
@@ -387,7 +414,7 @@ async fn select(engine: Engine, args: SelectArgs, quiet: bool) -> ExitCode {
         report,
     };
     let work = odis::select::select(&engine, &options, progress::SelectProgress::new(quiet));
-    finish(work, |report| print!("{}", odis::select_report::text(&report, &options))).await
+    finish(work, |report| print!("{}", odis::select::render::text(&report, &options))).await
 }
 
 /// A size such as 256M or 1G, as --memory-limit takes it.

@@ -17,6 +17,7 @@ use object_store::ObjectMeta;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{OdisError, Result};
+use crate::select::error::{OptionNames, SelectOption, wrong};
 
 const MANIFEST: &str = "manifest.json";
 const LOCK: &str = "lock";
@@ -103,6 +104,22 @@ fn io(context: String) -> impl FnOnce(std::io::Error) -> OdisError {
     move |e| OdisError::io(context, e)
 }
 
+/// An error about the work directory, `what` following its option's name
+/// and the directory.
+fn work_dir_error(path: &Path, what: impl Fn(&OptionNames) -> String + Send + Sync + 'static) -> OdisError {
+    let shown = path.display().to_string();
+    wrong(SelectOption::WorkDir, move |o| format!("{} {shown}{}", o.work_dir, what(o)))
+}
+
+/// An I/O error on the work directory: what odis could not do, and why.
+fn work_dir_io(path: &Path, what: &'static str) -> impl FnOnce(std::io::Error) -> OdisError {
+    let path = path.to_path_buf();
+    move |e| {
+        let e = e.to_string();
+        work_dir_error(&path, move |_| format!(": {what} ({e})"))
+    }
+}
+
 impl WorkDir {
     /// Opens `path` for scoring `files` of `input` as `identity` says:
     /// creates it, or checks that the scores already there are of the same
@@ -117,21 +134,18 @@ impl WorkDir {
         replace_stale: bool,
     ) -> Result<WorkDir> {
         let shown = path.display();
-        std::fs::create_dir_all(path.join(SHARDS)).map_err(io(format!(
-            "--work-dir {shown}: cannot create it; name a directory odis may write to"
-        )))?;
+        std::fs::create_dir_all(path.join(SHARDS))
+            .map_err(work_dir_io(path, "cannot create it; name a directory odis may write to"))?;
         let lock = File::create(path.join(LOCK))
-            .map_err(io(format!("--work-dir {shown}: cannot write in it; name a directory odis may write to")))?;
+            .map_err(work_dir_io(path, "cannot write in it; name a directory odis may write to"))?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(OdisError::InvalidArgument(format!(
-                    "--work-dir {shown} is in use by another odis select; wait for it, or pass another --work-dir"
-                )));
+                return Err(work_dir_error(path, |o| {
+                    format!(" is in use by another odis select; wait for it, or pass another {}", o.work_dir)
+                }));
             }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(OdisError::io(format!("--work-dir {shown}: cannot lock it"), e));
-            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(work_dir_io(path, "cannot lock it")(e)),
         }
         let manifest_path = path.join(MANIFEST);
         let fresh = Manifest {
@@ -145,9 +159,10 @@ impl WorkDir {
             Ok(bytes) => {
                 let old = serde_json::from_slice::<Manifest>(&bytes)
                     .map_err(|e| {
-                        OdisError::InvalidArgument(format!(
-                            "--work-dir {shown}: its {MANIFEST} is unreadable ({e}); remove the directory to score again"
-                        ))
+                        let e = e.to_string();
+                        work_dir_error(path, move |_| {
+                            format!(": its {MANIFEST} is unreadable ({e}); remove the directory to score again")
+                        })
                     })
                     .and_then(|old| check_same(path, &old, &fresh).map(|()| old));
                 match old {
@@ -165,15 +180,15 @@ impl WorkDir {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if std::fs::read_dir(path.join(SHARDS)).map(|mut d| d.next().is_some()).unwrap_or(false) {
-                    return Err(OdisError::InvalidArgument(format!(
-                        "--work-dir {shown} holds files but no {MANIFEST}; remove it or pass another --work-dir"
-                    )));
+                    return Err(work_dir_error(path, |o| {
+                        format!(" holds files but no {MANIFEST}; remove it or pass another {}", o.work_dir)
+                    }));
                 }
                 let json = serde_json::to_vec_pretty(&fresh).expect("a manifest serialises");
                 crate::output::write_atomically(&manifest_path, &json)?;
                 fresh
             }
-            Err(e) => return Err(OdisError::io(format!("--work-dir {shown}: cannot read {MANIFEST}"), e)),
+            Err(e) => return Err(work_dir_io(path, "cannot read its manifest")(e)),
         };
         let dir = WorkDir { path: path.to_path_buf(), manifest, _lock: lock };
         dir.remove_partial_shards();
@@ -233,27 +248,33 @@ impl WorkDir {
 /// The scores in `old` describe what `new` would score, or an error that
 /// says what changed.
 fn check_same(path: &Path, old: &Manifest, new: &Manifest) -> Result<()> {
-    let differ = |what: String| {
-        Err(OdisError::InvalidArgument(format!(
-            "--work-dir {} holds the scores of another run: {what}; pass another --work-dir, or remove it to score \
-             again",
-            path.display()
-        )))
+    // What changed, said with the options' names where an option changed.
+    let differ_in = |option: Option<SelectOption>, what: String| {
+        Err(work_dir_error(path, move |o| {
+            let what = match option {
+                Some(option) => format!("its {} {what}", o.get(option)),
+                None => what.clone(),
+            };
+            format!(" holds the scores of another run: {what}; pass another {}, or remove it to score again", o.work_dir)
+        }))
     };
+    let differ = |what: String| differ_in(None, what);
     if old.format != FORMAT {
         return differ(format!("its layout is version {} of odis's work directories, this odis writes {FORMAT}", old.format));
     }
     let (a, b) = (&old.identity, &new.identity);
+    if a.odis_version != b.odis_version {
+        return differ(format!("its odis version was '{}', this run's is '{}'", a.odis_version, b.odis_version));
+    }
     let fields = [
-        ("odis version", &a.odis_version, &b.odis_version),
-        ("--id-column", &a.id_column, &b.id_column),
-        ("--text-column", &a.text_column, &b.text_column),
-        ("scores", &a.scores, &b.scores),
-        ("--filter", &a.filter, &b.filter),
+        (SelectOption::IdColumn, &a.id_column, &b.id_column),
+        (SelectOption::TextColumn, &a.text_column, &b.text_column),
+        (SelectOption::Scores, &a.scores, &b.scores),
+        (SelectOption::Filter, &a.filter, &b.filter),
     ];
-    for (name, was, is) in fields {
+    for (option, was, is) in fields {
         if was != is {
-            return differ(format!("its {name} was '{was}', this run's is '{is}'"));
+            return differ_in(Some(option), format!("was '{was}', this run's is '{is}'"));
         }
     }
     if a.model_files != b.model_files {
@@ -355,13 +376,13 @@ mod tests {
         let mut changed = files.clone();
         changed[1].size += 1;
         let e = WorkDir::open(&path, "c/", identity(), changed.clone(), SHARD_BYTES, false).unwrap_err().to_string();
-        assert!(e.contains("the input file 'file:///c/b' changed") && e.contains("pass another --work-dir"), "{e}");
+        assert!(e.contains("the input file 'file:///c/b' changed") && e.contains("pass another work_dir"), "{e}");
         let e = WorkDir::open(&path, "c/", identity(), files[..1].to_vec(), SHARD_BYTES, false).unwrap_err().to_string();
         assert!(e.contains("'file:///c/b' is gone"), "{e}");
         let mut other = identity();
         other.filter = "none".into();
         let e = WorkDir::open(&path, "c/", other, files.clone(), SHARD_BYTES, false).unwrap_err().to_string();
-        assert!(e.contains("its --filter was 'default', this run's is 'none'"), "{e}");
+        assert!(e.contains("its filter was 'default', this run's is 'none'"), "{e}");
         let mut other = identity();
         other.model_files = vec!["model.onnx 10 bytes @1".into()];
         let e = WorkDir::open(&path, "c/", other, files.clone(), SHARD_BYTES, false).unwrap_err().to_string();
@@ -380,6 +401,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("file"), b"").unwrap();
         let e = WorkDir::open(&dir.path().join("file/work"), "c/", identity(), vec![], SHARD_BYTES, false).unwrap_err().to_string();
-        assert!(e.contains("--work-dir") && e.contains("cannot create it; name a directory odis may write to"), "{e}");
+        assert!(e.starts_with("work_dir ") && e.contains("cannot create it; name a directory odis may write to"), "{e}");
     }
 }

@@ -4,7 +4,8 @@
 
 use std::fmt::Write;
 
-use crate::select::{ScoreSource, SelectOptions, SelectReport};
+use crate::select::options::{ScoreSource, SelectOptions};
+use crate::select::report::SelectReport;
 
 /// A dimension's name with its loading, largest first: what the component means.
 fn top_loadings(report: &SelectReport, component: usize, n: usize) -> Vec<(String, f64)> {

@@ -1,0 +1,208 @@
+//! The whole ODiS method in one call (`odis select`): runs `sql/select.sql`
+//! over a corpus and gathers what a data engineer checks before trusting a
+//! selection. The SQL is the same script people can read and run with
+//! `odis -f`; this module fills in its variables, checks the arguments
+//! first, times each stage and collects the report.
+//!
+//! The parts, each importing only those before it:
+//! [`options`] (what to do) and [`error`] (what went wrong, by option);
+//! [`steps`] (the script's named statements); [`query`] (reading results);
+//! [`checks`] (arguments against the corpus and the output);
+//! [`work_dir`] and [`shards`] (pass 1, resumable); [`publish`] (the
+//! output, staged); [`report`] (gathering) and [`render`] (text, HTML).
+
+pub mod checks;
+pub mod error;
+pub mod options;
+pub mod publish;
+pub mod query;
+pub mod render;
+pub mod report;
+pub mod shards;
+pub mod steps;
+pub mod work_dir;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::RecordBatch;
+
+pub use odis_udfs::select::budget::Budget;
+use odis_udfs::select::selection_plan::DraftReuse;
+pub use odis_udfs::select::selection::DimensionReport;
+pub use options::{Progress, Scaling, ScoreSource, SelectOptions, default_work_dir, is_url};
+pub use report::{Diversity, Example, FilterRemoval, SelectReport};
+pub use steps::SELECT_SQL;
+
+use crate::engine::{Engine, StatementProgress};
+use crate::select::error::{SelectOption, wrong};
+use crate::error::{OdisError, Result};
+use crate::script_vars::{escape_string as quote, substitute};
+use checks::{check_corpus, check_options, check_raw_scores, duplicate_ids};
+use publish::{publish, split_output};
+use query::first_count;
+use report::{Finished, finish_report, selected_rows};
+use shards::{SHARD_NAME, SHARD_TABLE, kept_scores_hint, open_work_dir, score_shards};
+use steps::{Step, TRANSIENT_NAMES, drops, named_steps};
+
+/// Runs the ODiS pipeline of `sql/select.sql` with `options`, writing the
+/// selection (and the report, if asked) atomically.
+///
+/// `progress` hears each stage as it starts and gets a row counter for each
+/// pass over the corpus (`()` shows nothing; a closure hears the stages).
+pub async fn select(engine: &Engine, options: &SelectOptions, progress: impl Progress) -> Result<SelectReport> {
+    // The script reads text as plain Utf8 (see its first statement); the
+    // engine gets its own setting back, and loses the script's transient
+    // names, however the run ends.
+    let view_types = engine.context().state().config().options().execution.parquet.schema_force_view_types;
+    // The selection and its report read the same work tables, which do not
+    // change during the run: one draft serves both.
+    let drafts = engine.context().state().config().get_extension::<DraftReuse>().map(DraftReuse::keep);
+    let result = run(engine, options, &progress).await;
+    drop(drafts);
+    progress.pass_finished();
+    let cleanup = async {
+        engine.sql(&drops(&TRANSIENT_NAMES)).await?;
+        engine.sql(&format!("SET datafusion.execution.parquet.schema_force_view_types = {view_types}")).await
+    };
+    match (result, cleanup.await) {
+        (Ok(report), Ok(_)) => Ok(report),
+        (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+    }
+}
+
+async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress) -> Result<SelectReport> {
+    let started = Instant::now();
+    check_options(engine, options).await?;
+    let work_path = options.work_dir.clone().unwrap_or_else(|| default_work_dir(options));
+    // An earlier run interrupted on this engine may have left the script's names.
+    engine.sql(&drops(&[&TRANSIENT_NAMES[..], &["scaling", "pca"]].concat())).await?;
+    let mut vars = options.script_vars(&work_path);
+    // The fetch writes one sorted file in the work directory: it is checked
+    // (one row per selected id) before it becomes the output, or is split
+    // into the output files.
+    let fetched = work_path.join("fetched.parquet");
+    vars.insert("out".into(), quote(&fetched.display().to_string()));
+    // Pass 1 runs its statement once per shard, over a table of the shard's
+    // files, into the shard's file (see shards.rs).
+    vars.insert("shard_table".into(), SHARD_TABLE.into());
+    vars.insert("shard".into(), SHARD_NAME.into());
+    let script = substitute(SELECT_SQL, &vars)?;
+    let steps = named_steps(engine, &script)?;
+    let statements = engine.parse(&script)?;
+    let mut stages: Vec<(&'static str, Duration)> = Vec::new();
+    let mut rows_in = 0u64;
+    let mut dims_len = 0usize;
+    let mut rows_kept = 0u64;
+    let mut report_rows = Vec::new();
+    let mut filter_rows = Vec::new();
+    let mut scaling_start = None;
+    let mut work = None;
+    let mut score_statement = None;
+    for (statement, step) in statements.into_iter().zip(steps) {
+        let stage_start = Instant::now();
+        match step {
+            Some(Step::Score) => progress.stage("filtering and scoring every document"),
+            Some(Step::Scaling) => progress.stage("scaling and fitting the PCA"),
+            Some(Step::Select) => progress.stage("selecting"),
+            Some(Step::Fetch) => progress.stage("fetching the selected documents"),
+            Some(Step::Report) => progress.stage("measuring overlap"),
+            Some(Step::FilterReport) => progress.stage("summarising the filter"),
+            _ => {}
+        }
+        let batches: Vec<RecordBatch> = {
+            use futures::TryStreamExt;
+            match step {
+                // Pass 1 runs shard by shard (below), resuming a killed run.
+                Some(Step::Score) => {
+                    score_statement = Some(statement);
+                    Vec::new()
+                }
+                Some(Step::Fetch) => {
+                    let done = Arc::new(AtomicU64::new(0));
+                    let selected = selected_rows(engine).await?;
+                    progress.pass("fetching", rows_in + selected, Arc::clone(&done));
+                    let batches: Vec<RecordBatch> = engine.execute_watched(statement, &StatementProgress { rows_read: Arc::clone(&done), ..Default::default() }).await?.try_collect().await?;
+                    progress.pass_finished();
+                    if first_count(&batches)? != selected {
+                        return Err(duplicate_ids(engine, options, &fetched).await);
+                    }
+                    batches
+                }
+                // A corpus that cannot be read is named as the --input it is.
+                Some(Step::Corpus) => {
+                    let register = async {
+                        let stream = engine.execute(statement).await?;
+                        Ok::<Vec<RecordBatch>, OdisError>(stream.try_collect().await?)
+                    };
+                    let cannot_read = |why: String| {
+                        let input = options.input.clone();
+                        wrong(SelectOption::Input, move |o| format!("{} '{input}' cannot be read: {why}", o.input))
+                    };
+                    match crate::panic_guard::catch(register).await {
+                        Ok(Ok(batches)) => batches,
+                        Ok(Err(e)) => return Err(cannot_read(e.to_string())),
+                        Err(panic) => return Err(cannot_read(format!("it is corrupt or not Parquet ({panic})"))),
+                    }
+                }
+                _ => engine.execute(statement).await?.try_collect().await?,
+            }
+        };
+        match step {
+            // The corpus is registered: check the arguments against it
+            // before any costly step, then open (or reopen) the work
+            // directory for its files.
+            Some(Step::Corpus) => {
+                rows_in = check_corpus(engine, options).await?;
+                work = Some(open_work_dir(engine, options, &work_path).await?);
+            }
+            Some(Step::Score) => {
+                let work = work.as_ref().expect("opened with the corpus");
+                let statement = score_statement.take().expect("the score step's statement");
+                score_shards(engine, statement, work, rows_in, progress).await.map_err(|e| kept_scores_hint(e, work))?;
+                stages.push(("filter + raw scores (pass 1)", stage_start.elapsed()));
+            }
+            Some(Step::Kept) => {
+                let work = work.as_ref().expect("opened with the corpus");
+                (dims_len, rows_kept) = check_raw_scores(engine, options).await.map_err(|e| kept_scores_hint(e, work))?;
+            }
+            Some(Step::Scaling) => scaling_start = Some(stage_start),
+            Some(Step::Projected) => stages.push(("scale + pca_fit + project", scaling_start.map_or(stage_start, |s| s).elapsed())),
+            Some(Step::Select) => stages.push(("select", stage_start.elapsed())),
+            Some(Step::Fetch) => {
+                match options.out_files {
+                    Some(files) => split_output(engine, options, &work_path, files).await?,
+                    None => publish(engine, options, &fetched).await?,
+                }
+                stages.push(("fetch + write (pass 2)", stage_start.elapsed()));
+            }
+            Some(Step::Report) => {
+                stages.push(("overlap report", stage_start.elapsed()));
+                report_rows = batches;
+            }
+            Some(Step::FilterReport) => {
+                stages.push(("filter report", stage_start.elapsed()));
+                filter_rows = batches;
+            }
+            _ => {}
+        }
+    }
+    let report = finish_report(engine, options, progress, Finished {
+        started, stages, rows_in, dims_len, rows_kept, report_rows, filter_rows,
+    })
+    .await?;
+    if let Some(path) = &options.report {
+        crate::output::write_atomically(path, render::html(&report, options).as_bytes())?;
+    }
+    // The names over the work directory go before it does.
+    engine.sql(&drops(&TRANSIENT_NAMES)).await?;
+    if let Some(work) = work {
+        if options.keep_work {
+            drop(work);
+        } else {
+            work.remove()?;
+        }
+    }
+    Ok(report)
+}

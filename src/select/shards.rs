@@ -1,0 +1,148 @@
+//! Pass 1 shard by shard, over the work directory that keeps each finished
+//! shard's raw scores so that a killed run resumes.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::sql::parser::Statement;
+
+use crate::engine::{Engine, StatementProgress};
+use crate::error::{OdisError, Result};
+use crate::script_vars::escape_string as quote;
+use crate::select::options::{Progress, ScoreSource, SelectOptions};
+use crate::select::query::count;
+use crate::select::work_dir::{self, InputFile, ScoringIdentity, WorkDir};
+
+/// The table pass 1's statement reads: the current shard's files.
+pub(crate) const SHARD_TABLE: &str = "odis_shard";
+
+/// Where pass 1's statement writes, before a shard's own name replaces it
+/// (a name no path of the script holds otherwise).
+pub(crate) const SHARD_NAME: &str = "odis-shard-output";
+
+/// The corpus's files, listed as its table lists them, in path order.
+async fn input_files(engine: &Engine, listing: &ListingTable) -> Result<Vec<InputFile>> {
+    use futures::TryStreamExt;
+    let state = engine.context().state();
+    let mut files = Vec::new();
+    for url in listing.table_paths() {
+        let store = state.runtime_env().object_store(url.object_store())?;
+        let store_url = url.object_store();
+        let mut listed = url.list_all_files(&state, store.as_ref(), &listing.options().file_extension).await?;
+        while let Some(meta) = listed.try_next().await? {
+            files.push(InputFile::from_meta(store_url.as_str(), &meta));
+        }
+    }
+    files.sort_by(|a, b| a.location.cmp(&b.location));
+    files.dedup_by(|a, b| a.location == b.location);
+    Ok(files)
+}
+
+fn corpus_listing(provider: &Arc<dyn datafusion::catalog::TableProvider>) -> Result<&ListingTable> {
+    provider
+        .as_ref()
+        .downcast_ref::<ListingTable>()
+        .ok_or_else(|| OdisError::InvalidArgument("the corpus is not a table of files; odis select reads Parquet files".into()))
+}
+
+/// Opens the work directory for this corpus and scorer.
+pub(crate) async fn open_work_dir(engine: &Engine, options: &SelectOptions, path: &Path) -> Result<WorkDir> {
+    let provider = engine.context().table_provider("corpus").await?;
+    let files = input_files(engine, corpus_listing(&provider)?).await?;
+    let vars = options.script_vars(path);
+    let identity = ScoringIdentity {
+        odis_version: env!("CARGO_PKG_VERSION").to_string(),
+        id_column: options.id_column.clone(),
+        text_column: options.text_column.clone(),
+        scores: vars["scores"].clone(),
+        model_files: match &options.scores {
+            ScoreSource::Model(dir) => work_dir::model_fingerprint(dir),
+            _ => Vec::new(),
+        },
+        filter: options.filter.clone(),
+    };
+    WorkDir::open(path, &options.input, identity, files, options.shard_bytes, options.work_dir.is_none())
+}
+
+/// Pass 1, shard by shard: every shard the work directory lacks is scored
+/// by the script's scoring statement over a table of just its files.
+pub(crate) async fn score_shards(
+    engine: &Engine,
+    statement: Statement,
+    work: &WorkDir,
+    rows_in: u64,
+    progress: &impl Progress,
+) -> Result<()> {
+    use futures::TryStreamExt;
+    let provider = engine.context().table_provider("corpus").await?;
+    let listing = corpus_listing(&provider)?;
+    // The files' own columns (a hive-partitioned corpus's partition values
+    // come from its directory names, which a table of single files lacks).
+    let mut shard_options = listing.options().clone();
+    let partitions: Vec<String> = shard_options.table_partition_cols.drain(..).map(|(name, _)| name).collect();
+    let table_schema = provider.schema();
+    let file_schema = Arc::new(datafusion::arrow::datatypes::Schema::new(
+        table_schema.fields().iter().filter(|f| !partitions.contains(f.name())).cloned().collect::<Vec<_>>(),
+    ));
+    let finished = (0..work.shards()).filter(|&i| work.is_done(i)).count();
+    let done_rows = if finished > 0 {
+        let glob = quote(&work.shards_dir().join("part-*.parquet").display().to_string());
+        count(engine, &format!("SELECT count(*) FROM '{glob}'")).await?
+    } else {
+        0
+    };
+    let done = Arc::new(AtomicU64::new(done_rows));
+    progress.pass("scoring", rows_in, Arc::clone(&done));
+    for shard in (0..work.shards()).filter(|&i| !work.is_done(i)) {
+        let urls = work
+            .shard_files(shard)
+            .iter()
+            .map(|f| ListingTableUrl::parse(&f.location))
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(shard_options.clone())
+            .with_schema(Arc::clone(&file_schema));
+        let table = ListingTable::try_new(config)?;
+        engine.context().deregister_table(SHARD_TABLE)?;
+        engine.context().register_table(SHARD_TABLE, Arc::new(table))?;
+        let statement = for_shard(&statement, &format!("part-{shard:05}"))?;
+        let _: Vec<RecordBatch> = engine.execute_watched(statement, &StatementProgress { rows_read: Arc::clone(&done), ..Default::default() }).await?.try_collect().await?;
+    }
+    engine.context().deregister_table(SHARD_TABLE)?;
+    progress.pass_finished();
+    Ok(())
+}
+
+/// Pass 1's statement writing into the shard `name`'s file.
+fn for_shard(statement: &Statement, name: &str) -> Result<Statement> {
+    let mut statement = statement.clone();
+    match &mut statement {
+        Statement::CopyTo(copy) if copy.target.contains(SHARD_NAME) => {
+            copy.target = copy.target.replace(SHARD_NAME, name);
+            Ok(statement)
+        }
+        _ => Err(OdisError::InvalidArgument(format!(
+            "sql/select.sql: the `-- step: score` statement must be a COPY ... TO '.../${{shard}}.parquet' (the shard's file)"
+        ))),
+    }
+}
+
+/// An error after some shards were scored says that they are kept.
+pub(crate) fn kept_scores_hint(e: OdisError, work: &WorkDir) -> OdisError {
+    let done = (0..work.shards()).filter(|&i| work.is_done(i)).count();
+    if done == 0 {
+        return e;
+    }
+    let kept = format!(
+        " (the raw scores of {done} of {} shards are kept in {}: the same command, fixed, reuses them)",
+        work.shards(),
+        work.path().display()
+    );
+    match e {
+        OdisError::Select(e) => OdisError::Select(e.followed_by(kept)),
+        e => OdisError::InvalidArgument(format!("{e}{kept}")),
+    }
+}
