@@ -21,3 +21,7 @@ fi
 # optimisations (half an hour on a small machine). Benchmarks themselves are
 # run with `cargo bench`, in the release profile.
 cargo test --workspace --locked --benches --no-run --profile dev
+# The engine embedded without the cluster (the `cluster` feature off): the
+# README's example, examples/embed.rs, must build with no Ballista. A check
+# (no code generation) keeps it to a few minutes.
+cargo check --locked --no-default-features --lib --example embed

@@ -188,6 +188,8 @@ impl EngineBuilder {
             runtime = runtime.with_memory_pool(Arc::new(pool));
         }
         let runtime = runtime.build_arc()?;
+        // (Changed only by the cluster's setup below.)
+        #[cfg_attr(not(feature = "cluster"), allow(unused_mut))]
         let mut state = SessionStateBuilder::new().with_runtime_env(runtime).with_default_features();
         #[cfg(feature = "cluster")]
         if let Some(url) = &self.cluster {
