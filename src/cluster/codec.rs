@@ -9,7 +9,7 @@ use datafusion::error::Result;
 use datafusion::execution::TaskContext;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
-use odis_udfs::select::candidates::SelectionCodec;
+use odis_udfs::select::codec::SelectionCodec;
 
 /// The physical extension codec of every odis process of a cluster.
 #[derive(Debug, Default)]

@@ -3,7 +3,7 @@
 //! ([`CandidatesExec`]), one task merges them ([`MergeCandidatesExec`]), and
 //! only the merged candidates come back for the draft. In this process the
 //! partitions run on DataFusion's own tasks (all cores); on a cluster, on
-//! the executors ([`SelectionCodec`] carries the two nodes there).
+//! the executors (`codec.rs` carries the two nodes there).
 
 use std::fmt;
 use std::sync::Arc;
@@ -18,7 +18,6 @@ use datafusion::physical_expr::{Distribution, EquivalenceProperties, PhysicalExp
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
-use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
@@ -245,7 +244,7 @@ fn properties(schema: SchemaRef, partitions: usize) -> Arc<PlanProperties> {
 #[derive(Debug)]
 pub struct CandidatesExec {
     input: Arc<dyn ExecutionPlan>,
-    spec: CandidateSpec,
+    pub(crate) spec: CandidateSpec,
     gather: Arc<GatherSpec>,
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
@@ -320,7 +319,7 @@ impl ExecutionPlan for CandidatesExec {
 #[derive(Debug)]
 pub struct MergeCandidatesExec {
     input: Arc<dyn ExecutionPlan>,
-    capacities: Vec<usize>,
+    pub(crate) capacities: Vec<usize>,
     properties: Arc<PlanProperties>,
 }
 
@@ -385,75 +384,8 @@ impl ExecutionPlan for MergeCandidatesExec {
     }
 }
 
-/// The two nodes as they travel.
-#[derive(Debug, Serialize, Deserialize)]
-enum Node {
-    Candidates(CandidateSpec),
-    Merge { capacities: Vec<usize> },
-}
-
-/// Marks odis's own node encodings among others in a composite codec.
-const MAGIC: &[u8] = b"odis-selection:";
-
-/// Encodes and decodes [`CandidatesExec`] and [`MergeCandidatesExec`] for a
-/// cluster (compose it with the cluster's own codec: [`SelectionCodec::owns`]
-/// says which bytes and nodes are its).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SelectionCodec;
-
-impl SelectionCodec {
-    /// Whether `node` is one of the nodes this codec encodes.
-    pub fn encodes(node: &dyn ExecutionPlan) -> bool {
-        node.downcast_ref::<CandidatesExec>().is_some() || node.downcast_ref::<MergeCandidatesExec>().is_some()
-    }
-
-    /// Whether `buf` is an encoding of this codec.
-    pub fn owns(buf: &[u8]) -> bool {
-        buf.starts_with(MAGIC)
-    }
-}
-
-impl PhysicalExtensionCodec for SelectionCodec {
-    fn try_decode(
-        &self,
-        buf: &[u8],
-        inputs: &[Arc<dyn ExecutionPlan>],
-        _ctx: &TaskContext,
-        _proto_converter: &dyn PhysicalProtoConverterExtension,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let body = buf
-            .strip_prefix(MAGIC)
-            .ok_or_else(|| DataFusionError::Internal("not an odis selection node".into()))?;
-        let node: Node = serde_json::from_slice(body).map_err(|e| DataFusionError::Internal(format!("odis selection node: {e}")))?;
-        let [input] = inputs else {
-            return Err(DataFusionError::Internal(format!("an odis selection node with {} inputs", inputs.len())));
-        };
-        Ok(match node {
-            Node::Candidates(spec) => Arc::new(CandidatesExec::try_new(Arc::clone(input), spec)?),
-            Node::Merge { capacities } => Arc::new(MergeCandidatesExec::new(Arc::clone(input), capacities)),
-        })
-    }
-
-    fn try_encode(
-        &self,
-        node: Arc<dyn ExecutionPlan>,
-        buf: &mut Vec<u8>,
-        _proto_converter: &dyn PhysicalProtoConverterExtension,
-    ) -> Result<()> {
-        let message = if let Some(exec) = node.downcast_ref::<CandidatesExec>() {
-            Node::Candidates(exec.spec.clone())
-        } else if let Some(exec) = node.downcast_ref::<MergeCandidatesExec>() {
-            Node::Merge { capacities: exec.capacities.clone() }
-        } else {
-            return Err(DataFusionError::Internal(format!("{} is not an odis selection node", node.name())));
-        };
-        buf.extend_from_slice(MAGIC);
-        serde_json::to_writer(buf, &message).map_err(|e| DataFusionError::Internal(format!("odis selection node: {e}")))
-    }
-}
-
-/// The candidate plan a cluster runs: candidates per partition, merged in
-/// one task.
+/// The candidate pass as a plan: candidates per partition, merged in one
+/// task.
 pub(crate) fn candidate_plan(scan: Arc<dyn ExecutionPlan>, spec: CandidateSpec) -> Result<Arc<dyn ExecutionPlan>> {
     use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
     let capacities = spec.capacities.clone();
@@ -530,6 +462,7 @@ mod tests {
 
     #[tokio::test]
     async fn nodes_round_trip_through_the_codec() {
+        use crate::select::codec::SelectionCodec;
         let batch = scored(vec![1, 2, 3], vec![0.5, 0.25, 1.0]);
         let scan = MemorySourceConfig::try_new_exec(&[vec![batch.clone()]], batch.schema(), None).unwrap();
         let plan = candidate_plan(scan, spec(vec![2, 2])).unwrap();

@@ -3,6 +3,8 @@
 
 pub mod budget;
 pub mod candidates;
+pub mod codec;
+pub mod fetch;
 pub mod id_keys;
 pub mod remote;
 pub mod sample_by_average;

@@ -7,9 +7,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array, Int32Array, Int64Array, RecordBatch, UInt64Array};
-use datafusion::arrow::compute::take;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::array::{AsArray, Float64Array, Int32Array, Int64Array, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::stats::Precision;
 use datafusion::datasource::TableType;
@@ -22,7 +21,8 @@ use datafusion::physical_expr::{EquivalenceProperties, LexOrdering, PhysicalSort
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::sorts::sort::SortExec;
-use datafusion::physical_plan::stream::{RecordBatchReceiverStream, RecordBatchStreamAdapter};
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::{
@@ -31,7 +31,8 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt};
 
 use crate::select::candidates::{self, CandidateSpec};
-use crate::select::remote::{self, RemotePlans};
+use crate::select::fetch::{FetchExec, FetchPicks};
+use crate::select::remote;
 use crate::select::id_keys::{IdCodec, IdKey};
 pub use crate::select::selection::Method;
 use crate::select::selection::{DimensionCandidates, DimensionReport, DraftError, Pick, TopHeap, draft, quotas, report};
@@ -114,10 +115,7 @@ async fn positional_scan(
     if stable_order(&plan) { Ok((in_fixed_order(plan)?, true)) } else { Ok((plan, false)) }
 }
 
-/// Columns appended to the selected rows.
-pub const DIM_COLUMN: &str = "odis_dim";
-pub const RANK_COLUMN: &str = "odis_rank";
-pub const SCORE_COLUMN: &str = "odis_score";
+pub use crate::select::fetch::{DIM_COLUMN, RANK_COLUMN, SCORE_COLUMN};
 
 fn exec_err(message: String) -> DataFusionError {
     DataFusionError::Execution(message)
@@ -474,103 +472,8 @@ impl DisplayAs for SelectionExec {
     }
 }
 
-/// How the fetch pass finds the selected rows.
-enum Locate {
-    /// By position: for each partition, the ordinals of its selected rows,
-    /// ascending, with their slots in `picks`. Valid when the scan reads its
-    /// rows in the same order as the candidate pass did; each row's id is
-    /// still checked against the pick's.
-    Positions(Vec<Vec<(u64, usize)>>),
-    /// By id: the selected ids and their slots. Probes every row.
-    Ids(foldhash::HashMap<IdKey, usize>),
-}
-
-/// What each fetch task needs: the drafted picks, how to find them, and the
-/// shared record of which were found.
-struct Fetch {
-    selection: Arc<Selection>,
-    codec: IdCodec,
-    picks: Vec<Pick<IdKey>>,
-    locate: Locate,
-    /// The id's position among the fetched columns.
-    id_column: usize,
-    found: std::sync::Mutex<(Vec<bool>, usize)>,
-    schema: SchemaRef,
-}
-
-/// One fetch task's place in its partition's stream.
-#[derive(Default)]
-struct Cursor {
-    /// Rows of the partition before the current batch.
-    base: u64,
-    /// Next entry of the partition's positions.
-    next: usize,
-}
-
-impl Fetch {
-    /// The selected rows of one batch of `partition`, with their placements.
-    fn matches(&self, partition: usize, cursor: &mut Cursor, batch: &RecordBatch) -> Result<RecordBatch> {
-        let mut hits: Vec<(u64, usize)> = Vec::new();
-        match &self.locate {
-            Locate::Positions(positions) => {
-                let wanted = &positions[partition];
-                let end = cursor.base + batch.num_rows() as u64;
-                while let Some(&(row, slot)) = wanted.get(cursor.next).filter(|(row, _)| *row < end) {
-                    hits.push((row - cursor.base, slot));
-                    cursor.next += 1;
-                }
-            }
-            Locate::Ids(slots) => {
-                let keys = self.codec.keys(batch.column(self.id_column))?;
-                for i in 0..batch.num_rows() {
-                    if let Some(&slot) = slots.get(&keys.key(i)) {
-                        hits.push((i as u64, slot));
-                    }
-                }
-            }
-        }
-        cursor.base += batch.num_rows() as u64;
-        let indices = UInt64Array::from_iter_values(hits.iter().map(|&(i, _)| i));
-        let mut columns: Vec<ArrayRef> =
-            batch.columns().iter().map(|c| take(c.as_ref(), &indices, None)).collect::<Result<_, _>>()?;
-        // Found by position: the row must still have the pick's id. (Found
-        // by id, it has.)
-        let ids = match self.locate {
-            Locate::Positions(_) => Some(self.codec.keys(&columns[self.id_column])?),
-            Locate::Ids(_) => None,
-        };
-        let (mut dims, mut ranks, mut scores) = (Vec::new(), Vec::new(), Vec::new());
-        {
-            let mut found = self.found.lock().expect("not poisoned");
-            let (flags, count) = &mut *found;
-            for (j, &(_, slot)) in hits.iter().enumerate() {
-                let pick = &self.picks[slot];
-                if ids.as_ref().is_some_and(|ids| ids.key(j) != pick.id) {
-                    return Err(changed_while_read(self.selection.function));
-                }
-                if std::mem::replace(&mut flags[slot], true) {
-                    return Err(duplicate_id(&self.selection, &self.codec, &pick.id));
-                }
-                *count += 1;
-                dims.push(pick.dim as i32);
-                ranks.push(pick.rank as i64);
-                scores.push(pick.score);
-            }
-        }
-        columns.push(Arc::new(Int32Array::from(dims)));
-        columns.push(Arc::new(Int64Array::from(ranks)));
-        columns.push(Arc::new(Float64Array::from(scores)));
-        Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
-    }
-}
-
-fn changed_while_read(function: &str) -> DataFusionError {
-    DataFusionError::Execution(format!(
-        "{function}: the table changed while it was being read (the selected rows were not where the first \
-         pass read them); run the query again"
-    ))
-}
-
+/// The fetch: one plan (`FetchExec` over each partition of the scan) run
+/// here or on the session's cluster; every pick must arrive once.
 async fn select_rows(
     selection: Arc<Selection>,
     state: SessionState,
@@ -578,157 +481,51 @@ async fn select_rows(
     schema: SchemaRef,
 ) -> Result<SendableRecordBatchStream> {
     let drafted = selection.draft(&state).await?;
-    if let Some(remote) = remote::remote(state.config()) {
-        return fetch_remote(&remote, &selection, &state, &columns, schema, &drafted).await;
-    }
-    let expected = drafted.picks.len();
-    let (plan, stable) = positional_scan(&selection, &state, &columns).await?;
-    let partitions = plan.properties().output_partitioning().partition_count();
+    let (scan, stable) = match remote::remote(state.config()) {
+        Some(remote) => (remote.0.scan_input(selection.table.scan(&state, Some(&columns), &[], None).await?), false),
+        None => positional_scan(&selection, &state, &columns).await?,
+    };
+    let partitions = scan.properties().output_partitioning().partition_count();
     // Reading the rows where the candidate pass read them saves hashing
     // every id of the table: possible when both scans read the same
     // partitions in the same order.
     let by_position = drafted.scan.stable_order && stable && drafted.scan.partitions == partitions;
-    let locate = if by_position {
-        let mut positions: Vec<Vec<(u64, usize)>> = vec![Vec::new(); partitions];
-        for (slot, pick) in drafted.picks.iter().enumerate() {
-            positions[pick.at.partition as usize].push((pick.at.row, slot));
-        }
-        for list in &mut positions {
-            list.sort_unstable();
-        }
-        Locate::Positions(positions)
-    } else {
-        Locate::Ids(drafted.picks.iter().enumerate().map(|(slot, p)| (p.id.clone(), slot)).collect())
-    };
     let id_column = columns
         .binary_search(&selection.id.index)
         .map_err(|_| DataFusionError::Internal("the fetch must read the id column".into()))?;
-    let function = selection.function;
-    let fetch = Arc::new(Fetch {
-        selection: Arc::clone(&selection),
-        codec: IdCodec::new(selection.id.field.data_type())?,
-        picks: drafted.picks.clone(),
-        locate,
+    let picks = FetchPicks::new(
+        selection.function,
         id_column,
-        found: std::sync::Mutex::new((vec![false; expected], 0)),
-        schema: Arc::clone(&schema),
-    });
-    // Every partition of the scan is matched on a task of its own (all
-    // cores); the batches meet in one channel.
-    let mut tasks = RecordBatchReceiverStream::builder(Arc::clone(&schema), 4);
-    for partition in 0..partitions {
-        let mut stream = plan.execute(partition, state.task_ctx())?;
-        let (fetch, tx) = (Arc::clone(&fetch), tasks.tx());
-        tasks.spawn(async move {
-            let mut cursor = Cursor::default();
-            while let Some(batch) = stream.next().await {
-                let matched = batch.and_then(|b| fetch.matches(partition, &mut cursor, &b));
-                let failed = matched.is_err();
-                if tx.send(matched).await.is_err() || failed {
-                    break;
-                }
-            }
-            Ok(())
-        });
-    }
-    let rows = tasks.build();
-    // After the last batch, every selected id must have been seen once.
-    let empty = RecordBatch::new_empty(Arc::clone(&schema));
-    let check = futures::stream::once(async move {
-        let seen = fetch.found.lock().expect("not poisoned").1;
-        if seen != expected {
-            return Err(DataFusionError::Execution(format!(
-                "{function}: the table changed while it was being read ({seen} of {expected} selected rows found); run the query again"
-            )));
-        }
-        Ok(empty)
-    });
-    Ok(Box::pin(RecordBatchStreamAdapter::new(
-        schema,
-        rows.chain(check).try_filter(|b| futures::future::ready(b.num_rows() > 0)),
-    )))
-}
-
-/// The fetch on the session's cluster: a hash join of the table with the
-/// picks (the small side, which every task builds), each selected row
-/// checked off as it arrives.
-async fn fetch_remote(
-    remote: &RemotePlans,
-    selection: &Selection,
-    state: &SessionState,
-    columns: &[usize],
-    schema: SchemaRef,
-    drafted: &Drafted,
-) -> Result<SendableRecordBatchStream> {
-    use datafusion::common::{JoinType, NullEquality};
-    use datafusion::datasource::memory::MemorySourceConfig;
-    use datafusion::physical_plan::joins::{HashJoinExecBuilder, PartitionMode};
-    let picks = drafted.picks.clone();
-    let pick_schema = Arc::new(Schema::new(vec![
-        Field::new("odis_pick_id", selection.id.field.data_type().clone(), false),
-        Field::new(DIM_COLUMN, DataType::Int32, false),
-        Field::new(RANK_COLUMN, DataType::Int64, false),
-        Field::new(SCORE_COLUMN, DataType::Float64, false),
-    ]));
-    let keys: Vec<IdKey> = picks.iter().map(|p| p.id.clone()).collect();
-    let pick_batch = RecordBatch::try_new(
-        Arc::clone(&pick_schema),
-        vec![
-            drafted.codec.values(&keys)?,
-            Arc::new(Int32Array::from_iter_values(picks.iter().map(|p| p.dim as i32))),
-            Arc::new(Int64Array::from_iter_values(picks.iter().map(|p| p.rank as i64))),
-            Arc::new(Float64Array::from_iter_values(picks.iter().map(|p| p.score))),
-        ],
-    )?;
-    let left = MemorySourceConfig::try_new_exec(&[vec![pick_batch]], Arc::clone(&pick_schema), None)?;
-    let right = remote.0.scan_input(selection.table.scan(state, Some(&columns.to_vec()), &[], None).await?);
-    let id_column = columns
-        .binary_search(&selection.id.index)
-        .map_err(|_| DataFusionError::Internal("the fetch must read the id column".into()))?;
-    let on: Vec<(Arc<dyn PhysicalExpr>, Arc<dyn PhysicalExpr>)> = vec![(
-        Arc::new(ColumnExpr::new("odis_pick_id", 0)),
-        Arc::new(ColumnExpr::new(selection.id.field.name(), id_column)),
-    )];
-    // The table's columns, then odis_dim, odis_rank, odis_score.
-    let projection: Vec<usize> = (4..4 + columns.len()).chain(1..4).collect();
-    let join = HashJoinExecBuilder::new(left, right, on, JoinType::Inner)
-        .with_projection(Some(projection))
-        .with_partition_mode(PartitionMode::CollectLeft)
-        .with_null_equality(NullEquality::NullEqualsNothing)
-        .build_exec()?;
+        selection.id.field.data_type(),
+        drafted.picks.clone(),
+        by_position.then_some(partitions),
+    );
+    let plan = Arc::new(CoalescePartitionsExec::new(Arc::new(FetchExec::new(scan, Arc::new(picks)))));
     // Pick number d, r sits at slot starts[d] + r - 1.
+    let picks = &drafted.picks;
     let dims = picks.iter().map(|p| p.dim + 1).max().unwrap_or(0);
     let mut starts = vec![0usize; dims + 1];
-    for p in &picks {
+    for p in picks {
         starts[p.dim + 1] += 1;
     }
     for d in 0..dims {
         starts[d + 1] += starts[d];
     }
-    let mut by_slot = vec![usize::MAX; picks.len()];
-    for (i, p) in picks.iter().enumerate() {
-        by_slot[starts[p.dim] + p.rank as usize - 1] = i;
-    }
     let expected = picks.len();
     let found = Arc::new(std::sync::Mutex::new((vec![false; expected], 0usize)));
-    let width = columns.len();
-    let (function, codec) = (selection.function, IdCodec::new(selection.id.field.data_type())?);
-    let (table, id) = (selection.table_name.clone(), selection.id.field.name().clone());
-    let out = Arc::clone(&schema);
-    let seen = Arc::clone(&found);
-    let rows = remote.0.execute(join, state.config())?.map(move |batch| {
+    let codec = IdCodec::new(selection.id.field.data_type())?;
+    let (out, tally, function) = (Arc::clone(&schema), Arc::clone(&found), selection.function);
+    let rows = run(plan, &state)?.map(move |batch| {
         let batch = batch?;
-        let dim = batch.column(width).as_primitive::<datafusion::arrow::datatypes::Int32Type>();
-        let rank = batch.column(width + 1).as_primitive::<datafusion::arrow::datatypes::Int64Type>();
-        let mut found = seen.lock().expect("not poisoned");
+        let width = batch.num_columns() - 3;
+        let dim = batch.column(width).as_primitive::<Int32Type>();
+        let rank = batch.column(width + 1).as_primitive::<Int64Type>();
+        let mut found = tally.lock().expect("not poisoned");
         let (flags, count) = &mut *found;
         for i in 0..batch.num_rows() {
             let slot = starts[dim.value(i) as usize] + rank.value(i) as usize - 1;
             if std::mem::replace(&mut flags[slot], true) {
-                return Err(exec_err(format!(
-                    "{function}: id {} appears in more than one row of '{table}'; ids in column '{id}' must be unique",
-                    codec.display(&picks[by_slot[slot]].id)
-                )));
+                return Err(duplicate_id(&selection, &codec, &codec.keys(batch.column(id_column))?.key(i)));
             }
             *count += 1;
         }
