@@ -33,6 +33,7 @@ pub use score::options::OdisOptions;
 use datafusion::prelude::SessionContext;
 
 pub mod blas;
+pub mod dedup;
 pub mod filter;
 pub mod measure;
 pub mod pca;
@@ -56,6 +57,8 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
         signals::quality_signals::quality_signals_udf(),
         pca::quantile_transform::quantile_transform_udf(),
         signals::quality_signals_vector::quality_signals_vector_udf(),
+        dedup::text_fingerprint::text_fingerprint_udf(),
+        dedup::text_minhash::text_minhash_udf(),
     ]
 }
 

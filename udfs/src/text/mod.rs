@@ -11,6 +11,8 @@
 //! - [`spacy_words`], [`python_str`]: words and lines as datatrove's filters
 //!   see them (spaCy's English tokens, Python's `str`), for the
 //!   `datatrove*` filter specs.
+//! - [`shingles`]: the normal form and the word n-gram shingles the
+//!   duplicate detectors read.
 //! - [`columns`]: reading a text argument of any Arrow string type.
 
 pub mod columns;
@@ -18,6 +20,7 @@ pub mod intern;
 pub mod prose;
 pub mod python_str;
 pub mod sentences;
+pub mod shingles;
 pub mod spacy_words;
 pub mod words;
 

@@ -1,0 +1,287 @@
+//! MinHash signatures and LSH bands of texts, as published (Broder 1997;
+//! banding as in Leskovec et al., *Mining of Massive Datasets*, ch. 3) and
+//! as datatrove, NeMo Curator and Data-Juicer run them.
+//!
+//! A text's shingles are its word n-grams (`text::shingles`). Each of
+//! `bands × rows` seeded hash functions maps a shingle's 64-bit hash to 32
+//! bits (multiply-add-shift: `(a·x + b) >> 32`, `a` odd; an almost
+//! universal family, Dietzfelbinger et al. 1997), and the signature keeps
+//! each function's minimum over the shingles. The share of equal values of
+//! two signatures estimates the Jaccard similarity of the two shingle sets.
+//! Two texts become candidates when all `rows` values of some band agree:
+//! for Jaccard `s` that happens with probability `1 − (1 − s^rows)^bands`.
+//!
+//! Defaults: 5-word shingles and 14 bands × 8 rows = 112 hash functions at
+//! threshold 0.8, the setting of the FineWeb deduplication (datatrove's
+//! `MinhashConfig`: 5-grams, 14 buckets × 8 hashes), whose S-curve is 50%
+//! near Jaccard 0.68 and above 99% from 0.86; a candidate pair is kept when
+//! its estimated Jaccard reaches `threshold`.
+
+use std::fmt;
+
+use crate::text::shingles::{ShingleScratch, for_each_shingle};
+
+/// MinHash settings, from a spec string such as
+/// `'threshold=0.8,ngram=5,bands=14,rows=8,seed=1'` (any subset; the rest
+/// keep their defaults).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MinHashSpec {
+    /// Estimated Jaccard similarity at or above which two texts are
+    /// duplicates, in (0, 1].
+    pub threshold: f64,
+    /// Words per shingle, 1 to 64.
+    pub ngram: usize,
+    pub bands: usize,
+    pub rows: usize,
+    /// Seeds the hash functions: signatures compare only under one seed.
+    pub seed: u64,
+}
+
+impl Default for MinHashSpec {
+    fn default() -> Self {
+        MinHashSpec { threshold: 0.8, ngram: 5, bands: 14, rows: 8, seed: 1 }
+    }
+}
+
+/// The largest `bands × rows`: signatures stay small next to the text.
+pub const MAX_HASHES: usize = 1024;
+
+impl MinHashSpec {
+    /// Parses a spec (see the type's docs); an empty spec is the default.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut out = MinHashSpec::default();
+        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (key, value) = item
+                .split_once('=')
+                .map(|(k, v)| (k.trim(), v.trim()))
+                .ok_or_else(|| format!("'{item}' is not KEY=VALUE; e.g. 'threshold=0.8,ngram=5,bands=14,rows=8,seed=1'"))?;
+            let integer = |low: u64, high: u64| {
+                value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|v| (low..=high).contains(v))
+                    .ok_or_else(|| format!("{key} must be an integer from {low} to {high}, got '{value}'"))
+            };
+            match key {
+                "threshold" => {
+                    out.threshold = value
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|t| *t > 0.0 && *t <= 1.0)
+                        .ok_or_else(|| format!("threshold must be a number in (0, 1], got '{value}'"))?;
+                }
+                "ngram" => out.ngram = integer(1, 64)? as usize,
+                "bands" => out.bands = integer(1, MAX_HASHES as u64)? as usize,
+                "rows" => out.rows = integer(1, MAX_HASHES as u64)? as usize,
+                "seed" => out.seed = integer(0, u64::MAX)?,
+                other => {
+                    return Err(format!("unknown key '{other}'; the keys are threshold, ngram, bands, rows and seed"));
+                }
+            }
+        }
+        if out.bands * out.rows > MAX_HASHES {
+            return Err(format!(
+                "bands × rows = {} × {} = {} hash functions, more than {MAX_HASHES}; use fewer bands or rows",
+                out.bands,
+                out.rows,
+                out.bands * out.rows
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Hash functions per signature.
+    pub fn hashes(&self) -> usize {
+        self.bands * self.rows
+    }
+
+    /// The probability that two texts of Jaccard similarity `s` share a
+    /// band (and so become a candidate pair).
+    pub fn candidate_probability(&self, s: f64) -> f64 {
+        1.0 - (1.0 - s.powi(self.rows as i32)).powi(self.bands as i32)
+    }
+}
+
+impl fmt::Display for MinHashSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "threshold={},ngram={},bands={},rows={},seed={}", self.threshold, self.ngram, self.bands, self.rows, self.seed)
+    }
+}
+
+/// splitmix64: a seed into a stream of well-mixed 64-bit values.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The seeded hash functions of a spec, and buffers reused across texts.
+#[derive(Debug)]
+pub struct MinHasher {
+    spec: MinHashSpec,
+    a: Vec<u64>,
+    b: Vec<u64>,
+    scratch: ShingleScratch,
+}
+
+impl MinHasher {
+    pub fn new(spec: MinHashSpec) -> Self {
+        let mut state = spec.seed;
+        let (mut a, mut b) = (Vec::with_capacity(spec.hashes()), Vec::with_capacity(spec.hashes()));
+        for _ in 0..spec.hashes() {
+            a.push(splitmix64(&mut state) | 1);
+            b.push(splitmix64(&mut state));
+        }
+        MinHasher { spec, a, b, scratch: ShingleScratch::default() }
+    }
+
+    pub fn spec(&self) -> &MinHashSpec {
+        &self.spec
+    }
+
+    /// Writes the signature of `text` into `out` (`bands × rows` values).
+    pub fn signature(&mut self, text: &str, out: &mut Vec<u32>) {
+        out.clear();
+        out.resize(self.spec.hashes(), u32::MAX);
+        let (a, b) = (&self.a, &self.b);
+        for_each_shingle(text, self.spec.ngram, &mut self.scratch, |x| {
+            // One pass over the functions per shingle, branch-free so that
+            // it vectorises.
+            for ((m, &a), &b) in out.iter_mut().zip(a).zip(b) {
+                let v = (a.wrapping_mul(x).wrapping_add(b) >> 32) as u32;
+                *m = (*m).min(v);
+            }
+        });
+    }
+
+    /// The hash of each band of `signature` (one per band): equal band
+    /// hashes mean (but for a 2^-64 chance) equal bands.
+    pub fn band_hashes(&self, signature: &[u32], out: &mut Vec<u64>) {
+        out.clear();
+        let mut bytes = Vec::with_capacity(4 * self.spec.rows);
+        for (band, values) in signature.chunks_exact(self.spec.rows).enumerate() {
+            bytes.clear();
+            bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+            out.push(xxhash_rust::xxh3::xxh3_64_with_seed(&bytes, band as u64));
+        }
+    }
+}
+
+/// The share of equal values of two signatures of one spec: the estimate of
+/// their texts' Jaccard similarity.
+pub fn estimated_jaccard(a: &[u32], b: &[u32]) -> f64 {
+    if a.is_empty() || a.len() != b.len() {
+        return 0.0;
+    }
+    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signature(spec: MinHashSpec, text: &str) -> Vec<u32> {
+        let mut out = Vec::new();
+        MinHasher::new(spec).signature(text, &mut out);
+        out
+    }
+
+    /// The exact Jaccard similarity of two texts' shingle sets.
+    fn jaccard(a: &str, b: &str, n: usize) -> f64 {
+        let set = |t: &str| {
+            let mut s = std::collections::HashSet::new();
+            for_each_shingle(t, n, &mut ShingleScratch::default(), |h| {
+                s.insert(h);
+            });
+            s
+        };
+        let (a, b) = (set(a), set(b));
+        a.intersection(&b).count() as f64 / a.union(&b).count() as f64
+    }
+
+    fn words(seed: u64, n: usize) -> Vec<String> {
+        let mut state = seed;
+        (0..n).map(|_| format!("w{}", splitmix64(&mut state) % 5000)).collect()
+    }
+
+    #[test]
+    fn specs_parse_and_name_what_is_wrong() {
+        assert_eq!(MinHashSpec::parse("").unwrap(), MinHashSpec::default());
+        let spec = MinHashSpec::parse(" threshold=0.7, ngram=3,bands=20,rows=5,seed=9 ").unwrap();
+        assert_eq!(spec, MinHashSpec { threshold: 0.7, ngram: 3, bands: 20, rows: 5, seed: 9 });
+        assert_eq!(MinHashSpec::parse(&spec.to_string()).unwrap(), spec);
+        let err = |s: &str| MinHashSpec::parse(s).unwrap_err();
+        assert!(err("threshold=0").contains("threshold must be a number in (0, 1]"));
+        assert!(err("threshold=1.5").contains("(0, 1]"));
+        assert!(err("bands=0").contains("bands must be an integer from 1"));
+        assert!(err("bands=64,rows=32").contains("more than 1024"));
+        assert!(err("ngram=x").contains("ngram must be an integer"));
+        assert!(err("shingle=5").contains("unknown key 'shingle'"));
+        assert!(err("threshold").contains("is not KEY=VALUE"));
+    }
+
+    #[test]
+    fn signatures_are_seeded_and_deterministic() {
+        let spec = MinHashSpec::default();
+        let text = words(1, 200).join(" ");
+        let a = signature(spec, &text);
+        assert_eq!(a.len(), 112);
+        assert_eq!(a, signature(spec, &text));
+        assert_ne!(a, signature(MinHashSpec { seed: 2, ..spec }, &text));
+        // The same words in another case and spacing: the same signature.
+        assert_eq!(a, signature(spec, &text.to_uppercase().replace(' ', "  \n")));
+    }
+
+    /// The estimate follows the true Jaccard similarity: over pairs with
+    /// 1 to 40 edited words, within 0.12 (three standard deviations at
+    /// 256 hashes), and unbiased on average.
+    #[test]
+    fn estimates_track_the_true_similarity() {
+        let spec = MinHashSpec { bands: 32, rows: 8, ..MinHashSpec::default() };
+        let mut hasher = MinHasher::new(spec);
+        let (mut sa, mut sb) = (Vec::new(), Vec::new());
+        let mut total_error = 0.0;
+        for case in 0..40u64 {
+            let base = words(100 + case, 300);
+            let mut edited = base.clone();
+            for k in 0..=case as usize {
+                edited[(k * 37 + 11) % 300] = format!("edit{k}");
+            }
+            let (a, b) = (base.join(" "), edited.join(" "));
+            hasher.signature(&a, &mut sa);
+            hasher.signature(&b, &mut sb);
+            let (estimate, truth) = (estimated_jaccard(&sa, &sb), jaccard(&a, &b, spec.ngram));
+            assert!((estimate - truth).abs() < 0.12, "case {case}: estimate {estimate}, true {truth}");
+            total_error += estimate - truth;
+        }
+        assert!((total_error / 40.0).abs() < 0.02, "mean error {}", total_error / 40.0);
+    }
+
+    #[test]
+    fn bands_match_when_their_rows_do() {
+        let spec = MinHashSpec::default();
+        let hasher = MinHasher::new(spec);
+        let mut sig: Vec<u32> = (0..112).collect();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        hasher.band_hashes(&sig, &mut a);
+        sig[9] += 1000; // band 1
+        hasher.band_hashes(&sig, &mut b);
+        assert_eq!(a.len(), 14);
+        let differ: Vec<usize> = (0..14).filter(|&i| a[i] != b[i]).collect();
+        assert_eq!(differ, vec![1]);
+        // Equal values in two bands do not give equal band hashes.
+        let same: Vec<u32> = vec![7; 112];
+        hasher.band_hashes(&same, &mut a);
+        assert_ne!(a[0], a[1]);
+    }
+
+    #[test]
+    fn the_s_curve_is_the_published_one() {
+        let spec = MinHashSpec::default();
+        assert!(spec.candidate_probability(0.86) > 0.99);
+        assert!((spec.candidate_probability(0.685) - 0.5).abs() < 0.03);
+        assert!(spec.candidate_probability(0.5) < 0.06);
+    }
+}
