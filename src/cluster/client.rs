@@ -34,7 +34,7 @@ use datafusion_proto::physical_plan::PhysicalExtensionCodec;
 use datafusion_proto::protobuf::PhysicalPlanNode;
 use futures::TryStreamExt;
 use odis_udfs::select::remote::PlanRunner;
-use odis_udfs::select::selection_plan::runs_in_client;
+use odis_udfs::runs_in_client;
 
 use crate::cluster::codec::OdisCodec;
 use crate::error::{OdisError, Result};

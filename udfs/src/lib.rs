@@ -59,6 +59,7 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
         signals::quality_signals_vector::quality_signals_vector_udf(),
         dedup::text_fingerprint::text_fingerprint_udf(),
         dedup::text_minhash::text_minhash_udf(),
+        dedup::minhash_bands::minhash_bands_udf(),
     ]
 }
 
@@ -80,7 +81,15 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>, &'sta
         (select::top_k_average::NAME, Arc::new(select::top_k_average::TopKAverageFunc), &*select::top_k_average::DOCUMENTATION),
         (select::sample_by_average::NAME, Arc::new(select::sample_by_average::SampleByAverageFunc), &*select::sample_by_average::DOCUMENTATION),
         (select::sample_uniform::NAME, Arc::new(select::sample_uniform::SampleUniformFunc), &*select::sample_uniform::DOCUMENTATION),
+        (dedup::near_duplicates::NAME, Arc::new(dedup::near_duplicates::NearDuplicatesFunc), &*dedup::near_duplicates::DOCUMENTATION),
     ]
+}
+
+/// Whether `plan` must run in the client, never on a cluster's executors:
+/// the nodes that drive passes of their own over a table (on the cluster,
+/// when there is one) and do their work in between.
+pub fn runs_in_client(plan: &dyn datafusion::physical_plan::ExecutionPlan) -> bool {
+    select::selection_plan::runs_in_client(plan) || plan.downcast_ref::<dedup::near_duplicates::NearDuplicatesExec>().is_some()
 }
 
 /// Adds every odis function and the `odis.*` settings to `ctx`; returns

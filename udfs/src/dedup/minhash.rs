@@ -35,11 +35,15 @@ pub struct MinHashSpec {
     pub rows: usize,
     /// Seeds the hash functions: signatures compare only under one seed.
     pub seed: u64,
+    /// Bits kept of each value: 32, 16 or 8 (b-bit minwise hashing, Li and
+    /// König 2010: a quarter of the space at 8 bits, the estimate corrected
+    /// for the 2^-b chance that two unrelated values agree).
+    pub bits: u32,
 }
 
 impl Default for MinHashSpec {
     fn default() -> Self {
-        MinHashSpec { threshold: 0.8, ngram: 5, bands: 14, rows: 8, seed: 1 }
+        MinHashSpec { threshold: 0.8, ngram: 5, bands: 14, rows: 8, seed: 1, bits: 32 }
     }
 }
 
@@ -74,8 +78,16 @@ impl MinHashSpec {
                 "bands" => out.bands = integer(1, MAX_HASHES as u64)? as usize,
                 "rows" => out.rows = integer(1, MAX_HASHES as u64)? as usize,
                 "seed" => out.seed = integer(0, u64::MAX)?,
+                "bits" => {
+                    out.bits = match value {
+                        "8" => 8,
+                        "16" => 16,
+                        "32" => 32,
+                        _ => return Err(format!("bits must be 8, 16 or 32, got '{value}'")),
+                    }
+                }
                 other => {
-                    return Err(format!("unknown key '{other}'; the keys are threshold, ngram, bands, rows and seed"));
+                    return Err(format!("unknown key '{other}'; the keys are threshold, ngram, bands, rows, seed and bits"));
                 }
             }
         }
@@ -104,7 +116,11 @@ impl MinHashSpec {
 
 impl fmt::Display for MinHashSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "threshold={},ngram={},bands={},rows={},seed={}", self.threshold, self.ngram, self.bands, self.rows, self.seed)
+        write!(
+            f,
+            "threshold={},ngram={},bands={},rows={},seed={},bits={}",
+            self.threshold, self.ngram, self.bands, self.rows, self.seed, self.bits
+        )
     }
 }
 
@@ -141,7 +157,8 @@ impl MinHasher {
         &self.spec
     }
 
-    /// Writes the signature of `text` into `out` (`bands × rows` values).
+    /// Writes the signature of `text` into `out` (`bands × rows` values of
+    /// `bits` bits each).
     pub fn signature(&mut self, text: &str, out: &mut Vec<u32>) {
         out.clear();
         out.resize(self.spec.hashes(), u32::MAX);
@@ -154,28 +171,38 @@ impl MinHasher {
                 *m = (*m).min(v);
             }
         });
-    }
-
-    /// The hash of each band of `signature` (one per band): equal band
-    /// hashes mean (but for a 2^-64 chance) equal bands.
-    pub fn band_hashes(&self, signature: &[u32], out: &mut Vec<u64>) {
-        out.clear();
-        let mut bytes = Vec::with_capacity(4 * self.spec.rows);
-        for (band, values) in signature.chunks_exact(self.spec.rows).enumerate() {
-            bytes.clear();
-            bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-            out.push(xxhash_rust::xxh3::xxh3_64_with_seed(&bytes, band as u64));
+        if self.spec.bits < 32 {
+            // The lowest bits of the minimum: as random as its highest, and
+            // the minimum itself is decided on all 32.
+            let mask = (1u32 << self.spec.bits) - 1;
+            out.iter_mut().for_each(|v| *v &= mask);
         }
     }
+
 }
 
-/// The share of equal values of two signatures of one spec: the estimate of
-/// their texts' Jaccard similarity.
-pub fn estimated_jaccard(a: &[u32], b: &[u32]) -> f64 {
+/// The estimate of two texts' Jaccard similarity from their signatures (of
+/// one spec, values of `bits` bits): the share of equal values, corrected
+/// for the 2^-bits chance that two values agree by accident.
+pub fn estimated_jaccard(a: &[u32], b: &[u32], bits: u32) -> f64 {
     if a.is_empty() || a.len() != b.len() {
         return 0.0;
     }
-    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
+    let equal = a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64;
+    let chance = 0.5f64.powi(bits as i32);
+    ((equal - chance) / (1.0 - chance)).clamp(0.0, 1.0)
+}
+
+/// The key of each band of `signature` (`rows` values per band): equal keys
+/// mean (but for a 2^-64 chance) equal bands of one band number.
+pub fn band_keys(signature: &[u32], rows: usize, out: &mut Vec<u64>) {
+    out.clear();
+    let mut bytes = Vec::with_capacity(4 * rows);
+    for (band, values) in signature.chunks_exact(rows).enumerate() {
+        bytes.clear();
+        bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        out.push(xxhash_rust::xxh3::xxh3_64_with_seed(&bytes, band as u64));
+    }
 }
 
 #[cfg(test)]
@@ -209,8 +236,8 @@ mod tests {
     #[test]
     fn specs_parse_and_name_what_is_wrong() {
         assert_eq!(MinHashSpec::parse("").unwrap(), MinHashSpec::default());
-        let spec = MinHashSpec::parse(" threshold=0.7, ngram=3,bands=20,rows=5,seed=9 ").unwrap();
-        assert_eq!(spec, MinHashSpec { threshold: 0.7, ngram: 3, bands: 20, rows: 5, seed: 9 });
+        let spec = MinHashSpec::parse(" threshold=0.7, ngram=3,bands=20,rows=5,seed=9,bits=8 ").unwrap();
+        assert_eq!(spec, MinHashSpec { threshold: 0.7, ngram: 3, bands: 20, rows: 5, seed: 9, bits: 8 });
         assert_eq!(MinHashSpec::parse(&spec.to_string()).unwrap(), spec);
         let err = |s: &str| MinHashSpec::parse(s).unwrap_err();
         assert!(err("threshold=0").contains("threshold must be a number in (0, 1]"));
@@ -219,6 +246,7 @@ mod tests {
         assert!(err("bands=64,rows=32").contains("more than 1024"));
         assert!(err("ngram=x").contains("ngram must be an integer"));
         assert!(err("shingle=5").contains("unknown key 'shingle'"));
+        assert!(err("bits=12").contains("bits must be 8, 16 or 32"));
         assert!(err("threshold").contains("is not KEY=VALUE"));
     }
 
@@ -252,7 +280,7 @@ mod tests {
             let (a, b) = (base.join(" "), edited.join(" "));
             hasher.signature(&a, &mut sa);
             hasher.signature(&b, &mut sb);
-            let (estimate, truth) = (estimated_jaccard(&sa, &sb), jaccard(&a, &b, spec.ngram));
+            let (estimate, truth) = (estimated_jaccard(&sa, &sb, 32), jaccard(&a, &b, spec.ngram));
             assert!((estimate - truth).abs() < 0.12, "case {case}: estimate {estimate}, true {truth}");
             total_error += estimate - truth;
         }
@@ -261,20 +289,33 @@ mod tests {
 
     #[test]
     fn bands_match_when_their_rows_do() {
-        let spec = MinHashSpec::default();
-        let hasher = MinHasher::new(spec);
         let mut sig: Vec<u32> = (0..112).collect();
         let (mut a, mut b) = (Vec::new(), Vec::new());
-        hasher.band_hashes(&sig, &mut a);
+        band_keys(&sig, 8, &mut a);
         sig[9] += 1000; // band 1
-        hasher.band_hashes(&sig, &mut b);
+        band_keys(&sig, 8, &mut b);
         assert_eq!(a.len(), 14);
         let differ: Vec<usize> = (0..14).filter(|&i| a[i] != b[i]).collect();
         assert_eq!(differ, vec![1]);
         // Equal values in two bands do not give equal band hashes.
         let same: Vec<u32> = vec![7; 112];
-        hasher.band_hashes(&same, &mut a);
+        band_keys(&same, 8, &mut a);
         assert_ne!(a[0], a[1]);
+    }
+
+    /// At 8 bits the corrected estimate stays close to the 32-bit one, and
+    /// unrelated texts estimate near 0, not at the 1/256 chance level.
+    #[test]
+    fn b_bit_estimates_are_corrected() {
+        let spec = MinHashSpec { bands: 32, rows: 8, ..MinHashSpec::default() };
+        let (text, edited, other) = (words(7, 300).join(" "), words(7, 290).join(" "), words(8, 300).join(" "));
+        let at = |bits: u32, a: &str, b: &str| {
+            let spec = MinHashSpec { bits, ..spec };
+            estimated_jaccard(&signature(spec, a), &signature(spec, b), bits)
+        };
+        assert!((at(8, &text, &edited) - at(32, &text, &edited)).abs() < 0.08);
+        assert!(at(8, &text, &other) < 0.03);
+        assert!(signature(MinHashSpec { bits: 8, ..spec }, &text).iter().all(|&v| v < 256));
     }
 
     #[test]

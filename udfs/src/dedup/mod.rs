@@ -1,11 +1,19 @@
 //! Redundancy, before selection: exact duplicates (`text_fingerprint`) and
-//! near duplicates (MinHash signatures, `text_minhash`). Copies of a
-//! document get (nearly) its ratings, so without this the top of a
-//! component repeats one document.
+//! near duplicates (MinHash: `text_minhash`, `minhash_bands`, and the
+//! clusters of `near_duplicates`). Copies of a document get (nearly) its
+//! ratings, so without this the top of a component repeats one document.
 
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::datatypes::{DataType, UInt8Type, UInt16Type, UInt32Type};
+use datafusion::common::ScalarValue;
+use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::DocSection;
 
+use crate::dedup::minhash::MinHashSpec;
+
 pub mod minhash;
+pub mod minhash_bands;
+pub mod near_duplicates;
 pub mod text_fingerprint;
 pub mod text_minhash;
 
@@ -14,3 +22,92 @@ pub(crate) const DEDUP_SECTION: DocSection = DocSection {
     label: "Deduplication Functions",
     description: Some("Exact and near-duplicate detection of texts, before any selection."),
 };
+
+/// The MinHash spec a `spec` argument names, or an error that says how to
+/// fix it.
+pub(crate) fn spec_argument(function: &str, value: Option<&ScalarValue>) -> Result<MinHashSpec> {
+    match value {
+        Some(ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s))) => {
+            MinHashSpec::parse(s).map_err(|e| DataFusionError::Plan(format!("{function}: `spec` '{s}': {e}")))
+        }
+        _ => Err(DataFusionError::Plan(format!(
+            "{function}: `spec` must be a string literal, e.g. {function}(..., 'threshold=0.8,ngram=5,bands=14,rows=8,seed=1')"
+        ))),
+    }
+}
+
+/// Whether a column's type can hold `text_minhash` signatures.
+pub(crate) fn is_signature_type(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::FixedSizeList(f, _) | DataType::List(f) | DataType::LargeList(f) => {
+            matches!(f.data_type(), DataType::UInt8 | DataType::UInt16 | DataType::UInt32)
+        }
+        _ => false,
+    }
+}
+
+/// A column of signatures, read as 32-bit values.
+pub(crate) struct Signatures {
+    values: Vec<u32>,
+    width: usize,
+    valid: Vec<bool>,
+}
+
+impl Signatures {
+    /// Reads `array` (a list column of unsigned values, as `text_minhash`
+    /// gives) whose non-NULL rows must have `spec`'s `bands × rows` values.
+    pub(crate) fn read(function: &str, array: &ArrayRef, spec: &MinHashSpec) -> Result<Self> {
+        let width = spec.hashes();
+        let wrong = |what: String| {
+            DataFusionError::Execution(format!(
+                "{function}: {what}; give the signatures text_minhash made with the same spec ({spec})"
+            ))
+        };
+        let (offsets, inner): (Vec<usize>, ArrayRef) = match array.data_type() {
+            DataType::FixedSizeList(_, n) => {
+                let list = array.as_fixed_size_list();
+                ((0..=list.len()).map(|i| i * *n as usize).collect(), list.values().clone())
+            }
+            DataType::List(_) => {
+                let list = array.as_list::<i32>();
+                (list.offsets().iter().map(|&o| o as usize).collect(), list.values().clone())
+            }
+            DataType::LargeList(_) => {
+                let list = array.as_list::<i64>();
+                (list.offsets().iter().map(|&o| o as usize).collect(), list.values().clone())
+            }
+            other => return Err(wrong(format!("a signature column must be a list of unsigned integers, got {other}"))),
+        };
+        let all: Vec<u32> = match inner.data_type() {
+            DataType::UInt8 => inner.as_primitive::<UInt8Type>().values().iter().map(|&v| v as u32).collect(),
+            DataType::UInt16 => inner.as_primitive::<UInt16Type>().values().iter().map(|&v| v as u32).collect(),
+            DataType::UInt32 => inner.as_primitive::<UInt32Type>().values().to_vec(),
+            other => return Err(wrong(format!("signature values must be unsigned integers, got {other}"))),
+        };
+        let mut values = Vec::with_capacity(array.len() * width);
+        let mut valid = Vec::with_capacity(array.len());
+        for i in 0..array.len() {
+            if array.is_null(i) {
+                values.extend(std::iter::repeat_n(0, width));
+                valid.push(false);
+                continue;
+            }
+            let (start, end) = (offsets[i], offsets[i + 1]);
+            if end - start != width {
+                return Err(wrong(format!("a signature has {} values, the spec asks for {width}", end - start)));
+            }
+            values.extend_from_slice(&all[start..end]);
+            valid.push(true);
+        }
+        Ok(Signatures { values, width, valid })
+    }
+
+    /// Row `i`'s signature, None for NULL.
+    pub(crate) fn get(&self, i: usize) -> Option<&[u32]> {
+        self.valid[i].then(|| &self.values[i * self.width..(i + 1) * self.width])
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.valid.len()
+    }
+}

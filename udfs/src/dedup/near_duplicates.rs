@@ -1,0 +1,415 @@
+//! `near_duplicates(table, id_column, text_column [, spec])`: every row
+//! that duplicates another, with its cluster's representative, by MinHash
+//! LSH (see `dedup/minhash.rs`).
+//!
+//! Three steps, so that memory follows the duplicates, not the corpus:
+//! 1. One plan over the table: each text's band keys (`minhash_bands` of
+//!    `text_minhash`), and of those only the keys that more than one row
+//!    holds (a window count partitioned by key: a sort that spills under the
+//!    memory limit and shuffles on a cluster). Only (key, id) rows of
+//!    candidates come back.
+//! 2. The candidates' signatures, by a join of the table with their ids (the
+//!    small side is built), computed for those rows alone.
+//! 3. Here: within each key's group, in id order, a row joins the first of
+//!    up to 16 earlier rows of the group whose estimated Jaccard similarity
+//!    to it reaches the threshold (union-find); clusters are the connected
+//!    components, each represented by its smallest id.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, LazyLock};
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
+use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::JoinType;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::datasource::TableType;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::context::SessionState;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::functions_aggregate::count::count_all_window;
+use datafusion::logical_expr::{Documentation, Expr, ExprFunctionExt};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
+use datafusion::prelude::{SessionContext, col, ident, lit};
+use futures::StreamExt;
+
+use crate::dedup::minhash::{MinHashSpec, estimated_jaccard};
+use crate::dedup::minhash_bands::minhash_bands_udf;
+use crate::dedup::text_minhash::text_minhash_udf;
+use crate::dedup::{DEDUP_SECTION, Signatures, is_signature_type};
+use crate::select::id_keys::{IdCodec, IdKey};
+use crate::select::table_args::{Args, Column};
+
+pub const NAME: &str = "near_duplicates";
+const USAGE: &str = "near_duplicates('table', 'id_column', 'text_column' [, 'spec'])";
+
+/// Earlier rows of a band group a row is compared with: bounds the work on
+/// a group of many copies (a boilerplate page held by thousands of rows)
+/// while every row of such a group still finds a representative.
+const REPRESENTATIVES_PER_GROUP: usize = 16;
+
+pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        DEDUP_SECTION,
+        "Finds near-duplicate texts by MinHash LSH and returns one row for every row of `table` that duplicates \
+         another: `id`, `duplicate_of` (the smallest id of its cluster, which is kept) and `similarity` (the \
+         estimated Jaccard similarity of the two texts' shingle sets). Rows of one cluster are linked, directly or \
+         through others, by pairs that share a MinHash band and whose estimated similarity reaches the spec's \
+         `threshold`; so `similarity` may be below the threshold for a row linked through another. Exact copies \
+         (after case and spacing) are near duplicates with similarity 1. A NULL text is never a duplicate; empty \
+         and word-less texts all share one signature, so they form one cluster. The same rows come back whatever \
+         the partitioning, in (duplicate_of, id) order.\n\n\
+         `text_column` holds the texts, or signatures from `text_minhash` with the same spec (then no text is read). \
+         `spec` is `text_minhash`'s (threshold=0.8, ngram=5, bands=14, rows=8, seed=1 by default: FineWeb's \
+         setting). Ids must be non-NULL and orderable; an id on two rows of one cluster is an error.",
+        USAGE,
+    )
+    .with_sql_example(
+        "```sql\n> SELECT * FROM near_duplicates('corpus', 'id', 'text');\n\
+         > SELECT c.* FROM corpus c WHERE c.id NOT IN (SELECT id FROM near_duplicates('corpus', 'id', 'text', 'threshold=0.7'));\n```",
+    )
+    .with_argument("table", "Name of a registered table or view, quoted: 'corpus'.")
+    .with_argument("id_column", "Name of a column of unique, non-NULL, orderable ids.")
+    .with_argument("text_column", "Name of the text column, or of a column of text_minhash signatures made with `spec`.")
+    .with_argument("spec", "Optional MinHash spec, e.g. 'threshold=0.8,ngram=5,bands=14,rows=8,seed=1'.")
+    .with_related_udf("text_minhash")
+    .with_related_udf("minhash_bands")
+    .build()
+});
+
+fn plan_err(message: String) -> DataFusionError {
+    DataFusionError::Plan(message)
+}
+
+fn exec_err(message: String) -> DataFusionError {
+    DataFusionError::Execution(message)
+}
+
+/// The resolved arguments.
+#[derive(Debug)]
+struct Dedup {
+    table_name: String,
+    table: Arc<dyn TableProvider>,
+    id: Column,
+    text: Column,
+    /// `text` holds signatures, not texts.
+    signatures: bool,
+    spec: MinHashSpec,
+}
+
+#[derive(Debug, Default)]
+pub struct NearDuplicatesFunc;
+
+impl TableFunctionImpl for NearDuplicatesFunc {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let args = Args::new(NAME, args.exprs(), args.session(), USAGE, &[3, 4])?;
+        let (table_name, table) = args.table(0)?;
+        let schema = table.schema();
+        let id = args.id_column(1, &table_name, &schema)?;
+        let text = args.column(2, "text_column", &table_name, &schema)?;
+        let text_type = text.field.data_type();
+        let signatures = is_signature_type(text_type);
+        if !signatures && !matches!(text_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
+            return Err(plan_err(format!(
+                "{NAME}: text column '{}' holds {text_type}, neither text nor text_minhash signatures; name the \
+                 documents' text column",
+                text.field.name()
+            )));
+        }
+        let spec = if args.len() == 4 {
+            let spec = args.string(3, "spec", "'threshold=0.8,ngram=5'")?;
+            MinHashSpec::parse(&spec).map_err(|e| plan_err(format!("{NAME}: `spec` '{spec}': {e}")))?
+        } else {
+            MinHashSpec::default()
+        };
+        Ok(Arc::new(NearDuplicatesTable(Arc::new(Dedup { table_name, table, id, text, signatures, spec }))))
+    }
+}
+
+fn output_schema(id_type: &DataType) -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("id", id_type.clone(), false),
+        Field::new("duplicate_of", id_type.clone(), false),
+        Field::new("similarity", DataType::Float64, false),
+    ]))
+}
+
+#[derive(Debug)]
+struct NearDuplicatesTable(Arc<Dedup>);
+
+#[async_trait]
+impl TableProvider for NearDuplicatesTable {
+    fn schema(&self) -> SchemaRef {
+        output_schema(self.0.id.field.data_type())
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let state = state
+            .as_any()
+            .downcast_ref::<SessionState>()
+            .cloned()
+            .ok_or_else(|| DataFusionError::Internal(format!("{NAME} needs a DataFusion SessionState")))?;
+        let exec = Arc::new(NearDuplicatesExec::new(Arc::clone(&self.0), state));
+        match projection {
+            None => Ok(exec),
+            Some(columns) => {
+                let schema = exec.schema();
+                let exprs = columns
+                    .iter()
+                    .map(|&i| {
+                        let name = schema.field(i).name();
+                        (datafusion::physical_expr::expressions::col(name, &schema), name.clone())
+                    })
+                    .map(|(e, n)| e.map(|e| (e, n)))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Arc::new(datafusion::physical_plan::projection::ProjectionExec::try_new(exprs, exec)?))
+            }
+        }
+    }
+}
+
+/// Runs the three steps in this process (their plans run wherever the
+/// session runs plans: here, or on its cluster).
+#[derive(Debug)]
+pub struct NearDuplicatesExec {
+    dedup: Arc<Dedup>,
+    state: SessionState,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+impl NearDuplicatesExec {
+    fn new(dedup: Arc<Dedup>, state: SessionState) -> Self {
+        let schema = output_schema(dedup.id.field.data_type());
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        ));
+        NearDuplicatesExec { dedup, state, schema, properties }
+    }
+}
+
+impl DisplayAs for NearDuplicatesExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "NearDuplicatesExec: table={}, id={}, text={}, spec={}",
+            self.dedup.table_name,
+            self.dedup.id.field.name(),
+            self.dedup.text.field.name(),
+            self.dedup.spec
+        )
+    }
+}
+
+impl ExecutionPlan for NearDuplicatesExec {
+    fn name(&self) -> &str {
+        "NearDuplicatesExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn with_new_children(self: Arc<Self>, _children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        if partition != 0 {
+            return Err(DataFusionError::Internal(format!("NearDuplicatesExec has one partition, asked for {partition}")));
+        }
+        let (dedup, state, schema) = (Arc::clone(&self.dedup), self.state.clone(), Arc::clone(&self.schema));
+        let future = async move { dedup.clusters(state, &schema).await };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(Arc::clone(&self.schema), futures::stream::once(future))))
+    }
+}
+
+/// Union-find over dense indices, the smaller id winning a union so that a
+/// root is its cluster's smallest id.
+struct Clusters {
+    parent: Vec<usize>,
+}
+
+impl Clusters {
+    fn find(&mut self, mut i: usize) -> usize {
+        while self.parent[i] != i {
+            self.parent[i] = self.parent[self.parent[i]];
+            i = self.parent[i];
+        }
+        i
+    }
+
+    /// Indices are in id order: the smaller index is the smaller id.
+    fn union(&mut self, a: usize, b: usize) {
+        let (a, b) = (self.find(a), self.find(b));
+        if a != b {
+            let (low, high) = if a < b { (a, b) } else { (b, a) };
+            self.parent[high] = low;
+        }
+    }
+}
+
+impl Dedup {
+    fn signature_expr(&self) -> Expr {
+        let column = ident(self.text.field.name());
+        if self.signatures { column } else { text_minhash_udf().call(vec![column, lit(self.spec.to_string())]) }
+    }
+
+    async fn clusters(&self, state: SessionState, schema: &SchemaRef) -> Result<RecordBatch> {
+        let ctx = SessionContext::new_with_state(state);
+        let codec = IdCodec::new(self.id.field.data_type())?;
+        let (id, text) = (ident(self.id.field.name()), ident(self.text.field.name()));
+        let table = ctx.read_table(Arc::clone(&self.table))?;
+        let null_ids = table.clone().filter(id.clone().is_null())?.count().await?;
+        if null_ids > 0 {
+            return Err(exec_err(format!(
+                "{NAME}: id column '{}' is NULL in {null_ids} rows of '{}'; every row needs a unique, non-NULL id",
+                self.id.field.name(),
+                self.table_name
+            )));
+        }
+
+        // 1. The band keys more than one row holds, with those rows' ids.
+        let keys = table
+            .clone()
+            .filter(text.clone().is_not_null())?
+            .select(vec![
+                id.clone().alias("odis_id"),
+                minhash_bands_udf().call(vec![self.signature_expr(), lit(self.spec.to_string())]).alias("odis_key"),
+            ])?
+            .unnest_columns(&["odis_key"])?
+            .select(vec![
+                col("odis_key"),
+                col("odis_id"),
+                count_all_window().partition_by(vec![col("odis_key")]).build()?.alias("odis_rows"),
+            ])?
+            .filter(col("odis_rows").gt(lit(1i64)))?
+            .select(vec![col("odis_key"), col("odis_id")])?;
+        let mut groups: BTreeMap<u64, Vec<IdKey>> = BTreeMap::new();
+        let mut stream = keys.execute_stream().await?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            let key = batch.column(0).as_primitive::<UInt64Type>();
+            let ids = codec.keys(batch.column(1))?;
+            for i in 0..batch.num_rows() {
+                groups.entry(key.value(i)).or_default().push(ids.key(i));
+            }
+        }
+        let mut members: Vec<IdKey> = groups.values().flatten().cloned().collect();
+        members.sort_unstable();
+        members.dedup();
+        if members.is_empty() {
+            return Ok(RecordBatch::new_empty(Arc::clone(schema)));
+        }
+
+        // 2. Their signatures.
+        let wanted = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new("odis_wanted", self.id.field.data_type().clone(), false)])),
+            vec![codec.values(&members)?],
+        )?;
+        let signatures = ctx
+            .read_batch(wanted)?
+            .join_on(table, JoinType::Inner, [col("odis_wanted").eq(id.clone())])?
+            .select(vec![col("odis_wanted"), self.signature_expr().alias("odis_signature")])?;
+        let index: HashMap<&IdKey, usize> = members.iter().enumerate().map(|(i, k)| (k, i)).collect();
+        let mut found: Vec<Option<Vec<u32>>> = vec![None; members.len()];
+        let mut stream = signatures.execute_stream().await?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            let ids = codec.keys(batch.column(0))?;
+            let column: ArrayRef = Arc::clone(batch.column(1));
+            let read = Signatures::read(NAME, &column, &self.spec)?;
+            for i in 0..batch.num_rows() {
+                let key = ids.key(i);
+                let slot = *index.get(&key).ok_or_else(|| DataFusionError::Internal(format!("{NAME}: an id not asked for")))?;
+                if found[slot].is_some() {
+                    return Err(exec_err(format!(
+                        "{NAME}: id {} appears in more than one row of '{}'; ids in column '{}' must be unique",
+                        codec.display(&key),
+                        self.table_name,
+                        self.id.field.name()
+                    )));
+                }
+                found[slot] = read.get(i).map(<[u32]>::to_vec);
+            }
+        }
+
+        // 3. Clusters.
+        let mut clusters = Clusters { parent: (0..members.len()).collect() };
+        let bits = self.spec.bits;
+        for ids in groups.values() {
+            let mut slots: Vec<usize> = ids.iter().filter_map(|k| index.get(k).copied()).collect();
+            slots.sort_unstable();
+            slots.dedup();
+            let mut representatives: Vec<usize> = Vec::with_capacity(REPRESENTATIVES_PER_GROUP);
+            for slot in slots {
+                let Some(signature) = found[slot].as_deref() else { continue };
+                let close = representatives.iter().copied().find(|&r| {
+                    found[r].as_deref().is_some_and(|other| estimated_jaccard(signature, other, bits) >= self.spec.threshold)
+                });
+                match close {
+                    Some(r) => clusters.union(r, slot),
+                    None if representatives.len() < REPRESENTATIVES_PER_GROUP => representatives.push(slot),
+                    None => {}
+                }
+            }
+        }
+        let (mut dup, mut of, mut similarity) = (Vec::new(), Vec::new(), Vec::new());
+        let mut rows: Vec<(usize, usize)> = (0..members.len()).map(|i| (clusters.find(i), i)).filter(|(r, i)| r != i).collect();
+        rows.sort_unstable();
+        for (root, slot) in rows {
+            dup.push(members[slot].clone());
+            of.push(members[root].clone());
+            let (a, b) = (found[slot].as_deref().unwrap_or_default(), found[root].as_deref().unwrap_or_default());
+            similarity.push(estimated_jaccard(a, b, bits));
+        }
+        Ok(RecordBatch::try_new(
+            Arc::clone(schema),
+            vec![codec.values(&dup)?, codec.values(&of)?, Arc::new(Float64Array::from(similarity))],
+        )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn union_keeps_the_smallest_index_as_root() {
+        let mut c = Clusters { parent: (0..6).collect() };
+        c.union(4, 2);
+        c.union(5, 4);
+        c.union(3, 1);
+        c.union(3, 5);
+        assert_eq!((0..6).map(|i| c.find(i)).collect::<Vec<_>>(), vec![0, 1, 1, 1, 1, 1]);
+    }
+}
