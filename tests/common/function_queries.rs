@@ -66,6 +66,13 @@ pub fn queries(model: &str) -> Vec<(&'static str, String)> {
         ("sample_uniform", "SELECT id, odis_rank FROM sample_uniform('docs', 'id', 300, 7)".into()),
         ("vendi_score", "SELECT round(vendi_score(s), 9) AS v, round(vendi_score(s, 'inf'), 9) AS v_inf FROM docs WHERE s[1] + s[2] + s[3] > 0".into()),
         (
+            "text_fingerprint",
+            "SELECT count(*) AS n, count(DISTINCT text_fingerprint(text)) AS distinct_texts FROM docs".into(),
+        ),
+        ("text_minhash", "SELECT id, text_minhash(text, 'bands=4,rows=2') AS m FROM docs WHERE id % 500 = 0 ORDER BY id".into()),
+        ("minhash_bands", "SELECT id, minhash_bands(text_minhash(text)) AS b FROM docs WHERE id % 500 = 0 ORDER BY id".into()),
+        ("near_duplicates", "SELECT id, duplicate_of, round(similarity, 9) AS s FROM near_duplicates('docs', 'id', 'text')".into()),
+        (
             "odis_score",
             format!("SELECT id, odis_score(text, '{model}') AS e FROM docs WHERE id % 25 = 0 ORDER BY id"),
         ),
