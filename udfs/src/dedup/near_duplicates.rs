@@ -20,8 +20,8 @@ use std::fmt;
 use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
+use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::JoinType;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -35,11 +35,13 @@ use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
+use datafusion::functions_nested::expr_fn::make_array;
 use datafusion::prelude::{SessionContext, col, ident, lit};
 use futures::StreamExt;
 
 use crate::dedup::minhash::{MinHashSpec, estimated_jaccard};
 use crate::dedup::minhash_bands::minhash_bands_udf;
+use crate::dedup::text_fingerprint::{WIDTH as FINGERPRINT_WIDTH, text_fingerprint_udf};
 use crate::dedup::text_minhash::text_minhash_udf;
 use crate::dedup::{DEDUP_SECTION, Signatures, is_signature_type};
 use crate::select::id_keys::{IdCodec, IdKey};
@@ -66,7 +68,8 @@ pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
          the partitioning, in (duplicate_of, id) order.\n\n\
          `text_column` holds the texts, or signatures from `text_minhash` with the same spec (then no text is read). \
          `spec` is `text_minhash`'s (threshold=0.8, ngram=5, bands=14, rows=8, seed=1 by default: FineWeb's \
-         setting). Ids must be non-NULL and orderable; an id on two rows of one cluster is an error.",
+         setting), or 'exact' for exact duplicates only (equal `text_fingerprint`s; `text_column` may then hold \
+         fingerprints). Ids must be non-NULL and orderable; an id on two rows of one cluster is an error.",
         USAGE,
     )
     .with_sql_example(
@@ -90,6 +93,24 @@ fn exec_err(message: String) -> DataFusionError {
     DataFusionError::Execution(message)
 }
 
+/// How duplicates are found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    /// Equal `text_fingerprint`s: the same text but for case, spacing and
+    /// Unicode composition.
+    Exact,
+    MinHash(MinHashSpec),
+}
+
+impl Mode {
+    fn parse(spec: &str) -> Result<Self> {
+        if spec.trim() == "exact" {
+            return Ok(Mode::Exact);
+        }
+        MinHashSpec::parse(spec).map(Mode::MinHash).map_err(|e| plan_err(format!("{NAME}: `spec` '{spec}': {e}")))
+    }
+}
+
 /// The resolved arguments.
 #[derive(Debug)]
 struct Dedup {
@@ -97,9 +118,9 @@ struct Dedup {
     table: Arc<dyn TableProvider>,
     id: Column,
     text: Column,
-    /// `text` holds signatures, not texts.
-    signatures: bool,
-    spec: MinHashSpec,
+    /// `text` holds signatures (or fingerprints), not texts.
+    precomputed: bool,
+    mode: Mode,
 }
 
 #[derive(Debug, Default)]
@@ -112,22 +133,23 @@ impl TableFunctionImpl for NearDuplicatesFunc {
         let schema = table.schema();
         let id = args.id_column(1, &table_name, &schema)?;
         let text = args.column(2, "text_column", &table_name, &schema)?;
+        let mode = if args.len() == 4 { Mode::parse(&args.string(3, "spec", "'threshold=0.8,ngram=5'")?)? } else { Mode::MinHash(MinHashSpec::default()) };
         let text_type = text.field.data_type();
-        let signatures = is_signature_type(text_type);
-        if !signatures && !matches!(text_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
+        let precomputed = match mode {
+            Mode::Exact => *text_type == DataType::FixedSizeBinary(FINGERPRINT_WIDTH),
+            Mode::MinHash(_) => is_signature_type(text_type),
+        };
+        if !precomputed && !matches!(text_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
+            let kind = match mode {
+                Mode::Exact => "text_fingerprint fingerprints",
+                Mode::MinHash(_) => "text_minhash signatures",
+            };
             return Err(plan_err(format!(
-                "{NAME}: text column '{}' holds {text_type}, neither text nor text_minhash signatures; name the \
-                 documents' text column",
+                "{NAME}: text column '{}' holds {text_type}, neither text nor {kind}; name the documents' text column",
                 text.field.name()
             )));
         }
-        let spec = if args.len() == 4 {
-            let spec = args.string(3, "spec", "'threshold=0.8,ngram=5'")?;
-            MinHashSpec::parse(&spec).map_err(|e| plan_err(format!("{NAME}: `spec` '{spec}': {e}")))?
-        } else {
-            MinHashSpec::default()
-        };
-        Ok(Arc::new(NearDuplicatesTable(Arc::new(Dedup { table_name, table, id, text, signatures, spec }))))
+        Ok(Arc::new(NearDuplicatesTable(Arc::new(Dedup { table_name, table, id, text, precomputed, mode }))))
     }
 }
 
@@ -214,7 +236,10 @@ impl DisplayAs for NearDuplicatesExec {
             self.dedup.table_name,
             self.dedup.id.field.name(),
             self.dedup.text.field.name(),
-            self.dedup.spec
+            match self.dedup.mode {
+                Mode::Exact => "exact".to_string(),
+                Mode::MinHash(spec) => spec.to_string(),
+            }
         )
     }
 }
@@ -279,9 +304,22 @@ impl Clusters {
 }
 
 impl Dedup {
+    /// What rows are compared by: the signature (or the fingerprint).
     fn signature_expr(&self) -> Expr {
         let column = ident(self.text.field.name());
-        if self.signatures { column } else { text_minhash_udf().call(vec![column, lit(self.spec.to_string())]) }
+        match self.mode {
+            _ if self.precomputed => column,
+            Mode::Exact => text_fingerprint_udf().call(vec![column]),
+            Mode::MinHash(spec) => text_minhash_udf().call(vec![column, lit(spec.to_string())]),
+        }
+    }
+
+    /// The keys rows are grouped by: a fingerprint, or a signature's bands.
+    fn key_expr(&self) -> Expr {
+        match self.mode {
+            Mode::Exact => make_array(vec![self.signature_expr()]),
+            Mode::MinHash(spec) => minhash_bands_udf().call(vec![self.signature_expr(), lit(spec.to_string())]),
+        }
     }
 
     async fn clusters(&self, state: SessionState, schema: &SchemaRef) -> Result<RecordBatch> {
@@ -304,7 +342,7 @@ impl Dedup {
             .filter(text.clone().is_not_null())?
             .select(vec![
                 id.clone().alias("odis_id"),
-                minhash_bands_udf().call(vec![self.signature_expr(), lit(self.spec.to_string())]).alias("odis_key"),
+                self.key_expr().alias("odis_key"),
             ])?
             .unnest_columns(&["odis_key"])?
             .select(vec![
@@ -314,14 +352,18 @@ impl Dedup {
             ])?
             .filter(col("odis_rows").gt(lit(1i64)))?
             .select(vec![col("odis_key"), col("odis_id")])?;
-        let mut groups: BTreeMap<u64, Vec<IdKey>> = BTreeMap::new();
+        let mut groups: BTreeMap<IdKey, Vec<IdKey>> = BTreeMap::new();
         let mut stream = keys.execute_stream().await?;
+        let mut key_codec = None;
         while let Some(batch) = stream.next().await {
             let batch = batch?;
-            let key = batch.column(0).as_primitive::<UInt64Type>();
-            let ids = codec.keys(batch.column(1))?;
+            let key_codec = match &mut key_codec {
+                Some(codec) => codec,
+                None => key_codec.insert(IdCodec::new(batch.column(0).data_type())?),
+            };
+            let (keys, ids) = (key_codec.keys(batch.column(0))?, codec.keys(batch.column(1))?);
             for i in 0..batch.num_rows() {
-                groups.entry(key.value(i)).or_default().push(ids.key(i));
+                groups.entry(keys.key(i)).or_default().push(ids.key(i));
             }
         }
         let mut members: Vec<IdKey> = groups.values().flatten().cloned().collect();
@@ -330,6 +372,11 @@ impl Dedup {
         if members.is_empty() {
             return Ok(RecordBatch::new_empty(Arc::clone(schema)));
         }
+
+        if self.mode == Mode::Exact {
+            return self.exact_clusters(&codec, groups, schema);
+        }
+        let Mode::MinHash(spec) = self.mode else { unreachable!("exact returned above") };
 
         // 2. Their signatures.
         let wanted = RecordBatch::try_new(
@@ -347,7 +394,7 @@ impl Dedup {
             let batch = batch?;
             let ids = codec.keys(batch.column(0))?;
             let column: ArrayRef = Arc::clone(batch.column(1));
-            let read = Signatures::read(NAME, &column, &self.spec)?;
+            let read = Signatures::read(NAME, &column, &spec)?;
             for i in 0..batch.num_rows() {
                 let key = ids.key(i);
                 let slot = *index.get(&key).ok_or_else(|| DataFusionError::Internal(format!("{NAME}: an id not asked for")))?;
@@ -365,7 +412,7 @@ impl Dedup {
 
         // 3. Clusters.
         let mut clusters = Clusters { parent: (0..members.len()).collect() };
-        let bits = self.spec.bits;
+        let bits = spec.bits;
         for ids in groups.values() {
             let mut slots: Vec<usize> = ids.iter().filter_map(|k| index.get(k).copied()).collect();
             slots.sort_unstable();
@@ -374,7 +421,7 @@ impl Dedup {
             for slot in slots {
                 let Some(signature) = found[slot].as_deref() else { continue };
                 let close = representatives.iter().copied().find(|&r| {
-                    found[r].as_deref().is_some_and(|other| estimated_jaccard(signature, other, bits) >= self.spec.threshold)
+                    found[r].as_deref().is_some_and(|other| estimated_jaccard(signature, other, bits) >= spec.threshold)
                 });
                 match close {
                     Some(r) => clusters.union(r, slot),
@@ -396,6 +443,30 @@ impl Dedup {
             Arc::clone(schema),
             vec![codec.values(&dup)?, codec.values(&of)?, Arc::new(Float64Array::from(similarity))],
         )?)
+    }
+}
+
+impl Dedup {
+    /// Exact duplicates: every group of one fingerprint is a cluster.
+    fn exact_clusters(&self, codec: &IdCodec, groups: BTreeMap<IdKey, Vec<IdKey>>, schema: &SchemaRef) -> Result<RecordBatch> {
+        let mut rows: Vec<(IdKey, IdKey)> = Vec::new();
+        for mut ids in groups.into_values() {
+            ids.sort_unstable();
+            if let Some(twice) = ids.windows(2).find(|w| w[0] == w[1]) {
+                return Err(exec_err(format!(
+                    "{NAME}: id {} appears in more than one row of '{}'; ids in column '{}' must be unique",
+                    codec.display(&twice[0]),
+                    self.table_name,
+                    self.id.field.name()
+                )));
+            }
+            let first = ids[0].clone();
+            rows.extend(ids.into_iter().skip(1).map(|id| (first.clone(), id)));
+        }
+        rows.sort_unstable();
+        let (of, dup): (Vec<IdKey>, Vec<IdKey>) = rows.into_iter().unzip();
+        let similarity = Float64Array::from(vec![1.0; dup.len()]);
+        Ok(RecordBatch::try_new(Arc::clone(schema), vec![codec.values(&dup)?, codec.values(&of)?, Arc::new(similarity)])?)
     }
 }
 
