@@ -18,6 +18,13 @@
 --               quality_ratings_vector("text") (default: no LLM needed), a
 --               column of LLM ratings (make_array(a, b, c)), or
 --               odis_score("text", 'models/quality')
+--   dedup_key   what pass 1 keeps of each kept document to find duplicates
+--               by: text_minhash("text", 'bits=8') (the default: MinHash
+--               signatures at 8 bits a value), text_fingerprint("text")
+--               (exact duplicates), or CAST(NULL AS VARCHAR) (no dedup)
+--   dedup       near_duplicates's spec for those keys: 'bits=8' and any
+--               MinHash settings (threshold=0.8, ngram=5, bands=14, rows=8,
+--               seed=1 by default), or 'exact' (fingerprints, or no dedup)
 --   scaling     how each dimension is scaled before the PCA: rank (its
 --               empirical CDF; the default) or standard (z-scores only)
 --   components  principal components to keep (the paper keeps about 4)
@@ -50,7 +57,8 @@ CREATE EXTERNAL TABLE corpus STORED AS PARQUET LOCATION '${input}';
 -- step: score
 COPY (
     SELECT odis_id, odis_rule,
-           CASE WHEN odis_rule IS NULL THEN ${scores:-quality_ratings_vector("${text:-text}")} END AS odis_raw
+           CASE WHEN odis_rule IS NULL THEN ${scores:-quality_ratings_vector("${text:-text}")} END AS odis_raw,
+           CASE WHEN odis_rule IS NULL THEN ${dedup_key:-text_minhash("${text:-text}", 'bits=8')} END AS odis_dedup
     FROM (
         SELECT *, "${id:-id}" AS odis_id,
                CASE WHEN "${text:-text}" IS NULL THEN 'null_text'
@@ -59,8 +67,22 @@ COPY (
     )
 ) TO '${work}/raw_scores/${shard:-part-00000}.parquet' STORED AS PARQUET;
 CREATE EXTERNAL TABLE raw_scores STORED AS PARQUET LOCATION '${work}/raw_scores/part-*.parquet';
+-- 1b. Duplicates among the documents that passed the filter: copies get
+--     (nearly) the same ratings, so each would take a place at the top of a
+--     component beside its original. A cluster keeps its smallest id; the
+--     others are removed before the PCA, so they neither weigh the fit nor
+--     take the budget. Read from the keys pass 1 wrote: no text is read.
+CREATE VIEW odis_dedup_keys AS SELECT odis_id, odis_dedup FROM raw_scores WHERE odis_rule IS NULL;
+-- step: duplicates
+COPY (
+    SELECT id AS odis_id, duplicate_of AS odis_duplicate_of, similarity AS odis_similarity
+    FROM near_duplicates('odis_dedup_keys', 'odis_id', 'odis_dedup', '${dedup:-bits=8}')
+) TO '${work}/duplicates.parquet' STORED AS PARQUET;
+CREATE EXTERNAL TABLE duplicates STORED AS PARQUET LOCATION '${work}/duplicates.parquet';
 -- step: kept
-CREATE VIEW kept AS SELECT odis_id, odis_raw FROM raw_scores WHERE odis_rule IS NULL;
+CREATE VIEW kept AS
+SELECT r.odis_id, r.odis_raw FROM raw_scores r
+WHERE r.odis_rule IS NULL AND NOT EXISTS (SELECT 1 FROM duplicates d WHERE d.odis_id = r.odis_id);
 
 -- 2. Scale each dimension by rank (onto its empirical CDF, so that no
 --    lopsided tail decides a component's top documents), then decorrelate:
@@ -115,6 +137,18 @@ FROM (SELECT unnest(pca_loadings(model)) AS l FROM pca);
 -- step: report
 SELECT * FROM top_k_per_dim_report('projected', 'odis_id', 'odis_pc', ${budget:-0.1});
 
+-- What dedup removed: documents, clusters, the largest cluster, and the two
+-- pairs least alike (what the threshold lets through), side by side.
+-- step: dedup_report
+SELECT (SELECT count(*) FROM duplicates) AS removed,
+       (SELECT count(DISTINCT odis_duplicate_of) FROM duplicates) AS clusters,
+       (SELECT max(n) + 1 FROM (SELECT count(*) AS n FROM duplicates GROUP BY odis_duplicate_of)) AS largest,
+       CAST(p.odis_id AS VARCHAR) AS id, CAST(p.odis_duplicate_of AS VARCHAR) AS duplicate_of, p.odis_similarity AS similarity,
+       substr(CAST(a."${text:-text}" AS VARCHAR), 1, 300) AS text, substr(CAST(b."${text:-text}" AS VARCHAR), 1, 300) AS original
+FROM (SELECT * FROM duplicates ORDER BY odis_similarity, odis_id LIMIT 2) p
+LEFT JOIN corpus a ON a."${id:-id}" = p.odis_id
+LEFT JOIN corpus b ON b."${id:-id}" = p.odis_duplicate_of
+ORDER BY p.odis_similarity, p.odis_id;
 -- What the quality filter removed: documents per rule, with one example each.
 -- step: filter_report
 SELECT f.odis_rule AS rule, f.documents, substr(CAST(c."${text:-text}" AS VARCHAR), 1, 300) AS example

@@ -25,6 +25,7 @@ fn options(out: &Path) -> SelectOptions {
         components: 4,
         scores: ScoreSource::Ratings,
         filter: "default".into(),
+        dedup: Default::default(),
         scaling: odis::select::Scaling::Rank,
         diversity: None,
         out: out.to_path_buf(),
@@ -101,9 +102,11 @@ async fn selection_on_the_bundled_corpus_is_orthogonal_diverse_and_reported() {
     assert!(report.removed.iter().all(|r| !r.example.is_empty()), "one example per rule");
     assert_eq!(report.removed[0].rule, "gopher_min_words", "short texts are the corpus's commonest reject");
 
-    // Size: floor(10% of the documents that pass), and no document twice.
+    // Size: floor(10% of the documents that pass the filter and the dedup),
+    // and no document twice.
     let rows = selection(&out).await;
-    let budget = kept / 10;
+    assert!(report.dedup.removed > 0 && report.dedup.removed < kept / 100, "{:?}", report.dedup);
+    let budget = (kept - report.dedup.removed) / 10;
     assert_eq!(rows.len() as u64, budget);
     assert_eq!(report.rows_out, budget);
     let mut ids: Vec<i64> = rows.iter().map(|r| r.0).collect();

@@ -25,6 +25,9 @@ pub(crate) async fn check_options(engine: &Engine, options: &SelectOptions) -> R
             format!("{} must be at least 1 (the number of Parquet files to write)", o.out_files)
         }));
     }
+    if let Err(e) = options.dedup.minhash_spec() {
+        return Err(wrong(SelectOption::Dedup, move |o| format!("{} minhash: {e}", o.dedup)));
+    }
     if let Err(e) = odis_udfs::filter::filter_rules::FilterSpec::parse(&options.filter) {
         let filter = options.filter.clone();
         return Err(wrong(SelectOption::Filter, move |o| format!("{} '{filter}': {e}", o.filter)));
@@ -313,6 +316,7 @@ mod tests {
             components,
             scores,
             filter: "default".into(),
+            dedup: Default::default(),
             scaling: Default::default(),
             diversity: None,
             out: PathBuf::from("selected.parquet"),

@@ -31,8 +31,8 @@ use datafusion::arrow::array::RecordBatch;
 pub use odis_udfs::select::budget::Budget;
 use odis_udfs::select::selection_plan::DraftReuse;
 pub use odis_udfs::select::selection::DimensionReport;
-pub use options::{Progress, Scaling, ScoreSource, SelectOptions, default_work_dir, is_url};
-pub use report::{Diversity, Example, FilterRemoval, SelectReport};
+pub use options::{Dedup, Progress, Scaling, ScoreSource, SelectOptions, default_work_dir, is_url};
+pub use report::{DedupRemoval, Diversity, DuplicatePair, Example, FilterRemoval, SelectReport};
 pub use steps::SELECT_SQL;
 
 use crate::engine::{Engine, StatementProgress};
@@ -97,6 +97,7 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
     let mut rows_kept = 0u64;
     let mut report_rows = Vec::new();
     let mut filter_rows = Vec::new();
+    let mut dedup_rows = Vec::new();
     let mut scaling_start = None;
     let mut work = None;
     let mut score_statement = None;
@@ -109,6 +110,8 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
             Some(Step::Fetch) => progress.stage("fetching the selected documents"),
             Some(Step::Report) => progress.stage("measuring overlap"),
             Some(Step::FilterReport) => progress.stage("summarising the filter"),
+            Some(Step::Duplicates) => progress.stage("finding duplicates"),
+            Some(Step::DedupReport) => progress.stage("summarising dedup"),
             _ => {}
         }
         let batches: Vec<RecordBatch> = {
@@ -181,6 +184,11 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
                 stages.push(("overlap report", stage_start.elapsed()));
                 report_rows = batches;
             }
+            Some(Step::Duplicates) => stages.push(("dedup", stage_start.elapsed())),
+            Some(Step::DedupReport) => {
+                stages.push(("dedup report", stage_start.elapsed()));
+                dedup_rows = batches;
+            }
             Some(Step::FilterReport) => {
                 stages.push(("filter report", stage_start.elapsed()));
                 filter_rows = batches;
@@ -189,7 +197,7 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
         }
     }
     let report = finish_report(engine, options, progress, Finished {
-        started, stages, rows_in, dims_len, rows_kept, report_rows, filter_rows,
+        started, stages, rows_in, dims_len, rows_kept, report_rows, filter_rows, dedup_rows,
     })
     .await?;
     if let Some(path) = &options.report {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
+pub use odis_udfs::dedup::minhash::MinHashSpec;
 pub use odis_udfs::select::budget::Budget;
 
 use crate::script_vars::{escape_ident as ident, escape_string as quote};
@@ -74,6 +75,73 @@ impl std::str::FromStr for Scaling {
     }
 }
 
+/// How duplicates among the documents that pass the filter are found (and
+/// all but one of each cluster removed) before the PCA.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dedup {
+    /// Keep every document.
+    None,
+    /// Equal `text_fingerprint`s: the same text but for case, spacing and
+    /// Unicode composition.
+    Exact,
+    /// MinHash LSH near duplicates (`near_duplicates`), with a spec of
+    /// MinHash settings ("" for FineWeb's defaults).
+    MinHash(String),
+}
+
+impl Default for Dedup {
+    fn default() -> Self {
+        Dedup::MinHash(String::new())
+    }
+}
+
+impl Dedup {
+    /// `minhash`, `exact` or `none`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Dedup::None => "none",
+            Dedup::Exact => "exact",
+            Dedup::MinHash(_) => "minhash",
+        }
+    }
+
+    /// The MinHash settings, checked.
+    pub fn minhash_spec(&self) -> Result<Option<MinHashSpec>, String> {
+        match self {
+            Dedup::MinHash(spec) => MinHashSpec::parse(&format!("bits=8,{spec}")).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// sql/select.sql's `dedup_key` (what pass 1 keeps) and `dedup` (the
+    /// spec near_duplicates reads it with). The key leaves the threshold
+    /// out: another threshold reuses pass 1.
+    fn script_vars(&self, text: &str) -> (String, String) {
+        match self.minhash_spec() {
+            Ok(Some(m)) => (
+                format!("text_minhash({text}, 'ngram={},bands={},rows={},seed={},bits={}')", m.ngram, m.bands, m.rows, m.seed, m.bits),
+                m.to_string(),
+            ),
+            _ if *self == Dedup::Exact => (format!("text_fingerprint({text})"), "exact".into()),
+            // No dedup: a key that is NULL everywhere finds no duplicate.
+            _ => ("CAST(NULL AS VARCHAR)".into(), "exact".into()),
+        }
+    }
+}
+
+impl std::str::FromStr for Dedup {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "minhash" => Ok(Dedup::MinHash(String::new())),
+            "exact" => Ok(Dedup::Exact),
+            "none" => Ok(Dedup::None),
+            _ => Err(format!("expected minhash, exact or none, got '{text}'")),
+        }
+    }
+}
+
 /// What to select from where.
 #[derive(Debug, Clone)]
 pub struct SelectOptions {
@@ -84,6 +152,8 @@ pub struct SelectOptions {
     pub budget: Budget,
     pub components: usize,
     pub scores: ScoreSource,
+    /// Duplicates removed after the filter, before the PCA.
+    pub dedup: Dedup,
     /// The quality rules a document must pass first (a `quality_filter`
     /// spec: `default`, `none`, `gopher,c4`, `default,gopher_min_words=20`).
     pub filter: String,
@@ -117,6 +187,7 @@ impl SelectOptions {
     /// The variables of sql/select.sql for these options.
     pub fn script_vars(&self, work: &Path) -> BTreeMap<String, String> {
         let text = format!("\"{}\"", ident(&self.text_column));
+        let (dedup_key, dedup) = self.dedup.script_vars(&text);
         let scores = match &self.scores {
             ScoreSource::Ratings => format!("quality_ratings_vector({text})"),
             ScoreSource::Column(column) => format!("\"{}\"", ident(column)),
@@ -128,6 +199,8 @@ impl SelectOptions {
             ("text", ident(&self.text_column)),
             ("scores", scores),
             ("filter", quote(&self.filter)),
+            ("dedup_key", dedup_key),
+            ("dedup", quote(&dedup)),
             ("scaling", self.scaling.name().to_string()),
             ("components", self.components.to_string()),
             ("budget", self.budget.sql_literal()),

@@ -43,8 +43,21 @@ pub fn text(report: &SelectReport, options: &SelectOptions) -> String {
         100.0 * removed as f64 / report.rows_in.max(1) as f64
     );
     for r in &report.removed {
-        let example: String = r.example.chars().take(60).map(|c| if c.is_control() { ' ' } else { c }).collect();
-        let _ = writeln!(out, "  {:>9}  {:<44} e.g. {example:?}", r.documents, r.rule);
+        let _ = writeln!(out, "  {:>9}  {:<44} e.g. {:?}", r.documents, r.rule, start(&r.example, 60));
+    }
+    let d = &report.dedup;
+    let _ = writeln!(
+        out,
+        "dedup {}: {} of them removed as copies ({:.1}%), in {} clusters, the largest of {}",
+        dedup_name(options),
+        d.removed,
+        100.0 * d.removed as f64 / report.rows_kept.max(1) as f64,
+        d.clusters,
+        d.largest
+    );
+    for p in &d.pairs {
+        let _ = writeln!(out, "  id {} ~ id {} (similarity {:.2}):", p.id, p.duplicate_of, p.similarity);
+        let _ = writeln!(out, "    {:?}\n    {:?}", start(&p.text, 70), start(&p.original, 70));
     }
     let _ = writeln!(
         out,
@@ -85,6 +98,19 @@ pub fn text(report: &SelectReport, options: &SelectOptions) -> String {
         let _ = writeln!(out, "report: {}", path.display());
     }
     out
+}
+
+/// The first `n` characters of `text`, control characters as spaces.
+fn start(text: &str, n: usize) -> String {
+    text.chars().take(n).map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+/// `minhash (threshold=0.8,...)`, `exact` or `none`.
+fn dedup_name(options: &SelectOptions) -> String {
+    match options.dedup.minhash_spec() {
+        Ok(Some(spec)) => format!("minhash ({spec})"),
+        _ => options.dedup.name().to_string(),
+    }
 }
 
 fn escape(text: &str) -> String {
@@ -168,6 +194,32 @@ pub fn html(report: &SelectReport, options: &SelectOptions) -> String {
                 escape(&r.rule),
                 r.documents,
                 escape(&r.example)
+            );
+        }
+        out.push_str("</table>");
+    }
+    let d = &report.dedup;
+    let _ = write!(
+        out,
+        "<h2>What dedup removed</h2><p>{}: {} of the {} documents that passed the filter removed as copies, in {} \
+         clusters (each keeps its smallest id); the largest cluster holds {} documents.</p>",
+        escape(&dedup_name(options)),
+        d.removed,
+        report.rows_kept,
+        d.clusters,
+        d.largest
+    );
+    if !d.pairs.is_empty() {
+        out.push_str("<p>The pairs least alike:</p><table><tr><th class=\"t\">removed</th><th class=\"t\">kept</th><th>similarity</th></tr>");
+        for p in &d.pairs {
+            let _ = write!(
+                out,
+                "<tr><td class=\"t\">id {}<blockquote>{}</blockquote></td><td class=\"t\">id {}<blockquote>{}</blockquote></td><td>{:.2}</td></tr>",
+                escape(&p.id),
+                escape(&p.text),
+                escape(&p.duplicate_of),
+                escape(&p.original),
+                p.similarity
             );
         }
         out.push_str("</table>");

@@ -41,6 +41,29 @@ pub struct Diversity {
     pub random: f64,
 }
 
+/// Two texts dedup found to be copies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DuplicatePair {
+    pub id: String,
+    pub duplicate_of: String,
+    /// Estimated Jaccard similarity of their shingle sets (1 for exact).
+    pub similarity: f64,
+    /// The start of the removed text, and of the one kept.
+    pub text: String,
+    pub original: String,
+}
+
+/// What dedup removed from the documents that passed the filter.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DedupRemoval {
+    pub removed: u64,
+    pub clusters: u64,
+    /// Documents in the largest cluster (the one kept included).
+    pub largest: u64,
+    /// The pairs least alike, side by side: what the threshold lets through.
+    pub pairs: Vec<DuplicatePair>,
+}
+
 /// Everything `odis select` reports.
 #[derive(Debug, Clone)]
 pub struct SelectReport {
@@ -49,6 +72,8 @@ pub struct SelectReport {
     pub rows_kept: u64,
     /// What the filter removed, most documents first.
     pub removed: Vec<FilterRemoval>,
+    /// What dedup removed of the documents that passed the filter.
+    pub dedup: DedupRemoval,
     pub rows_out: u64,
     /// Names of the raw dimensions (signal names, or dim0, dim1, ...).
     pub dimension_names: Vec<String>,
@@ -68,6 +93,27 @@ pub struct SelectReport {
 }
 
 /// Rows in the selected-ids work file.
+/// The dedup report's rows (sql/select.sql's `dedup_report`): counts on
+/// every row, one row per example pair; none when nothing was removed.
+fn dedup_removal(batches: &[RecordBatch]) -> Result<DedupRemoval> {
+    let mut out = DedupRemoval::default();
+    for batch in batches.iter().filter(|b| b.num_rows() > 0) {
+        let (removed, clusters, largest) = (i64s(batch.column(0))?, i64s(batch.column(1))?, i64s(batch.column(2))?);
+        (out.removed, out.clusters, out.largest) = (removed[0] as u64, clusters[0] as u64, largest[0] as u64);
+        let similarity = f64s(batch.column(5))?;
+        for r in 0..batch.num_rows() {
+            out.pairs.push(DuplicatePair {
+                id: text_at(batch.column(3), r),
+                duplicate_of: text_at(batch.column(4), r),
+                similarity: similarity[r].unwrap_or(f64::NAN),
+                text: text_at(batch.column(6), r),
+                original: text_at(batch.column(7), r),
+            });
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) async fn selected_rows(engine: &Engine) -> Result<u64> {
     count(engine, "SELECT count(*) FROM selected").await
 }
@@ -81,10 +127,14 @@ pub(crate) struct Finished {
     pub(crate) rows_kept: u64,
     pub(crate) report_rows: Vec<RecordBatch>,
     pub(crate) filter_rows: Vec<RecordBatch>,
+    pub(crate) dedup_rows: Vec<RecordBatch>,
 }
 
 pub(crate) async fn finish_report(engine: &Engine, options: &SelectOptions, progress: &impl Progress, done: Finished) -> Result<SelectReport> {
-    let Finished { started, mut stages, rows_in, dims_len, rows_kept, report_rows, filter_rows } = done;
+    let Finished { started, mut stages, rows_in, dims_len, rows_kept, report_rows, filter_rows, dedup_rows } = done;
+    let dedup = dedup_removal(&dedup_rows)?;
+    // Passed the filter: those kept for the PCA and the duplicates removed.
+    let rows_kept = rows_kept + dedup.removed;
     let on_stage = |stage: &str| progress.stage(stage);
     on_stage("writing the report");
     let report_start = Instant::now();
@@ -195,6 +245,7 @@ pub(crate) async fn finish_report(engine: &Engine, options: &SelectOptions, prog
         rows_in,
         rows_kept,
         removed,
+        dedup,
         rows_out,
         dimension_names,
         explained_variance_ratio,

@@ -63,6 +63,7 @@ pub(crate) async fn open_work_dir(engine: &Engine, options: &SelectOptions, path
             _ => Vec::new(),
         },
         filter: options.filter.clone(),
+        dedup: vars["dedup_key"].clone(),
     };
     WorkDir::open(path, &options.input, identity, files, options.shard_bytes, options.work_dir.is_none())
 }

@@ -13,6 +13,7 @@ pub const SELECT_SQL: &str = include_str!("../../sql/select.sql");
 pub(crate) enum Step {
     Corpus,
     Score,
+    Duplicates,
     Kept,
     Scaling,
     Projected,
@@ -20,12 +21,14 @@ pub(crate) enum Step {
     Fetch,
     Report,
     FilterReport,
+    DedupReport,
 }
 
 impl Step {
-    const ALL: [Step; 9] = [
+    const ALL: [Step; 11] = [
         Step::Corpus,
         Step::Score,
+        Step::Duplicates,
         Step::Kept,
         Step::Scaling,
         Step::Projected,
@@ -33,12 +36,14 @@ impl Step {
         Step::Fetch,
         Step::Report,
         Step::FilterReport,
+        Step::DedupReport,
     ];
 
     fn name(self) -> &'static str {
         match self {
             Step::Corpus => "corpus",
             Step::Score => "score",
+            Step::Duplicates => "duplicates",
             Step::Kept => "kept",
             Step::Scaling => "scaling",
             Step::Projected => "projected",
@@ -46,6 +51,7 @@ impl Step {
             Step::Fetch => "fetch",
             Step::Report => "report",
             Step::FilterReport => "filter_report",
+            Step::DedupReport => "dedup_report",
         }
     }
 }
@@ -78,7 +84,7 @@ pub(crate) fn named_steps(engine: &Engine, script: &str) -> Result<Vec<Option<St
 }
 
 /// The names sql/select.sql registers on the engine, but the fitted models.
-pub(crate) const TRANSIENT_NAMES: [&str; 8] = ["odis_shard", "projected", "loadings", "selected", "scaled", "kept", "raw_scores", "corpus"];
+pub(crate) const TRANSIENT_NAMES: [&str; 10] = ["odis_shard", "odis_dedup_keys", "duplicates", "projected", "loadings", "selected", "scaled", "kept", "raw_scores", "corpus"];
 
 /// Drops `names`, whether tables or views: DataFusion's DROP TABLE leaves a
 /// view of that name in place (and DROP VIEW a table), and a user's session

@@ -40,6 +40,9 @@ pub struct ScoringIdentity {
     /// Size and modified time of each file of the scoring model, if any.
     pub model_files: Vec<String>,
     pub filter: String,
+    /// The SQL of what pass 1 keeps to find duplicates by.
+    #[serde(default)]
+    pub dedup: String,
 }
 
 /// One input file as listed when the run started.
@@ -271,6 +274,7 @@ fn check_same(path: &Path, old: &Manifest, new: &Manifest) -> Result<()> {
         (SelectOption::TextColumn, &a.text_column, &b.text_column),
         (SelectOption::Scores, &a.scores, &b.scores),
         (SelectOption::Filter, &a.filter, &b.filter),
+        (SelectOption::Dedup, &a.dedup, &b.dedup),
     ];
     for (option, was, is) in fields {
         if was != is {
@@ -338,6 +342,7 @@ mod tests {
             scores: "quality_ratings_vector(\"text\")".into(),
             model_files: vec![],
             filter: "default".into(),
+            dedup: "text_minhash(\"text\", 'bits=8')".into(),
         }
     }
 

@@ -293,6 +293,14 @@ struct SelectArgs {
     #[arg(long, default_value = "default", value_name = "SPEC")]
     filter: String,
 
+    /// Remove duplicates among the documents that pass the filter, before the PCA (a cluster keeps its smallest id): minhash (near duplicates, MinHash LSH), exact (the same text but for case and spacing) or none
+    #[arg(long, default_value = "minhash", value_name = "minhash|exact|none")]
+    dedup: odis::select::Dedup,
+
+    /// MinHash settings for --dedup minhash: threshold=0.8,ngram=5,bands=14,rows=8,seed=1 by default (FineWeb's) (\h near_duplicates)
+    #[arg(long, value_name = "SPEC", default_value = "")]
+    dedup_spec: String,
+
     /// How each raw dimension is scaled before the PCA: rank (onto its empirical CDF) or standard (z-scores)
     #[arg(long, default_value = "rank", value_name = "rank|standard")]
     scaling: odis::select::Scaling,
@@ -371,6 +379,7 @@ fn in_flags(e: &odis::OdisError) -> String {
                 O::Budget => "--budget",
                 O::Components => "--components",
                 O::Filter => "--filter",
+                O::Dedup => "--dedup",
                 O::Diversity => "--diversity",
                 O::Out => "--out",
                 O::OutFiles => "--out-files",
@@ -396,6 +405,14 @@ async fn select(engine: Engine, args: SelectArgs, quiet: bool) -> ExitCode {
         (false, None) if odis::select::is_url(&args.out.display().to_string()) => None,
         (false, None) => Some(args.out.parent().unwrap_or(std::path::Path::new("")).join("report.html")),
     };
+    let dedup = match args.dedup {
+        odis::select::Dedup::MinHash(_) => odis::select::Dedup::MinHash(args.dedup_spec),
+        other if args.dedup_spec.is_empty() => other,
+        other => {
+            eprintln!("Error: --dedup-spec sets MinHash settings; it goes with --dedup minhash, not --dedup {}", other.name());
+            return ExitCode::from(2);
+        }
+    };
     let options = odis::select::SelectOptions {
         input: args.documents.input,
         text_column: args.documents.text_column,
@@ -404,6 +421,7 @@ async fn select(engine: Engine, args: SelectArgs, quiet: bool) -> ExitCode {
         components: args.components,
         scores,
         filter: args.filter,
+        dedup,
         scaling: args.scaling,
         diversity: args.diversity,
         out: args.out,

@@ -1,0 +1,170 @@
+//! Duplicates on real text with injected copies (benches/junk_corpus.py
+//! --copy-share: exact copies, copies in other case and spacing, copies with
+//! 1 to 3 words dropped, doubled or changed; some originals copied many
+//! times): what near_duplicates finds, and what `odis select` picks with and
+//! without dedup. A copy counts as a duplicate of its original when the true
+//! Jaccard similarity of their 5-word shingle sets is at least 0.8, computed
+//! here from the shingles, not from MinHash.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::Int64Type;
+use odis::Engine;
+use odis::select::{Budget, Dedup, ScoreSource, SelectOptions, Scaling};
+use odis::udfs::text::shingles::{ShingleScratch, for_each_shingle};
+
+/// The bundled corpus with 25% junk and 9% copies.
+fn corpus_with_copies(dir: &Path) -> PathBuf {
+    let path = dir.join("copies.parquet");
+    let script = common::repo_root().join("benches/junk_corpus.py");
+    let input = common::repo_root().join("sql/data/corpus.parquet");
+    let status = std::process::Command::new(common::python())
+        .args([script.as_os_str(), "--input".as_ref(), input.as_os_str(), "--out".as_ref(), path.as_os_str()])
+        .args(["--copy-share", "0.09"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    path
+}
+
+fn shingles(text: &str) -> HashSet<u64> {
+    let mut out = HashSet::new();
+    for_each_shingle(text, 5, &mut ShingleScratch::default(), |h| {
+        out.insert(h);
+    });
+    out
+}
+
+fn jaccard(a: &HashSet<u64>, b: &HashSet<u64>) -> f64 {
+    a.intersection(b).count() as f64 / a.union(b).count().max(1) as f64
+}
+
+async fn batches(engine: &Engine, sql: &str) -> Vec<RecordBatch> {
+    engine.sql(sql).await.unwrap_or_else(|e| panic!("{sql}\n{e}"))
+}
+
+/// (id, text, copy_of) of every row.
+async fn rows(engine: &Engine, corpus: &Path) -> Vec<(i64, Option<String>, Option<i64>)> {
+    let mut out = Vec::new();
+    for b in batches(engine, &format!("SELECT id, text, copy_of FROM '{}'", corpus.display())).await {
+        let text = datafusion::arrow::compute::cast(b.column(1), &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
+        let (id, text, copy) = (b.column(0).as_primitive::<Int64Type>(), text.as_string::<i32>(), b.column(2).as_primitive::<Int64Type>());
+        for i in 0..b.num_rows() {
+            out.push((id.value(i), text.is_valid(i).then(|| text.value(i).to_string()), copy.is_valid(i).then(|| copy.value(i))));
+        }
+    }
+    out
+}
+
+/// The injected copies that are true near duplicates (Jaccard >= 0.8 to
+/// their original): copy id -> original id.
+fn true_copies(rows: &[(i64, Option<String>, Option<i64>)]) -> HashMap<i64, i64> {
+    let texts: HashMap<i64, &str> = rows.iter().filter_map(|(id, t, _)| t.as_deref().map(|t| (*id, t))).collect();
+    let mut out = HashMap::new();
+    for (id, text, original) in rows {
+        if let (Some(text), Some(original)) = (text, original) {
+            if jaccard(&shingles(text), &shingles(texts[original])) >= 0.8 {
+                out.insert(*id, *original);
+            }
+        }
+    }
+    out
+}
+
+fn options(input: &Path, out: &Path, dedup: Dedup) -> SelectOptions {
+    SelectOptions {
+        input: input.display().to_string(),
+        text_column: "text".into(),
+        id_column: "id".into(),
+        budget: Budget::Fraction(0.1),
+        components: 4,
+        scores: ScoreSource::Ratings,
+        filter: "default".into(),
+        dedup,
+        scaling: Scaling::Rank,
+        diversity: None,
+        out: out.to_path_buf(),
+        out_files: None,
+        work_dir: None,
+        keep_work: false,
+        shard_bytes: odis::select::work_dir::SHARD_BYTES,
+        report: None,
+    }
+}
+
+/// Selected documents that repeat another selected one: (redundant rows,
+/// the most times one document was picked).
+async fn redundancy(engine: &Engine, selected: &Path, copies: &HashMap<i64, i64>) -> (usize, usize) {
+    let mut picked: HashMap<i64, usize> = HashMap::new();
+    for b in batches(engine, &format!("SELECT id FROM '{}'", selected.display())).await {
+        let ids = b.column(0).as_primitive::<Int64Type>();
+        for i in 0..b.num_rows() {
+            let id = ids.value(i);
+            *picked.entry(*copies.get(&id).unwrap_or(&id)).or_default() += 1;
+        }
+    }
+    (picked.values().map(|n| n - 1).sum(), picked.values().copied().max().unwrap_or(0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn near_duplicates_finds_the_copies_and_select_picks_each_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = corpus_with_copies(dir.path());
+    let engine = Engine::new().unwrap();
+    let rows = rows(&engine, &corpus).await;
+    let copies = true_copies(&rows);
+    let injected = rows.iter().filter(|r| r.2.is_some()).count();
+    eprintln!("{} documents, {injected} injected copies, {} of them at Jaccard >= 0.8", rows.len(), copies.len());
+    assert!(copies.len() > injected / 2, "too few true copies to measure anything");
+
+    // near_duplicates: each true copy in its original's cluster.
+    engine.sql(&format!("CREATE EXTERNAL TABLE c STORED AS PARQUET LOCATION '{}'", corpus.display())).await.unwrap();
+    let mut representative: HashMap<i64, i64> = HashMap::new();
+    for b in batches(&engine, "SELECT id, duplicate_of FROM near_duplicates('c', 'id', 'text')").await {
+        let (id, of) = (b.column(0).as_primitive::<Int64Type>(), b.column(1).as_primitive::<Int64Type>());
+        for i in 0..b.num_rows() {
+            representative.insert(id.value(i), of.value(i));
+        }
+    }
+    let cluster_of = |id: i64| *representative.get(&id).unwrap_or(&id);
+    let found = copies.iter().filter(|(copy, original)| cluster_of(**copy) == cluster_of(**original)).count();
+    let recall = found as f64 / copies.len() as f64;
+    // Flagged documents that are no copy: each checked against its
+    // representative's text; below 0.7 true Jaccard it is a false flag.
+    let texts: HashMap<i64, &str> = rows.iter().filter_map(|(id, t, _)| t.as_deref().map(|t| (*id, t))).collect();
+    let is_copy: HashSet<i64> = rows.iter().filter(|r| r.2.is_some()).map(|r| r.0).collect();
+    let others: Vec<(i64, i64)> = representative.iter().filter(|(id, _)| !is_copy.contains(id)).map(|(a, b)| (*a, *b)).collect();
+    let false_flags = others.iter().filter(|(id, of)| jaccard(&shingles(texts[id]), &shingles(texts[of])) < 0.7).count();
+    let unique = rows.len() - injected;
+    eprintln!(
+        "near_duplicates: {found} of {} true copies found ({:.2}%); {} other documents flagged, {false_flags} of them \
+         below Jaccard 0.7 to their representative ({:.3}% of {unique})",
+        copies.len(),
+        100.0 * recall,
+        others.len(),
+        100.0 * false_flags as f64 / unique as f64
+    );
+    assert!(recall >= 0.95, "recall {recall}");
+    assert!(false_flags as f64 <= 0.005 * unique as f64, "{false_flags} false flags");
+
+    // odis select: without dedup the top of a component repeats documents;
+    // with it (the default), no copy is picked beside its original.
+    let out = dir.path().join("selected.parquet");
+    odis::select::select(&engine, &options(&corpus, &out, Dedup::None), ()).await.unwrap();
+    let (redundant_without, most_without) = redundancy(&engine, &out, &copies).await;
+    let report = odis::select::select(&engine, &options(&corpus, &out, Dedup::default()), ()).await.unwrap();
+    let (redundant, most) = redundancy(&engine, &out, &copies).await;
+    eprintln!(
+        "odis select --budget 10%: --dedup none picks {redundant_without} redundant copies of {} rows (one document \
+         {most_without} times); --dedup minhash {redundant} of {} (at most {most} times); dedup removed {} in {} clusters",
+        report.rows_out, report.rows_out, report.dedup.removed, report.dedup.clusters
+    );
+    assert!(redundant_without > 0, "the corpus shows no redundancy to remove");
+    assert!(redundant as f64 <= 0.005 * report.rows_out as f64, "{redundant} redundant rows");
+    assert!(report.dedup.removed > 0 && report.dedup.largest >= 2);
+    assert_eq!(report.dedup.pairs.len(), 2);
+}
