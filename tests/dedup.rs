@@ -168,3 +168,36 @@ async fn near_duplicates_finds_the_copies_and_select_picks_each_once() {
     assert!(report.dedup.removed > 0 && report.dedup.largest >= 2);
     assert_eq!(report.dedup.pairs.len(), 2);
 }
+
+/// A corpus of one text many times over (300 documents that differ in one
+/// number) leaves one document after dedup: the error says so, names the
+/// option to relax, and keeps the scores for the rerun.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corpus_of_copies_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("copies.parquet");
+    let engine = Engine::new().unwrap();
+    engine
+        .sql(&format!(
+            "COPY (SELECT x AS id, 'Document ' || x || ' is a plain English paragraph about the history of maps, rivers \
+             and the towns that grew beside them. ' || repeat('It has several sentences of ordinary prose. ', 12) AS text \
+             FROM generate_series(1, 300) t(x)) TO '{}'",
+            input.display()
+        ))
+        .await
+        .unwrap();
+    let out = dir.path().join("out.parquet");
+    let mut options = options(&input, &out, Dedup::default());
+    options.filter = "none".into();
+    let e = odis::select::select(&engine, &options, ()).await.unwrap_err();
+    let odis::OdisError::Select(e) = e else { panic!("not a SelectError: {e}") };
+    assert_eq!(e.option(), odis::select::error::SelectOption::Dedup);
+    let message = e.to_string();
+    assert!(message.contains("1 document is left (299 were removed as copies") && message.contains("dedup none"), "{message}");
+    assert!(!out.exists());
+    // Exact dedup sees 300 different texts.
+    options.dedup = Dedup::Exact;
+    options.budget = Budget::Rows(10);
+    let report = odis::select::select(&engine, &options, ()).await.unwrap();
+    assert_eq!((report.dedup.removed, report.rows_out), (0, 10));
+}

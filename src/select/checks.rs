@@ -202,6 +202,17 @@ pub(crate) async fn check_corpus(engine: &Engine, options: &SelectOptions) -> Re
 /// budget; returns the vectors' length and the documents' count.
 pub(crate) async fn check_raw_scores(engine: &Engine, options: &SelectOptions) -> Result<(usize, u64)> {
     let kept = count(engine, "SELECT count(*) FROM kept").await?;
+    let duplicates = count(engine, "SELECT count(*) FROM duplicates").await?;
+    if kept < 2 && duplicates > 0 {
+        return Err(wrong(SelectOption::Dedup, move |o| {
+            format!(
+                "after the quality filter and dedup {kept} document is left ({duplicates} were removed as copies of \
+                 others); the corpus is one text many times over, or relax dedup: {} none, or {} minhash with \
+                 --dedup-spec 'threshold=0.95'",
+                o.dedup, o.dedup
+            )
+        }));
+    }
     if kept < 2 {
         let filter = options.filter.clone();
         return Err(wrong(SelectOption::Filter, move |o| {
