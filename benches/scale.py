@@ -26,18 +26,21 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def measured(argv):
+def measured(argv, stdout_path=None):
     """(seconds, peak RSS in MiB, CPU seconds) of a child process, via a
-    fresh Python so that RUSAGE_CHILDREN holds this one child alone."""
+    fresh Python so that RUSAGE_CHILDREN holds this one child alone; its
+    standard output goes to `stdout_path` when given."""
     probe = (
-        "import resource, subprocess, sys, time\n"
-        "t = time.perf_counter(); p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)\n"
+        "import os, resource, subprocess, sys, time\n"
+        "out = open(os.environ['ODIS_BENCH_STDOUT'], 'w') if os.environ.get('ODIS_BENCH_STDOUT') else subprocess.DEVNULL\n"
+        "t = time.perf_counter(); p = subprocess.run(sys.argv[1:], stdout=out, stderr=subprocess.PIPE, text=True)\n"
         "t = time.perf_counter() - t\n"
         "if p.returncode: sys.exit(p.stderr)\n"
         "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
         "print(t, u.ru_maxrss / 1024, u.ru_utime + u.ru_stime)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True)
+    env = dict(os.environ, ODIS_BENCH_STDOUT=stdout_path or "")
+    proc = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         sys.exit(f"{' '.join(argv)} failed:\n{proc.stderr}")
     seconds, mib, cpu = proc.stdout.split()

@@ -47,10 +47,15 @@ async fn batches(engine: &Engine, sql: &str) -> Vec<RecordBatch> {
     engine.sql(sql).await.unwrap_or_else(|e| panic!("{sql}\n{e}"))
 }
 
-/// (id, text, copy_of) of every row.
+/// (id, text, copy_of) of every row (copy_of NULL in a corpus without
+/// injected copies).
 async fn rows(engine: &Engine, corpus: &Path) -> Vec<(i64, Option<String>, Option<i64>)> {
     let mut out = Vec::new();
-    for b in batches(engine, &format!("SELECT id, text, copy_of FROM '{}'", corpus.display())).await {
+    let table = format!("'{}'", corpus.display());
+    let columns = engine.context().sql(&format!("SELECT * FROM {table}")).await.unwrap();
+    let has_copies = columns.schema().has_column_with_unqualified_name("copy_of");
+    let copy_of = if has_copies { "copy_of" } else { "CAST(NULL AS BIGINT)" };
+    for b in batches(engine, &format!("SELECT id, text, {copy_of} FROM {table}")).await {
         let text = datafusion::arrow::compute::cast(b.column(1), &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
         let (id, text, copy) = (b.column(0).as_primitive::<Int64Type>(), text.as_string::<i32>(), b.column(2).as_primitive::<Int64Type>());
         for i in 0..b.num_rows() {
@@ -200,4 +205,76 @@ async fn a_corpus_of_copies_is_named_as_such() {
     options.budget = Budget::Rows(10);
     let report = odis::select::select(&engine, &options, ()).await.unwrap();
     assert_eq!((report.dedup.removed, report.rows_out), (0, 10));
+}
+
+/// near_duplicates against datasketch's MinHash LSH at the same settings,
+/// on the bundled corpus (real text with its own near duplicates: sayings
+/// with and without an attribution, in other punctuation). Both get the
+/// same shingles; what is compared is the hashing, banding, threshold and
+/// clustering. Pairs (document, representative) must agree 95% either way,
+/// and the pairs one finds and the other not must be borderline: their true
+/// Jaccard similarity within 0.05 of the threshold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clusters_agree_with_datasketch() {
+    use datafusion::arrow::array::{ListBuilder, UInt64Builder, Int64Array};
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = common::repo_root().join("sql/data/corpus.parquet");
+    let engine = Engine::new().unwrap();
+    let texts: HashMap<i64, String> =
+        rows(&engine, &corpus).await.into_iter().filter_map(|(id, text, _)| text.map(|t| (id, t))).collect();
+    let mut ids: Vec<i64> = texts.keys().copied().collect();
+    ids.sort_unstable();
+    let sets: HashMap<i64, HashSet<u64>> = ids.iter().map(|id| (*id, shingles(&texts[id]))).collect();
+
+    // The reference, on the same shingles.
+    let mut lists = ListBuilder::new(UInt64Builder::new());
+    for id in &ids {
+        let mut hashes = Vec::new();
+        for_each_shingle(&texts[id], 5, &mut ShingleScratch::default(), |h| hashes.push(h));
+        lists.append_value(hashes.into_iter().map(Some));
+    }
+    let batch = RecordBatch::try_from_iter(vec![
+        ("id", std::sync::Arc::new(Int64Array::from(ids.clone())) as datafusion::arrow::array::ArrayRef),
+        ("shingles", std::sync::Arc::new(lists.finish()) as datafusion::arrow::array::ArrayRef),
+    ])
+    .unwrap();
+    let input = dir.path().join("shingles.parquet");
+    let mut writer = datafusion::parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&input).unwrap(), batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let output = dir.path().join("reference.json");
+    let script = common::repo_root().join("tests/support/minhash_reference.py");
+    let status = std::process::Command::new(common::python()).args([script.as_os_str(), input.as_os_str(), output.as_os_str()]).status().unwrap();
+    assert!(status.success(), "the datasketch reference failed (is it installed? scripts/setup.sh installs it)");
+    let theirs: HashSet<(i64, i64)> =
+        serde_json::from_str::<Vec<(i64, i64)>>(&std::fs::read_to_string(&output).unwrap()).unwrap().into_iter().collect();
+
+    engine.sql(&format!("CREATE EXTERNAL TABLE bundled STORED AS PARQUET LOCATION '{}'", corpus.display())).await.unwrap();
+    let mut ours = HashSet::new();
+    for b in batches(&engine, "SELECT id, duplicate_of FROM near_duplicates('bundled', 'id', 'text')").await {
+        let (id, of) = (b.column(0).as_primitive::<Int64Type>(), b.column(1).as_primitive::<Int64Type>());
+        for i in 0..b.num_rows() {
+            ours.insert((id.value(i), of.value(i)));
+        }
+    }
+    let both = ours.intersection(&theirs).count();
+    let disagree: Vec<(i64, i64, f64)> = ours
+        .symmetric_difference(&theirs)
+        .map(|&(a, b)| (a, b, jaccard(&sets[&a], &sets[&b])))
+        .collect();
+    let off: Vec<&(i64, i64, f64)> = disagree.iter().filter(|(_, _, j)| (j - 0.8).abs() > 0.05).collect();
+    eprintln!(
+        "near_duplicates {} pairs, datasketch {}, {both} in both ({:.1}% of ours, {:.1}% of theirs); {} disagree, {} of \
+         them with true Jaccard more than 0.05 from 0.8: {:?}",
+        ours.len(),
+        theirs.len(),
+        100.0 * both as f64 / ours.len() as f64,
+        100.0 * both as f64 / theirs.len() as f64,
+        disagree.len(),
+        off.len(),
+        off.iter().take(10).collect::<Vec<_>>()
+    );
+    assert!(ours.len() > 100, "too few duplicates to compare");
+    assert!(both as f64 >= 0.95 * ours.len() as f64 && both as f64 >= 0.95 * theirs.len() as f64);
+    assert!(off.is_empty(), "disagreements far from the threshold");
 }

@@ -3,11 +3,11 @@
 //! LSH (see `dedup/minhash.rs`).
 //!
 //! Three steps, so that memory follows the duplicates, not the corpus:
-//! 1. One plan over the table: each text's band keys (`minhash_bands` of
-//!    `text_minhash`), and of those only the keys that more than one row
-//!    holds (a window count partitioned by key: a sort that spills under the
-//!    memory limit and shuffles on a cluster). Only (key, id) rows of
-//!    candidates come back.
+//! 1. Plans over the table: each text's band keys (`minhash_bands` of
+//!    `text_minhash`), counted per key (a grouped count that spills under
+//!    the memory limit and shuffles on a cluster), and the rows of the keys
+//!    that more than one row holds (a join that builds those few keys). Only
+//!    (key, id) rows of candidates come back.
 //! 2. The candidates' signatures, by a join of the table with their ids (the
 //!    small side is built), computed for those rows alone.
 //! 3. Here: within each key's group, in id order, a row joins the first of
@@ -29,8 +29,8 @@ use datafusion::datasource::TableType;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionState;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::functions_aggregate::count::count_all_window;
-use datafusion::logical_expr::{Documentation, Expr, ExprFunctionExt};
+use datafusion::functions_aggregate::count::count_all;
+use datafusion::logical_expr::{Documentation, Expr};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -336,21 +336,24 @@ impl Dedup {
             )));
         }
 
-        // 1. The band keys more than one row holds, with those rows' ids.
-        let keys = table
-            .clone()
-            .filter(text.clone().is_not_null())?
-            .select(vec![
-                id.clone().alias("odis_id"),
-                self.key_expr().alias("odis_key"),
-            ])?
-            .unnest_columns(&["odis_key"])?
-            .select(vec![
-                col("odis_key"),
-                col("odis_id"),
-                count_all_window().partition_by(vec![col("odis_key")]).build()?.alias("odis_rows"),
-            ])?
+        // 1. The band keys more than one row holds (a grouped count: it
+        // spills under the memory limit), then those keys' rows (a join
+        // that builds the few keys). The keys are computed twice: from
+        // stored signatures that is cheap; over texts it is two MinHash
+        // passes, and a table of text_minhash signatures saves one.
+        let keyed = |table: datafusion::dataframe::DataFrame| -> Result<datafusion::dataframe::DataFrame> {
+            table
+                .filter(text.clone().is_not_null())?
+                .select(vec![id.clone().alias("odis_id"), self.key_expr().alias("odis_key")])?
+                .unnest_columns(&["odis_key"])
+        };
+        let shared = keyed(table.clone())?
+            .aggregate(vec![col("odis_key")], vec![count_all().alias("odis_rows")])?
             .filter(col("odis_rows").gt(lit(1i64)))?
+            .select(vec![col("odis_key").alias("odis_shared_key")])?;
+        // The shared keys on the left: the side a hash join builds.
+        let keys = shared
+            .join_on(keyed(table.clone())?, JoinType::Inner, [col("odis_shared_key").eq(col("odis_key"))])?
             .select(vec![col("odis_key"), col("odis_id")])?;
         let mut groups: BTreeMap<IdKey, Vec<IdKey>> = BTreeMap::new();
         let mut stream = keys.execute_stream().await?;
