@@ -31,7 +31,7 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt};
 
 use crate::select::candidates::{self, CandidateSpec};
-use crate::select::fetch::{FetchExec, FetchPicks};
+use crate::select::fetch::{FetchExec, FetchPicks, fetch_schema};
 use crate::select::remote;
 use crate::select::id_keys::{IdCodec, IdKey};
 pub use crate::select::selection::Method;
@@ -132,17 +132,12 @@ fn session_state(session: &dyn Session) -> Result<SessionState> {
 impl Selection {
     /// The input's columns, then odis_dim, odis_rank and odis_score.
     pub fn output_schema(&self) -> SchemaRef {
-        self.fetch_schema(&(0..self.table.schema().fields().len()).collect::<Vec<_>>())
+        fetch_schema(&self.table.schema())
     }
 
     /// Input columns `columns`, then odis_dim, odis_rank and odis_score.
-    fn fetch_schema(&self, columns: &[usize]) -> SchemaRef {
-        let input = self.table.schema();
-        let mut fields: Vec<Field> = columns.iter().map(|&i| input.field(i).clone()).collect();
-        fields.push(Field::new(DIM_COLUMN, DataType::Int32, false));
-        fields.push(Field::new(RANK_COLUMN, DataType::Int64, false));
-        fields.push(Field::new(SCORE_COLUMN, DataType::Float64, false));
-        Arc::new(Schema::new_with_metadata(fields, input.metadata().clone()))
+    fn fetch_schema(&self, columns: &[usize]) -> Result<SchemaRef> {
+        Ok(fetch_schema(&self.table.schema().project(columns)?))
     }
 
     fn narrow_projection(&self) -> Vec<usize> {
@@ -440,21 +435,21 @@ pub struct SelectionExec {
 }
 
 impl SelectionExec {
-    fn new(selection: Arc<Selection>, state: SessionState, columns: Vec<usize>) -> Self {
-        let schema = selection.fetch_schema(&columns);
+    fn new(selection: Arc<Selection>, state: SessionState, columns: Vec<usize>) -> Result<Self> {
+        let schema = selection.fetch_schema(&columns)?;
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(Arc::clone(&schema)),
             Partitioning::UnknownPartitioning(1),
             EmissionType::Final,
             Boundedness::Bounded,
         ));
-        Self {
+        Ok(Self {
             selection,
             state,
             columns,
             schema,
             properties,
-        }
+        })
     }
 }
 
@@ -633,7 +628,7 @@ impl TableProvider for SelectionTable {
         columns.sort_unstable();
         columns.dedup();
         let fetched = columns.len();
-        let exec = Arc::new(SelectionExec::new(Arc::clone(&self.selection), session_state(session)?, columns.clone()));
+        let exec = Arc::new(SelectionExec::new(Arc::clone(&self.selection), session_state(session)?, columns.clone())?);
         // Output column i of the table as a column of the exec.
         let exec_column = |i: usize| -> Arc<dyn PhysicalExpr> {
             let at = if i < width { columns.binary_search(&i).expect("fetched") } else { fetched + (i - width) };
