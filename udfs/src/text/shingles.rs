@@ -39,7 +39,9 @@ pub fn normalize(text: &str, out: &mut String) {
 #[derive(Debug, Default)]
 pub struct ShingleScratch {
     word: String,
-    hashes: Vec<u64>,
+    lower: Vec<u8>,
+    words: Vec<u64>,
+    shingles: Vec<u64>,
 }
 
 /// Calls `shingle(hash)` with a 64-bit hash of every `n`-word shingle of
@@ -49,21 +51,35 @@ pub struct ShingleScratch {
 /// its words (of none, for a text without words). The hashes depend on the
 /// words alone, not on the process or platform.
 pub fn for_each_shingle(text: &str, n: usize, scratch: &mut ShingleScratch, mut shingle: impl FnMut(u64)) {
-    let ShingleScratch { word, hashes } = scratch;
-    hashes.clear();
-    for_each_word(text, |start, end| {
-        word.clear();
-        push_lowercase(&text[start..end], word);
-        hashes.push(xxhash_rust::xxh3::xxh3_64(word.as_bytes()));
-    });
+    shingle_hashes(text, n, scratch).iter().for_each(|&h| shingle(h));
+}
+
+/// The hashes [`for_each_shingle`] calls back with, as a slice of `scratch`.
+pub fn shingle_hashes<'s>(text: &str, n: usize, scratch: &'s mut ShingleScratch) -> &'s [u64] {
+    let ShingleScratch { word, lower, words, shingles } = scratch;
+    words.clear();
+    if text.is_ascii() {
+        // Lowercased once for the whole text, each word is then a slice of
+        // it: no copy per word (ASCII lowercases byte by byte, in place).
+        lower.clear();
+        lower.extend_from_slice(text.as_bytes());
+        lower.make_ascii_lowercase();
+        for_each_word(text, |start, end| words.push(xxhash_rust::xxh3::xxh3_64(&lower[start..end])));
+    } else {
+        for_each_word(text, |start, end| {
+            word.clear();
+            push_lowercase(&text[start..end], word);
+            words.push(xxhash_rust::xxh3::xxh3_64(word.as_bytes()));
+        });
+    }
+    shingles.clear();
     let n = n.max(1);
-    if hashes.len() <= n {
-        shingle(combine(hashes));
-        return;
+    if words.len() <= n {
+        shingles.push(combine(words));
+    } else {
+        shingles.extend(words.windows(n).map(combine));
     }
-    for window in hashes.windows(n) {
-        shingle(combine(window));
-    }
+    shingles
 }
 
 /// One hash of a sequence of word hashes (order matters).
