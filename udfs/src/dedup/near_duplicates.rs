@@ -15,12 +15,12 @@
 //!    to it reaches the threshold (union-find); clusters are the connected
 //!    components, each represented by its smallest id.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch};
+use datafusion::arrow::array::{Float64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::JoinType;
@@ -39,7 +39,7 @@ use datafusion::functions_nested::expr_fn::make_array;
 use datafusion::prelude::{SessionContext, col, ident, lit};
 use futures::StreamExt;
 
-use crate::dedup::minhash::{MinHashSpec, estimated_jaccard};
+use crate::dedup::minhash::{MinHashSpec, corrected_jaccard};
 use crate::dedup::minhash_bands::minhash_bands_udf;
 use crate::dedup::text_fingerprint::{WIDTH as FINGERPRINT_WIDTH, text_fingerprint_udf};
 use crate::dedup::text_minhash::text_minhash_udf;
@@ -337,10 +337,11 @@ impl Dedup {
         }
 
         // 1. The band keys more than one row holds (a grouped count: it
-        // spills under the memory limit), then those keys' rows (a join
-        // that builds the few keys). The keys are computed twice: from
-        // stored signatures that is cheap; over texts it is two MinHash
-        // passes, and a table of text_minhash signatures saves one.
+        // spills under the memory limit), then those keys' rows (a join that
+        // builds the few keys). The keys are
+        // computed twice: from stored signatures that is cheap; over texts
+        // it is two MinHash passes, and a table of text_minhash signatures
+        // saves one.
         let keyed = |table: datafusion::dataframe::DataFrame| -> Result<datafusion::dataframe::DataFrame> {
             table
                 .filter(text.clone().is_not_null())?
@@ -352,11 +353,14 @@ impl Dedup {
             .filter(col("odis_rows").gt(lit(1i64)))?
             .select(vec![col("odis_key").alias("odis_shared_key")])?;
         // The shared keys on the left: the side a hash join builds.
-        let keys = shared
+        let rows = shared
             .join_on(keyed(table.clone())?, JoinType::Inner, [col("odis_shared_key").eq(col("odis_key"))])?
             .select(vec![col("odis_key"), col("odis_id")])?;
-        let mut groups: BTreeMap<IdKey, Vec<IdKey>> = BTreeMap::new();
-        let mut stream = keys.execute_stream().await?;
+        let mut candidates = Candidates::new(match self.mode {
+            Mode::MinHash(spec) => SignatureStore::new(spec.hashes(), spec.bits),
+            Mode::Exact => SignatureStore::default(),
+        });
+        let mut stream = rows.execute_stream().await?;
         let mut key_codec = None;
         while let Some(batch) = stream.next().await {
             let batch = batch?;
@@ -366,70 +370,65 @@ impl Dedup {
             };
             let (keys, ids) = (key_codec.keys(batch.column(0))?, codec.keys(batch.column(1))?);
             for i in 0..batch.num_rows() {
-                groups.entry(keys.key(i)).or_default().push(ids.key(i));
+                candidates.add(keys.key(i), ids.key(i));
             }
         }
-        let mut members: Vec<IdKey> = groups.values().flatten().cloned().collect();
-        members.sort_unstable();
-        members.dedup();
-        if members.is_empty() {
+        let groups = candidates.groups().map_err(|id| self.duplicate_id(&codec, &id))?;
+        if candidates.members.is_empty() {
             return Ok(RecordBatch::new_empty(Arc::clone(schema)));
         }
 
-        if self.mode == Mode::Exact {
-            return self.exact_clusters(&codec, groups, schema);
-        }
-        let Mode::MinHash(spec) = self.mode else { unreachable!("exact returned above") };
-
-        // 2. Their signatures.
-        let wanted = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![Field::new("odis_wanted", self.id.field.data_type().clone(), false)])),
-            vec![codec.values(&members)?],
-        )?;
-        let signatures = ctx
-            .read_batch(wanted)?
-            .join_on(table, JoinType::Inner, [col("odis_wanted").eq(id.clone())])?
-            .select(vec![col("odis_wanted"), self.signature_expr().alias("odis_signature")])?;
-        let index: HashMap<&IdKey, usize> = members.iter().enumerate().map(|(i, k)| (k, i)).collect();
-        let mut found: Vec<Option<Vec<u32>>> = vec![None; members.len()];
-        let mut stream = signatures.execute_stream().await?;
-        while let Some(batch) = stream.next().await {
-            let batch = batch?;
-            let ids = codec.keys(batch.column(0))?;
-            let column: ArrayRef = Arc::clone(batch.column(1));
-            let read = Signatures::read(NAME, &column, &spec)?;
-            for i in 0..batch.num_rows() {
-                let key = ids.key(i);
-                let slot = *index.get(&key).ok_or_else(|| DataFusionError::Internal(format!("{NAME}: an id not asked for")))?;
-                if found[slot].is_some() {
-                    return Err(exec_err(format!(
-                        "{NAME}: id {} appears in more than one row of '{}'; ids in column '{}' must be unique",
-                        codec.display(&key),
-                        self.table_name,
-                        self.id.field.name()
-                    )));
+        // 2. The candidates' signatures, by a join of their ids (built) with
+        // the table, computed for those rows alone.
+        if let Mode::MinHash(spec) = self.mode {
+            let wanted = RecordBatch::try_new(
+                Arc::new(Schema::new(vec![Field::new("odis_wanted", self.id.field.data_type().clone(), false)])),
+                vec![codec.values(&candidates.members)?],
+            )?;
+            let signatures = ctx
+                .read_batch(wanted)?
+                .join_on(table, JoinType::Inner, [col("odis_wanted").eq(id.clone())])?
+                .select(vec![col("odis_wanted"), self.signature_expr().alias("odis_signature")])?;
+            let mut stream = signatures.execute_stream().await?;
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                let ids = codec.keys(batch.column(0))?;
+                let read = Signatures::read(NAME, batch.column(1), &spec)?;
+                for i in 0..batch.num_rows() {
+                    let Some(signature) = read.get(i) else {
+                        continue;
+                    };
+                    if spec.bits < 32 && signature.iter().any(|&v| v >> spec.bits != 0) {
+                        return Err(exec_err(format!(
+                            "{NAME}: column '{}' holds signature values wider than the spec's bits={}; give the \
+                             signatures text_minhash made with the same spec ({spec})",
+                            self.text.field.name(),
+                            spec.bits
+                        )));
+                    }
+                    candidates.set_signature(&ids.key(i), signature).map_err(|id| self.duplicate_id(&codec, &id))?;
                 }
-                found[slot] = read.get(i).map(<[u32]>::to_vec);
             }
         }
+        let Candidates { members, signatures, signed, .. } = candidates;
 
-        // 3. Clusters.
+        // 3. Clusters: the members of an exact group are one cluster; in a
+        // MinHash group a row joins the first of up to 16 earlier rows whose
+        // estimated similarity to it reaches the threshold.
         let mut clusters = Clusters { parent: (0..members.len()).collect() };
-        let bits = spec.bits;
-        for ids in groups.values() {
-            let mut slots: Vec<usize> = ids.iter().filter_map(|k| index.get(k).copied()).collect();
-            slots.sort_unstable();
-            slots.dedup();
-            let mut representatives: Vec<usize> = Vec::with_capacity(REPRESENTATIVES_PER_GROUP);
-            for slot in slots {
-                let Some(signature) = found[slot].as_deref() else { continue };
-                let close = representatives.iter().copied().find(|&r| {
-                    found[r].as_deref().is_some_and(|other| estimated_jaccard(signature, other, bits) >= spec.threshold)
-                });
-                match close {
-                    Some(r) => clusters.union(r, slot),
-                    None if representatives.len() < REPRESENTATIVES_PER_GROUP => representatives.push(slot),
-                    None => {}
+        for group in &groups {
+            match self.mode {
+                Mode::Exact => group.windows(2).for_each(|w| clusters.union(w[0], w[1])),
+                Mode::MinHash(spec) => {
+                    let mut representatives: Vec<usize> = Vec::with_capacity(REPRESENTATIVES_PER_GROUP);
+                    for &slot in group.iter().filter(|&&slot| signed[slot]) {
+                        let close = representatives.iter().copied().find(|&r| signatures.similarity(r, slot, spec.bits) >= spec.threshold);
+                        match close {
+                            Some(r) => clusters.union(r, slot),
+                            None if representatives.len() < REPRESENTATIVES_PER_GROUP => representatives.push(slot),
+                            None => {}
+                        }
+                    }
                 }
             }
         }
@@ -439,38 +438,148 @@ impl Dedup {
         for (root, slot) in rows {
             dup.push(members[slot].clone());
             of.push(members[root].clone());
-            let (a, b) = (found[slot].as_deref().unwrap_or_default(), found[root].as_deref().unwrap_or_default());
-            similarity.push(estimated_jaccard(a, b, bits));
+            similarity.push(match self.mode {
+                Mode::Exact => 1.0,
+                Mode::MinHash(spec) => signatures.similarity(slot, root, spec.bits),
+            });
         }
         Ok(RecordBatch::try_new(
             Arc::clone(schema),
             vec![codec.values(&dup)?, codec.values(&of)?, Arc::new(Float64Array::from(similarity))],
         )?)
     }
+
+    fn duplicate_id(&self, codec: &IdCodec, id: &IdKey) -> DataFusionError {
+        exec_err(format!(
+            "{NAME}: id {} appears in more than one row of '{}'; ids in column '{}' must be unique",
+            codec.display(id),
+            self.table_name,
+            self.id.field.name()
+        ))
+    }
 }
 
-impl Dedup {
-    /// Exact duplicates: every group of one fingerprint is a cluster.
-    fn exact_clusters(&self, codec: &IdCodec, groups: BTreeMap<IdKey, Vec<IdKey>>, schema: &SchemaRef) -> Result<RecordBatch> {
-        let mut rows: Vec<(IdKey, IdKey)> = Vec::new();
-        for mut ids in groups.into_values() {
-            ids.sort_unstable();
-            if let Some(twice) = ids.windows(2).find(|w| w[0] == w[1]) {
-                return Err(exec_err(format!(
-                    "{NAME}: id {} appears in more than one row of '{}'; ids in column '{}' must be unique",
-                    codec.display(&twice[0]),
-                    self.table_name,
-                    self.id.field.name()
-                )));
-            }
-            let first = ids[0].clone();
-            rows.extend(ids.into_iter().skip(1).map(|id| (first.clone(), id)));
-        }
-        rows.sort_unstable();
-        let (of, dup): (Vec<IdKey>, Vec<IdKey>) = rows.into_iter().unzip();
-        let similarity = Float64Array::from(vec![1.0; dup.len()]);
-        Ok(RecordBatch::try_new(Arc::clone(schema), vec![codec.values(&dup)?, codec.values(&of)?, Arc::new(similarity)])?)
+/// The rows that share a band key (or a fingerprint) with another: each id
+/// once, its (key, id) pairs, and (for MinHash) its signature.
+struct Candidates {
+    /// Ids in the order first seen; after [`Candidates::groups`], in id order.
+    members: Vec<IdKey>,
+    slots: HashMap<IdKey, usize>,
+    pairs: Vec<(IdKey, usize)>,
+    signatures: SignatureStore,
+    /// Whether each member's signature has come.
+    signed: Vec<bool>,
+}
+
+impl Candidates {
+    fn new(signatures: SignatureStore) -> Self {
+        Candidates { members: Vec::new(), slots: HashMap::new(), pairs: Vec::new(), signatures, signed: Vec::new() }
     }
+
+    /// One (key, id) row.
+    fn add(&mut self, key: IdKey, id: IdKey) {
+        let slot = match self.slots.get(&id) {
+            Some(&slot) => slot,
+            None => {
+                self.slots.insert(id.clone(), self.members.len());
+                self.members.push(id);
+                self.members.len() - 1
+            }
+        };
+        self.pairs.push((key, slot));
+    }
+
+    /// Renumbers the members in id order (so that the smaller slot is the
+    /// smaller id) and returns each key's slots, in order; an id twice in
+    /// one key's group is held by two rows (`Err` names it).
+    fn groups(&mut self) -> std::result::Result<Vec<Vec<usize>>, IdKey> {
+        let mut order: Vec<usize> = (0..self.members.len()).collect();
+        order.sort_unstable_by(|&a, &b| self.members[a].cmp(&self.members[b]));
+        let mut rank = vec![0; order.len()];
+        for (r, &slot) in order.iter().enumerate() {
+            rank[slot] = r;
+        }
+        self.members = order.iter().map(|&slot| self.members[slot].clone()).collect();
+        self.slots = self.members.iter().cloned().zip(0..).collect();
+        let mut pairs = std::mem::take(&mut self.pairs);
+        pairs.iter_mut().for_each(|(_, slot)| *slot = rank[*slot]);
+        pairs.sort_unstable();
+        let mut groups = Vec::new();
+        for run in pairs.chunk_by(|a, b| a.0 == b.0) {
+            if let Some(twice) = run.windows(2).find(|w| w[0].1 == w[1].1) {
+                return Err(self.members[twice[0].1].clone());
+            }
+            groups.push(run.iter().map(|(_, slot)| *slot).collect());
+        }
+        self.signatures.reserve(self.members.len());
+        self.signed = vec![false; self.members.len()];
+        Ok(groups)
+    }
+
+    /// A member's signature (after [`Candidates::groups`]); a second one for
+    /// one id means two rows hold it (`Err` names it).
+    fn set_signature(&mut self, id: &IdKey, signature: &[u32]) -> std::result::Result<(), IdKey> {
+        let slot = self.slots[id];
+        if std::mem::replace(&mut self.signed[slot], true) {
+            return Err(id.clone());
+        }
+        self.signatures.set(slot, signature);
+        Ok(())
+    }
+}
+
+/// Signatures of the candidates, packed: an 8-bit signature takes a byte a
+/// value, not four.
+#[derive(Default)]
+struct SignatureStore {
+    width: usize,
+    /// Bytes a value: bits / 8.
+    bytes: usize,
+    data: Vec<u8>,
+}
+
+impl SignatureStore {
+    fn new(width: usize, bits: u32) -> Self {
+        SignatureStore { width, bytes: bits as usize / 8, data: Vec::new() }
+    }
+
+    /// Room for `members` signatures.
+    fn reserve(&mut self, members: usize) {
+        self.data = vec![0; members * self.width * self.bytes];
+    }
+
+    /// Stores a member's signature, whose values fit the store's bits
+    /// (checked by the caller).
+    fn set(&mut self, slot: usize, signature: &[u32]) {
+        let size = self.width * self.bytes;
+        let out = &mut self.data[slot * size..(slot + 1) * size];
+        for (chunk, v) in out.chunks_exact_mut(self.bytes).zip(signature) {
+            chunk.copy_from_slice(&v.to_le_bytes()[..self.bytes]);
+        }
+    }
+
+    fn get(&self, slot: usize) -> &[u8] {
+        let size = self.width * self.bytes;
+        &self.data[slot * size..(slot + 1) * size]
+    }
+
+    /// The estimated Jaccard similarity of two stored signatures.
+    fn similarity(&self, a: usize, b: usize, bits: u32) -> f64 {
+        let (x, y) = (self.get(a), self.get(b));
+        let equal = match self.bytes {
+            1 => equal_values::<1>(x, y),
+            2 => equal_values::<2>(x, y),
+            _ => equal_values::<4>(x, y),
+        };
+        corrected_jaccard(equal, self.width, bits)
+    }
+}
+
+/// How many `N`-byte values of `x` and `y` agree (as arrays, so that each
+/// comparison is one integer compare, not a call).
+fn equal_values<const N: usize>(x: &[u8], y: &[u8]) -> usize {
+    let (x, y) = (x.as_chunks::<N>().0, y.as_chunks::<N>().0);
+    x.iter().zip(y).filter(|(p, q)| p == q).count()
 }
 
 #[cfg(test)]
