@@ -19,16 +19,34 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn wait_for_port(port: u16, what: &str, child: &mut Child, log: &Path) {
+/// Waits until `child` listens on `port`; Err with its log if it exits first.
+fn wait_for_port(port: u16, what: &str, child: &mut Child, log: &Path) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         if let Some(status) = child.try_wait().unwrap() {
             let err = std::fs::read_to_string(log).unwrap_or_default();
-            panic!("{what} exited with {status} before listening on {port}:\n{err}");
+            return Err(format!("{what} exited with {status} before listening on {port}:\n{err}"));
         }
         assert!(Instant::now() < deadline, "{what} did not listen on {port} within a minute");
         std::thread::sleep(Duration::from_millis(100));
     }
+    Ok(())
+}
+
+/// Starts `command(port)` on a free port and waits until it listens there.
+/// A port found free can be taken by another test's process before this one
+/// binds it: then it starts again on another.
+fn spawn_listening(what: &str, log: &Path, mut command: impl FnMut(u16) -> Command) -> (Child, u16) {
+    for _ in 0..5 {
+        let port = free_port();
+        let mut child = command(port).spawn().unwrap_or_else(|e| panic!("start {what}: {e}"));
+        match wait_for_port(port, what, &mut child, log) {
+            Ok(()) => return (child, port),
+            Err(e) if e.contains("Address already in use") => continue,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("{what}: no free port after 5 tries");
 }
 
 /// A scheduler and executors as child processes, stopped when dropped.
@@ -43,7 +61,6 @@ impl TestCluster {
     /// `env`: what every process gets (the S3 server's settings, say).
     fn start(executors: usize, env: &[(&'static str, String)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
         // Logs go to files: a pipe nobody reads would stall a process once full.
         let with_env = |command: &mut Command, log: &Path| {
             for var in AWS_VARS {
@@ -52,31 +69,32 @@ impl TestCluster {
             let log = std::fs::File::create(log).unwrap();
             command.envs(env.iter().map(|(k, v)| (*k, v.as_str()))).stdout(Stdio::null()).stderr(log);
         };
-        let mut command = odis(dir.path());
-        command.args(["scheduler", "--bind", &format!("127.0.0.1:{port}"), "--executor-timeout", "10"]);
         let log = dir.path().join("scheduler.log");
-        with_env(&mut command, &log);
-        let mut scheduler = command.spawn().expect("start odis scheduler");
-        wait_for_port(port, "odis scheduler", &mut scheduler, &log);
+        let (scheduler, port) = spawn_listening("odis scheduler", &log, |port| {
+            let mut command = odis(dir.path());
+            command.args(["scheduler", "--bind", &format!("127.0.0.1:{port}"), "--executor-timeout", "10"]);
+            with_env(&mut command, &log);
+            command
+        });
         let mut children = Vec::new();
         for n in 0..executors {
-            let flight = free_port();
-            let mut command = odis(dir.path());
-            command.args([
-                "executor",
-                "--scheduler",
-                &format!("127.0.0.1:{port}"),
-                "--bind",
-                &format!("127.0.0.1:{flight}"),
-                "--concurrent-tasks",
-                "2",
-                "--work-dir",
-            ]);
-            command.arg(dir.path().join(format!("executor-{n}")));
             let log = dir.path().join(format!("executor-{n}.log"));
-            with_env(&mut command, &log);
-            let mut child = command.spawn().expect("start odis executor");
-            wait_for_port(flight, "odis executor", &mut child, &log);
+            let (child, _) = spawn_listening("odis executor", &log, |flight| {
+                let mut command = odis(dir.path());
+                command.args([
+                    "executor",
+                    "--scheduler",
+                    &format!("127.0.0.1:{port}"),
+                    "--bind",
+                    &format!("127.0.0.1:{flight}"),
+                    "--concurrent-tasks",
+                    "2",
+                    "--work-dir",
+                ]);
+                command.arg(dir.path().join(format!("executor-{n}")));
+                with_env(&mut command, &log);
+                command
+            });
             children.push(child);
         }
         // Executors register with their first poll of the scheduler.
