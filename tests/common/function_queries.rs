@@ -27,6 +27,7 @@ pub async fn split_corpus(dir: &Path) {
 pub fn queries(model: &str) -> Vec<(&'static str, String)> {
     let fit = "(SELECT pca_fit(s, 2) FROM docs)";
     let quantiles = "(SELECT quantile_fit(s) FROM docs)";
+    let clusters = "(SELECT kmeans_fit(s, 8, 'metric=l2,sample=64') FROM docs)";
     vec![
         ("quality_filter", "SELECT id, quality_filter(text)['rule'] AS rule FROM docs WHERE id % 50 = 0 ORDER BY id".into()),
         ("quality_ratings", "SELECT id, quality_ratings(text) AS r FROM docs WHERE id % 50 = 0 ORDER BY id".into()),
@@ -65,6 +66,19 @@ pub fn queries(model: &str) -> Vec<(&'static str, String)> {
         ("sample_by_average", "SELECT id, odis_rank FROM sample_by_average('docs', 'id', 's', 300, 7, 0.5)".into()),
         ("sample_uniform", "SELECT id, odis_rank FROM sample_uniform('docs', 'id', 300, 7)".into()),
         ("vendi_score", "SELECT round(vendi_score(s), 9) AS v, round(vendi_score(s, 'inf'), 9) AS v_inf FROM docs WHERE s[1] + s[2] + s[3] > 0".into()),
+        (
+            "kmeans_fit",
+            "SELECT m['n_rows'] AS n, m['sample_rows'] AS sampled, round(m['inertia'], 6) AS inertia, m['centroids'] AS c \
+             FROM (SELECT kmeans_fit(s, 8, 'metric=l2,sample=64') AS m FROM docs)"
+                .into(),
+        ),
+        (
+            "kmeans_assign",
+            format!(
+                "SELECT id, a['cluster'] AS c, round(a['distance'], 9) AS d \
+                 FROM (SELECT id, kmeans_assign(s, {clusters}) AS a FROM docs WHERE id % 50 = 0) ORDER BY id"
+            ),
+        ),
         (
             "text_fingerprint",
             "SELECT count(*) AS n, count(DISTINCT text_fingerprint(text)) AS distinct_texts FROM docs".into(),

@@ -19,6 +19,7 @@
 //! | `odis_score(text, model)` | scalar (async) | 3: score the corpus with an ONNX model |
 //! | `odis_models()` | table | the session's models |
 //! | `vendi_score(embedding [, q])` | aggregate | measure: the diversity of a selection |
+//! | `kmeans_fit(embedding, k [, spec])`, `kmeans_assign(embedding, model)` | aggregate, scalar | embedding space: k-means clusters |
 //! | `odis_version()` | scalar | installation check |
 
 use std::sync::Arc;
@@ -33,6 +34,7 @@ pub use score::options::OdisOptions;
 use datafusion::prelude::SessionContext;
 
 pub mod blas;
+pub mod clustering;
 pub mod dedup;
 pub mod filter;
 pub mod measure;
@@ -60,12 +62,18 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
         dedup::text_fingerprint::text_fingerprint_udf(),
         dedup::text_minhash::text_minhash_udf(),
         dedup::minhash_bands::minhash_bands_udf(),
+        clustering::kmeans_assign::kmeans_assign_udf(),
     ]
 }
 
 /// Every aggregate function odis adds.
 pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
-    vec![pca::pca_fit::pca_fit_udaf(), pca::quantile_fit::quantile_fit_udaf(), measure::vendi_score::vendi_score_udaf()]
+    vec![
+        pca::pca_fit::pca_fit_udaf(),
+        pca::quantile_fit::quantile_fit_udaf(),
+        measure::vendi_score::vendi_score_udaf(),
+        clustering::kmeans_fit::kmeans_fit_udaf(),
+    ]
 }
 
 /// Every table function odis adds, with its documentation (DataFusion's

@@ -1,0 +1,8 @@
+//! Structure in embedding space: k-means clusters of document embeddings
+//! (`kmeans_fit`, `kmeans_assign`), what the embedding-space selection
+//! methods build on.
+
+pub mod kmeans;
+pub mod kmeans_assign;
+pub mod kmeans_fit;
+pub mod model;
