@@ -19,6 +19,8 @@ use std::fmt;
 
 use ndarray::{Array2, ArrayView2, Axis};
 
+use crate::blas::sgemm_abt;
+
 /// k-means settings, from a spec string such as
 /// `'metric=cosine,seed=1,sample=256,max_iter=100,tol=0.0001,n_init=3'`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -154,17 +156,28 @@ impl Sample {
         Sample { capacity, seed, dims: None, rows_seen: 0, hashes: Vec::new(), values: Vec::new() }
     }
 
-    /// The row's hash: of its values' bits, seeded.
+    /// The row's hash: of its values' bits (little-endian), seeded.
     pub fn hash(&self, row: &[f32]) -> u64 {
-        let bytes: Vec<u8> = row.iter().flat_map(|v| v.to_bits().to_le_bytes()).collect();
-        xxhash_rust::xxh3::xxh3_64_with_seed(&bytes, self.seed)
+        #[cfg(target_endian = "little")]
+        {
+            // SAFETY: any f32 is 4 initialised bytes; u8 has no alignment.
+            let bytes = unsafe { std::slice::from_raw_parts(row.as_ptr().cast::<u8>(), 4 * row.len()) };
+            xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.seed)
+        }
+        #[cfg(not(target_endian = "little"))]
+        {
+            let bytes: Vec<u8> = row.iter().flat_map(|v| v.to_bits().to_le_bytes()).collect();
+            xxhash_rust::xxh3::xxh3_64_with_seed(&bytes, self.seed)
+        }
     }
 
     /// Offers a row already hashed (`rows_seen` is the caller's to count).
     pub fn offer(&mut self, hash: u64, row: &[f32]) {
         self.hashes.push(hash);
         self.values.extend_from_slice(row);
-        if self.hashes.len() >= 2 * self.capacity.max(1) {
+        // A quarter over capacity before trimming: memory stays within 1.25×
+        // the sample while each trim (linear) is paid by capacity / 4 rows.
+        if self.hashes.len() > self.capacity + self.capacity / 4 {
             self.trim();
         }
     }
@@ -242,7 +255,7 @@ pub fn assign(x: ArrayView2<f32>, centroids: ArrayView2<f32>, metric: Metric, ou
     out.clear();
     let norms: Vec<f32> = centroids.rows().into_iter().map(|c| c.dot(&c)).collect();
     for block in x.axis_chunks_iter(Axis(0), BLOCK) {
-        let products = block.dot(&centroids.t());
+        let products = sgemm_abt(block, centroids);
         for (row, dots) in block.rows().into_iter().zip(products.rows()) {
             let mut best = (0u32, f32::INFINITY);
             for (j, (&dot, &norm)) in dots.iter().zip(&norms).enumerate() {
@@ -289,7 +302,7 @@ fn initial_centroids(x: ArrayView2<f32>, k: usize, metric: Metric, rng: &mut u64
     // Each row's cost to the candidates `picks`: one matrix product.
     let costs = |picks: &[usize]| -> Array2<f64> {
         let chosen = x.select(Axis(0), picks);
-        let products = x.dot(&chosen.t());
+        let products = sgemm_abt(x, chosen.view());
         Array2::from_shape_fn((n, picks.len()), |(i, j)| {
             let dot = products[[i, j]] as f64;
             match metric {
