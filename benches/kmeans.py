@@ -1,0 +1,102 @@
+"""k-means at scale: odis's kmeans_fit + kmeans_assign next to scikit-learn's
+MiniBatchKMeans on the same synthetic embeddings, in one run.
+
+    python benches/kmeans.py --out /data/vectors [--rows 2000000] [--dims 384] [--k 1024]
+
+Writes the vectors once (clustered Float32 unit vectors, as sentence
+embeddings are; reused when there), then measures each side in its own
+process: wall time, peak RSS and the inertia over every row (the sum of
+squared Euclidean distances to the nearest centroid; metric=l2 on both
+sides). The target: odis's peak RSS within 2 GiB.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from scale import measured
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PARTS = 8
+
+SKLEARN = """
+import glob, json, sys, time
+import numpy as np, pyarrow.parquet as pq
+from sklearn.cluster import MiniBatchKMeans
+files = sorted(glob.glob(sys.argv[1]))
+x = np.concatenate([np.asarray(pq.read_table(f, columns=['v']).column('v').combine_chunks().values).reshape(-1, int(sys.argv[3])) for f in files])
+t = time.perf_counter()
+model = MiniBatchKMeans(n_clusters=int(sys.argv[2]), random_state=0, n_init=1, batch_size=4096).fit(x)
+labels = model.predict(x)
+inertia = float(((x - model.cluster_centers_[labels]) ** 2).sum(dtype=np.float64))
+print(json.dumps({"inertia": inertia, "fit_s": time.perf_counter() - t}))
+"""
+
+
+def write_vectors(out, rows, dims):
+    """`rows` unit vectors around 4 × sqrt(rows) centres, in PARTS files."""
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.default_rng(7)
+    centres = rng.normal(size=(max(16, int(4 * rows**0.5)), dims)).astype(np.float32)
+    per = -(-rows // PARTS)
+    for part in range(PARTS):
+        n = min(per, rows - part * per)
+        x = centres[rng.integers(0, len(centres), n)] + 0.5 * rng.normal(size=(n, dims)).astype(np.float32)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        values = pa.array(x.reshape(-1), pa.float32())
+        column = pa.FixedSizeListArray.from_arrays(values, dims)
+        ids = pa.array(np.arange(part * per, part * per + n), pa.int64())
+        pq.write_table(pa.table({"id": ids, "v": column}), os.path.join(out, f"part-{part:03d}.parquet"))
+        print(f"wrote part {part + 1} of {PARTS}", file=sys.stderr, flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    parser.add_argument("--odis", default=os.path.join(target, "release", "odis"))
+    parser.add_argument("--out", required=True, help="where the vectors are (written when absent)")
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--dims", type=int, default=384)
+    parser.add_argument("--k", type=int, default=1024)
+    parser.add_argument("--spec", default="metric=l2", help="kmeans_fit's spec")
+    args = parser.parse_args()
+    meta = os.path.join(args.out, "vectors.json")
+    wanted = {"rows": args.rows, "dims": args.dims}
+    if not os.path.exists(meta) or json.load(open(meta)) != wanted:
+        write_vectors(args.out, args.rows, args.dims)
+        json.dump(wanted, open(meta, "w"))
+    files = os.path.join(args.out, "part-*.parquet")
+
+    summary = os.path.join(args.out, "odis.json")
+    sql = [
+        f"CREATE TABLE m AS SELECT kmeans_fit(v, {args.k}, '{args.spec}') AS model FROM '{files}'",
+        "SELECT model['sample_rows'] AS sampled, model['iterations'] AS iterations FROM m",
+        f"SELECT sum(a['distance'] * a['distance']) AS inertia, count(DISTINCT a['cluster']) AS used "
+        f"FROM (SELECT kmeans_assign(v, (SELECT model FROM m)) AS a FROM '{files}')",
+    ]
+    argv = [args.odis, "--format", "json"] + [a for s in sql for a in ("-c", s)]
+    seconds, mib, cpu = measured(argv, stdout_path=summary)
+    lines = [json.loads(l) for l in open(summary).read().split("\n") if l.strip().startswith("[")]
+    odis_inertia = lines[-1][0]["inertia"]
+    print(f"odis: {seconds:.1f} s, peak {mib:,.0f} MiB, {lines[-2][0]} , inertia {odis_inertia:.1f}", flush=True)
+
+    out = os.path.join(args.out, "sklearn.json")
+    s_seconds, s_mib, _ = measured([sys.executable, "-c", SKLEARN, files, str(args.k), str(args.dims)], stdout_path=out)
+    reference = json.load(open(out))
+    print(f"scikit-learn MiniBatchKMeans: {s_seconds:.1f} s, peak {s_mib:,.0f} MiB, inertia {reference['inertia']:.1f}")
+
+    print(f"\n| {args.rows:,} × {args.dims}, k = {args.k} | wall (fit + assign) | peak RSS | inertia over all rows |")
+    print("|---|---|---|---|")
+    print(f"| odis kmeans_fit + kmeans_assign ('{args.spec}') | {seconds:.1f} s | {mib:,.0f} MiB | {odis_inertia:,.1f} |")
+    print(f"| scikit-learn MiniBatchKMeans (batch 4096, n_init 1) | {s_seconds:.1f} s | {s_mib:,.0f} MiB | {reference['inertia']:,.1f} |")
+    if mib > 2048:
+        sys.exit(f"odis's peak RSS {mib:.0f} MiB is over 2 GiB")
+
+
+if __name__ == "__main__":
+    main()
