@@ -76,11 +76,14 @@ impl TestCluster {
             with_env(&mut command, &log);
             command
         });
-        let mut children = Vec::new();
+        // Owned by the cluster from here on, so that a failure to start an
+        // executor stops the processes already running (by Drop).
+        let base = dir.path().to_path_buf();
+        let mut cluster = TestCluster { scheduler, executors: Vec::new(), url: format!("df://127.0.0.1:{port}"), _dir: dir };
         for n in 0..executors {
-            let log = dir.path().join(format!("executor-{n}.log"));
+            let log = base.join(format!("executor-{n}.log"));
             let (child, _) = spawn_listening("odis executor", &log, |flight| {
-                let mut command = odis(dir.path());
+                let mut command = odis(&base);
                 command.args([
                     "executor",
                     "--scheduler",
@@ -91,15 +94,15 @@ impl TestCluster {
                     "2",
                     "--work-dir",
                 ]);
-                command.arg(dir.path().join(format!("executor-{n}")));
+                command.arg(base.join(format!("executor-{n}")));
                 with_env(&mut command, &log);
                 command
             });
-            children.push(child);
+            cluster.executors.push(child);
         }
         // Executors register with their first poll of the scheduler.
         std::thread::sleep(Duration::from_secs(1));
-        TestCluster { scheduler, executors: children, url: format!("df://127.0.0.1:{port}"), _dir: dir }
+        cluster
     }
 
     fn kill_executor(&mut self, n: usize) {
