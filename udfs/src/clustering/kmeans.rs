@@ -173,33 +173,57 @@ impl Sample {
 
     /// Offers a row already hashed (`rows_seen` is the caller's to count).
     pub fn offer(&mut self, hash: u64, row: &[f32]) {
+        let limit = self.capacity + self.capacity / 4;
+        if self.hashes.capacity() == 0 {
+            // Room for the whole sample at once, instead of doubling past it:
+            // pages not yet written cost no memory.
+            self.hashes.reserve_exact(limit + 1);
+            self.values.reserve_exact((limit + 1) * row.len());
+        }
         self.hashes.push(hash);
         self.values.extend_from_slice(row);
         // A quarter over capacity before trimming: memory stays within 1.25×
         // the sample while each trim (linear) is paid by capacity / 4 rows.
-        if self.hashes.len() > self.capacity + self.capacity / 4 {
+        if self.hashes.len() > limit {
             self.trim();
         }
     }
 
-    /// Keeps the `capacity` rows of smallest (hash, values), in that order.
+    fn compare(&self, a: usize, b: usize) -> Ordering {
+        let d = self.dims.unwrap_or(0);
+        let (va, vb) = (&self.values[a * d..(a + 1) * d], &self.values[b * d..(b + 1) * d]);
+        self.hashes[a].cmp(&self.hashes[b]).then_with(|| va.iter().map(|v| v.to_bits()).cmp(vb.iter().map(|v| v.to_bits())))
+    }
+
+    /// Keeps the `capacity` rows of smallest (hash, values), in place (in
+    /// no particular order: [`Sample::sorted_rows`] gives them in order).
     pub fn trim(&mut self) {
+        if self.hashes.len() <= self.capacity {
+            return;
+        }
         let d = self.dims.unwrap_or(0);
         let mut order: Vec<usize> = (0..self.hashes.len()).collect();
-        let key = |i: &usize| (self.hashes[*i], &self.values[i * d..(i + 1) * d]);
-        let compare = |a: &usize, b: &usize| {
-            let ((ha, va), (hb, vb)) = (key(a), key(b));
-            ha.cmp(&hb).then_with(|| va.iter().map(|v| v.to_bits()).cmp(vb.iter().map(|v| v.to_bits())))
-        };
-        if order.len() > self.capacity {
-            order.select_nth_unstable_by(self.capacity, compare);
-            order.truncate(self.capacity);
+        order.select_nth_unstable_by(self.capacity, |&a, &b| self.compare(a, b));
+        let mut keep = vec![false; self.hashes.len()];
+        order[..self.capacity].iter().for_each(|&i| keep[i] = true);
+        let mut kept = 0;
+        for i in 0..self.hashes.len() {
+            if keep[i] {
+                self.hashes[kept] = self.hashes[i];
+                self.values.copy_within(i * d..(i + 1) * d, kept * d);
+                kept += 1;
+            }
         }
-        order.sort_unstable_by(compare);
-        let hashes = order.iter().map(|&i| self.hashes[i]).collect();
-        let values = order.iter().flat_map(|&i| self.values[i * d..(i + 1) * d].iter().copied()).collect();
-        self.hashes = hashes;
-        self.values = values;
+        self.hashes.truncate(kept);
+        self.values.truncate(kept * d);
+    }
+
+    /// The rows, by (hash, values): an order that depends on the rows
+    /// alone, whatever order they came in.
+    pub fn sorted_rows(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.hashes.len()).collect();
+        order.sort_unstable_by(|&a, &b| self.compare(a, b));
+        order
     }
 
     pub fn len(&self) -> usize {
@@ -232,7 +256,8 @@ pub struct KMeansModel {
 /// has no direction and stays zero: it was refused before).
 fn prepared(sample: &Sample, metric: Metric) -> Array2<f32> {
     let d = sample.dims.unwrap_or(0);
-    let mut x = Array2::from_shape_vec((sample.len(), d), sample.values.clone()).expect("n × d values");
+    let values = sample.sorted_rows().into_iter().flat_map(|i| sample.values[i * d..(i + 1) * d].iter().copied()).collect();
+    let mut x = Array2::from_shape_vec((sample.len(), d), values).expect("n × d values");
     if metric == Metric::Cosine {
         for mut row in x.rows_mut() {
             let norm = row.iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>().sqrt();
@@ -517,7 +542,7 @@ mod tests {
                 s.offer(h, r);
             }
             s.trim();
-            s.values
+            s.sorted_rows().into_iter().flat_map(|i| s.values[i * 3..(i + 1) * 3].to_vec()).collect::<Vec<f32>>()
         };
         let forward = take(&mut rows.iter());
         assert_eq!(forward.len(), 150);
