@@ -42,6 +42,7 @@ pub mod pca;
 pub mod score;
 pub mod select;
 pub mod signals;
+pub mod spec;
 pub mod text;
 pub mod literals;
 pub mod odis_version;

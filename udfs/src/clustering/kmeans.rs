@@ -20,6 +20,7 @@ use std::fmt;
 use ndarray::{Array2, ArrayView2, Axis};
 
 use crate::blas::sgemm_abt;
+use crate::spec::{self, splitmix64};
 
 /// k-means settings, from a spec string such as
 /// `'metric=cosine,seed=1,sample=256,max_iter=100,tol=0.0001,n_init=3'`.
@@ -72,18 +73,9 @@ impl KMeansSpec {
     /// Parses a spec (see the type's docs); an empty spec is the default.
     pub fn parse(spec: &str) -> Result<Self, String> {
         let mut out = KMeansSpec::default();
-        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let (key, value) = item
-                .split_once('=')
-                .map(|(k, v)| (k.trim(), v.trim()))
-                .ok_or_else(|| format!("'{item}' is not KEY=VALUE; e.g. 'metric=cosine,seed=1,sample=256'"))?;
-            let integer = |low: u64, high: u64| {
-                value
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|v| (low..=high).contains(v))
-                    .ok_or_else(|| format!("{key} must be an integer from {low} to {high}, got '{value}'"))
-            };
+        for item in spec::items(spec, "metric=cosine,seed=1,sample=256") {
+            let (key, value) = item?;
+            let integer = |low: u64, high: u64| spec::integer(key, value, low, high);
             match key {
                 "metric" => {
                     out.metric = Metric::parse(value).ok_or_else(|| format!("metric must be cosine or l2, got '{value}'"))?;
@@ -121,15 +113,6 @@ impl fmt::Display for KMeansSpec {
             self.n_init
         )
     }
-}
-
-/// splitmix64: a seed into a stream of well-mixed 64-bit values.
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// A number in [0, 1) from the stream.

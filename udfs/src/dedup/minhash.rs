@@ -19,6 +19,7 @@
 
 use std::fmt;
 
+use crate::spec::{self, splitmix64};
 use crate::text::shingles::{ShingleScratch, shingle_hashes};
 
 /// MinHash settings, from a spec string such as
@@ -54,18 +55,9 @@ impl MinHashSpec {
     /// Parses a spec (see the type's docs); an empty spec is the default.
     pub fn parse(spec: &str) -> Result<Self, String> {
         let mut out = MinHashSpec::default();
-        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let (key, value) = item
-                .split_once('=')
-                .map(|(k, v)| (k.trim(), v.trim()))
-                .ok_or_else(|| format!("'{item}' is not KEY=VALUE; e.g. 'threshold=0.8,ngram=5,bands=14,rows=8,seed=1'"))?;
-            let integer = |low: u64, high: u64| {
-                value
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|v| (low..=high).contains(v))
-                    .ok_or_else(|| format!("{key} must be an integer from {low} to {high}, got '{value}'"))
-            };
+        for item in spec::items(spec, "threshold=0.8,ngram=5,bands=14,rows=8,seed=1") {
+            let (key, value) = item?;
+            let integer = |low: u64, high: u64| spec::integer(key, value, low, high);
             match key {
                 "threshold" => {
                     out.threshold = value
@@ -122,15 +114,6 @@ impl fmt::Display for MinHashSpec {
             self.threshold, self.ngram, self.bands, self.rows, self.seed, self.bits
         )
     }
-}
-
-/// splitmix64: a seed into a stream of well-mixed 64-bit values.
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// The seeded hash functions of a spec, and buffers reused across texts.

@@ -1,0 +1,45 @@
+//! What the functions with settings share: `KEY=VALUE,...` spec strings
+//! (`text_minhash`'s, `kmeans_fit`'s) and seeded streams of numbers.
+
+/// The `KEY=VALUE` items of `spec`, trimmed, empty items skipped; an item
+/// without `=` is an error that shows `example`.
+pub fn items<'a>(spec: &'a str, example: &'a str) -> impl Iterator<Item = Result<(&'a str, &'a str), String>> + 'a {
+    spec.split(',').map(str::trim).filter(|s| !s.is_empty()).map(move |item| {
+        item.split_once('=')
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .ok_or_else(|| format!("'{item}' is not KEY=VALUE; e.g. '{example}'"))
+    })
+}
+
+/// `value`, the setting of `key`, as an integer from `low` to `high`.
+pub fn integer(key: &str, value: &str, low: u64, high: u64) -> Result<u64, String> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|v| (low..=high).contains(v))
+        .ok_or_else(|| format!("{key} must be an integer from {low} to {high}, got '{value}'"))
+}
+
+/// splitmix64: a seed into a stream of well-mixed 64-bit values.
+pub fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_and_integers_name_what_is_wrong() {
+        let got: Vec<_> = items(" a=1, b = x ,,", "a=1").collect();
+        assert_eq!(got, vec![Ok(("a", "1")), Ok(("b", "x"))]);
+        assert_eq!(items("a", "a=1").next().unwrap().unwrap_err(), "'a' is not KEY=VALUE; e.g. 'a=1'");
+        assert_eq!(integer("n", "7", 1, 9), Ok(7));
+        assert_eq!(integer("n", "0", 1, 9).unwrap_err(), "n must be an integer from 1 to 9, got '0'");
+        assert!(integer("n", "x", 1, 9).is_err());
+    }
+}
