@@ -1,9 +1,28 @@
 //! What the functions with settings share: `KEY=VALUE,...` spec strings
 //! (`text_minhash`'s, `kmeans_fit`'s) and seeded streams of numbers.
 
+use datafusion::common::ScalarValue;
+use datafusion::error::{DataFusionError, Result};
+
+/// A function's `spec` argument, parsed by `parse`: it must be a string
+/// literal (`value` is None when it is not a literal), e.g. `example`.
+pub fn argument<T>(
+    function: &str,
+    value: Option<&ScalarValue>,
+    example: &str,
+    parse: impl FnOnce(&str) -> std::result::Result<T, String>,
+) -> Result<T> {
+    match value {
+        Some(ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s))) => {
+            parse(s).map_err(|e| DataFusionError::Plan(format!("{function}: `spec` '{s}': {e}")))
+        }
+        _ => Err(DataFusionError::Plan(format!("{function}: `spec` must be a string literal, e.g. {example}"))),
+    }
+}
+
 /// The `KEY=VALUE` items of `spec`, trimmed, empty items skipped; an item
 /// without `=` is an error that shows `example`.
-pub fn items<'a>(spec: &'a str, example: &'a str) -> impl Iterator<Item = Result<(&'a str, &'a str), String>> + 'a {
+pub fn items<'a>(spec: &'a str, example: &'a str) -> impl Iterator<Item = std::result::Result<(&'a str, &'a str), String>> + 'a {
     spec.split(',').map(str::trim).filter(|s| !s.is_empty()).map(move |item| {
         item.split_once('=')
             .map(|(k, v)| (k.trim(), v.trim()))
@@ -12,7 +31,7 @@ pub fn items<'a>(spec: &'a str, example: &'a str) -> impl Iterator<Item = Result
 }
 
 /// `value`, the setting of `key`, as an integer from `low` to `high`.
-pub fn integer(key: &str, value: &str, low: u64, high: u64) -> Result<u64, String> {
+pub fn integer(key: &str, value: &str, low: u64, high: u64) -> std::result::Result<u64, String> {
     value
         .parse::<u64>()
         .ok()

@@ -28,6 +28,15 @@ pub fn check_vector_type(function: &str, argument: &str, data_type: &DataType) -
     }
 }
 
+/// The error of an embedding aggregate (`function`) whose rows hold vectors
+/// of two lengths.
+pub fn mixed_embedding_lengths(function: &str, first: usize, other: usize) -> DataFusionError {
+    DataFusionError::Execution(format!(
+        "{function}: every embedding must have the same length, but found vectors of length {first} and {other}; \
+         filter the rows whose embedding has the wrong length"
+    ))
+}
+
 /// A column of vectors: row `i` is `values[offsets[i]..offsets[i + 1]]`.
 pub struct Vectors {
     array: ArrayRef,

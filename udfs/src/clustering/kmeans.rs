@@ -380,9 +380,10 @@ fn lloyd(x: ArrayView2<f32>, k: usize, spec: &KMeansSpec, rng: &mut u64, toleran
                 continue;
             }
             if far.is_empty() {
+                // Nearest first, so that pop() takes the farthest (of equals,
+                // the lowest row).
                 far = (0..n).collect();
-                far.sort_by(|&a, &b| assigned[b].1.partial_cmp(&assigned[a].1).unwrap_or(Ordering::Equal).then(a.cmp(&b)));
-                far.reverse();
+                far.sort_by(|&a, &b| assigned[a].1.total_cmp(&assigned[b].1).then(b.cmp(&a)));
             }
             let Some(row) = far.pop() else { break };
             let from = assigned[row].0 as usize;
@@ -445,13 +446,13 @@ pub fn fit(sample: &Sample, k: usize, spec: &KMeansSpec) -> Result<KMeansModel, 
     let tolerance = spec.tol * variance;
     let mut rng = spec.seed ^ 0x6b6d_6561_6e73; // "kmeans": another stream than the sample's hash
     let mut best: Option<(Array2<f32>, f64, u64)> = None;
-    for _ in 0..spec.n_init {
+    for _ in 0..spec.n_init.max(1) {
         let run = lloyd(x.view(), k, spec, &mut rng, tolerance);
         if best.as_ref().is_none_or(|b| run.1 < b.1) {
             best = Some(run);
         }
     }
-    let (centroids, inertia, iterations) = best.expect("n_init >= 1");
+    let (centroids, inertia, iterations) = best.expect("at least one run");
     Ok(KMeansModel {
         metric: spec.metric,
         k,

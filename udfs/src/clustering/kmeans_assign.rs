@@ -76,20 +76,12 @@ impl ScalarUDFImpl for KMeansAssignFunc {
         // Runs of rows under one model (the whole batch for a constant one),
         // each assigned by one blocked matrix product.
         let mut start = 0;
-        let mut current: Option<Option<KMeansModel>> = None;
         let mut assigned = Vec::new();
         while start < rows {
-            let model = match (&current, constant) {
-                (Some(model), true) => model.clone(),
-                _ => read_model(NAME, &models, if constant { 0 } else { start })?,
-            };
-            let mut end = start + 1;
-            if constant {
-                end = rows;
-            } else {
-                while end < rows && read_model(NAME, &models, end)? == model {
-                    end += 1;
-                }
+            let model = read_model(NAME, &models, if constant { 0 } else { start })?;
+            let mut end = if constant { rows } else { start + 1 };
+            while end < rows && read_model(NAME, &models, end)? == model {
+                end += 1;
             }
             if let Some(model) = &model {
                 let (members, x) = matrix(&vectors, start..end, model)?;
@@ -102,7 +94,6 @@ impl ScalarUDFImpl for KMeansAssignFunc {
                     valid[row] = true;
                 }
             }
-            current = Some(model);
             start = end;
         }
         let nulls = NullBuffer::from(valid);

@@ -15,7 +15,7 @@ use datafusion_macros::user_doc;
 use crate::clustering::kmeans::{self, KMeansSpec, Metric, Sample};
 use crate::clustering::model::{model_scalar, model_type};
 use crate::literals::{self, literal_value};
-use crate::vectors::{Vectors, check_vector_type};
+use crate::vectors::{Vectors, check_vector_type, mixed_embedding_lengths};
 
 #[user_doc(
     doc_section(label = "Embedding Functions"),
@@ -51,19 +51,6 @@ impl Default for KMeansFitFunc {
 
 pub const NAME: &str = "kmeans_fit";
 
-/// The spec argument: a string literal, parsed.
-pub fn spec_argument(function: &str, value: Option<&ScalarValue>) -> Result<KMeansSpec> {
-    match value {
-        None => Ok(KMeansSpec::default()),
-        Some(ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s))) => {
-            KMeansSpec::parse(s).map_err(|e| DataFusionError::Plan(format!("{function}: `spec` '{s}': {e}")))
-        }
-        Some(_) => Err(DataFusionError::Plan(format!(
-            "{function}: `spec` must be a string literal, e.g. {function}(embedding, 8, 'metric=cosine,seed=1')"
-        ))),
-    }
-}
-
 impl AggregateUDFImpl for KMeansFitFunc {
     fn name(&self) -> &str {
         NAME
@@ -92,7 +79,10 @@ impl AggregateUDFImpl for KMeansFitFunc {
             )));
         }
         let spec = match args.exprs.get(2) {
-            Some(expr) => spec_argument(NAME, Some(literal_value(expr).unwrap_or(&ScalarValue::Null)))?,
+            Some(expr) => {
+                let example = format!("{NAME}(embedding, 8, 'metric=cosine,seed=1')");
+                crate::spec::argument(NAME, literal_value(expr), &example, KMeansSpec::parse)?
+            }
             None => KMeansSpec::default(),
         };
         let k = k as usize;
@@ -120,17 +110,10 @@ struct KMeansFitAccumulator {
     sample: Sample,
 }
 
-fn mixed_lengths(first: usize, other: usize) -> DataFusionError {
-    DataFusionError::Execution(format!(
-        "{NAME}: every embedding must have the same length, but found vectors of length {first} and {other}; \
-         filter the rows whose embedding has the wrong length"
-    ))
-}
-
 impl KMeansFitAccumulator {
     fn check_dims(&mut self, d: usize) -> Result<()> {
         match self.sample.dims {
-            Some(expected) if expected != d => Err(mixed_lengths(expected, d)),
+            Some(expected) if expected != d => Err(mixed_embedding_lengths(NAME, expected, d)),
             _ => {
                 self.sample.dims = Some(d);
                 Ok(())

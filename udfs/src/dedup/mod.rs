@@ -26,14 +26,8 @@ pub(crate) const DEDUP_SECTION: DocSection = DocSection {
 /// The MinHash spec a `spec` argument names, or an error that says how to
 /// fix it.
 pub(crate) fn spec_argument(function: &str, value: Option<&ScalarValue>) -> Result<MinHashSpec> {
-    match value {
-        Some(ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s))) => {
-            MinHashSpec::parse(s).map_err(|e| DataFusionError::Plan(format!("{function}: `spec` '{s}': {e}")))
-        }
-        _ => Err(DataFusionError::Plan(format!(
-            "{function}: `spec` must be a string literal, e.g. {function}(..., 'threshold=0.8,ngram=5,bands=14,rows=8,seed=1')"
-        ))),
-    }
+    let example = format!("{function}(..., 'threshold=0.8,ngram=5,bands=14,rows=8,seed=1')");
+    crate::spec::argument(function, value, &example, MinHashSpec::parse)
 }
 
 /// Whether a column's type can hold `text_minhash` signatures.

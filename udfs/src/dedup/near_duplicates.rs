@@ -337,11 +337,10 @@ impl Dedup {
         }
 
         // 1. The band keys more than one row holds (a grouped count: it
-        // spills under the memory limit), then those keys' rows (a join that
-        // builds the few keys). The keys are
-        // computed twice: from stored signatures that is cheap; over texts
-        // it is two MinHash passes, and a table of text_minhash signatures
-        // saves one.
+        // spills under the memory limit), then those keys' rows (a join
+        // that builds the few keys). The keys are computed twice: from
+        // stored signatures that is cheap; over texts it is two MinHash
+        // passes, and a table of text_minhash signatures saves one.
         let keyed = |table: datafusion::dataframe::DataFrame| -> Result<datafusion::dataframe::DataFrame> {
             table
                 .filter(text.clone().is_not_null())?

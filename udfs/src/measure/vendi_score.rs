@@ -14,7 +14,7 @@ use ndarray::{Array2, ArrayView2};
 use ndarray_linalg::{EigValsh, UPLO};
 
 use crate::literals::literal_value;
-use crate::vectors::{Vectors, check_vector_type};
+use crate::vectors::{Vectors, check_vector_type, mixed_embedding_lengths};
 
 const NAME: &str = "vendi_score";
 
@@ -144,13 +144,6 @@ struct VendiAccumulator {
     received: Vec<(u64, Vec<f64>)>,
 }
 
-fn mixed_lengths(first: usize, other: usize) -> DataFusionError {
-    DataFusionError::Execution(format!(
-        "{NAME}: every embedding must have the same length, but found vectors of length {first} and {other}; \
-         filter the rows whose embedding has the wrong length"
-    ))
-}
-
 impl VendiAccumulator {
     /// The count and Gram matrix of own and received rows, summed in an
     /// order that depends on their values alone.
@@ -174,7 +167,7 @@ impl VendiAccumulator {
 
     fn set_dims(&mut self, d: usize) -> Result<()> {
         match self.d {
-            Some(expected) if expected != d => Err(mixed_lengths(expected, d)),
+            Some(expected) if expected != d => Err(mixed_embedding_lengths(NAME, expected, d)),
             Some(_) => Ok(()),
             None => {
                 self.d = Some(d);
