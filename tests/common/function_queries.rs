@@ -23,7 +23,7 @@ pub async fn split_corpus(dir: &Path) {
     }
 }
 
-/// One query per function (the selection functions over the view `docs`).
+/// One query per function (the selection functions over the table `docs` and the view `scored`).
 pub fn queries(model: &str) -> Vec<(&'static str, String)> {
     let fit = "(SELECT pca_fit(s, 2) FROM docs)";
     let quantiles = "(SELECT quantile_fit(s) FROM docs)";
@@ -65,6 +65,14 @@ pub fn queries(model: &str) -> Vec<(&'static str, String)> {
         ("top_k_average", "SELECT id, odis_rank, odis_score FROM top_k_average('docs', 'id', 's', 300)".into()),
         ("sample_by_average", "SELECT id, odis_rank FROM sample_by_average('docs', 'id', 's', 300, 7, 0.5)".into()),
         ("sample_uniform", "SELECT id, odis_rank FROM sample_uniform('docs', 'id', 300, 7)".into()),
+        (
+            "ccs_select",
+            "SELECT id, odis_dim, odis_rank, odis_score FROM ccs_select('scored', 'id', 'q', 300, 'beta=0.2,strata=20,seed=5')".into(),
+        ),
+        (
+            "cluster_balanced_sample",
+            "SELECT id, odis_dim, odis_rank, odis_score FROM cluster_balanced_sample('scored', 'id', 'c', 'q', 300, 5)".into(),
+        ),
         ("vendi_score", "SELECT round(vendi_score(s), 9) AS v, round(vendi_score(s, 'inf'), 9) AS v_inf FROM docs WHERE s[1] + s[2] + s[3] > 0".into()),
         (
             "kmeans_fit",
@@ -99,6 +107,8 @@ pub async fn answers(engine: &Engine, dir: &Path, model: &str) -> Vec<(&'static 
         .sql(&format!("CREATE EXTERNAL TABLE docs STORED AS PARQUET LOCATION '{}/'", dir.display()))
         .await
         .unwrap();
+    // A score and a grouping for the stratified selection functions.
+    engine.sql("CREATE VIEW scored AS SELECT id, s[1] - s[2] AS q, CAST(id % 7 AS INT) AS c FROM docs").await.unwrap();
     let mut out = Vec::new();
     for (function, sql) in queries(model) {
         let batches = engine.sql(&sql).await.unwrap_or_else(|e| panic!("{function}: {e}\n{sql}"));

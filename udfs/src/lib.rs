@@ -16,6 +16,7 @@
 //! | `top_k_per_dim(table, id, scores, budget [, weights])` | table | 4: select per dimension under one budget |
 //! | `top_k_per_dim_report(...)` | table | 4: quotas, thresholds, overlap |
 //! | `top_k_average`, `sample_by_average`, `sample_uniform` | table | baselines |
+//! | `ccs_select`, `cluster_balanced_sample` | table | stratified selection: CCS, Diversify-and-Conquer's kMQ |
 //! | `odis_score(text, model)` | scalar (async) | 3: score the corpus with an ONNX model |
 //! | `odis_models()` | table | the session's models |
 //! | `vendi_score(embedding [, q])` | aggregate | measure: the diversity of a selection |
@@ -90,6 +91,12 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>, &'sta
         (select::top_k_average::NAME, Arc::new(select::top_k_average::TopKAverageFunc), &*select::top_k_average::DOCUMENTATION),
         (select::sample_by_average::NAME, Arc::new(select::sample_by_average::SampleByAverageFunc), &*select::sample_by_average::DOCUMENTATION),
         (select::sample_uniform::NAME, Arc::new(select::sample_uniform::SampleUniformFunc), &*select::sample_uniform::DOCUMENTATION),
+        (select::ccs_select::NAME, Arc::new(select::ccs_select::CcsSelectFunc), &*select::ccs_select::DOCUMENTATION),
+        (
+            select::cluster_balanced_sample::NAME,
+            Arc::new(select::cluster_balanced_sample::ClusterBalancedSampleFunc),
+            &*select::cluster_balanced_sample::DOCUMENTATION,
+        ),
         (dedup::near_duplicates::NAME, Arc::new(dedup::near_duplicates::NearDuplicatesFunc), &*dedup::near_duplicates::DOCUMENTATION),
     ]
 }
@@ -98,7 +105,9 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>, &'sta
 /// the nodes that drive passes of their own over a table (on the cluster,
 /// when there is one) and do their work in between.
 pub fn runs_in_client(plan: &dyn datafusion::physical_plan::ExecutionPlan) -> bool {
-    select::selection_plan::runs_in_client(plan) || plan.downcast_ref::<dedup::near_duplicates::NearDuplicatesExec>().is_some()
+    select::selection_plan::runs_in_client(plan)
+        || plan.downcast_ref::<select::stratified::StratifiedExec>().is_some()
+        || plan.downcast_ref::<dedup::near_duplicates::NearDuplicatesExec>().is_some()
 }
 
 /// Adds every odis function and the `odis.*` settings to `ctx`; returns

@@ -119,6 +119,33 @@ impl GatherSpec {
                         });
                         heaps[0].offer(Candidate { score, id: keys.key(i), at: at(i) });
                     }
+                    Method::Stratified { seed, .. } => {
+                        let vectors = vectors.as_ref().expect("scores");
+                        let row = match vectors.finite_row(i) {
+                            None | Some(Err(_)) => continue,
+                            Some(Ok(row)) => row,
+                        };
+                        let (group, log_weight) = match row {
+                            [group, log_weight] => (*group, *log_weight),
+                            _ => return Err(DataFusionError::Internal(format!("{}: a stratified row has {} values", self.function, row.len()))),
+                        };
+                        let Some(heap) = heaps.get_mut(group as usize).filter(|_| group >= 0.0 && group.fract() == 0.0) else {
+                            return Err(exec_err(format!(
+                                "{}: the row with id {} is in group {group}, outside the {dims} groups counted before \
+                                 sampling; the table changed while it was being read, run the query again",
+                                self.function,
+                                codec.display(&keys.key(i))
+                            )));
+                        };
+                        // Gumbel-top-k, as for AverageSample.
+                        let u = unit_interval(keys.hash(i, *seed));
+                        let score = equal_zeros(log_weight - (-u.ln()).ln());
+                        if heap.may_accept(score) {
+                            heap.offer(Candidate { score, id: keys.key(i), at: at(i) });
+                        } else {
+                            heap.count_rejected();
+                        }
+                    }
                     Method::Uniform { seed } => {
                         let score = unit_interval(keys.hash(i, *seed));
                         if heaps[0].may_accept(score) {

@@ -3,6 +3,8 @@
 
 pub mod budget;
 pub mod candidates;
+pub mod ccs_select;
+pub mod cluster_balanced_sample;
 pub mod codec;
 pub mod fetch;
 pub mod id_keys;
@@ -11,6 +13,7 @@ pub mod sample_by_average;
 pub mod sample_uniform;
 pub mod selection;
 pub mod selection_plan;
+pub mod stratified;
 pub mod table_args;
 pub mod top_k_average;
 pub mod top_k_per_dim;

@@ -366,6 +366,11 @@ pub enum Method {
     AverageSample { seed: u64, temperature: f64 },
     /// Baseline "random": a uniform sample.
     Uniform { seed: u64 },
+    /// Rows in groups (strata, clusters), each group its quota, drawn within
+    /// the group without replacement with probability proportional to
+    /// exp(log_weight). The scores column holds `[group, log_weight]`;
+    /// `quotas[g]` is group g's.
+    Stratified { seed: u64, quotas: Vec<u64> },
 }
 
 #[cfg(test)]

@@ -170,6 +170,7 @@ impl Selection {
     async fn dimensions(&self, state: &SessionState) -> Result<usize> {
         let weights = match &self.method {
             Method::PerDimension { weights } => weights.as_ref(),
+            Method::Stratified { quotas, .. } => return Ok(quotas.len()),
             _ => return Ok(1),
         };
         let scores = self.scores.as_ref().expect("per-dimension selection has scores");
@@ -255,19 +256,26 @@ impl Selection {
     async fn draft_once(&self, state: &SessionState) -> Result<Drafted> {
         let codec = IdCodec::new(self.id.field.data_type())?;
         let dims = self.dimensions(state).await?;
-        let budget = match self.budget {
-            Budget::Rows(n) => n,
-            Budget::Fraction(_) => self.budget.resolve(self.row_count(state).await?),
+        let (budget, quotas) = match &self.method {
+            // Groups are disjoint: each quota is met from its own group.
+            Method::Stratified { quotas, .. } => (quotas.iter().sum(), quotas.clone()),
+            method => {
+                let budget = match self.budget {
+                    Budget::Rows(n) => n,
+                    Budget::Fraction(_) => self.budget.resolve(self.row_count(state).await?),
+                };
+                let weights = match method {
+                    Method::PerDimension { weights: Some(w) } => w.clone(),
+                    _ => vec![1.0; dims],
+                };
+                (budget, quotas(budget, &weights))
+            }
         };
-        let weights = match &self.method {
-            Method::PerDimension { weights: Some(w) } => w.clone(),
-            _ => vec![1.0; dims],
-        };
-        let quotas = quotas(budget, &weights);
         // Room for rows that other dimensions take first; orthogonal
         // dimensions overlap little (ODiS reports < 2%).
         let mut capacities: Vec<usize> = match self.method {
             Method::PerDimension { .. } => quotas.iter().map(|&q| q as usize + q as usize / 4 + 256).collect(),
+            Method::Stratified { .. } => quotas.iter().map(|&q| q as usize).collect(),
             _ => vec![budget as usize],
         };
         let mut passes = 0;

@@ -1,0 +1,162 @@
+//! `cluster_balanced_sample(table, id_column, cluster_column, quality_column, budget [, seed])`:
+//! Diversify-and-Conquer's kMQ selection (arXiv 2409.11378).
+
+use std::sync::{Arc, LazyLock};
+
+use async_trait::async_trait;
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::compute::cast as cast_array;
+use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::functions_aggregate::count::count_all;
+use datafusion::functions_nested::expr_fn::make_array;
+use datafusion::logical_expr::{Documentation, when};
+use datafusion::prelude::{SessionContext, cast, ident};
+
+use crate::select::budget::Budget;
+use crate::select::stratified::{StratifiedFunction, StratifiedTable, Strata, is_finite, resolve_budget, strata_view, water_fill};
+use crate::select::table_args::{Args, Column};
+use crate::select::top_k_per_dim::SELECTION_SECTION;
+
+pub const NAME: &str = "cluster_balanced_sample";
+const USAGE: &str = "cluster_balanced_sample('table', 'id_column', 'cluster_column', 'quality_column', budget [, seed])";
+
+/// The most clusters: a heap per cluster is kept while sampling.
+const MAX_CLUSTERS: i64 = 1 << 22;
+
+pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        SELECTION_SECTION,
+        "Diversify-and-Conquer's kMQ selection: every cluster gets an equal share of the budget, min(budget / k, \
+         its size); what small clusters cannot use goes to the larger ones (water-filling, smallest cluster first; \
+         the authors' code leaves it unused, so its selections can fall short of the budget), so `budget` rows are \
+         selected whenever the table has that many eligible rows. Within a cluster, rows are drawn without \
+         replacement with probability proportional to exp(quality) (Efraimidis–Spirakis keys: quality plus Gumbel \
+         noise from a hash of (seed, id)), so the same seed gives the same rows whatever the partitioning. \
+         A row whose cluster is NULL or whose quality is NULL, NaN or infinite is never selected. Clusters are \
+         integers from 0, as `kmeans_assign(...)['cluster']` gives them. Returns the table's columns plus \
+         `odis_dim` (the cluster), `odis_rank` (the row's draw order in its cluster) and `odis_score` (its key).",
+        USAGE,
+    )
+    .with_sql_example(
+        "```sql\n> CREATE VIEW clustered AS SELECT id, quality, kmeans_assign(embedding, (SELECT kmeans_fit(embedding, 64) FROM docs))['cluster'] AS cluster FROM docs;\n\
+         > SELECT * FROM cluster_balanced_sample('clustered', 'id', 'cluster', 'quality', 0.1, 42);\n```",
+    )
+    .with_argument("table, id_column, budget", "As for top_k_per_dim.")
+    .with_argument("cluster_column", "Name of an integer column of clusters, 0 to k - 1 (e.g. from kmeans_assign).")
+    .with_argument("quality_column", "Name of a numeric column: a row is drawn with probability proportional to exp(quality).")
+    .with_argument("seed", "Optional integer seed of the draw (default 1).")
+    .with_related_udf("kmeans_assign")
+    .with_related_udf("ccs_select")
+    .build()
+});
+
+#[derive(Debug)]
+struct ClusterBalanced {
+    table_name: String,
+    table: Arc<dyn TableProvider>,
+    id: Column,
+    cluster: Column,
+    quality: Column,
+    budget: Budget,
+    seed: u64,
+}
+
+/// The table function.
+#[derive(Debug, Default)]
+pub struct ClusterBalancedSampleFunc;
+
+impl TableFunctionImpl for ClusterBalancedSampleFunc {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let args = Args::new(NAME, args.exprs(), args.session(), USAGE, &[5, 6])?;
+        let (table_name, table) = args.table(0)?;
+        let schema = table.schema();
+        let id = args.id_column(1, &table_name, &schema)?;
+        let cluster = args.column(2, "cluster_column", &table_name, &schema)?;
+        if !cluster.field.data_type().is_integer() {
+            return Err(DataFusionError::Plan(format!(
+                "{NAME}: cluster column '{}' must hold integers (clusters 0 to k - 1, e.g. kmeans_assign(...)['cluster']), got {}",
+                cluster.field.name(),
+                cluster.field.data_type()
+            )));
+        }
+        let quality = args.column(3, "quality_column", &table_name, &schema)?;
+        if !quality.field.data_type().is_numeric() {
+            return Err(DataFusionError::Plan(format!(
+                "{NAME}: quality column '{}' must hold numbers, got {}",
+                quality.field.name(),
+                quality.field.data_type()
+            )));
+        }
+        let budget = args.budget(4)?;
+        let seed = if args.len() == 6 { args.seed(5)? } else { 1 };
+        let function = ClusterBalanced { table_name, table, id, cluster, quality, budget, seed };
+        Ok(Arc::new(StratifiedTable::new(Arc::new(function))))
+    }
+}
+
+#[async_trait]
+impl StratifiedFunction for ClusterBalanced {
+    fn function(&self) -> &'static str {
+        NAME
+    }
+
+    fn table_name(&self) -> &str {
+        &self.table_name
+    }
+
+    fn table(&self) -> &Arc<dyn TableProvider> {
+        &self.table
+    }
+
+    fn id(&self) -> &Column {
+        &self.id
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "table={}, id={}, cluster={}, quality={}, budget={}, seed={}",
+            self.table_name,
+            self.id.field.name(),
+            self.cluster.field.name(),
+            self.quality.field.name(),
+            self.budget,
+            self.seed
+        )
+    }
+
+    async fn strata(&self, ctx: &SessionContext) -> Result<Strata> {
+        let (cluster, quality) = (ident(self.cluster.field.name()), ident(self.quality.field.name()));
+        let eligible = cluster.clone().is_not_null().and(is_finite(quality.clone()));
+        let counts = ctx
+            .read_table(Arc::clone(&self.table))?
+            .filter(eligible.clone())?
+            .aggregate(vec![cast(cluster.clone(), DataType::Int64).alias("cluster")], vec![count_all().alias("rows")])?
+            .collect()
+            .await?;
+        let mut sizes: Vec<u64> = Vec::new();
+        for batch in &counts {
+            let clusters = cast_array(batch.column(0), &DataType::Int64)?;
+            let (clusters, rows) = (clusters.as_primitive::<Int64Type>(), batch.column(1).as_primitive::<Int64Type>());
+            for i in 0..batch.num_rows() {
+                let c = clusters.value(i);
+                if !(0..MAX_CLUSTERS).contains(&c) {
+                    return Err(DataFusionError::Execution(format!(
+                        "{NAME}: cluster column '{}' holds {c}; clusters must be numbered from 0 to k - 1 (at most {MAX_CLUSTERS}), \
+                         as kmeans_assign gives them; renumber others with DENSE_RANK() OVER (ORDER BY label) - 1",
+                        self.cluster.field.name()
+                    )));
+                }
+                let c = c as usize;
+                if sizes.len() <= c {
+                    sizes.resize(c + 1, 0);
+                }
+                sizes[c] = rows.value(i) as u64;
+            }
+        }
+        let budget = resolve_budget(ctx, &self.table, self.budget).await?;
+        let strata = when(eligible, make_array(vec![cast(cluster, DataType::Float64), cast(quality, DataType::Float64)])).end()?;
+        Ok(Strata { view: strata_view(ctx, &self.table, strata)?, quotas: water_fill(budget, &sizes), seed: self.seed })
+    }
+}
