@@ -88,6 +88,14 @@ pub fn queries(model: &str) -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            "semantic_duplicates",
+            "SELECT id, duplicate_of, round(similarity, 6) AS s FROM semantic_duplicates('docs', 'id', 's', 'clusters=8,eps=0.001')".into(),
+        ),
+        (
+            "dpp_select",
+            "SELECT id, odis_dim, odis_rank, round(odis_score, 6) AS g FROM dpp_select('scored', 'id', 's', 'q', 40, 'clusters=6,theta=0.7')".into(),
+        ),
+        (
             "text_fingerprint",
             "SELECT count(*) AS n, count(DISTINCT text_fingerprint(text)) AS distinct_texts FROM docs".into(),
         ),
@@ -108,7 +116,7 @@ pub async fn answers(engine: &Engine, dir: &Path, model: &str) -> Vec<(&'static 
         .await
         .unwrap();
     // A score and a grouping for the stratified selection functions.
-    engine.sql("CREATE VIEW scored AS SELECT id, s[1] - s[2] AS q, CAST(id % 7 AS INT) AS c FROM docs").await.unwrap();
+    engine.sql("CREATE VIEW scored AS SELECT id, s, s[1] - s[2] AS q, CAST(id % 7 AS INT) AS c FROM docs").await.unwrap();
     let mut out = Vec::new();
     for (function, sql) in queries(model) {
         let batches = engine.sql(&sql).await.unwrap_or_else(|e| panic!("{function}: {e}\n{sql}"));

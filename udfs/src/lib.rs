@@ -17,10 +17,12 @@
 //! | `top_k_per_dim_report(...)` | table | 4: quotas, thresholds, overlap |
 //! | `top_k_average`, `sample_by_average`, `sample_uniform` | table | baselines |
 //! | `ccs_select`, `cluster_balanced_sample` | table | stratified selection: CCS, Diversify-and-Conquer's kMQ |
+//! | `dpp_select(table, id, embedding, quality, budget [, spec])` | table | embedding space: greedy MAP of a DPP |
 //! | `odis_score(text, model)` | scalar (async) | 3: score the corpus with an ONNX model |
 //! | `odis_models()` | table | the session's models |
 //! | `vendi_score(embedding [, q])` | aggregate | measure: the diversity of a selection |
 //! | `kmeans_fit(embedding, k [, spec])`, `kmeans_assign(embedding, model)` | aggregate, scalar | embedding space: k-means clusters |
+//! | `semantic_duplicates(table, id, embedding [, spec])` | table | embedding space: SemDeDup |
 //! | `odis_version()` | scalar | installation check |
 
 use std::sync::Arc;
@@ -35,6 +37,7 @@ pub use score::options::OdisOptions;
 use datafusion::prelude::SessionContext;
 
 pub mod blas;
+pub mod client_table;
 pub mod clustering;
 pub mod dedup;
 pub mod filter;
@@ -97,7 +100,13 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>, &'sta
             Arc::new(select::cluster_balanced_sample::ClusterBalancedSampleFunc),
             &*select::cluster_balanced_sample::DOCUMENTATION,
         ),
+        (select::dpp_select::NAME, Arc::new(select::dpp_select::DppSelectFunc), &*select::dpp_select::DOCUMENTATION),
         (dedup::near_duplicates::NAME, Arc::new(dedup::near_duplicates::NearDuplicatesFunc), &*dedup::near_duplicates::DOCUMENTATION),
+        (
+            dedup::semantic_duplicates::NAME,
+            Arc::new(dedup::semantic_duplicates::SemanticDuplicatesFunc),
+            &*dedup::semantic_duplicates::DOCUMENTATION,
+        ),
     ]
 }
 
@@ -105,9 +114,7 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>, &'sta
 /// the nodes that drive passes of their own over a table (on the cluster,
 /// when there is one) and do their work in between.
 pub fn runs_in_client(plan: &dyn datafusion::physical_plan::ExecutionPlan) -> bool {
-    select::selection_plan::runs_in_client(plan)
-        || plan.downcast_ref::<select::stratified::StratifiedExec>().is_some()
-        || plan.downcast_ref::<dedup::near_duplicates::NearDuplicatesExec>().is_some()
+    select::selection_plan::runs_in_client(plan) || plan.downcast_ref::<client_table::ClientExec>().is_some()
 }
 
 /// Adds every odis function and the `odis.*` settings to `ctx`; returns

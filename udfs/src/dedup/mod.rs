@@ -1,7 +1,9 @@
 //! Redundancy, before selection: exact duplicates (`text_fingerprint`) and
 //! near duplicates (MinHash: `text_minhash`, `minhash_bands`, and the
-//! clusters of `near_duplicates`). Copies of a document get (nearly) its
-//! ratings, so without this the top of a component repeats one document.
+//! clusters of `near_duplicates`), and semantic duplicates in embedding
+//! space (`semantic_duplicates`, SemDeDup). Copies of a document get
+//! (nearly) its ratings, so without this the top of a component repeats one
+//! document.
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{DataType, UInt8Type, UInt16Type, UInt32Type};
@@ -14,6 +16,7 @@ use crate::dedup::minhash::MinHashSpec;
 pub mod minhash;
 pub mod minhash_bands;
 pub mod near_duplicates;
+pub mod semantic_duplicates;
 pub mod text_fingerprint;
 pub mod text_minhash;
 

@@ -16,29 +16,23 @@
 //!    components, each represented by its smallest id.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Float64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::JoinType;
-use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::datasource::TableType;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::SessionState;
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::functions_aggregate::count::count_all;
 use datafusion::logical_expr::{Documentation, Expr};
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
 use datafusion::functions_nested::expr_fn::make_array;
 use datafusion::prelude::{SessionContext, col, ident, lit};
 use futures::StreamExt;
 
+use crate::client_table::{ClientJob, ClientTable, batch_stream};
 use crate::dedup::minhash::{MinHashSpec, corrected_jaccard};
 use crate::dedup::minhash_bands::minhash_bands_udf;
 use crate::dedup::text_fingerprint::{WIDTH as FINGERPRINT_WIDTH, text_fingerprint_udf};
@@ -149,7 +143,7 @@ impl TableFunctionImpl for NearDuplicatesFunc {
                 text.field.name()
             )));
         }
-        Ok(Arc::new(NearDuplicatesTable(Arc::new(Dedup { table_name, table, id, text, precomputed, mode }))))
+        Ok(Arc::new(ClientTable(Arc::new(Dedup { table_name, table, id, text, precomputed, mode }))))
     }
 }
 
@@ -161,120 +155,28 @@ fn output_schema(id_type: &DataType) -> SchemaRef {
     ]))
 }
 
-#[derive(Debug)]
-struct NearDuplicatesTable(Arc<Dedup>);
-
 #[async_trait]
-impl TableProvider for NearDuplicatesTable {
+impl ClientJob for Dedup {
+    fn function(&self) -> &'static str {
+        NAME
+    }
+
+    fn describe(&self) -> String {
+        let spec = match self.mode {
+            Mode::Exact => "exact".to_string(),
+            Mode::MinHash(spec) => spec.to_string(),
+        };
+        format!("table={}, id={}, text={}, spec={spec}", self.table_name, self.id.field.name(), self.text.field.name())
+    }
+
     fn schema(&self) -> SchemaRef {
-        output_schema(self.0.id.field.data_type())
+        output_schema(self.id.field.data_type())
     }
 
-    fn table_type(&self) -> TableType {
-        TableType::Temporary
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
-        _limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let state = state
-            .as_any()
-            .downcast_ref::<SessionState>()
-            .cloned()
-            .ok_or_else(|| DataFusionError::Internal(format!("{NAME} needs a DataFusion SessionState")))?;
-        let exec = Arc::new(NearDuplicatesExec::new(Arc::clone(&self.0), state));
-        match projection {
-            None => Ok(exec),
-            Some(columns) => {
-                let schema = exec.schema();
-                let exprs = columns
-                    .iter()
-                    .map(|&i| {
-                        let name = schema.field(i).name();
-                        (datafusion::physical_expr::expressions::col(name, &schema), name.clone())
-                    })
-                    .map(|(e, n)| e.map(|e| (e, n)))
-                    .collect::<Result<Vec<_>>>()?;
-                Ok(Arc::new(datafusion::physical_plan::projection::ProjectionExec::try_new(exprs, exec)?))
-            }
-        }
-    }
-}
-
-/// Runs the three steps in this process (their plans run wherever the
-/// session runs plans: here, or on its cluster).
-#[derive(Debug)]
-pub struct NearDuplicatesExec {
-    dedup: Arc<Dedup>,
-    state: SessionState,
-    schema: SchemaRef,
-    properties: Arc<PlanProperties>,
-}
-
-impl NearDuplicatesExec {
-    fn new(dedup: Arc<Dedup>, state: SessionState) -> Self {
-        let schema = output_schema(dedup.id.field.data_type());
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        ));
-        NearDuplicatesExec { dedup, state, schema, properties }
-    }
-}
-
-impl DisplayAs for NearDuplicatesExec {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(
-            f,
-            "NearDuplicatesExec: table={}, id={}, text={}, spec={}",
-            self.dedup.table_name,
-            self.dedup.id.field.name(),
-            self.dedup.text.field.name(),
-            match self.dedup.mode {
-                Mode::Exact => "exact".to_string(),
-                Mode::MinHash(spec) => spec.to_string(),
-            }
-        )
-    }
-}
-
-impl ExecutionPlan for NearDuplicatesExec {
-    fn name(&self) -> &str {
-        "NearDuplicatesExec"
-    }
-
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn with_new_children(self: Arc<Self>, _children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
-        if partition != 0 {
-            return Err(DataFusionError::Internal(format!("NearDuplicatesExec has one partition, asked for {partition}")));
-        }
-        let (dedup, state, schema) = (Arc::clone(&self.dedup), self.state.clone(), Arc::clone(&self.schema));
-        let future = async move { dedup.clusters(state, &schema).await };
-        Ok(Box::pin(RecordBatchStreamAdapter::new(Arc::clone(&self.schema), futures::stream::once(future))))
+    /// The three steps; their plans run wherever the session runs plans:
+    /// here, or on its cluster.
+    async fn run(&self, state: SessionState, projection: Vec<usize>) -> Result<SendableRecordBatchStream> {
+        batch_stream(self.clusters(state, &self.schema()).await?, &projection)
     }
 }
 

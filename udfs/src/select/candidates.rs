@@ -146,6 +146,9 @@ impl GatherSpec {
                             heap.count_rejected();
                         }
                     }
+                    Method::Picked => {
+                        return Err(DataFusionError::Internal(format!("{}: picked rows have no candidate pass", self.function)));
+                    }
                     Method::Uniform { seed } => {
                         let score = unit_interval(keys.hash(i, *seed));
                         if heaps[0].may_accept(score) {

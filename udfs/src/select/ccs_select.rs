@@ -20,7 +20,7 @@ use datafusion::logical_expr::{Documentation, Expr, when};
 use datafusion::prelude::{DataFrame, SessionContext, cast, ident, lit};
 
 use crate::select::budget::Budget;
-use crate::select::stratified::{StratifiedFunction, StratifiedTable, Strata, is_finite, resolve_budget, strata_view, water_fill};
+use crate::select::deferred::{DeferredFunction, deferred_table, Planned, Strata, is_finite, resolve_budget, strata_view, water_fill};
 use crate::select::table_args::{Args, Column};
 use crate::select::top_k_per_dim::SELECTION_SECTION;
 
@@ -135,7 +135,7 @@ impl TableFunctionImpl for CcsSelectFunc {
         } else {
             CcsSpec::default()
         };
-        Ok(Arc::new(StratifiedTable::new(Arc::new(Ccs { table_name, table, id, score, budget, spec }))))
+        Ok(deferred_table(Arc::new(Ccs { table_name, table, id, score, budget, spec })))
     }
 }
 
@@ -227,7 +227,7 @@ impl Ccs {
 }
 
 #[async_trait]
-impl StratifiedFunction for Ccs {
+impl DeferredFunction for Ccs {
     fn function(&self) -> &'static str {
         NAME
     }
@@ -248,7 +248,7 @@ impl StratifiedFunction for Ccs {
         format!("table={}, id={}, score={}, budget={}, {}", self.table_name, self.id.field.name(), self.score.field.name(), self.budget, self.spec)
     }
 
-    async fn strata(&self, ctx: &SessionContext) -> Result<Strata> {
+    async fn plan(&self, ctx: &SessionContext) -> Result<Planned> {
         let finite = is_finite(ident(self.score.field.name()));
         let rows = ctx.read_table(Arc::clone(&self.table))?.filter(finite.clone())?;
         let (count, low, high) = self.range(&rows, lit(true)).await?;
@@ -286,7 +286,7 @@ impl StratifiedFunction for Ccs {
         }
         let budget = resolve_budget(ctx, &self.table, self.budget).await?;
         let view = strata_view(ctx, &self.table, when(kept, make_array(vec![stratum, lit(0.0)])).end()?)?;
-        Ok(Strata { view, quotas: water_fill(budget, &sizes), seed: self.spec.seed })
+        Ok(Planned::Strata(Strata { view, quotas: water_fill(budget, &sizes), seed: self.spec.seed }))
     }
 }
 

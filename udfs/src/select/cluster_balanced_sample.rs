@@ -15,7 +15,7 @@ use datafusion::logical_expr::{Documentation, when};
 use datafusion::prelude::{SessionContext, cast, ident};
 
 use crate::select::budget::Budget;
-use crate::select::stratified::{StratifiedFunction, StratifiedTable, Strata, is_finite, resolve_budget, strata_view, water_fill};
+use crate::select::deferred::{DeferredFunction, deferred_table, Planned, Strata, is_finite, resolve_budget, strata_view, water_fill};
 use crate::select::table_args::{Args, Column};
 use crate::select::top_k_per_dim::SELECTION_SECTION;
 
@@ -92,12 +92,12 @@ impl TableFunctionImpl for ClusterBalancedSampleFunc {
         let budget = args.budget(4)?;
         let seed = if args.len() == 6 { args.seed(5)? } else { 1 };
         let function = ClusterBalanced { table_name, table, id, cluster, quality, budget, seed };
-        Ok(Arc::new(StratifiedTable::new(Arc::new(function))))
+        Ok(deferred_table(Arc::new(function)))
     }
 }
 
 #[async_trait]
-impl StratifiedFunction for ClusterBalanced {
+impl DeferredFunction for ClusterBalanced {
     fn function(&self) -> &'static str {
         NAME
     }
@@ -126,7 +126,7 @@ impl StratifiedFunction for ClusterBalanced {
         )
     }
 
-    async fn strata(&self, ctx: &SessionContext) -> Result<Strata> {
+    async fn plan(&self, ctx: &SessionContext) -> Result<Planned> {
         let (cluster, quality) = (ident(self.cluster.field.name()), ident(self.quality.field.name()));
         let eligible = cluster.clone().is_not_null().and(is_finite(quality.clone()));
         let counts = ctx
@@ -157,6 +157,6 @@ impl StratifiedFunction for ClusterBalanced {
         }
         let budget = resolve_budget(ctx, &self.table, self.budget).await?;
         let strata = when(eligible, make_array(vec![cast(cluster, DataType::Float64), cast(quality, DataType::Float64)])).end()?;
-        Ok(Strata { view: strata_view(ctx, &self.table, strata)?, quotas: water_fill(budget, &sizes), seed: self.seed })
+        Ok(Planned::Strata(Strata { view: strata_view(ctx, &self.table, strata)?, quotas: water_fill(budget, &sizes), seed: self.seed }))
     }
 }

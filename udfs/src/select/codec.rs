@@ -1,6 +1,7 @@
 //! How the selection's plan nodes travel to a cluster's executors:
-//! [`CandidatesExec`] and [`MergeCandidatesExec`] (the candidate pass) and
-//! [`FetchExec`] (the fetch, with its picks).
+//! [`CandidatesExec`] and [`MergeCandidatesExec`] (the candidate pass),
+//! [`FetchExec`] (the fetch, with its picks) and [`PerGroupExec`] (work
+//! done cluster by cluster: SemDeDup, DPP).
 //!
 //! An encoding is `MAGIC`, the length of a JSON header (u32, little
 //! endian), the header, then for a fetch its picks as an Arrow IPC stream
@@ -17,6 +18,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use serde::{Deserialize, Serialize};
 
+use crate::clustering::per_group::{GroupSpec, PerGroupExec};
 use crate::select::candidates::{CandidateSpec, CandidatesExec, MergeCandidatesExec};
 use crate::select::fetch::{FetchExec, FetchPicks};
 
@@ -27,6 +29,7 @@ enum Node {
     Merge { capacities: Vec<usize> },
     /// The picks follow the header.
     Fetch { function: String, id_column: usize },
+    PerGroup(GroupSpec),
 }
 
 /// Marks odis's own node encodings among others in a composite codec.
@@ -48,6 +51,7 @@ impl SelectionCodec {
         node.downcast_ref::<CandidatesExec>().is_some()
             || node.downcast_ref::<MergeCandidatesExec>().is_some()
             || node.downcast_ref::<FetchExec>().is_some()
+            || node.downcast_ref::<PerGroupExec>().is_some()
     }
 
     /// Whether `buf` is an encoding of this codec.
@@ -75,6 +79,7 @@ impl PhysicalExtensionCodec for SelectionCodec {
         Ok(match node {
             Node::Candidates(spec) => Arc::new(CandidatesExec::try_new(input, spec)?),
             Node::Merge { capacities } => Arc::new(MergeCandidatesExec::new(input, capacities)),
+            Node::PerGroup(spec) => Arc::new(PerGroupExec::try_new(input, spec)?),
             Node::Fetch { function, id_column } => {
                 let reader = StreamReader::try_new(Cursor::new(rest), None)?;
                 let batches = reader.collect::<Result<Vec<_>, _>>()?;
@@ -97,6 +102,8 @@ impl PhysicalExtensionCodec for SelectionCodec {
             Node::Candidates(exec.spec.clone())
         } else if let Some(exec) = node.downcast_ref::<MergeCandidatesExec>() {
             Node::Merge { capacities: exec.capacities.clone() }
+        } else if let Some(exec) = node.downcast_ref::<PerGroupExec>() {
+            Node::PerGroup(exec.spec.clone())
         } else if let Some(exec) = node.downcast_ref::<FetchExec>() {
             let (function, id_column, batch) = exec.picks.to_parts()?;
             picks = Some(batch);

@@ -371,6 +371,8 @@ pub enum Method {
     /// exp(log_weight). The scores column holds `[group, log_weight]`;
     /// `quotas[g]` is group g's.
     Stratified { seed: u64, quotas: Vec<u64> },
+    /// Rows picked elsewhere (`dpp_select`'s greedy), only fetched.
+    Picked,
 }
 
 #[cfg(test)]

@@ -407,7 +407,7 @@ fn sorted_candidates(heaps: Vec<TopHeap<IdKey>>) -> Vec<DimensionCandidates<IdKe
 
 /// Runs a plan over the selection's table: on the session's cluster when it
 /// has one, else here.
-fn run(plan: Arc<dyn ExecutionPlan>, state: &SessionState) -> Result<SendableRecordBatchStream> {
+pub(crate) fn run(plan: Arc<dyn ExecutionPlan>, state: &SessionState) -> Result<SendableRecordBatchStream> {
     match remote::remote(state.config()) {
         Some(remote) => remote.0.execute(plan, state.config()),
         None => execute_stream(plan, state.task_ctx()),
@@ -435,6 +435,9 @@ pub fn runs_in_client(plan: &dyn ExecutionPlan) -> bool {
 #[derive(Debug)]
 pub struct SelectionExec {
     selection: Arc<Selection>,
+    /// Picks made elsewhere (by `dpp_select`'s greedy), fetched by id
+    /// instead of drafted.
+    picks: Option<Arc<Vec<Pick<IdKey>>>>,
     state: SessionState,
     /// The input columns the fetch reads (ascending; the id among them).
     columns: Vec<usize>,
@@ -443,7 +446,7 @@ pub struct SelectionExec {
 }
 
 impl SelectionExec {
-    fn new(selection: Arc<Selection>, state: SessionState, columns: Vec<usize>) -> Result<Self> {
+    fn new(selection: Arc<Selection>, picks: Option<Arc<Vec<Pick<IdKey>>>>, state: SessionState, columns: Vec<usize>) -> Result<Self> {
         let schema = selection.fetch_schema(&columns)?;
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(Arc::clone(&schema)),
@@ -453,6 +456,7 @@ impl SelectionExec {
         ));
         Ok(Self {
             selection,
+            picks,
             state,
             columns,
             schema,
@@ -479,11 +483,18 @@ impl DisplayAs for SelectionExec {
 /// here or on the session's cluster; every pick must arrive once.
 async fn select_rows(
     selection: Arc<Selection>,
+    given: Option<Arc<Vec<Pick<IdKey>>>>,
     state: SessionState,
     columns: Vec<usize>,
     schema: SchemaRef,
 ) -> Result<SendableRecordBatchStream> {
-    let drafted = selection.draft(&state).await?;
+    let (chosen, drafted_scan) = match given {
+        Some(picks) => (picks, None),
+        None => {
+            let drafted = selection.draft(&state).await?;
+            (Arc::new(drafted.picks.clone()), Some(drafted.scan))
+        }
+    };
     let (scan, stable) = match remote::remote(state.config()) {
         Some(remote) => (remote.0.scan_input(selection.table.scan(&state, Some(&columns), &[], None).await?), false),
         None => positional_scan(&selection, &state, &columns).await?,
@@ -492,7 +503,7 @@ async fn select_rows(
     // Reading the rows where the candidate pass read them saves hashing
     // every id of the table: possible when both scans read the same
     // partitions in the same order.
-    let by_position = drafted.scan.stable_order && stable && drafted.scan.partitions == partitions;
+    let by_position = drafted_scan.is_some_and(|shape| shape.stable_order && stable && shape.partitions == partitions);
     let id_column = columns
         .binary_search(&selection.id.index)
         .map_err(|_| DataFusionError::Internal("the fetch must read the id column".into()))?;
@@ -500,12 +511,12 @@ async fn select_rows(
         selection.function,
         id_column,
         selection.id.field.data_type(),
-        drafted.picks.clone(),
+        chosen.as_ref().clone(),
         by_position.then_some(partitions),
     );
     let plan = Arc::new(CoalescePartitionsExec::new(Arc::new(FetchExec::new(scan, Arc::new(picks)))));
     // Pick number d, r sits at slot starts[d] + r - 1.
-    let picks = &drafted.picks;
+    let picks = chosen.as_ref();
     let dims = picks.iter().map(|p| p.dim + 1).max().unwrap_or(0);
     let mut starts = vec![0usize; dims + 1];
     for p in picks {
@@ -581,6 +592,7 @@ impl ExecutionPlan for SelectionExec {
         }
         let future = select_rows(
             Arc::clone(&self.selection),
+            self.picks.clone(),
             self.state.clone(),
             self.columns.clone(),
             Arc::clone(&self.schema),
@@ -596,6 +608,7 @@ impl ExecutionPlan for SelectionExec {
 #[derive(Debug)]
 pub struct SelectionTable {
     selection: Arc<Selection>,
+    picks: Option<Arc<Vec<Pick<IdKey>>>>,
     schema: SchemaRef,
 }
 
@@ -604,8 +617,15 @@ impl SelectionTable {
         let schema = selection.output_schema();
         Self {
             selection: Arc::new(selection),
+            picks: None,
             schema,
         }
+    }
+
+    /// The rows of `picks`, made elsewhere, fetched from the selection's
+    /// table by id.
+    pub fn with_picks(selection: Selection, picks: Vec<Pick<IdKey>>) -> Self {
+        Self { picks: Some(Arc::new(picks)), ..Self::new(selection) }
     }
 }
 
@@ -636,7 +656,7 @@ impl TableProvider for SelectionTable {
         columns.sort_unstable();
         columns.dedup();
         let fetched = columns.len();
-        let exec = Arc::new(SelectionExec::new(Arc::clone(&self.selection), session_state(session)?, columns.clone())?);
+        let exec = Arc::new(SelectionExec::new(Arc::clone(&self.selection), self.picks.clone(), session_state(session)?, columns.clone())?);
         // Output column i of the table as a column of the exec.
         let exec_column = |i: usize| -> Arc<dyn PhysicalExpr> {
             let at = if i < width { columns.binary_search(&i).expect("fetched") } else { fetched + (i - width) };

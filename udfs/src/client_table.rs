@@ -1,0 +1,131 @@
+//! Table functions that do their work in the client: a job runs plans of its
+//! own over the table (here, or on the session's cluster: the session's
+//! config says which) and does the small part in between itself. Their plan
+//! node, [`ClientExec`], never travels to a cluster (`runs_in_client`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::datasource::TableType;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::context::SessionState;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
+use futures::TryStreamExt;
+
+/// A table function's work, once its arguments are resolved.
+#[async_trait]
+pub trait ClientJob: fmt::Debug + Send + Sync {
+    /// The function's name, for EXPLAIN and errors.
+    fn function(&self) -> &'static str;
+    /// The arguments, for EXPLAIN.
+    fn describe(&self) -> String;
+    /// The result's columns.
+    fn schema(&self) -> SchemaRef;
+    /// The result's columns `projection` (indices into [`Self::schema`]).
+    async fn run(&self, state: SessionState, projection: Vec<usize>) -> Result<SendableRecordBatchStream>;
+}
+
+/// A [`ClientJob`]'s result as a table.
+#[derive(Debug)]
+pub struct ClientTable(pub Arc<dyn ClientJob>);
+
+#[async_trait]
+impl TableProvider for ClientTable {
+    fn schema(&self) -> SchemaRef {
+        self.0.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        session: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let state = session
+            .as_any()
+            .downcast_ref::<SessionState>()
+            .cloned()
+            .ok_or_else(|| DataFusionError::Internal(format!("{} needs a DataFusion SessionState", self.0.function())))?;
+        let full = self.0.schema();
+        let projection = projection.cloned().unwrap_or_else(|| (0..full.fields().len()).collect());
+        let schema = Arc::new(full.project(&projection)?);
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        ));
+        Ok(Arc::new(ClientExec { job: Arc::clone(&self.0), state, projection, schema, properties }))
+    }
+}
+
+/// Runs a [`ClientJob`] in this process.
+#[derive(Debug)]
+pub struct ClientExec {
+    job: Arc<dyn ClientJob>,
+    state: SessionState,
+    projection: Vec<usize>,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+impl DisplayAs for ClientExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "ClientExec: {}({})", self.job.function(), self.job.describe())
+    }
+}
+
+impl ExecutionPlan for ClientExec {
+    fn name(&self) -> &str {
+        "ClientExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn with_new_children(self: Arc<Self>, _children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        if partition != 0 {
+            return Err(DataFusionError::Internal(format!("ClientExec has one partition, asked for {partition}")));
+        }
+        let (job, state, projection) = (Arc::clone(&self.job), self.state.clone(), self.projection.clone());
+        let future = async move { job.run(state, projection).await };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(Arc::clone(&self.schema), futures::stream::once(future).try_flatten())))
+    }
+}
+
+/// One batch as a stream of its columns `projection`.
+pub fn batch_stream(batch: datafusion::arrow::array::RecordBatch, projection: &[usize]) -> Result<SendableRecordBatchStream> {
+    let batch = batch.project(projection)?;
+    let schema = batch.schema();
+    Ok(Box::pin(RecordBatchStreamAdapter::new(schema, futures::stream::iter([Ok(batch)]))))
+}

@@ -1,0 +1,534 @@
+//! Work done group by group (a group is a k-means cluster, or one group for
+//! the whole table), where the rows are: a plan hash-partitions the rows by
+//! group and sorts each partition by (group, order descending, id), so a task
+//! holds one group's rows at a time and never the table's. On a cluster the
+//! tasks run on the executors (`select/codec.rs` carries [`PerGroupExec`]).
+//!
+//! Two kinds of work: SemDeDup's pass over a cluster (`semantic_duplicates`)
+//! and DPP's greedy MAP inference on a group's best rows (`dpp_select`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRef};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::error::Result;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::expressions::col as physical_col;
+use datafusion::physical_expr::{Distribution, EquivalenceProperties, LexOrdering, LexRequirement, OrderingRequirements, PhysicalExpr, PhysicalSortExpr};
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
+use datafusion::arrow::compute::SortOptions;
+use futures::{StreamExt, TryStreamExt};
+use ndarray::ArrayView2;
+use serde::{Deserialize, Serialize};
+
+use datafusion::common::ScalarValue;
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::Expr;
+use datafusion::functions::core::expr_fn::get_field;
+use datafusion::functions_nested::expr_fn::inner_product;
+use datafusion::prelude::{DataFrame, cast, col, lit};
+
+use crate::blas::sgemm_abt;
+use crate::clustering::kmeans::{KMeansSpec, Metric};
+use crate::clustering::kmeans_assign::kmeans_assign_udf;
+use crate::clustering::kmeans_fit::kmeans_fit_udaf;
+use crate::select::remote::remote;
+use crate::select::selection_plan::run;
+use crate::select::id_keys::{IdCodec, IdKey};
+use crate::vectors::{Vectors, mixed_embedding_lengths};
+
+/// The input columns, in this order: the group, the id, the embedding, and
+/// the order within a group (the distance to the centroid for SemDeDup, the
+/// quality for DPP).
+pub const GROUP: &str = "odis_group";
+pub const ID: &str = "odis_id";
+pub const EMBEDDING: &str = "odis_embedding";
+pub const ORDER: &str = "odis_order";
+
+/// What is done with each group's rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum GroupWork {
+    /// SemDeDup (Abbas et al. 2023): in the group's order, a row whose
+    /// cosine similarity to an earlier row (dropped or not) exceeds
+    /// `1 - eps` is a duplicate of the earlier row it is most similar to.
+    SemanticDuplicates { eps: f64 },
+    /// Greedy MAP inference of a DPP (Chen et al. 2018) with kernel
+    /// L = diag(r)·S·diag(r), S the cosine similarity, r = exp(alpha·quality),
+    /// over the group's best `pool × quota` rows by quality; `quotas[g]` picks.
+    Dpp { alpha: f64, pool: u64, quotas: Vec<u64> },
+}
+
+/// What a per-group task needs, as it travels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupSpec {
+    pub function: String,
+    pub work: GroupWork,
+}
+
+impl GroupSpec {
+    fn output_schema(&self, id_type: &DataType) -> SchemaRef {
+        Arc::new(Schema::new(match self.work {
+            GroupWork::SemanticDuplicates { .. } => vec![
+                Field::new("id", id_type.clone(), false),
+                Field::new("duplicate_of", id_type.clone(), false),
+                Field::new("similarity", DataType::Float64, false),
+            ],
+            GroupWork::Dpp { .. } => vec![
+                Field::new(GROUP, DataType::Int64, false),
+                Field::new("odis_rank", DataType::Int64, false),
+                Field::new("odis_score", DataType::Float64, false),
+                Field::new("id", id_type.clone(), false),
+            ],
+        }))
+    }
+}
+
+/// `input` (the four columns above, NULL-free groups and embeddings) into
+/// groups, each group's work done by one task.
+pub fn per_group_plan(input: Arc<dyn ExecutionPlan>, spec: GroupSpec, partitions: usize) -> Result<Arc<dyn ExecutionPlan>> {
+    let schema = input.schema();
+    let group = physical_col(GROUP, &schema)?;
+    let repartitioned = Arc::new(RepartitionExec::try_new(input, Partitioning::Hash(vec![group], partitions.max(1)))?);
+    let sorted = Arc::new(SortExec::new(group_ordering(&schema)?, repartitioned).with_preserve_partitioning(true));
+    Ok(Arc::new(CoalescePartitionsExec::new(Arc::new(PerGroupExec::try_new(sorted, spec)?))))
+}
+
+/// The order a task reads its rows in: group, then order descending, then id.
+fn group_ordering(schema: &Schema) -> Result<LexOrdering> {
+    let ascending = SortOptions { descending: false, nulls_first: false };
+    Ok(LexOrdering::new([
+        PhysicalSortExpr::new(physical_col(GROUP, schema)?, ascending),
+        PhysicalSortExpr::new(physical_col(ORDER, schema)?, SortOptions { descending: true, nulls_first: false }),
+        PhysicalSortExpr::new(physical_col(ID, schema)?, ascending),
+    ])
+    .expect("non-empty ordering"))
+}
+
+/// Whether an embedding has a direction: non-NULL and not all zeros (a
+/// NaN passes here and is left out by the k-means functions).
+pub fn has_direction(embedding: Expr) -> Expr {
+    inner_product(embedding.clone(), embedding).gt(lit(0.0))
+}
+
+/// Spherical k-means with `sample` training rows per centroid: the
+/// embedding-space methods want clusters that keep near rows together, not
+/// a fine partition, so they train on fewer rows than `kmeans_fit`'s default.
+pub fn kmeans_spec(seed: u64, sample: usize) -> KMeansSpec {
+    KMeansSpec { metric: Metric::Cosine, seed, sample, ..KMeansSpec::default() }
+}
+
+/// The order of a cluster's rows for its work.
+#[derive(Debug, Clone)]
+pub enum ClusterOrder {
+    /// Farthest from the centroid first.
+    Farthest,
+    /// Nearest first.
+    Nearest,
+    /// By a number, highest first.
+    Descending(Expr),
+}
+
+/// `rows` as the per-group work reads them: the k-means cluster of
+/// `embedding` under `model` as the group, the id, the embedding and the
+/// order. Rows without a cluster (no direction) are left out.
+pub fn clustered(rows: DataFrame, id: Expr, embedding: Expr, model: ScalarValue, order: ClusterOrder) -> Result<DataFrame> {
+    let assignment = kmeans_assign_udf().call(vec![embedding.clone(), lit(model)]);
+    let mut columns = vec![assignment.alias("odis_assignment"), id.alias(ID), embedding.alias(EMBEDDING)];
+    let distance = get_field(col("odis_assignment"), "distance");
+    let order = match order {
+        ClusterOrder::Farthest => distance,
+        ClusterOrder::Nearest => -distance,
+        ClusterOrder::Descending(value) => {
+            columns.push(cast(value, DataType::Float64).alias("odis_order_value"));
+            col("odis_order_value")
+        }
+    };
+    rows.select(columns)?.filter(col("odis_assignment").is_not_null())?.select(vec![
+        cast(get_field(col("odis_assignment"), "cluster"), DataType::Int64).alias(GROUP),
+        col(ID),
+        col(EMBEDDING),
+        order.alias(ORDER),
+    ])
+}
+
+/// The k-means model of `embedding` over `rows`, fitted by a plan (on the
+/// session's cluster when it has one), as a literal for `kmeans_assign`.
+pub async fn fit(rows: DataFrame, embedding: Expr, k: u64, spec: &KMeansSpec) -> Result<ScalarValue> {
+    let fit = kmeans_fit_udaf().call(vec![embedding, lit(k as i64), lit(spec.to_string())]);
+    let batches = rows.aggregate(vec![], vec![fit.alias("model")])?.collect().await?;
+    let batch = batches.iter().find(|b| b.num_rows() > 0).ok_or_else(|| DataFusionError::Internal("kmeans_fit gave no row".into()))?;
+    ScalarValue::try_from_array(batch.column(0), 0)
+}
+
+/// Runs `spec`'s work over `rows` (the columns [`GROUP`], [`ID`],
+/// [`EMBEDDING`], [`ORDER`]) where the session runs plans; the output rows.
+pub async fn run_per_group(state: &SessionState, rows: DataFrame, spec: GroupSpec) -> Result<Vec<RecordBatch>> {
+    let scan = rows.into_view().scan(state, None, &[], None).await?;
+    let scan = match remote(state.config()) {
+        Some(remote) => remote.0.scan_input(scan),
+        None => scan,
+    };
+    let plan = per_group_plan(scan, spec, state.config().target_partitions())?;
+    run(plan, state)?.try_collect().await
+}
+
+/// The per-group work over each partition of its sorted input.
+#[derive(Debug)]
+pub struct PerGroupExec {
+    input: Arc<dyn ExecutionPlan>,
+    pub spec: GroupSpec,
+    /// What the input must be, stated so that an optimizer (a cluster's
+    /// scheduler runs DataFusion's on the plans it gets) keeps the
+    /// repartition and the sort: all of a group's rows in one partition, in
+    /// [`group_ordering`].
+    group: Arc<dyn PhysicalExpr>,
+    ordering: LexOrdering,
+    properties: Arc<PlanProperties>,
+}
+
+impl PerGroupExec {
+    pub fn try_new(input: Arc<dyn ExecutionPlan>, spec: GroupSpec) -> Result<Self> {
+        let input_schema = input.schema();
+        let id_type = input_schema.field_with_name(ID)?.data_type().clone();
+        let (group, ordering) = (physical_col(GROUP, &input_schema)?, group_ordering(&input_schema)?);
+        let schema = spec.output_schema(&id_type);
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(schema),
+            Partitioning::UnknownPartitioning(input.properties().output_partitioning().partition_count()),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        Ok(Self { input, spec, group, ordering, properties })
+    }
+}
+
+impl DisplayAs for PerGroupExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "PerGroupExec: {} {:?}", self.spec.function, self.spec.work)
+    }
+}
+
+impl ExecutionPlan for PerGroupExec {
+    fn name(&self) -> &str {
+        "PerGroupExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![false]
+    }
+
+    fn required_input_distribution(&self) -> Vec<Distribution> {
+        vec![Distribution::KeyPartitioned(vec![Arc::clone(&self.group)])]
+    }
+
+    fn required_input_ordering(&self) -> Vec<Option<OrderingRequirements>> {
+        vec![Some(OrderingRequirements::new(LexRequirement::from(self.ordering.clone())))]
+    }
+
+    fn with_new_children(self: Arc<Self>, mut children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(Arc::new(Self::try_new(children.remove(0), self.spec.clone())?))
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let input = self.input.execute(partition, context)?;
+        let schema = self.schema();
+        let codec = IdCodec::new(self.input.schema().field_with_name(ID)?.data_type())?;
+        let state = GroupState { spec: self.spec.clone(), codec, schema: Arc::clone(&schema), group: None, rows: Rows::default() };
+        // Each input batch may finish groups; the end of the input finishes
+        // the last one.
+        let stream = futures::stream::try_unfold((input, state, false), |(mut input, mut state, done)| async move {
+            if done {
+                return Ok(None);
+            }
+            match input.next().await {
+                Some(batch) => {
+                    let out = state.absorb(&batch?)?;
+                    Ok(Some((out, (input, state, false))))
+                }
+                None => {
+                    let mut out = Output::default();
+                    state.finish_group(&mut out)?;
+                    let out = out.batch(&state.spec.work, &state.schema, &state.codec)?;
+                    Ok(Some((out, (input, state, true))))
+                }
+            }
+        })
+        .try_filter_map(|out| futures::future::ready(Ok(out)));
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+    }
+}
+
+/// One group's rows, in the input's order.
+#[derive(Default)]
+struct Rows {
+    ids: Vec<IdKey>,
+    /// Row-major unit vectors.
+    values: Vec<f32>,
+    order: Vec<f64>,
+    dims: Option<usize>,
+    /// Rows of the group seen beyond those kept (DPP keeps its pool only).
+    skipped: u64,
+}
+
+struct GroupState {
+    spec: GroupSpec,
+    codec: IdCodec,
+    schema: SchemaRef,
+    group: Option<i64>,
+    rows: Rows,
+}
+
+/// Rows of output, of either kind of work.
+#[derive(Default)]
+struct Output {
+    ids: Vec<IdKey>,
+    /// SemDeDup: the earlier row each is most similar to.
+    others: Vec<IdKey>,
+    /// DPP: the group and the pick's rank in it.
+    groups: Vec<i64>,
+    ranks: Vec<i64>,
+    /// SemDeDup: the similarity; DPP: the pick's gain in log det L.
+    scores: Vec<f64>,
+}
+
+impl Output {
+    fn batch(self, work: &GroupWork, schema: &SchemaRef, codec: &IdCodec) -> Result<Option<RecordBatch>> {
+        if self.ids.is_empty() {
+            return Ok(None);
+        }
+        let columns: Vec<ArrayRef> = match work {
+            GroupWork::SemanticDuplicates { .. } => {
+                vec![codec.values(&self.ids)?, codec.values(&self.others)?, Arc::new(Float64Array::from(self.scores))]
+            }
+            GroupWork::Dpp { .. } => vec![
+                Arc::new(Int64Array::from(self.groups)),
+                Arc::new(Int64Array::from(self.ranks)),
+                Arc::new(Float64Array::from(self.scores)),
+                codec.values(&self.ids)?,
+            ],
+        };
+        Ok(Some(RecordBatch::try_new(Arc::clone(schema), columns)?))
+    }
+}
+
+impl GroupState {
+    fn absorb(&mut self, batch: &RecordBatch) -> Result<Option<RecordBatch>> {
+        let groups = batch.column(0).as_primitive::<Int64Type>();
+        let keys = self.codec.keys(batch.column(1))?;
+        let vectors = Vectors::try_new(batch.column(2))?;
+        let order = datafusion::arrow::compute::cast(batch.column(3), &DataType::Float64)?;
+        let order = order.as_primitive::<Float64Type>();
+        let mut out = Output::default();
+        for i in 0..batch.num_rows() {
+            let group = groups.value(i);
+            if self.group != Some(group) {
+                self.finish_group(&mut out)?;
+                self.group = Some(group);
+            }
+            if let GroupWork::Dpp { pool, quotas, .. } = &self.spec.work {
+                let quota = quotas.get(group as usize).copied().unwrap_or(0);
+                if self.rows.ids.len() as u64 >= pool.saturating_mul(quota) {
+                    self.rows.skipped += 1;
+                    continue;
+                }
+            }
+            let Some(Ok(x)) = vectors.finite_row(i) else { continue };
+            let dims = *self.rows.dims.get_or_insert(x.len());
+            if x.len() != dims {
+                return Err(mixed_embedding_lengths(&self.spec.function, dims, x.len()));
+            }
+            let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+            if norm == 0.0 {
+                continue;
+            }
+            self.rows.values.extend(x.iter().map(|v| (v / norm) as f32));
+            self.rows.ids.push(keys.key(i));
+            self.rows.order.push(order.value(i));
+        }
+        out.batch(&self.spec.work, &self.schema, &self.codec)
+    }
+
+    /// The current group's work, into `out`.
+    fn finish_group(&mut self, out: &mut Output) -> Result<()> {
+        let rows = std::mem::take(&mut self.rows);
+        let Some(group) = self.group else { return Ok(()) };
+        let dims = rows.dims.unwrap_or(0);
+        match &self.spec.work {
+            GroupWork::SemanticDuplicates { eps } => {
+                for (j, i, similarity) in semantic_duplicates(&rows.values, dims, *eps) {
+                    out.ids.push(rows.ids[j].clone());
+                    out.others.push(rows.ids[i].clone());
+                    out.scores.push(similarity);
+                }
+            }
+            GroupWork::Dpp { alpha, quotas, .. } => {
+                let quota = quotas.get(group as usize).copied().unwrap_or(0) as usize;
+                for (rank, (i, gain)) in dpp_greedy(&rows.values, dims, &rows.order, *alpha, quota).into_iter().enumerate() {
+                    out.groups.push(group);
+                    out.ranks.push(rank as i64 + 1);
+                    out.scores.push(gain);
+                    out.ids.push(rows.ids[i].clone());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Rows a block of SemDeDup's products holds: the scratch is `BLOCK × n`.
+const BLOCK: usize = 512;
+
+/// SemDeDup over one group of `n` unit rows in rank order: each row whose
+/// highest cosine similarity to an earlier row exceeds `1 - eps`, with that
+/// row (the earliest on ties) and the similarity. Blocked matrix products of
+/// a block of rows with the rows before its end: about n²·d/2 multiply-adds,
+/// and never an n × n matrix.
+pub fn semantic_duplicates(x: &[f32], dims: usize, eps: f64) -> Vec<(usize, usize, f64)> {
+    let n = if dims == 0 { 0 } else { x.len() / dims };
+    let mut found = Vec::new();
+    if n < 2 {
+        return found;
+    }
+    let all = ArrayView2::from_shape((n, dims), x).expect("n × d values");
+    for start in (0..n).step_by(BLOCK) {
+        let end = (start + BLOCK).min(n);
+        let block = all.slice(ndarray::s![start..end, ..]);
+        let before = all.slice(ndarray::s![0..end, ..]);
+        let sims = sgemm_abt(block, before);
+        for j in start..end {
+            let row = sims.row(j - start);
+            let mut best: Option<(usize, f32)> = None;
+            for (i, &s) in row.iter().take(j).enumerate() {
+                if best.is_none_or(|(_, b)| s > b) {
+                    best = Some((i, s));
+                }
+            }
+            if let Some((i, s)) = best.filter(|&(_, s)| s as f64 > 1.0 - eps) {
+                found.push((j, i, s as f64));
+            }
+        }
+    }
+    found
+}
+
+/// A pick stops when the best residual of S (a unit-diagonal kernel) is below
+/// this: the rows left lie in the span of those picked (numerically).
+pub const MIN_RESIDUAL: f64 = 1e-10;
+
+/// Greedy MAP inference of the DPP with kernel L = diag(r)·S·diag(r) over `n`
+/// unit rows (S their cosine similarities), r = exp(alpha·quality), by
+/// Chen et al.'s incremental Cholesky factor: each step picks the row of
+/// largest gain log(r²·s) = 2·alpha·quality + log s, s its residual of S
+/// given the picks, then updates every residual with one new factor column.
+/// Up to `k` picks, fewer when the residuals run out (S has rank at most the
+/// embedding width). Ties go to the lower index. The picks, with their gains
+/// (each the increase of log det L_Y).
+pub fn dpp_greedy(x: &[f32], dims: usize, quality: &[f64], alpha: f64, k: usize) -> Vec<(usize, f64)> {
+    let n = quality.len();
+    // No more than dims + 1 picks can have a residual (S has rank <= dims).
+    let width = k.min(n).min(dims + 1);
+    let x: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    let mut factors = vec![0.0f64; n * width];
+    // The diagonal of S as the rows are stored (unit to f32 precision):
+    // residuals of rows in the picks' span then come out near 0, not 1e-7.
+    let mut residual: Vec<f64> = x.chunks(dims.max(1)).take(n).map(|r| r.iter().map(|v| v * v).sum()).collect();
+    let mut picked = vec![false; n];
+    let mut picks = Vec::with_capacity(width);
+    for t in 0..width {
+        let mut best: Option<(usize, f64)> = None;
+        for i in 0..n {
+            if picked[i] || residual[i] <= MIN_RESIDUAL {
+                continue;
+            }
+            let gain = 2.0 * alpha * quality[i] + residual[i].ln();
+            if best.is_none_or(|(_, b)| gain > b) {
+                best = Some((i, gain));
+            }
+        }
+        let Some((j, gain)) = best else { break };
+        picked[j] = true;
+        picks.push((j, gain));
+        let root = residual[j].sqrt();
+        let (xj, cj) = (&x[j * dims..(j + 1) * dims], factors[j * width..j * width + t].to_vec());
+        for i in 0..n {
+            if picked[i] {
+                continue;
+            }
+            let similarity: f64 = xj.iter().zip(&x[i * dims..(i + 1) * dims]).map(|(a, b)| a * b).sum();
+            let earlier: f64 = cj.iter().zip(&factors[i * width..i * width + t]).map(|(a, b)| a * b).sum();
+            let e = (similarity - earlier) / root;
+            factors[i * width + t] = e;
+            residual[i] -= e * e;
+        }
+    }
+    picks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(rows: &[&[f64]]) -> Vec<f32> {
+        rows.iter()
+            .flat_map(|r| {
+                let norm = r.iter().map(|v| v * v).sum::<f64>().sqrt();
+                r.iter().map(move |v| (v / norm) as f32)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn semdedup_compares_with_every_earlier_row() {
+        // Row 1 is near row 0, row 2 near row 1 but not near row 0: row 2 is
+        // a duplicate of row 1 although row 1 is itself dropped.
+        let x = unit(&[&[1.0, 0.0], &[1.0, 0.3], &[1.0, 0.62], &[0.0, 1.0]]);
+        let found = semantic_duplicates(&x, 2, 0.05);
+        let pairs: Vec<(usize, usize)> = found.iter().map(|&(j, i, _)| (j, i)).collect();
+        assert_eq!(pairs, [(1, 0), (2, 1)]);
+        assert!(found.iter().all(|&(_, _, s)| s > 0.95));
+        // More rows than a block: an exact copy far apart in the order.
+        let mut rows: Vec<Vec<f64>> = (0..1200).map(|i| vec![(i as f64).cos(), (i as f64).sin(), 5.0 + (i % 7) as f64]).collect();
+        rows.push(rows[3].clone());
+        let refs: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
+        let found = semantic_duplicates(&unit(&refs), 3, 1e-6);
+        assert!(found.contains(&(1200, 3, found.iter().find(|f| f.0 == 1200).unwrap().2)), "{:?}", &found[..found.len().min(5)]);
+    }
+
+    #[test]
+    fn dpp_trades_quality_for_diversity_and_stops_at_the_rank() {
+        // Two near-identical rows of high quality and one orthogonal row of
+        // lower quality: the second pick is the orthogonal one.
+        let x = unit(&[&[1.0, 0.0, 0.0], &[1.0, 0.01, 0.01], &[0.0, 1.0, 0.0]]);
+        let picks = dpp_greedy(&x, 3, &[1.0, 0.9, 0.5], 1.0, 3);
+        let order: Vec<usize> = picks.iter().map(|p| p.0).collect();
+        assert_eq!(order, [0, 2, 1]);
+        // The gains are the increments of log det L_Y.
+        assert!((picks[0].1 - 2.0).abs() < 1e-12);
+        // Rank 2 in 2 dimensions: a third pick has no residual.
+        let x = unit(&[&[1.0, 0.0], &[0.0, 1.0], &[1.0, 1.0]]);
+        assert_eq!(dpp_greedy(&x, 2, &[0.0; 3], 1.0, 3).len(), 2);
+    }
+}

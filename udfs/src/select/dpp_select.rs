@@ -1,0 +1,260 @@
+//! `dpp_select(table, id_column, embedding_column, quality_column, budget [, spec])`:
+//! greedy MAP inference of a determinantal point process (Chen, Zhang and
+//! Zhou, "Fast Greedy MAP Inference for Determinantal Point Process to
+//! Improve Recommendation Diversity", NeurIPS 2018).
+
+use std::fmt;
+use std::sync::{Arc, LazyLock};
+
+use async_trait::async_trait;
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::functions_aggregate::count::count_all;
+use datafusion::logical_expr::Documentation;
+use datafusion::prelude::{SessionContext, cast, col, ident, lit};
+
+use crate::clustering::per_group::{ClusterOrder, EMBEDDING, GROUP, GroupSpec, GroupWork, ID, ORDER, clustered, fit, has_direction, kmeans_spec, run_per_group};
+use crate::select::budget::Budget;
+use crate::select::deferred::{DeferredFunction, Planned, deferred_table, is_finite, resolve_budget, water_fill};
+use crate::select::id_keys::IdCodec;
+use crate::select::selection::{Pick, RowAt};
+use crate::select::table_args::{Args, Column};
+use crate::select::top_k_per_dim::SELECTION_SECTION;
+use crate::vectors::is_vector_type;
+
+pub const NAME: &str = "dpp_select";
+const USAGE: &str = "dpp_select('table', 'id_column', 'embedding_column', 'quality_column', budget [, 'theta=0.5,pool=10,clusters=0,seed=1'])";
+const EXAMPLE: &str = "theta=0.5,pool=10,clusters=0,seed=1";
+
+pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        SELECTION_SECTION,
+        "Selects a diverse, high-quality set by greedy MAP inference of a determinantal point process (Chen et al. \
+         2018): kernel L = diag(r)·S·diag(r), S the cosine similarity of the embeddings, r = exp(alpha·quality) with \
+         alpha = theta / (2(1 - theta)); each step adds the row that most increases log det L_Y (incremental \
+         Cholesky factor, O(pool × picks) memory). The greedy runs on a candidate pool: the best `pool` × budget \
+         rows by quality (ties: smaller id). With `clusters=k`, spherical k-means splits the rows first, the budget \
+         is shared over the clusters as cluster_balanced_sample shares it, and each cluster's greedy runs on its own \
+         pool in the task that holds the cluster (on a cluster's executors when there is one).\n\n\
+         S has rank at most the embedding width d, so one greedy picks at most d rows (it stops when no row is left \
+         outside the span of the picks, residual below 1e-10): with 384-wide embeddings and a budget of thousands, \
+         give `clusters` (each cluster yields up to d rows). Fewer rows than the budget come back when the pools run \
+         out this way. Rows whose embedding is NULL or all zeros, or whose quality is NULL, NaN or infinite, are never \
+         selected. Returns the table's columns plus `odis_dim` (the cluster, 0 without clusters), `odis_rank` (the \
+         greedy order within it) and `odis_score` (the pick's gain in log det L).\n\n\
+         `spec`: theta in [0, 1) (default 0.5: then r² = exp(quality), the weight cluster_balanced_sample draws by; \
+         the paper sweeps theta, 0 is diversity alone), pool (default 10), clusters (default 0: none), seed (of the \
+         k-means, default 1).",
+        USAGE,
+    )
+    .with_sql_example("```sql\n> SELECT * FROM dpp_select('docs', 'id', 'embedding', 'quality', 5000, 'theta=0.7,clusters=64');\n```")
+    .with_argument("table, id_column, budget", "As for top_k_per_dim.")
+    .with_argument("embedding_column", "Name of a column of embeddings (lists of numbers).")
+    .with_argument("quality_column", "Name of a numeric column: the quality r = exp(alpha·quality) weighs.")
+    .with_argument("spec", "Optional settings, e.g. 'theta=0.5,pool=10,clusters=0,seed=1'.")
+    .with_related_udf("cluster_balanced_sample")
+    .with_related_udf("vendi_score")
+    .build()
+});
+
+/// The settings of `spec`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DppSpec {
+    pub theta: f64,
+    pub pool: u64,
+    pub clusters: u64,
+    pub seed: u64,
+}
+
+impl Default for DppSpec {
+    fn default() -> Self {
+        DppSpec { theta: 0.5, pool: 10, clusters: 0, seed: 1 }
+    }
+}
+
+impl fmt::Display for DppSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "theta={},pool={},clusters={},seed={}", self.theta, self.pool, self.clusters, self.seed)
+    }
+}
+
+impl DppSpec {
+    pub fn parse(spec: &str) -> std::result::Result<Self, String> {
+        let mut parsed = DppSpec::default();
+        for item in crate::spec::items(spec, EXAMPLE) {
+            let (key, value) = item?;
+            match key {
+                "theta" => {
+                    parsed.theta = value
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|t| (0.0..1.0).contains(t))
+                        .ok_or_else(|| format!("theta must be a number in [0, 1), got '{value}'"))?;
+                }
+                "pool" => parsed.pool = crate::spec::integer(key, value, 1, 1000)?,
+                "clusters" => parsed.clusters = crate::spec::integer(key, value, 0, 1 << 20)?,
+                "seed" => parsed.seed = crate::spec::integer(key, value, 0, u64::MAX)?,
+                other => return Err(format!("unknown key '{other}'; the keys are theta, pool, clusters, seed")),
+            }
+        }
+        Ok(parsed)
+    }
+
+    /// The quality's weight in the kernel.
+    pub fn alpha(&self) -> f64 {
+        self.theta / (2.0 * (1.0 - self.theta))
+    }
+}
+
+/// Training rows per centroid of the k-means fit (as for SemDeDup).
+const SAMPLE_PER_CENTROID: usize = 64;
+
+#[derive(Debug)]
+struct Dpp {
+    table_name: String,
+    table: Arc<dyn TableProvider>,
+    id: Column,
+    embedding: Column,
+    quality: Column,
+    budget: Budget,
+    spec: DppSpec,
+}
+
+/// The table function.
+#[derive(Debug, Default)]
+pub struct DppSelectFunc;
+
+impl TableFunctionImpl for DppSelectFunc {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let args = Args::new(NAME, args.exprs(), args.session(), USAGE, &[5, 6])?;
+        let (table_name, table) = args.table(0)?;
+        let schema = table.schema();
+        let id = args.id_column(1, &table_name, &schema)?;
+        let embedding = args.column(2, "embedding_column", &table_name, &schema)?;
+        if !is_vector_type(embedding.field.data_type()) {
+            return Err(DataFusionError::Plan(format!(
+                "{NAME}: embedding column '{}' must be a list of numbers (e.g. the output of odis_score), got {}",
+                embedding.field.name(),
+                embedding.field.data_type()
+            )));
+        }
+        let quality = args.column(3, "quality_column", &table_name, &schema)?;
+        if !quality.field.data_type().is_numeric() {
+            return Err(DataFusionError::Plan(format!(
+                "{NAME}: quality column '{}' must hold numbers, got {}",
+                quality.field.name(),
+                quality.field.data_type()
+            )));
+        }
+        let budget = args.budget(4)?;
+        let spec = if args.len() == 6 {
+            let text = args.string(5, "spec", &format!("'{EXAMPLE}'"))?;
+            DppSpec::parse(&text).map_err(|e| DataFusionError::Plan(format!("{NAME}: `spec` '{text}': {e}")))?
+        } else {
+            DppSpec::default()
+        };
+        Ok(deferred_table(Arc::new(Dpp { table_name, table, id, embedding, quality, budget, spec })))
+    }
+}
+
+#[async_trait]
+impl DeferredFunction for Dpp {
+    fn function(&self) -> &'static str {
+        NAME
+    }
+
+    fn table_name(&self) -> &str {
+        &self.table_name
+    }
+
+    fn table(&self) -> &Arc<dyn TableProvider> {
+        &self.table
+    }
+
+    fn id(&self) -> &Column {
+        &self.id
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "table={}, id={}, embedding={}, quality={}, budget={}, {}",
+            self.table_name,
+            self.id.field.name(),
+            self.embedding.field.name(),
+            self.quality.field.name(),
+            self.budget,
+            self.spec
+        )
+    }
+
+    async fn plan(&self, ctx: &SessionContext) -> Result<Planned> {
+        let (id, embedding, quality) = (ident(self.id.field.name()), ident(self.embedding.field.name()), ident(self.quality.field.name()));
+        let rows = ctx.read_table(Arc::clone(&self.table))?.filter(has_direction(embedding.clone()).and(is_finite(quality.clone())))?;
+        let budget = resolve_budget(ctx, &self.table, self.budget).await?;
+        let (input, quotas) = if self.spec.clusters == 0 {
+            let input = rows.select(vec![
+                lit(0i64).alias(GROUP),
+                id.alias(ID),
+                embedding.alias(EMBEDDING),
+                cast(quality, DataType::Float64).alias(ORDER),
+            ])?;
+            (input, vec![budget])
+        } else {
+            let count = rows.clone().count().await? as u64;
+            let k = self.spec.clusters.min(count.max(1));
+            let model = fit(rows.clone(), embedding.clone(), k, &kmeans_spec(self.spec.seed, SAMPLE_PER_CENTROID)).await?;
+            let input = clustered(rows, id, embedding, model, ClusterOrder::Descending(quality))?;
+            let counts = input.clone().aggregate(vec![col(GROUP)], vec![count_all().alias("rows")])?.collect().await?;
+            let mut sizes = vec![0u64; k as usize];
+            for batch in &counts {
+                let (groups, n) = (batch.column(0).as_primitive::<Int64Type>(), batch.column(1).as_primitive::<Int64Type>());
+                for i in 0..batch.num_rows() {
+                    sizes[groups.value(i) as usize] = n.value(i) as u64;
+                }
+            }
+            (input, water_fill(budget, &sizes))
+        };
+        let work = GroupSpec { function: NAME.into(), work: GroupWork::Dpp { alpha: self.spec.alpha(), pool: self.spec.pool, quotas } };
+        let batches = run_per_group(&ctx.state(), input, work).await?;
+        let codec = IdCodec::new(self.id.field.data_type())?;
+        let mut picks = Vec::new();
+        for batch in &batches {
+            let (groups, ranks, gains) = (
+                batch.column(0).as_primitive::<Int64Type>(),
+                batch.column(1).as_primitive::<Int64Type>(),
+                batch.column(2).as_primitive::<Float64Type>(),
+            );
+            let ids = codec.keys(batch.column(3))?;
+            for i in 0..batch.num_rows() {
+                picks.push(Pick {
+                    id: ids.key(i),
+                    dim: groups.value(i) as usize,
+                    rank: ranks.value(i) as u64,
+                    score: gains.value(i),
+                    at: RowAt::default(),
+                });
+            }
+        }
+        picks.sort_by_key(|p| (p.dim, p.rank));
+        Ok(Planned::Picks(picks))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_name_what_is_wrong() {
+        assert_eq!(DppSpec::parse(""), Ok(DppSpec::default()));
+        let spec = DppSpec::parse("theta=0.7,pool=3,clusters=8,seed=2").unwrap();
+        assert_eq!(spec, DppSpec { theta: 0.7, pool: 3, clusters: 8, seed: 2 });
+        assert_eq!(DppSpec::parse(&spec.to_string()), Ok(spec));
+        assert!((DppSpec::default().alpha() - 0.5).abs() < 1e-15);
+        assert!(DppSpec::parse("theta=1").unwrap_err().contains("[0, 1)"));
+        assert!(DppSpec::parse("pool=0").unwrap_err().contains("from 1"));
+        assert!(DppSpec::parse("k=3").unwrap_err().contains("unknown key 'k'"));
+    }
+}
