@@ -1,4 +1,4 @@
-//! semantic_duplicates and dpp_select against references written from the
+//! semantic_duplicates, dpp_select and mig_select against references written from the
 //! papers (`tests/support/embedding_reference.py`), and at one and four
 //! partitions.
 
@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Float64Type, Int64Type};
 use odis::Engine;
 use serde_json::Value;
@@ -111,12 +111,87 @@ async fn dpp_greedy_order_equals_an_independent_greedy_map() {
     assert!(expected["dpp"].as_array().unwrap().iter().any(|c| c["table"] == "narrow" && c["picks"].as_array().unwrap().len() == 8));
 }
 
+/// MIG's greedy in Python over the labels, qualities and centroids of
+/// `rows` (a query giving id, label, quality) and `centroids` (a query
+/// giving one centroid a row, or none); (id, label, gain) in pick order.
+async fn reference_mig(engine: &Engine, rows: &str, centroids: Option<&str>, budget: usize, spec: (f64, f64, f64)) -> Vec<(i64, i64, f64)> {
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("rows.parquet");
+    query(engine, &format!("COPY ({rows}) TO '{}'", table.display())).await;
+    let mut vectors: Vec<Vec<f32>> = Vec::new();
+    if let Some(sql) = centroids {
+        for b in query(engine, sql).await {
+            let list = b.column(0).as_list::<i32>();
+            for i in 0..list.len() {
+                vectors.push(list.value(i).as_primitive::<datafusion::arrow::datatypes::Float32Type>().values().to_vec());
+            }
+        }
+    }
+    let (threshold, weight, exponent) = spec;
+    // The graph must link some labels, or the case tests no propagation.
+    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum::<f64>();
+    let links = (0..vectors.len()).flat_map(|a| (0..a).map(move |b| (a, b))).filter(|&(a, b)| dot(&vectors[a], &vectors[b]) >= threshold).count();
+    assert!(centroids.is_none() || links > 0, "no two centroids are linked at {threshold}");
+    let centroids = dir.path().join("centroids.json");
+    std::fs::write(&centroids, serde_json::to_string(&vectors).unwrap()).unwrap();
+    let out = dir.path().join("picks.json");
+    let script = common::repo_root().join("tests/support/embedding_reference.py");
+    let status = std::process::Command::new(common::python())
+        .arg(&script)
+        .args(["--mig", &table.display().to_string(), &centroids.display().to_string(), &budget.to_string()])
+        .args([threshold.to_string(), weight.to_string(), exponent.to_string(), out.display().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
+}
+
+/// odis's MIG picks as (id, label, gain), in pick order: gains only shrink
+/// as the greedy goes, so the order is by gain, descending.
+async fn odis_mig(engine: &Engine, from: &str) -> Vec<(i64, i64, f64)> {
+    let batches = query(engine, &format!("SELECT id, odis_dim, odis_score FROM {from} ORDER BY odis_score DESC")).await;
+    let (ids, labels) = (int_column(&batches, 0), batches.iter().flat_map(|b| b.column(1).as_primitive::<datafusion::arrow::datatypes::Int32Type>().values().to_vec()));
+    let gains = batches.iter().flat_map(|b| b.column(2).as_primitive::<Float64Type>().values().to_vec());
+    ids.into_iter().zip(labels).zip(gains).map(|((id, label), gain)| (id, label as i64, gain)).collect()
+}
+
+fn assert_same_picks(got: &[(i64, i64, f64)], want: &[(i64, i64, f64)], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    for (step, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_eq!((g.0, g.1), (w.0, w.1), "{what}: pick {step}");
+        assert!((g.2 - w.2).abs() <= 1e-9 * w.2.abs(), "{what}: pick {step}: gain {} vs {}", g.2, w.2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mig_picks_equal_an_independent_greedy() {
+    let engine = engine(4).await;
+    engine.sql("CREATE VIEW mq AS SELECT id, v, exp(q) AS w FROM vectors").await.unwrap();
+    // k-means labels, the graph from their centroids (the settings mig_select
+    // fits with: spherical, 64 training rows a centroid, seed 1).
+    let model = "(SELECT kmeans_fit(v, 20, 'metric=cosine,seed=1,sample=64') FROM mq)";
+    let rows = format!("SELECT id, CAST(kmeans_assign(v, {model})['cluster'] AS BIGINT) AS label, w AS quality FROM mq");
+    let centroids = format!("SELECT unnest(m['centroids']) FROM (SELECT {model} AS m)");
+    let want = reference_mig(&engine, &rows, Some(&centroids), 400, (0.3, 1.0, 0.8)).await;
+    let got = odis_mig(&engine, "mig_select('mq', 'id', 'v', 'w', 400, 'clusters=20,threshold=0.3')").await;
+    assert_same_picks(&got, &want, "k-means labels");
+    // Integer labels, one holding most rows: its candidate list must grow
+    // past the first pass's (2 x 1,200 / 30 + 256 rows).
+    engine.sql("CREATE VIEW lq AS SELECT id, CASE WHEN id % 3 = 0 THEN id % 29 + 1 ELSE 0 END AS lab, exp(q) AS w FROM vectors").await.unwrap();
+    let want = reference_mig(&engine, "SELECT id, CAST(lab AS BIGINT) AS label, w AS quality FROM lq", None, 1200, (0.9, 1.0, 0.8)).await;
+    let got = odis_mig(&engine, "mig_select('lq', 'id', 'lab', 'w', 1200)").await;
+    assert_same_picks(&got, &want, "label column");
+    let from_zero = want.iter().filter(|p| p.1 == 0).count();
+    assert!(from_zero > 336, "label 0 gave {from_zero} picks: the case should need a second pass");
+}
+
 /// Every function's rows, sorted, at a given partitioning.
 async fn answers(engine: &Engine) -> Vec<Vec<i64>> {
     let mut out = Vec::new();
     for sql in [
         "SELECT id, duplicate_of FROM semantic_duplicates('vectors', 'id', 'v', 'clusters=12') ORDER BY id",
         "SELECT id, odis_dim, odis_rank FROM dpp_select('vectors', 'id', 'v', 'q', 300, 'clusters=10,pool=3') ORDER BY id",
+        "SELECT id, odis_dim, odis_rank FROM mig_select('vectors', 'id', 'v', 'q', 300, 'clusters=10,threshold=0.3') ORDER BY id",
     ] {
         let batches = query(engine, sql).await;
         let mut rows = int_column(&batches, 0);

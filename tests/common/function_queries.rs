@@ -96,6 +96,10 @@ pub fn queries(model: &str) -> Vec<(&'static str, String)> {
             "SELECT id, odis_dim, odis_rank, round(odis_score, 6) AS g FROM dpp_select('scored', 'id', 's', 'q', 40, 'clusters=6,theta=0.7')".into(),
         ),
         (
+            "mig_select",
+            "SELECT id, odis_dim, odis_rank, round(odis_score, 6) AS g FROM mig_select('scored', 'id', 's', 'w', 60, 'clusters=6,threshold=0.5')".into(),
+        ),
+        (
             "text_fingerprint",
             "SELECT count(*) AS n, count(DISTINCT text_fingerprint(text)) AS distinct_texts FROM docs".into(),
         ),
@@ -116,7 +120,7 @@ pub async fn answers(engine: &Engine, dir: &Path, model: &str) -> Vec<(&'static 
         .await
         .unwrap();
     // A score and a grouping for the stratified selection functions.
-    engine.sql("CREATE VIEW scored AS SELECT id, s, s[1] - s[2] AS q, CAST(id % 7 AS INT) AS c FROM docs").await.unwrap();
+    engine.sql("CREATE VIEW scored AS SELECT id, s, s[1] - s[2] AS q, exp(s[1] - s[2]) AS w, CAST(id % 7 AS INT) AS c FROM docs").await.unwrap();
     let mut out = Vec::new();
     for (function, sql) in queries(model) {
         let batches = engine.sql(&sql).await.unwrap_or_else(|e| panic!("{function}: {e}\n{sql}"));

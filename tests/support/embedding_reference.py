@@ -22,6 +22,17 @@ distance (descending for ORDER=far, ascending for near; ties by id), take the
 cosine similarities of every pair, and drop row j when the largest
 similarity to a row before it exceeds 1 - EPS; it duplicates the earliest row
 of that largest similarity. Writes [[id, duplicate_of, similarity], ...].
+
+`embedding_reference.py --mig ROWS.parquet CENTROIDS.json BUDGET THRESHOLD
+WEIGHT EXPONENT OUT.json` runs MIG's greedy (arXiv 2504.13835) over rows
+(id, label, quality): the label graph from the centroids (a JSON list of
+vectors; an empty list means no graph, the identity), similarities below
+THRESHOLD set to 0, off-diagonal entries times WEIGHT, columns normalised to
+sum 1; V[i, label_i] = quality_i, U = V P; each step picks the row of largest
+U_i . phi'(x), phi'(x) = EXPONENT (x + 1e-6)^(EXPONENT - 1), and adds U_i to
+x; rows in (label, -quality, id) order, so that the first of equal gains is
+the lower label, then the better row. Writes [[id, label, gain], ...] in pick
+order.
 """
 
 import json
@@ -85,6 +96,45 @@ def dpp(ids, v, q, theta, budget, pool):
         logdet = best[2]
     return [int(ids[i]) for i in picked]
 
+
+def mig(path, centroids, budget, threshold, weight, exponent, out):
+    t = pq.read_table(path).to_pydict()
+    ids, label, q = np.array(t["id"]), np.array(t["label"]), np.array(t["quality"], dtype=np.float64)
+    order = np.lexsort((ids, -q, label))
+    ids, label, q = ids[order], label[order], q[order]
+    with open(centroids) as f:
+        c = np.array(json.load(f), dtype=np.float32)
+    if len(c):
+        c = c.astype(np.float64)
+        p = c @ c.T
+        np.fill_diagonal(p, 1.0)
+        p[p < threshold] = 0.0
+        off = ~np.eye(len(c), dtype=bool)
+        p[off] *= weight
+        p = p / p.sum(axis=0, keepdims=True)
+    else:
+        p = np.eye(label.max() + 1)
+    u = q[:, None] * p[label]
+    x = np.zeros(p.shape[1])
+    taken = np.zeros(len(ids), dtype=bool)
+    picks = []
+    for _ in range(budget):
+        gains = u @ (exponent * (x + 1e-6) ** (exponent - 1))
+        gains[taken] = -np.inf
+        i = int(np.argmax(gains))
+        if not gains[i] > 0:
+            break
+        taken[i] = True
+        x += u[i]
+        picks.append([int(ids[i]), int(label[i]), float(gains[i])])
+    with open(out, "w") as f:
+        json.dump(picks, f)
+
+
+if sys.argv[1] == "--mig":
+    a = sys.argv
+    mig(a[2], a[3], int(a[4]), float(a[5]), float(a[6]), float(a[7]), a[8])
+    sys.exit(0)
 
 if sys.argv[1] == "--semdedup":
     semdedup(sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5])

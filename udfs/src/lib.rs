@@ -18,6 +18,7 @@
 //! | `top_k_average`, `sample_by_average`, `sample_uniform` | table | baselines |
 //! | `ccs_select`, `cluster_balanced_sample` | table | stratified selection: CCS, Diversify-and-Conquer's kMQ |
 //! | `dpp_select(table, id, embedding, quality, budget [, spec])` | table | embedding space: greedy MAP of a DPP |
+//! | `mig_select(table, id, label, quality, budget [, spec])` | table | embedding space: MIG's information gain over a label graph |
 //! | `odis_score(text, model)` | scalar (async) | 3: score the corpus with an ONNX model |
 //! | `odis_models()` | table | the session's models |
 //! | `vendi_score(embedding [, q])` | aggregate | measure: the diversity of a selection |
@@ -101,6 +102,7 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>, &'sta
             &*select::cluster_balanced_sample::DOCUMENTATION,
         ),
         (select::dpp_select::NAME, Arc::new(select::dpp_select::DppSelectFunc), &*select::dpp_select::DOCUMENTATION),
+        (select::mig_select::NAME, Arc::new(select::mig_select::MigSelectFunc), &*select::mig_select::DOCUMENTATION),
         (dedup::near_duplicates::NAME, Arc::new(dedup::near_duplicates::NearDuplicatesFunc), &*dedup::near_duplicates::DOCUMENTATION),
         (
             dedup::semantic_duplicates::NAME,

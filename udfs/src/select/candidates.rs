@@ -137,9 +137,11 @@ impl GatherSpec {
                                 codec.display(&keys.key(i))
                             )));
                         };
-                        // Gumbel-top-k, as for AverageSample.
-                        let u = unit_interval(keys.hash(i, *seed));
-                        let score = equal_zeros(log_weight - (-u.ln()).ln());
+                        let score = equal_zeros(match seed {
+                            // Gumbel-top-k, as for AverageSample.
+                            Some(seed) => log_weight - (-unit_interval(keys.hash(i, *seed)).ln()).ln(),
+                            None => log_weight,
+                        });
                         if heap.may_accept(score) {
                             heap.offer(Candidate { score, id: keys.key(i), at: at(i) });
                         } else {

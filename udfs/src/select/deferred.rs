@@ -100,6 +100,23 @@ pub(crate) async fn resolve_budget(ctx: &SessionContext, table: &Arc<dyn TablePr
     })
 }
 
+/// The selection of `quotas[g]` rows of each group g of `view` (a
+/// [`strata_view`]): sampled with `seed`, or without one the group's top
+/// rows by log_weight.
+pub(crate) fn strata_selection(function: &dyn DeferredFunction, view: Arc<dyn TableProvider>, seed: Option<u64>, quotas: Vec<u64>) -> Result<Selection> {
+    let view_schema = view.schema();
+    let scores = view_schema.index_of(STRATA_COLUMN)?;
+    Ok(Selection {
+        function: function.function(),
+        table_name: function.table_name().to_string(),
+        table: view,
+        id: function.id().clone(),
+        scores: Some(Column { index: scores, field: Arc::new(view_schema.field(scores).clone()) }),
+        budget: Budget::Rows(quotas.iter().sum::<u64>()),
+        method: Method::Stratified { seed, quotas },
+    })
+}
+
 /// A deferred selection function's result as a table: the input's
 /// columns, then odis_dim (the group), odis_rank and odis_score, as the
 /// other selection functions give them.
@@ -150,17 +167,7 @@ impl ClientJob for Deferred {
             }
             Planned::Strata(strata) => strata,
         };
-        let view_schema = strata.view.schema();
-        let scores = view_schema.index_of(STRATA_COLUMN)?;
-        let selection = Selection {
-            function: function.function(),
-            table_name: function.table_name().to_string(),
-            table: strata.view,
-            id: function.id().clone(),
-            scores: Some(Column { index: scores, field: Arc::new(view_schema.field(scores).clone()) }),
-            budget: Budget::Rows(strata.quotas.iter().sum::<u64>()),
-            method: Method::Stratified { seed: strata.seed, quotas: strata.quotas },
-        };
+        let selection = strata_selection(function.as_ref(), strata.view, Some(strata.seed), strata.quotas)?;
         // The selection's output has the view's extra column before its own three.
         let columns: Vec<usize> = projection.iter().map(|&i| if i < width { i } else { i + 1 }).collect();
         let plan = SelectionTable::new(selection).scan(&state, Some(&columns), &[], None).await?;

@@ -10,6 +10,7 @@ pub mod deferred;
 pub mod dpp_select;
 pub mod fetch;
 pub mod id_keys;
+pub mod mig_select;
 pub mod remote;
 pub mod sample_by_average;
 pub mod sample_uniform;

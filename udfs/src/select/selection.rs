@@ -368,9 +368,9 @@ pub enum Method {
     Uniform { seed: u64 },
     /// Rows in groups (strata, clusters), each group its quota, drawn within
     /// the group without replacement with probability proportional to
-    /// exp(log_weight). The scores column holds `[group, log_weight]`;
-    /// `quotas[g]` is group g's.
-    Stratified { seed: u64, quotas: Vec<u64> },
+    /// exp(log_weight); with no seed, the group's top rows by log_weight.
+    /// The scores column holds `[group, log_weight]`; `quotas[g]` is group g's.
+    Stratified { seed: Option<u64>, quotas: Vec<u64> },
     /// Rows picked elsewhere (`dpp_select`'s greedy), only fetched.
     Picked,
 }

@@ -211,7 +211,7 @@ impl Selection {
     /// runs: each partition of the scan fills heaps of its own, merged at
     /// the end; a heap keeps the best by (score, id), so the merged heaps do
     /// not depend on how rows fell into partitions.
-    async fn gather(&self, state: &SessionState, capacities: &[usize]) -> Result<(Vec<DimensionCandidates<IdKey>>, ScanShape)> {
+    pub(crate) async fn gather(&self, state: &SessionState, capacities: &[usize]) -> Result<(Vec<DimensionCandidates<IdKey>>, ScanShape)> {
         let projection = self.narrow_projection();
         let (scan, stable) = match remote::remote(state.config()) {
             // The fetch finds the picks by id on a cluster: its tasks' row
