@@ -48,10 +48,11 @@ use crate::vectors::{Vectors, mixed_embedding_lengths};
 /// The input columns, in this order: the group, the id, the embedding, and
 /// the order within a group (the distance to the centroid for SemDeDup, the
 /// quality for DPP).
-pub const GROUP: &str = "odis_group";
-pub const ID: &str = "odis_id";
-pub const EMBEDDING: &str = "odis_embedding";
-pub const ORDER: &str = "odis_order";
+/// (Names no user table is likely to have: a table may hold `odis_id`.)
+pub const GROUP: &str = "__odis_group";
+pub const ID: &str = "__odis_group_id";
+pub const EMBEDDING: &str = "__odis_group_embedding";
+pub const ORDER: &str = "__odis_group_order";
 
 /// What is done with each group's rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -141,18 +142,18 @@ pub enum ClusterOrder {
 /// order. Rows without a cluster (no direction) are left out.
 pub fn clustered(rows: DataFrame, id: Expr, embedding: Expr, model: ScalarValue, order: ClusterOrder) -> Result<DataFrame> {
     let assignment = kmeans_assign_udf().call(vec![embedding.clone(), lit(model)]);
-    let mut columns = vec![assignment.alias("odis_assignment"), id.alias(ID), embedding.alias(EMBEDDING)];
-    let distance = get_field(col("odis_assignment"), "distance");
+    let mut columns = vec![assignment.alias("__odis_assignment"), id.alias(ID), embedding.alias(EMBEDDING)];
+    let distance = get_field(col("__odis_assignment"), "distance");
     let order = match order {
         ClusterOrder::Farthest => distance,
         ClusterOrder::Nearest => -distance,
         ClusterOrder::Descending(value) => {
-            columns.push(cast(value, DataType::Float64).alias("odis_order_value"));
-            col("odis_order_value")
+            columns.push(cast(value, DataType::Float64).alias("__odis_order_value"));
+            col("__odis_order_value")
         }
     };
-    rows.select(columns)?.filter(col("odis_assignment").is_not_null())?.select(vec![
-        cast(get_field(col("odis_assignment"), "cluster"), DataType::Int64).alias(GROUP),
+    rows.select(columns)?.filter(col("__odis_assignment").is_not_null())?.select(vec![
+        cast(get_field(col("__odis_assignment"), "cluster"), DataType::Int64).alias(GROUP),
         col(ID),
         col(EMBEDDING),
         order.alias(ORDER),
