@@ -12,15 +12,23 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::functions_aggregate::count::count_all;
 use datafusion::functions_nested::expr_fn::make_array;
 use datafusion::logical_expr::{Documentation, when};
-use datafusion::prelude::{SessionContext, cast, ident};
+use datafusion::functions::core::expr_fn::get_field;
+use datafusion::prelude::{SessionContext, cast, ident, lit};
 
+use crate::clustering::kmeans_assign::kmeans_assign_udf;
+use crate::clustering::per_group::{fit, has_direction, kmeans_spec};
 use crate::select::budget::Budget;
+use crate::vectors::is_vector_type;
 use crate::select::deferred::{DeferredFunction, deferred_table, Planned, Strata, is_finite, resolve_budget, strata_view, water_fill};
 use crate::select::table_args::{Args, Column};
 use crate::select::top_k_per_dim::SELECTION_SECTION;
 
 pub const NAME: &str = "cluster_balanced_sample";
-const USAGE: &str = "cluster_balanced_sample('table', 'id_column', 'cluster_column', 'quality_column', budget [, seed])";
+const USAGE: &str = "cluster_balanced_sample('table', 'id_column', 'cluster_column', 'quality_column', budget [, seed | 'clusters=64,seed=1'])";
+
+/// Training rows per centroid when the function clusters an embedding
+/// column itself (as for SemDeDup).
+const SAMPLE_PER_CENTROID: usize = 64;
 
 /// The most clusters: a heap per cluster is kept while sampling.
 const MAX_CLUSTERS: i64 = 1 << 22;
@@ -35,7 +43,8 @@ pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
          replacement with probability proportional to exp(quality) (Efraimidis–Spirakis keys: quality plus Gumbel \
          noise from a hash of (seed, id)), so the same seed gives the same rows whatever the partitioning. \
          A row whose cluster is NULL or whose quality is NULL, NaN or infinite is never selected. Clusters are \
-         integers from 0, as `kmeans_assign(...)['cluster']` gives them. Returns the table's columns plus \
+         integers from 0, as `kmeans_assign(...)['cluster']` gives them; or, when `cluster_column` holds embeddings, the \
+         function clusters them itself by spherical k-means (`spec` 'clusters=64,seed=1' in place of the seed). Returns the table's columns plus \
          `odis_dim` (the cluster), `odis_rank` (the row's draw order in its cluster) and `odis_score` (its key).",
         USAGE,
     )
@@ -46,7 +55,7 @@ pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     .with_argument("table, id_column, budget", "As for top_k_per_dim.")
     .with_argument("cluster_column", "Name of an integer column of clusters, 0 to k - 1 (e.g. from kmeans_assign).")
     .with_argument("quality_column", "Name of a numeric column: a row is drawn with probability proportional to exp(quality).")
-    .with_argument("seed", "Optional integer seed of the draw (default 1).")
+    .with_argument("seed", "Optional integer seed of the draw (default 1); with an embedding column, a spec 'clusters=64,seed=1'.")
     .with_related_udf("kmeans_assign")
     .with_related_udf("ccs_select")
     .build()
@@ -58,9 +67,25 @@ struct ClusterBalanced {
     table: Arc<dyn TableProvider>,
     id: Column,
     cluster: Column,
+    /// The number of k-means clusters when `cluster` is an embedding column.
+    clusters: Option<u64>,
     quality: Column,
     budget: Budget,
     seed: u64,
+}
+
+/// The clusters and seed of a spec such as 'clusters=64,seed=1'.
+fn parse_spec(spec: &str) -> std::result::Result<(u64, u64), String> {
+    let (mut clusters, mut seed) = (64, 1);
+    for item in crate::spec::items(spec, "clusters=64,seed=1") {
+        let (key, value) = item?;
+        match key {
+            "clusters" => clusters = crate::spec::integer(key, value, 1, 1 << 20)?,
+            "seed" => seed = crate::spec::integer(key, value, 0, u64::MAX)?,
+            other => return Err(format!("unknown key '{other}'; the keys are clusters and seed")),
+        }
+    }
+    Ok((clusters, seed))
 }
 
 /// The table function.
@@ -74,9 +99,11 @@ impl TableFunctionImpl for ClusterBalancedSampleFunc {
         let schema = table.schema();
         let id = args.id_column(1, &table_name, &schema)?;
         let cluster = args.column(2, "cluster_column", &table_name, &schema)?;
-        if !cluster.field.data_type().is_integer() {
+        let embedded = is_vector_type(cluster.field.data_type());
+        if !embedded && !cluster.field.data_type().is_integer() {
             return Err(DataFusionError::Plan(format!(
-                "{NAME}: cluster column '{}' must hold integers (clusters 0 to k - 1, e.g. kmeans_assign(...)['cluster']), got {}",
+                "{NAME}: cluster column '{}' must hold integers (clusters 0 to k - 1, e.g. kmeans_assign(...)['cluster']) or \
+                 embeddings to cluster, got {}",
                 cluster.field.name(),
                 cluster.field.data_type()
             )));
@@ -90,8 +117,16 @@ impl TableFunctionImpl for ClusterBalancedSampleFunc {
             )));
         }
         let budget = args.budget(4)?;
-        let seed = if args.len() == 6 { args.seed(5)? } else { 1 };
-        let function = ClusterBalanced { table_name, table, id, cluster, quality, budget, seed };
+        let (clusters, seed) = match (args.len(), embedded) {
+            (6, true) => {
+                let text = args.string(5, "spec", "'clusters=64,seed=1'")?;
+                parse_spec(&text).map(|(k, seed)| (Some(k), seed)).map_err(|e| DataFusionError::Plan(format!("{NAME}: `spec` '{text}': {e}")))?
+            }
+            (6, false) => (None, args.seed(5)?),
+            (_, true) => (Some(64), 1),
+            (_, false) => (None, 1),
+        };
+        let function = ClusterBalanced { table_name, table, id, cluster, clusters, quality, budget, seed };
         Ok(deferred_table(Arc::new(function)))
     }
 }
@@ -127,8 +162,19 @@ impl DeferredFunction for ClusterBalanced {
     }
 
     async fn plan(&self, ctx: &SessionContext) -> Result<Planned> {
-        let (cluster, quality) = (ident(self.cluster.field.name()), ident(self.quality.field.name()));
-        let eligible = cluster.clone().is_not_null().and(is_finite(quality.clone()));
+        let (column, quality) = (ident(self.cluster.field.name()), ident(self.quality.field.name()));
+        let (cluster, eligible) = match self.clusters {
+            None => (column.clone(), column.is_not_null().and(is_finite(quality.clone()))),
+            Some(k) => {
+                // Spherical k-means of the embedding column, as the authors cluster.
+                let usable = has_direction(column.clone()).and(is_finite(quality.clone()));
+                let rows = ctx.read_table(Arc::clone(&self.table))?.filter(usable.clone())?;
+                let count = rows.clone().count().await? as u64;
+                let model = fit(rows, column.clone(), k.min(count.max(1)), &kmeans_spec(self.seed, SAMPLE_PER_CENTROID)).await?;
+                let cluster = get_field(kmeans_assign_udf().call(vec![column, lit(model)]), "cluster");
+                (cluster.clone(), usable.and(cluster.is_not_null()))
+            }
+        };
         let counts = ctx
             .read_table(Arc::clone(&self.table))?
             .filter(eligible.clone())?
