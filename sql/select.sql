@@ -24,12 +24,23 @@
 --               (exact duplicates), or CAST(NULL AS VARCHAR) (no dedup)
 --   dedup       near_duplicates's spec for those keys: 'bits=8' and any
 --               MinHash settings (threshold=0.8, ngram=5, bands=14, rows=8,
---               seed=1 by default), or 'exact' (fingerprints, or no dedup)
+--               seed=1 by default), or 'exact' (fingerprints, or no dedup);
+--               semantic_duplicates's spec with dedup_function below
+--   embedding   what pass 1 keeps of each kept document as its embedding:
+--               odis_score("text", 'models/minilm') (an encoder model), or
+--               CAST(NULL AS REAL[]) (the default: none)
+--   dedup_function, dedup_column
+--               near_duplicates and odis_dedup (the default), or
+--               semantic_duplicates and odis_embedding (SemDeDup)
 --   scaling     how each dimension is scaled before the PCA: rank (its
 --               empirical CDF; the default) or standard (z-scores only)
 --   components  principal components to keep (the paper keeps about 4)
 --   budget      rows to select: an integer, or a fraction of the documents
 --               that pass the filter, such as 0.1
+--   selection   the table function that selects (default: ODiS's
+--               top_k_per_dim over the components); e.g.
+--               ccs_select('method_input', 'odis_id', 'odis_quality', 0.1)
+--   method      the name the output's odis_method column gives it
 --   work        a directory for the raw scores and the other intermediate
 --               files (`odis select` keeps the raw scores there per shard,
 --               so that a killed run resumes: see --work-dir)
@@ -58,7 +69,8 @@ CREATE EXTERNAL TABLE corpus STORED AS PARQUET LOCATION '${input}';
 COPY (
     SELECT odis_id, odis_rule,
            CASE WHEN odis_rule IS NULL THEN ${scores:-quality_ratings_vector("${text:-text}")} END AS odis_raw,
-           CASE WHEN odis_rule IS NULL THEN ${dedup_key:-text_minhash("${text:-text}", 'bits=8')} END AS odis_dedup
+           CASE WHEN odis_rule IS NULL THEN ${dedup_key:-text_minhash("${text:-text}", 'bits=8')} END AS odis_dedup,
+           CASE WHEN odis_rule IS NULL THEN ${embedding:-CAST(NULL AS REAL[])} END AS odis_embedding
     FROM (
         SELECT *, "${id:-id}" AS odis_id,
                CASE WHEN "${text:-text}" IS NULL THEN 'null_text'
@@ -72,11 +84,11 @@ CREATE EXTERNAL TABLE raw_scores STORED AS PARQUET LOCATION '${work}/raw_scores/
 --     component beside its original. A cluster keeps its smallest id; the
 --     others are removed before the PCA, so they neither weigh the fit nor
 --     take the budget. Read from the keys pass 1 wrote: no text is read.
-CREATE VIEW odis_dedup_keys AS SELECT odis_id, odis_dedup FROM raw_scores WHERE odis_rule IS NULL;
+CREATE VIEW odis_dedup_keys AS SELECT odis_id, odis_dedup, odis_embedding FROM raw_scores WHERE odis_rule IS NULL;
 -- step: duplicates
 COPY (
     SELECT id AS odis_id, duplicate_of AS odis_duplicate_of, similarity AS odis_similarity
-    FROM near_duplicates('odis_dedup_keys', 'odis_id', 'odis_dedup', '${dedup:-bits=8}')
+    FROM ${dedup_function:-near_duplicates}('odis_dedup_keys', 'odis_id', '${dedup_column:-odis_dedup}', '${dedup:-bits=8}')
 ) TO '${work}/duplicates.parquet' STORED AS PARQUET;
 CREATE EXTERNAL TABLE duplicates STORED AS PARQUET LOCATION '${work}/duplicates.parquet';
 -- step: kept
@@ -108,21 +120,30 @@ COPY (SELECT odis_id, pca_project(odis_scaled, (SELECT model FROM pca)) AS odis_
 TO '${work}/projected.parquet' STORED AS PARQUET;
 CREATE EXTERNAL TABLE projected STORED AS PARQUET LOCATION '${work}/projected.parquet';
 
--- 4. The top of each component, under one budget, no document twice.
+-- The input of the other selection methods: each kept document's
+-- components, their mean (the quality those methods weigh; its exp for MIG,
+-- which needs a positive one) and its embedding, if pass 1 kept one.
+CREATE VIEW method_input AS
+SELECT p.odis_id, p.odis_pc, array_avg(p.odis_pc) AS odis_quality, exp(array_avg(p.odis_pc)) AS odis_weight, k.odis_embedding
+FROM projected p JOIN odis_dedup_keys k ON p.odis_id = k.odis_id;
+
+-- 4. The top of each component, under one budget, no document twice (or
+--    another method's selection: `selection`).
 -- step: select
 COPY (
     SELECT odis_id, odis_dim, odis_rank, odis_score
-    FROM top_k_per_dim('projected', 'odis_id', 'odis_pc', ${budget:-0.1})
+    FROM ${selection:-top_k_per_dim('projected', 'odis_id', 'odis_pc', ${budget:-0.1})}
 ) TO '${work}/selected.parquet' STORED AS PARQUET;
 CREATE EXTERNAL TABLE selected STORED AS PARQUET LOCATION '${work}/selected.parquet';
 
 -- 5. The second pass over the corpus: the selected documents with all their
---    columns plus odis_dim, odis_rank and odis_score, by component and rank.
+--    columns plus odis_method, odis_dim, odis_rank and odis_score, by
+--    component (or group) and rank.
 --    Row groups of 64k rows: the writer buffers one row group of text, not
 --    the whole selection.
 -- step: fetch
 COPY (
-    SELECT c.*, s.odis_dim, s.odis_rank, s.odis_score
+    SELECT c.*, '${method:-odis}' AS odis_method, s.odis_dim, s.odis_rank, s.odis_score
     FROM corpus c JOIN selected s ON c."${id:-id}" = s.odis_id
     ORDER BY s.odis_dim, s.odis_rank
 ) TO '${out}' STORED AS PARQUET OPTIONS ('format.max_row_group_size' '65536');
@@ -133,9 +154,10 @@ SELECT l['component'] AS component, l['dimension'] AS dimension, l['loading'] AS
        l['explained_variance_ratio'] AS explained_variance_ratio
 FROM (SELECT unnest(pca_loadings(model)) AS l FROM pca);
 
--- Quotas, thresholds and the overlap between the components' top lists.
+-- Quotas, thresholds and the overlap between the components' top lists (for
+-- another method: the rows it selected per group).
 -- step: report
-SELECT * FROM top_k_per_dim_report('projected', 'odis_id', 'odis_pc', ${budget:-0.1});
+SELECT * FROM ${selection_report:-top_k_per_dim_report('projected', 'odis_id', 'odis_pc', ${budget:-0.1})};
 
 -- What dedup removed: documents, clusters, the largest cluster, and the two
 -- pairs least alike (what the threshold lets through), side by side.

@@ -98,6 +98,9 @@ fn options(input: &Path, out: &Path, dedup: Dedup) -> SelectOptions {
         keep_work: false,
         shard_bytes: odis::select::work_dir::SHARD_BYTES,
         report: None,
+        embed: None,
+        method: Default::default(),
+        clusters: 64,
     }
 }
 

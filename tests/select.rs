@@ -34,6 +34,9 @@ fn options(out: &Path) -> SelectOptions {
         keep_work: false,
         shard_bytes: odis::select::work_dir::SHARD_BYTES,
         report: Some(out.with_file_name("report.html")),
+        embed: None,
+        method: Default::default(),
+        clusters: 64,
     }
 }
 
@@ -114,10 +117,10 @@ async fn selection_on_the_bundled_corpus_is_orthogonal_diverse_and_reported() {
     ids.dedup();
     assert_eq!(ids.len(), rows.len(), "a document was selected twice");
 
-    // Every original column is kept, plus the three odis columns.
+    // Every original column is kept, plus the four odis columns.
     let columns = query(&engine, &format!("SELECT * FROM '{}' LIMIT 1", out.display())).await;
     let names: Vec<String> = columns[0].schema().fields().iter().map(|f| f.name().clone()).collect();
-    assert_eq!(names, ["id", "source", "title", "text", "odis_dim", "odis_rank", "odis_score"]);
+    assert_eq!(names, ["id", "source", "title", "text", "odis_method", "odis_dim", "odis_rank", "odis_score"]);
 
     // The components are uncorrelated on the documents the PCA was fitted
     // on: those that pass the filter, but the copies dedup removed (found
@@ -597,4 +600,59 @@ async fn out_files_split_the_selection_in_output_order() {
     assert_eq!(joined, selection(&one).await);
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left.len(), 2, "{left:?}");
+}
+
+/// Every `--method` through the same filter, dedup, passes and output, over
+/// one work directory with embeddings (a small test encoder): pass 1 runs
+/// once, each method selects the budget and names itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_method_selects_through_the_same_pipeline() {
+    use odis::select::{Dedup, SelectionMethod};
+    let encoder = common::fixtures::generate("make_test_models.py").join("tiny_encoder");
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new().unwrap();
+    let mut options = options(&dir.path().join("x.parquet"));
+    options.embed = Some(encoder.clone());
+    options.work_dir = Some(dir.path().join("work"));
+    options.keep_work = true;
+    options.report = None;
+    options.budget = Budget::Rows(300);
+    options.clusters = 48;
+    for method in SelectionMethod::ALL {
+        options.method = method;
+        options.out = dir.path().join(format!("{}.parquet", method.name()));
+        let report = select(&engine, &options, ()).await.unwrap_or_else(|e| panic!("{}: {e}", method.name()));
+        let sql = format!(
+            "SELECT count(*), count(DISTINCT id), count(DISTINCT odis_method), max(odis_method) FROM '{}'",
+            options.out.display()
+        );
+        let batches = query(&engine, &sql).await;
+        let b = &batches[0];
+        let (rows, distinct) = (b.column(0).as_primitive::<Int64Type>().value(0), b.column(1).as_primitive::<Int64Type>().value(0));
+        assert_eq!(rows, distinct, "{}: a document twice", method.name());
+        assert_eq!(rows as u64, report.rows_out);
+        assert_eq!(b.column(2).as_primitive::<Int64Type>().value(0), 1);
+        let name = datafusion::arrow::compute::cast(b.column(3), &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
+        assert_eq!(name.as_string::<i32>().value(0), method.name());
+        // A DPP picks at most the embedding width (8) per cluster.
+        if method == SelectionMethod::Dpp {
+            assert!(rows > 200 && rows <= 300, "dpp: {rows} rows");
+        } else {
+            assert_eq!(rows, 300, "{}", method.name());
+        }
+        // The work directory's scores were reused: pass 1 scored nothing.
+        if method != SelectionMethod::Odis {
+            let pass1 = report.stages.iter().find(|(name, _)| name.starts_with("filter + raw scores")).unwrap().1;
+            assert!(pass1.as_secs_f64() < 2.0, "{}: pass 1 took {pass1:?}", method.name());
+        }
+    }
+    // SemDeDup before ODiS, from the same kind of embeddings.
+    options.method = SelectionMethod::Odis;
+    options.dedup = Dedup::Semantic("eps=0.001".into());
+    options.work_dir = Some(dir.path().join("work_semantic"));
+    options.out = dir.path().join("semantic.parquet");
+    let report = select(&engine, &options, ()).await.unwrap();
+    assert!(report.dedup.removed > 0, "{:?}", report.dedup);
+    assert!(report.dedup.pairs.iter().all(|p| p.similarity > 0.999), "{:?}", report.dedup.pairs);
+    assert_eq!(report.rows_out, 300);
 }

@@ -11,7 +11,7 @@ use crate::engine::Engine;
 use crate::error::{OdisError, Result};
 use crate::script_vars::{escape_ident as ident, escape_string as quote};
 use crate::select::error::{OptionNames, SelectOption, wrong};
-use crate::select::options::{Budget, ScoreSource, SelectOptions, is_url};
+use crate::select::options::{Budget, Dedup, ScoreSource, SelectOptions, is_url};
 use crate::select::query::{count, rows, text_at};
 
 /// What can be checked before the corpus is opened: counts, the filter's
@@ -28,6 +28,26 @@ pub(crate) async fn check_options(engine: &Engine, options: &SelectOptions) -> R
     if let Err(e) = options.dedup.minhash_spec() {
         return Err(wrong(SelectOption::Dedup, move |o| format!("{} minhash: {e}", o.dedup)));
     }
+    if let Err(e) = options.dedup.semantic_spec() {
+        return Err(wrong(SelectOption::Dedup, move |o| format!("{} semantic: {e}", o.dedup)));
+    }
+    // What reads embeddings needs a model to make them in pass 1.
+    if options.embed.is_none() {
+        if matches!(options.dedup, Dedup::Semantic(_)) {
+            return Err(wrong(SelectOption::Dedup, |o| {
+                format!("{} semantic compares document embeddings; pass {} DIR (an encoder model directory) too", o.dedup, o.embed)
+            }));
+        }
+        if options.method.needs_embeddings() {
+            let method = options.method.name();
+            return Err(wrong(SelectOption::Method, move |o| {
+                format!("{} {method} works on document embeddings; pass {} DIR (an encoder model directory) too", o.method, o.embed)
+            }));
+        }
+    }
+    if options.clusters == 0 {
+        return Err(wrong(SelectOption::Clusters, |o| format!("{} must be at least 1 (k-means clusters)", o.clusters)));
+    }
     if let Err(e) = odis_udfs::filter::filter_rules::FilterSpec::parse(&options.filter) {
         let filter = options.filter.clone();
         return Err(wrong(SelectOption::Filter, move |o| format!("{} '{filter}': {e}", o.filter)));
@@ -35,14 +55,14 @@ pub(crate) async fn check_options(engine: &Engine, options: &SelectOptions) -> R
     let load = |option: SelectOption, dir: &Path| {
         engine.models().load(dir).map(|_| ()).map_err(|e| {
             let (dir, e) = (dir.display().to_string(), OdisError::from(e).to_string());
-            wrong(option, move |o| {
-                let flag = if option == SelectOption::Model { &o.model } else { &o.diversity };
-                format!("{flag} {dir}: {e}")
-            })
+            wrong(option, move |o| format!("{} {dir}: {e}", o.get(option)))
         })
     };
     if let Some(dir) = &options.diversity {
         load(SelectOption::Diversity, dir)?;
+    }
+    if let Some(dir) = &options.embed {
+        load(SelectOption::Embed, dir)?;
     }
     if let ScoreSource::Model(dir) = &options.scores {
         // Load (and check) the model before reading any data.
@@ -336,6 +356,9 @@ mod tests {
             keep_work: false,
             shard_bytes: 1 << 30,
             report: None,
+            embed: None,
+            method: Default::default(),
+            clusters: 64,
         }
     }
 

@@ -22,6 +22,9 @@ pub enum SelectOption {
     Out,
     OutFiles,
     WorkDir,
+    Embed,
+    Method,
+    Clusters,
 }
 
 impl SelectOption {
@@ -41,6 +44,9 @@ impl SelectOption {
             SelectOption::Out => "out",
             SelectOption::OutFiles => "out_files",
             SelectOption::WorkDir => "work_dir",
+            SelectOption::Embed => "embed",
+            SelectOption::Method => "method",
+            SelectOption::Clusters => "clusters",
         }
     }
 }
@@ -61,6 +67,9 @@ pub struct OptionNames {
     pub out: String,
     pub out_files: String,
     pub work_dir: String,
+    pub embed: String,
+    pub method: String,
+    pub clusters: String,
 }
 
 impl OptionNames {
@@ -79,6 +88,9 @@ impl OptionNames {
             out: name(SelectOption::Out),
             out_files: name(SelectOption::OutFiles),
             work_dir: name(SelectOption::WorkDir),
+            embed: name(SelectOption::Embed),
+            method: name(SelectOption::Method),
+            clusters: name(SelectOption::Clusters),
         }
     }
 }
@@ -100,6 +112,9 @@ impl OptionNames {
             SelectOption::Out => &self.out,
             SelectOption::OutFiles => &self.out_files,
             SelectOption::WorkDir => &self.work_dir,
+            SelectOption::Embed => &self.embed,
+            SelectOption::Method => &self.method,
+            SelectOption::Clusters => &self.clusters,
         }
     }
 }

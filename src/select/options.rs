@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 pub use odis_udfs::dedup::minhash::MinHashSpec;
+pub use odis_udfs::dedup::semantic_duplicates::SemDedupSpec;
 pub use odis_udfs::select::budget::Budget;
 
 use crate::script_vars::{escape_ident as ident, escape_string as quote};
@@ -87,6 +88,9 @@ pub enum Dedup {
     /// MinHash LSH near duplicates (`near_duplicates`), with a spec of
     /// MinHash settings ("" for FineWeb's defaults).
     MinHash(String),
+    /// SemDeDup over the `embed` model's embeddings (`semantic_duplicates`),
+    /// with its spec ("" for its defaults).
+    Semantic(String),
 }
 
 impl Default for Dedup {
@@ -102,6 +106,15 @@ impl Dedup {
             Dedup::None => "none",
             Dedup::Exact => "exact",
             Dedup::MinHash(_) => "minhash",
+            Dedup::Semantic(_) => "semantic",
+        }
+    }
+
+    /// The SemDeDup settings, checked.
+    pub fn semantic_spec(&self) -> Result<Option<SemDedupSpec>, String> {
+        match self {
+            Dedup::Semantic(spec) => SemDedupSpec::parse(spec).map(Some),
+            _ => Ok(None),
         }
     }
 
@@ -117,6 +130,10 @@ impl Dedup {
     /// spec near_duplicates reads it with). The key leaves the threshold
     /// out: another threshold reuses pass 1.
     fn script_vars(&self, text: &str) -> (String, String) {
+        if let Ok(Some(spec)) = self.semantic_spec() {
+            // SemDeDup reads the embeddings pass 1 keeps anyway.
+            return ("CAST(NULL AS VARCHAR)".into(), spec.to_string());
+        }
         match self.minhash_spec() {
             Ok(Some(m)) => (
                 format!("text_minhash({text}, 'ngram={},bands={},rows={},seed={},bits={}')", m.ngram, m.bands, m.rows, m.seed, m.bits),
@@ -137,8 +154,89 @@ impl std::str::FromStr for Dedup {
             "minhash" => Ok(Dedup::MinHash(String::new())),
             "exact" => Ok(Dedup::Exact),
             "none" => Ok(Dedup::None),
-            _ => Err(format!("expected minhash, exact or none, got '{text}'")),
+            "semantic" => Ok(Dedup::Semantic(String::new())),
+            _ => Err(format!("expected minhash, exact, semantic or none, got '{text}'")),
         }
+    }
+}
+
+/// How the budget is spent on the documents that pass the filter and the
+/// dedup. Each method other than `odis` weighs a document's quality as the
+/// mean of its components (the PC average of the baselines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SelectionMethod {
+    /// The top of each orthogonal component (`top_k_per_dim`).
+    #[default]
+    Odis,
+    /// Diversify-and-Conquer's kMQ: equal quotas over k-means clusters of
+    /// the embeddings, drawn ∝ exp(quality) (`cluster_balanced_sample`).
+    KMeans,
+    /// Coverage-centric Coreset Selection over the quality (`ccs_select`).
+    Ccs,
+    /// Greedy MAP of a DPP per k-means cluster (`dpp_select`).
+    Dpp,
+    /// MIG over k-means clusters of the embeddings (`mig_select`, quality
+    /// exp(mean)).
+    Mig,
+    /// A uniform sample (`sample_uniform`).
+    Random,
+}
+
+impl SelectionMethod {
+    pub const ALL: [SelectionMethod; 6] =
+        [SelectionMethod::Odis, SelectionMethod::KMeans, SelectionMethod::Ccs, SelectionMethod::Dpp, SelectionMethod::Mig, SelectionMethod::Random];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SelectionMethod::Odis => "odis",
+            SelectionMethod::KMeans => "kmeans",
+            SelectionMethod::Ccs => "ccs",
+            SelectionMethod::Dpp => "dpp",
+            SelectionMethod::Mig => "mig",
+            SelectionMethod::Random => "random",
+        }
+    }
+
+    /// Whether the method reads document embeddings (`embed`).
+    pub fn needs_embeddings(self) -> bool {
+        matches!(self, SelectionMethod::KMeans | SelectionMethod::Dpp | SelectionMethod::Mig)
+    }
+
+    /// sql/select.sql's `selection_report`: ODiS's overlap report, or the
+    /// rows another method selected per group, in the same columns.
+    fn report(self, budget: &str) -> String {
+        match self {
+            SelectionMethod::Odis => format!("top_k_per_dim_report('projected', 'odis_id', 'odis_pc', {budget})"),
+            _ => "(SELECT CAST(odis_dim AS INT) AS dim, count(*) AS quota, count(*) AS selected, min(odis_score) AS threshold, \
+                  CAST(0 AS BIGINT) AS overlap, CAST(NULL AS DOUBLE) AS overlap_ratio FROM selected GROUP BY odis_dim ORDER BY odis_dim) AS groups"
+                .to_string(),
+        }
+    }
+
+    /// sql/select.sql's `selection`: the table function that selects.
+    fn selection(self, budget: &str, clusters: u64) -> String {
+        let input = "'method_input', 'odis_id'";
+        match self {
+            SelectionMethod::Odis => format!("top_k_per_dim('projected', 'odis_id', 'odis_pc', {budget})"),
+            SelectionMethod::KMeans => {
+                format!("cluster_balanced_sample({input}, 'odis_embedding', 'odis_quality', {budget}, 'clusters={clusters},seed=1')")
+            }
+            SelectionMethod::Ccs => format!("ccs_select({input}, 'odis_quality', {budget})"),
+            SelectionMethod::Dpp => format!("dpp_select({input}, 'odis_embedding', 'odis_quality', {budget}, 'clusters={clusters}')"),
+            SelectionMethod::Mig => format!("mig_select({input}, 'odis_embedding', 'odis_weight', {budget}, 'clusters={clusters}')"),
+            SelectionMethod::Random => format!("sample_uniform({input}, {budget}, 1)"),
+        }
+    }
+}
+
+impl std::str::FromStr for SelectionMethod {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        SelectionMethod::ALL.into_iter().find(|m| m.name() == text).ok_or_else(|| {
+            let names: Vec<&str> = SelectionMethod::ALL.iter().map(|m| m.name()).collect();
+            format!("expected one of {}, got '{text}'", names.join(", "))
+        })
     }
 }
 
@@ -181,6 +279,14 @@ pub struct SelectOptions {
     pub shard_bytes: u64,
     /// Where to write the HTML report (None: no report file).
     pub report: Option<PathBuf>,
+    /// An encoder model directory: pass 1 keeps each kept document's
+    /// embedding in the work directory, for `--dedup semantic` and the
+    /// embedding-space methods.
+    pub embed: Option<PathBuf>,
+    /// How the budget is spent.
+    pub method: SelectionMethod,
+    /// k-means clusters of the embedding-space methods (kmeans, dpp, mig).
+    pub clusters: u64,
 }
 
 impl SelectOptions {
@@ -188,6 +294,15 @@ impl SelectOptions {
     pub fn script_vars(&self, work: &Path) -> BTreeMap<String, String> {
         let text = format!("\"{}\"", ident(&self.text_column));
         let (dedup_key, dedup) = self.dedup.script_vars(&text);
+        let embedding = match &self.embed {
+            Some(dir) => format!("odis_score({text}, '{}')", quote(&dir.display().to_string())),
+            None => "CAST(NULL AS REAL[])".to_string(),
+        };
+        let (dedup_function, dedup_column) = match self.dedup {
+            Dedup::Semantic(_) => ("semantic_duplicates", "odis_embedding"),
+            _ => ("near_duplicates", "odis_dedup"),
+        };
+        let budget = self.budget.sql_literal();
         let scores = match &self.scores {
             ScoreSource::Ratings => format!("quality_ratings_vector({text})"),
             ScoreSource::Column(column) => format!("\"{}\"", ident(column)),
@@ -203,7 +318,13 @@ impl SelectOptions {
             ("dedup", quote(&dedup)),
             ("scaling", self.scaling.name().to_string()),
             ("components", self.components.to_string()),
-            ("budget", self.budget.sql_literal()),
+            ("selection", self.method.selection(&budget, self.clusters)),
+            ("selection_report", self.method.report(&budget)),
+            ("method", self.method.name().to_string()),
+            ("embedding", embedding),
+            ("dedup_function", dedup_function.to_string()),
+            ("dedup_column", dedup_column.to_string()),
+            ("budget", budget),
             ("work", quote(&work.display().to_string())),
             ("out", quote(&self.out.display().to_string())),
         ]

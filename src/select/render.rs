@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::select::options::{ScoreSource, SelectOptions};
+use crate::select::options::{ScoreSource, SelectOptions, SelectionMethod};
 use crate::select::report::SelectReport;
 
 /// A dimension's name with its loading, largest first: what the component means.
@@ -72,11 +72,28 @@ pub fn text(report: &SelectReport, options: &SelectOptions) -> String {
         let loadings: Vec<String> = top_loadings(report, c, 3).iter().map(|(n, l)| format!("{l:+.2} {n}")).collect();
         let _ = writeln!(out, "  {c:>2}  {:>8.1}%  {}", 100.0 * report.explained_variance_ratio[c], loadings.join(", "));
     }
-    let _ = writeln!(out, "\n  pc     quota  selected   threshold  overlap");
-    for d in &report.dimensions {
-        let threshold = d.threshold.map_or("-".to_string(), |t| format!("{t:.4}"));
-        let ratio = d.overlap_ratio.map_or("-".to_string(), |r| format!("{:.2}%", 100.0 * r));
-        let _ = writeln!(out, "  {:>2}  {:>8}  {:>8}  {threshold:>10}  {:>7} ({ratio})", d.dim, d.quota, d.selected, d.overlap);
+    if options.method == SelectionMethod::Odis {
+        let _ = writeln!(out, "\n  pc     quota  selected   threshold  overlap");
+        for d in &report.dimensions {
+            let threshold = d.threshold.map_or("-".to_string(), |t| format!("{t:.4}"));
+            let ratio = d.overlap_ratio.map_or("-".to_string(), |r| format!("{:.2}%", 100.0 * r));
+            let _ = writeln!(out, "  {:>2}  {:>8}  {:>8}  {threshold:>10}  {:>7} ({ratio})", d.dim, d.quota, d.selected, d.overlap);
+        }
+    } else {
+        let group = match options.method {
+            SelectionMethod::Ccs => "strata",
+            SelectionMethod::Random => "groups",
+            _ => "clusters",
+        };
+        let per_group: Vec<u64> = report.dimensions.iter().map(|d| d.selected).collect();
+        let (least, most) = (per_group.iter().min().copied().unwrap_or(0), per_group.iter().max().copied().unwrap_or(0));
+        let _ = writeln!(
+            out,
+            "\nmethod {}: {} rows from {} {group} ({least} to {most} each); quality = the mean of the components",
+            options.method.name(),
+            report.rows_out,
+            per_group.len()
+        );
     }
     let stages: Vec<String> = report.stages.iter().map(|(name, t)| format!("{name} {:.2} s", t.as_secs_f64())).collect();
     let seconds = report.total.as_secs_f64();
@@ -107,6 +124,9 @@ fn start(text: &str, n: usize) -> String {
 
 /// `minhash (threshold=0.8,...)`, `exact` or `none`.
 fn dedup_name(options: &SelectOptions) -> String {
+    if let Ok(Some(spec)) = options.dedup.semantic_spec() {
+        return format!("semantic ({spec})");
+    }
     match options.dedup.minhash_spec() {
         Ok(Some(spec)) => format!("minhash ({spec})"),
         _ => options.dedup.name().to_string(),

@@ -64,6 +64,8 @@ pub(crate) async fn open_work_dir(engine: &Engine, options: &SelectOptions, path
         },
         filter: options.filter.clone(),
         dedup: vars["dedup_key"].clone(),
+        embedding: vars["embedding"].clone(),
+        embed_files: options.embed.as_deref().map(work_dir::model_fingerprint).unwrap_or_default(),
     };
     WorkDir::open(path, &options.input, identity, files, options.shard_bytes, options.work_dir.is_none())
 }

@@ -84,7 +84,8 @@ pub(crate) fn named_steps(engine: &Engine, script: &str) -> Result<Vec<Option<St
 }
 
 /// The names sql/select.sql registers on the engine, but the fitted models.
-pub(crate) const TRANSIENT_NAMES: [&str; 10] = ["odis_shard", "odis_dedup_keys", "duplicates", "projected", "loadings", "selected", "scaled", "kept", "raw_scores", "corpus"];
+pub(crate) const TRANSIENT_NAMES: [&str; 11] =
+    ["odis_shard", "method_input", "odis_dedup_keys", "duplicates", "projected", "loadings", "selected", "scaled", "kept", "raw_scores", "corpus"];
 
 /// Drops `names`, whether tables or views: DataFusion's DROP TABLE leaves a
 /// view of that name in place (and DROP VIEW a table), and a user's session

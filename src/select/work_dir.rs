@@ -43,6 +43,11 @@ pub struct ScoringIdentity {
     /// The SQL of what pass 1 keeps to find duplicates by.
     #[serde(default)]
     pub dedup: String,
+    /// The SQL of the embedding pass 1 keeps, and the files of its model.
+    #[serde(default)]
+    pub embedding: String,
+    #[serde(default)]
+    pub embed_files: Vec<String>,
 }
 
 /// One input file as listed when the run started.
@@ -275,6 +280,7 @@ fn check_same(path: &Path, old: &Manifest, new: &Manifest) -> Result<()> {
         (SelectOption::Scores, &a.scores, &b.scores),
         (SelectOption::Filter, &a.filter, &b.filter),
         (SelectOption::Dedup, &a.dedup, &b.dedup),
+        (SelectOption::Embed, &a.embedding, &b.embedding),
     ];
     for (option, was, is) in fields {
         if was != is {
@@ -286,6 +292,13 @@ fn check_same(path: &Path, old: &Manifest, new: &Manifest) -> Result<()> {
             "the scoring model changed since ({} then, {} now)",
             a.model_files.join("; "),
             b.model_files.join("; ")
+        ));
+    }
+    if a.embed_files != b.embed_files {
+        return differ_in(Some(SelectOption::Embed), format!(
+            "model changed since ({} then, {} now)",
+            a.embed_files.join("; "),
+            b.embed_files.join("; ")
         ));
     }
     if old.input != new.input {
@@ -343,6 +356,8 @@ mod tests {
             model_files: vec![],
             filter: "default".into(),
             dedup: "text_minhash(\"text\", 'bits=8')".into(),
+            embedding: "CAST(NULL AS REAL[])".into(),
+            embed_files: vec![],
         }
     }
 

@@ -293,13 +293,25 @@ struct SelectArgs {
     #[arg(long, default_value = "default", value_name = "SPEC")]
     filter: String,
 
-    /// Remove duplicates among the documents that pass the filter, before the PCA (a cluster keeps its smallest id): minhash (near duplicates, MinHash LSH), exact (the same text but for case and spacing) or none
-    #[arg(long, default_value = "minhash", value_name = "minhash|exact|none")]
+    /// Remove duplicates among the documents that pass the filter, before the PCA (a cluster keeps its smallest id): minhash (near duplicates, MinHash LSH), exact (the same text but for case and spacing), semantic (SemDeDup on the --embed embeddings) or none
+    #[arg(long, default_value = "minhash", value_name = "minhash|exact|semantic|none")]
     dedup: odis::select::Dedup,
 
-    /// MinHash settings for --dedup minhash: threshold=0.8,ngram=5,bands=14,rows=8,seed=1 by default (FineWeb's) (\h near_duplicates)
+    /// Settings for --dedup minhash (threshold=0.8,ngram=5,bands=14,rows=8,seed=1 by default, FineWeb's; \h near_duplicates) or --dedup semantic (eps=0.05,clusters=...,order=far; \h semantic_duplicates)
     #[arg(long, value_name = "SPEC", default_value = "")]
     dedup_spec: String,
+
+    /// An encoder model directory (e.g. the MiniLM that scripts/setup.sh --models installs): pass 1 keeps each kept document's embedding in the work directory, for --dedup semantic and --method kmeans|dpp|mig
+    #[arg(long, value_name = "DIR")]
+    embed: Option<PathBuf>,
+
+    /// How the budget is spent: odis (the top of each orthogonal component), kmeans (Diversify-and-Conquer's kMQ), ccs (Coverage-centric Coreset Selection), dpp (greedy MAP of a DPP per cluster), mig (MIG's information gain) or random; all but odis weigh the mean of the components as the quality
+    #[arg(long, default_value = "odis", value_name = "odis|kmeans|ccs|dpp|mig|random")]
+    method: odis::select::SelectionMethod,
+
+    /// k-means clusters of the embedding-space methods (--method kmeans, dpp, mig)
+    #[arg(long, default_value_t = 64, value_name = "K")]
+    clusters: u64,
 
     /// How each raw dimension is scaled before the PCA: rank (onto its empirical CDF) or standard (z-scores)
     #[arg(long, default_value = "rank", value_name = "rank|standard")]
@@ -309,7 +321,7 @@ struct SelectArgs {
     #[arg(long, value_name = "DIR")]
     diversity: Option<PathBuf>,
 
-    /// The Parquet file to write, local or s3://bucket/key (with --out-files, the directory or prefix): every column of the corpus plus odis_dim, odis_rank, odis_score
+    /// The Parquet file to write, local or s3://bucket/key (with --out-files, the directory or prefix): every column of the corpus plus odis_method, odis_dim, odis_rank, odis_score
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
 
@@ -384,6 +396,9 @@ fn in_flags(e: &odis::OdisError) -> String {
                 O::Out => "--out",
                 O::OutFiles => "--out-files",
                 O::WorkDir => "--work-dir",
+                O::Embed => "--embed",
+                O::Method => "--method",
+                O::Clusters => "--clusters",
                 _ => option.field(),
             }
             .to_string()
@@ -407,9 +422,10 @@ async fn select(engine: Engine, args: SelectArgs, quiet: bool) -> ExitCode {
     };
     let dedup = match args.dedup {
         odis::select::Dedup::MinHash(_) => odis::select::Dedup::MinHash(args.dedup_spec),
+        odis::select::Dedup::Semantic(_) => odis::select::Dedup::Semantic(args.dedup_spec),
         other if args.dedup_spec.is_empty() => other,
         other => {
-            eprintln!("Error: --dedup-spec sets MinHash settings; it goes with --dedup minhash, not --dedup {}", other.name());
+            eprintln!("Error: --dedup-spec sets MinHash or SemDeDup settings; it goes with --dedup minhash or semantic, not --dedup {}", other.name());
             return ExitCode::from(2);
         }
     };
@@ -430,6 +446,9 @@ async fn select(engine: Engine, args: SelectArgs, quiet: bool) -> ExitCode {
         keep_work: args.keep_work,
         shard_bytes: args.shard_size,
         report,
+        embed: args.embed,
+        method: args.method,
+        clusters: args.clusters,
     };
     let work = odis::select::select(&engine, &options, progress::SelectProgress::new(quiet));
     finish(work, |report| print!("{}", odis::select::render::text(&report, &options))).await
