@@ -28,7 +28,6 @@ use crate::clustering::per_group::{ClusterOrder, GroupSpec, GroupWork, clustered
 use crate::dedup::DEDUP_SECTION;
 use crate::select::id_keys::IdCodec;
 use crate::select::table_args::{Args, Column};
-use crate::vectors::is_vector_type;
 
 pub const NAME: &str = "semantic_duplicates";
 const USAGE: &str = "semantic_duplicates('table', 'id_column', 'embedding_column' [, 'eps=0.05,clusters=100,order=far,seed=1'])";
@@ -158,14 +157,7 @@ impl TableFunctionImpl for SemanticDuplicatesFunc {
         let (table_name, table) = args.table(0)?;
         let schema = table.schema();
         let id = args.id_column(1, &table_name, &schema)?;
-        let embedding = args.column(2, "embedding_column", &table_name, &schema)?;
-        if !is_vector_type(embedding.field.data_type()) {
-            return Err(DataFusionError::Plan(format!(
-                "{NAME}: embedding column '{}' must be a list of numbers (e.g. the output of odis_score), got {}",
-                embedding.field.name(),
-                embedding.field.data_type()
-            )));
-        }
+        let embedding = args.embedding_column(2, &table_name, &schema)?;
         let spec = if args.len() == 4 {
             let text = args.string(3, "spec", &format!("'{EXAMPLE}'"))?;
             SemDedupSpec::parse(&text).map_err(|e| DataFusionError::Plan(format!("{NAME}: `spec` '{text}': {e}")))?

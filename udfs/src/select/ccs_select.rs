@@ -20,7 +20,7 @@ use datafusion::logical_expr::{Documentation, Expr, when};
 use datafusion::prelude::{DataFrame, SessionContext, cast, ident, lit};
 
 use crate::select::budget::Budget;
-use crate::select::deferred::{DeferredFunction, deferred_table, Planned, Strata, is_finite, resolve_budget, strata_view, water_fill};
+use crate::select::deferred::{DeferredFunction, Source, deferred_table, Planned, Strata, is_finite, resolve_budget, strata_view, water_fill};
 use crate::select::table_args::{Args, Column};
 use crate::select::top_k_per_dim::SELECTION_SECTION;
 
@@ -102,9 +102,7 @@ impl CcsSpec {
 
 #[derive(Debug)]
 struct Ccs {
-    table_name: String,
-    table: Arc<dyn TableProvider>,
-    id: Column,
+    source: Source,
     score: Column,
     budget: Budget,
     spec: CcsSpec,
@@ -120,14 +118,7 @@ impl TableFunctionImpl for CcsSelectFunc {
         let (table_name, table) = args.table(0)?;
         let schema = table.schema();
         let id = args.id_column(1, &table_name, &schema)?;
-        let score = args.column(2, "score_column", &table_name, &schema)?;
-        if !score.field.data_type().is_numeric() {
-            return Err(DataFusionError::Plan(format!(
-                "{NAME}: score column '{}' must hold numbers, got {}",
-                score.field.name(),
-                score.field.data_type()
-            )));
-        }
+        let score = args.number_column(2, "score_column", &table_name, &schema)?;
         let budget = args.budget(3)?;
         let spec = if args.len() == 5 {
             let text = args.string(4, "spec", &format!("'{EXAMPLE}'"))?;
@@ -135,7 +126,7 @@ impl TableFunctionImpl for CcsSelectFunc {
         } else {
             CcsSpec::default()
         };
-        Ok(deferred_table(Arc::new(Ccs { table_name, table, id, score, budget, spec })))
+        Ok(deferred_table(Arc::new(Ccs { source: Source { table_name, table, id }, score, budget, spec })))
     }
 }
 
@@ -173,7 +164,7 @@ impl Ccs {
     /// (or one score), its rows are sorted. The row, as (score, id).
     async fn cut(&self, rows: &DataFrame, rank: i64, low: f64, high: f64, count: i64) -> Result<(f64, ScalarValue)> {
         let (mut low, mut high, mut rank, mut count) = (low, high, rank, count);
-        let id = ident(self.id.field.name());
+        let id = ident(self.source.id.field.name());
         loop {
             let in_range = self.score().gt_eq(lit(low)).and(self.score().lt_eq(lit(high)));
             if count <= SORT_ROWS || low >= high {
@@ -232,31 +223,23 @@ impl DeferredFunction for Ccs {
         NAME
     }
 
-    fn table_name(&self) -> &str {
-        &self.table_name
-    }
-
-    fn table(&self) -> &Arc<dyn TableProvider> {
-        &self.table
-    }
-
-    fn id(&self) -> &Column {
-        &self.id
+    fn source(&self) -> &Source {
+        &self.source
     }
 
     fn describe(&self) -> String {
-        format!("table={}, id={}, score={}, budget={}, {}", self.table_name, self.id.field.name(), self.score.field.name(), self.budget, self.spec)
+        format!("table={}, id={}, score={}, budget={}, {}", self.source.table_name, self.source.id.field.name(), self.score.field.name(), self.budget, self.spec)
     }
 
     async fn plan(&self, ctx: &SessionContext) -> Result<Planned> {
         let finite = is_finite(ident(self.score.field.name()));
-        let rows = ctx.read_table(Arc::clone(&self.table))?.filter(finite.clone())?;
+        let rows = ctx.read_table(Arc::clone(&self.source.table))?.filter(finite.clone())?;
         let (count, low, high) = self.range(&rows, lit(true)).await?;
         let dropped = (self.spec.beta * count as f64).floor() as i64;
         let kept = match (dropped, low, high) {
             (1.., Some(low), Some(high)) => {
                 let (score, id) = self.cut(&rows, dropped, low, high, count).await?;
-                let id_column = ident(self.id.field.name());
+                let id_column = ident(self.source.id.field.name());
                 finite.and(self.score().gt(lit(score)).or(self.score().eq(lit(score)).and(id_column.gt(lit(id)))))
             }
             _ => finite,
@@ -270,7 +253,7 @@ impl DeferredFunction for Ccs {
             _ => lit(0.0),
         };
         let counts = ctx
-            .read_table(Arc::clone(&self.table))?
+            .read_table(Arc::clone(&self.source.table))?
             .filter(kept.clone())?
             .aggregate(vec![stratum.clone().alias("stratum")], vec![count_all().alias("rows")])?
             .collect()
@@ -284,8 +267,8 @@ impl DeferredFunction for Ccs {
                 sizes[s.min(last)] = integer(&row, 1) as u64;
             }
         }
-        let budget = resolve_budget(ctx, &self.table, self.budget).await?;
-        let view = strata_view(ctx, &self.table, when(kept, make_array(vec![stratum, lit(0.0)])).end()?)?;
+        let budget = resolve_budget(ctx, &self.source.table, self.budget).await?;
+        let view = strata_view(ctx, &self.source.table, when(kept, make_array(vec![stratum, lit(0.0)])).end()?)?;
         Ok(Planned::Strata(Strata { view, quotas: water_fill(budget, &sizes), seed: self.spec.seed }))
     }
 }

@@ -19,7 +19,7 @@ use crate::clustering::kmeans_assign::kmeans_assign_udf;
 use crate::clustering::per_group::{fit, has_direction, kmeans_spec};
 use crate::select::budget::Budget;
 use crate::vectors::is_vector_type;
-use crate::select::deferred::{DeferredFunction, deferred_table, Planned, Strata, is_finite, resolve_budget, strata_view, water_fill};
+use crate::select::deferred::{DeferredFunction, Source, deferred_table, Planned, Strata, is_finite, resolve_budget, strata_view, water_fill};
 use crate::select::table_args::{Args, Column};
 use crate::select::top_k_per_dim::SELECTION_SECTION;
 
@@ -63,9 +63,7 @@ pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
 
 #[derive(Debug)]
 struct ClusterBalanced {
-    table_name: String,
-    table: Arc<dyn TableProvider>,
-    id: Column,
+    source: Source,
     cluster: Column,
     /// The number of k-means clusters when `cluster` is an embedding column.
     clusters: Option<u64>,
@@ -108,14 +106,7 @@ impl TableFunctionImpl for ClusterBalancedSampleFunc {
                 cluster.field.data_type()
             )));
         }
-        let quality = args.column(3, "quality_column", &table_name, &schema)?;
-        if !quality.field.data_type().is_numeric() {
-            return Err(DataFusionError::Plan(format!(
-                "{NAME}: quality column '{}' must hold numbers, got {}",
-                quality.field.name(),
-                quality.field.data_type()
-            )));
-        }
+        let quality = args.number_column(3, "quality_column", &table_name, &schema)?;
         let budget = args.budget(4)?;
         let (clusters, seed) = match (args.len(), embedded) {
             (6, true) => {
@@ -126,7 +117,7 @@ impl TableFunctionImpl for ClusterBalancedSampleFunc {
             (_, true) => (Some(64), 1),
             (_, false) => (None, 1),
         };
-        let function = ClusterBalanced { table_name, table, id, cluster, clusters, quality, budget, seed };
+        let function = ClusterBalanced { source: Source { table_name, table, id }, cluster, clusters, quality, budget, seed };
         Ok(deferred_table(Arc::new(function)))
     }
 }
@@ -137,23 +128,15 @@ impl DeferredFunction for ClusterBalanced {
         NAME
     }
 
-    fn table_name(&self) -> &str {
-        &self.table_name
-    }
-
-    fn table(&self) -> &Arc<dyn TableProvider> {
-        &self.table
-    }
-
-    fn id(&self) -> &Column {
-        &self.id
+    fn source(&self) -> &Source {
+        &self.source
     }
 
     fn describe(&self) -> String {
         format!(
             "table={}, id={}, cluster={}, quality={}, budget={}, seed={}",
-            self.table_name,
-            self.id.field.name(),
+            self.source.table_name,
+            self.source.id.field.name(),
             self.cluster.field.name(),
             self.quality.field.name(),
             self.budget,
@@ -168,7 +151,7 @@ impl DeferredFunction for ClusterBalanced {
             Some(k) => {
                 // Spherical k-means of the embedding column, as the authors cluster.
                 let usable = has_direction(column.clone()).and(is_finite(quality.clone()));
-                let rows = ctx.read_table(Arc::clone(&self.table))?.filter(usable.clone())?;
+                let rows = ctx.read_table(Arc::clone(&self.source.table))?.filter(usable.clone())?;
                 let count = rows.clone().count().await? as u64;
                 let model = fit(rows, column.clone(), k.min(count.max(1)), &kmeans_spec(self.seed, SAMPLE_PER_CENTROID)).await?;
                 let cluster = get_field(kmeans_assign_udf().call(vec![column, lit(model)]), "cluster");
@@ -176,7 +159,7 @@ impl DeferredFunction for ClusterBalanced {
             }
         };
         let counts = ctx
-            .read_table(Arc::clone(&self.table))?
+            .read_table(Arc::clone(&self.source.table))?
             .filter(eligible.clone())?
             .aggregate(vec![cast(cluster.clone(), DataType::Int64).alias("cluster")], vec![count_all().alias("rows")])?
             .collect()
@@ -201,8 +184,8 @@ impl DeferredFunction for ClusterBalanced {
                 sizes[c] = rows.value(i) as u64;
             }
         }
-        let budget = resolve_budget(ctx, &self.table, self.budget).await?;
+        let budget = resolve_budget(ctx, &self.source.table, self.budget).await?;
         let strata = when(eligible, make_array(vec![cast(cluster, DataType::Float64), cast(quality, DataType::Float64)])).end()?;
-        Ok(Planned::Strata(Strata { view: strata_view(ctx, &self.table, strata)?, quotas: water_fill(budget, &sizes), seed: self.seed }))
+        Ok(Planned::Strata(Strata { view: strata_view(ctx, &self.source.table, strata)?, quotas: water_fill(budget, &sizes), seed: self.seed }))
     }
 }

@@ -66,13 +66,19 @@ pub(crate) enum Planned {
     Picks(Vec<Pick<IdKey>>),
 }
 
+/// The table a deferred selection function selects from, and its ids.
+#[derive(Debug)]
+pub(crate) struct Source {
+    pub table_name: String,
+    pub table: Arc<dyn TableProvider>,
+    pub id: Column,
+}
+
 /// A deferred selection function, before it runs.
 #[async_trait]
 pub(crate) trait DeferredFunction: fmt::Debug + Send + Sync {
     fn function(&self) -> &'static str;
-    fn table_name(&self) -> &str;
-    fn table(&self) -> &Arc<dyn TableProvider>;
-    fn id(&self) -> &Column;
+    fn source(&self) -> &Source;
     /// The settings, for EXPLAIN.
     fn describe(&self) -> String;
     /// Runs the plans that find the groups and their quotas, or the picks.
@@ -108,9 +114,9 @@ pub(crate) fn strata_selection(function: &dyn DeferredFunction, view: Arc<dyn Ta
     let scores = view_schema.index_of(STRATA_COLUMN)?;
     Ok(Selection {
         function: function.function(),
-        table_name: function.table_name().to_string(),
+        table_name: function.source().table_name.clone(),
         table: view,
-        id: function.id().clone(),
+        id: function.source().id.clone(),
         scores: Some(Column { index: scores, field: Arc::new(view_schema.field(scores).clone()) }),
         budget: Budget::Rows(quotas.iter().sum::<u64>()),
         method: Method::Stratified { seed, quotas },
@@ -121,7 +127,7 @@ pub(crate) fn strata_selection(function: &dyn DeferredFunction, view: Arc<dyn Ta
 /// columns, then odis_dim (the group), odis_rank and odis_score, as the
 /// other selection functions give them.
 pub(crate) fn deferred_table(function: Arc<dyn DeferredFunction>) -> Arc<dyn TableProvider> {
-    let schema = fetch_schema(&function.table().schema());
+    let schema = fetch_schema(&function.source().table.schema());
     Arc::new(ClientTable(Arc::new(Deferred { function, schema })))
 }
 
@@ -150,14 +156,14 @@ impl ClientJob for Deferred {
     async fn run(&self, state: SessionState, projection: Vec<usize>) -> Result<SendableRecordBatchStream> {
         let function = &self.function;
         let ctx = SessionContext::new_with_state(state.clone());
-        let width = function.table().schema().fields().len();
+        let width = function.source().table.schema().fields().len();
         let strata = match function.plan(&ctx).await? {
             Planned::Picks(picks) => {
                 let selection = Selection {
                     function: function.function(),
-                    table_name: function.table_name().to_string(),
-                    table: Arc::clone(function.table()),
-                    id: function.id().clone(),
+                    table_name: function.source().table_name.clone(),
+                    table: Arc::clone(&function.source().table),
+                    id: function.source().id.clone(),
                     scores: None,
                     budget: Budget::Rows(picks.len() as u64),
                     method: Method::Picked,

@@ -17,12 +17,11 @@ use datafusion::prelude::{SessionContext, cast, col, ident, lit};
 
 use crate::clustering::per_group::{ClusterOrder, EMBEDDING, GROUP, GroupSpec, GroupWork, ID, ORDER, clustered, fit, has_direction, kmeans_spec, run_per_group};
 use crate::select::budget::Budget;
-use crate::select::deferred::{DeferredFunction, Planned, deferred_table, is_finite, resolve_budget, water_fill};
+use crate::select::deferred::{DeferredFunction, Source, Planned, deferred_table, is_finite, resolve_budget, water_fill};
 use crate::select::id_keys::IdCodec;
 use crate::select::selection::{Pick, RowAt};
 use crate::select::table_args::{Args, Column};
 use crate::select::top_k_per_dim::SELECTION_SECTION;
-use crate::vectors::is_vector_type;
 
 pub const NAME: &str = "dpp_select";
 const USAGE: &str = "dpp_select('table', 'id_column', 'embedding_column', 'quality_column', budget [, 'theta=0.5,pool=10,clusters=0,seed=1'])";
@@ -113,9 +112,7 @@ const SAMPLE_PER_CENTROID: usize = 64;
 
 #[derive(Debug)]
 struct Dpp {
-    table_name: String,
-    table: Arc<dyn TableProvider>,
-    id: Column,
+    source: Source,
     embedding: Column,
     quality: Column,
     budget: Budget,
@@ -132,22 +129,8 @@ impl TableFunctionImpl for DppSelectFunc {
         let (table_name, table) = args.table(0)?;
         let schema = table.schema();
         let id = args.id_column(1, &table_name, &schema)?;
-        let embedding = args.column(2, "embedding_column", &table_name, &schema)?;
-        if !is_vector_type(embedding.field.data_type()) {
-            return Err(DataFusionError::Plan(format!(
-                "{NAME}: embedding column '{}' must be a list of numbers (e.g. the output of odis_score), got {}",
-                embedding.field.name(),
-                embedding.field.data_type()
-            )));
-        }
-        let quality = args.column(3, "quality_column", &table_name, &schema)?;
-        if !quality.field.data_type().is_numeric() {
-            return Err(DataFusionError::Plan(format!(
-                "{NAME}: quality column '{}' must hold numbers, got {}",
-                quality.field.name(),
-                quality.field.data_type()
-            )));
-        }
+        let embedding = args.embedding_column(2, &table_name, &schema)?;
+        let quality = args.number_column(3, "quality_column", &table_name, &schema)?;
         let budget = args.budget(4)?;
         let spec = if args.len() == 6 {
             let text = args.string(5, "spec", &format!("'{EXAMPLE}'"))?;
@@ -155,7 +138,7 @@ impl TableFunctionImpl for DppSelectFunc {
         } else {
             DppSpec::default()
         };
-        Ok(deferred_table(Arc::new(Dpp { table_name, table, id, embedding, quality, budget, spec })))
+        Ok(deferred_table(Arc::new(Dpp { source: Source { table_name, table, id }, embedding, quality, budget, spec })))
     }
 }
 
@@ -165,23 +148,15 @@ impl DeferredFunction for Dpp {
         NAME
     }
 
-    fn table_name(&self) -> &str {
-        &self.table_name
-    }
-
-    fn table(&self) -> &Arc<dyn TableProvider> {
-        &self.table
-    }
-
-    fn id(&self) -> &Column {
-        &self.id
+    fn source(&self) -> &Source {
+        &self.source
     }
 
     fn describe(&self) -> String {
         format!(
             "table={}, id={}, embedding={}, quality={}, budget={}, {}",
-            self.table_name,
-            self.id.field.name(),
+            self.source.table_name,
+            self.source.id.field.name(),
             self.embedding.field.name(),
             self.quality.field.name(),
             self.budget,
@@ -190,9 +165,9 @@ impl DeferredFunction for Dpp {
     }
 
     async fn plan(&self, ctx: &SessionContext) -> Result<Planned> {
-        let (id, embedding, quality) = (ident(self.id.field.name()), ident(self.embedding.field.name()), ident(self.quality.field.name()));
-        let rows = ctx.read_table(Arc::clone(&self.table))?.filter(has_direction(embedding.clone()).and(is_finite(quality.clone())))?;
-        let budget = resolve_budget(ctx, &self.table, self.budget).await?;
+        let (id, embedding, quality) = (ident(self.source.id.field.name()), ident(self.embedding.field.name()), ident(self.quality.field.name()));
+        let rows = ctx.read_table(Arc::clone(&self.source.table))?.filter(has_direction(embedding.clone()).and(is_finite(quality.clone())))?;
+        let budget = resolve_budget(ctx, &self.source.table, self.budget).await?;
         let (input, quotas) = if self.spec.clusters == 0 {
             let input = rows.select(vec![
                 lit(0i64).alias(GROUP),
@@ -218,7 +193,7 @@ impl DeferredFunction for Dpp {
         };
         let work = GroupSpec { function: NAME.into(), work: GroupWork::Dpp { alpha: self.spec.alpha(), pool: self.spec.pool, quotas } };
         let batches = run_per_group(&ctx.state(), input, work).await?;
-        let codec = IdCodec::new(self.id.field.data_type())?;
+        let codec = IdCodec::new(self.source.id.field.data_type())?;
         let mut picks = Vec::new();
         for batch in &batches {
             let (groups, ranks, gains) = (

@@ -23,7 +23,7 @@ use crate::clustering::kmeans_assign::kmeans_assign_udf;
 use crate::clustering::model::read_model;
 use crate::clustering::per_group::{fit, has_direction, kmeans_spec};
 use crate::select::budget::Budget;
-use crate::select::deferred::{DeferredFunction, Planned, deferred_table, is_finite, resolve_budget, strata_selection, strata_view};
+use crate::select::deferred::{DeferredFunction, Source, Planned, deferred_table, is_finite, resolve_budget, strata_selection, strata_view};
 use crate::select::selection::{DimensionCandidates, Pick};
 use crate::select::id_keys::IdKey;
 use crate::select::table_args::{Args, Column};
@@ -235,9 +235,7 @@ enum Labels {
 
 #[derive(Debug)]
 struct Mig {
-    table_name: String,
-    table: Arc<dyn TableProvider>,
-    id: Column,
+    source: Source,
     label: Column,
     labels: Labels,
     quality: Column,
@@ -266,14 +264,7 @@ impl TableFunctionImpl for MigSelectFunc {
                 )));
             }
         };
-        let quality = args.column(3, "quality_column", &table_name, &schema)?;
-        if !quality.field.data_type().is_numeric() {
-            return Err(DataFusionError::Plan(format!(
-                "{NAME}: quality column '{}' must hold numbers, got {}",
-                quality.field.name(),
-                quality.field.data_type()
-            )));
-        }
+        let quality = args.number_column(3, "quality_column", &table_name, &schema)?;
         let budget = args.budget(4)?;
         let spec = if args.len() == 6 {
             let text = args.string(5, "spec", &format!("'{EXAMPLE}'"))?;
@@ -281,7 +272,7 @@ impl TableFunctionImpl for MigSelectFunc {
         } else {
             MigSpec::default()
         };
-        Ok(deferred_table(Arc::new(Mig { table_name, table, id, label, labels, quality, budget, spec })))
+        Ok(deferred_table(Arc::new(Mig { source: Source { table_name, table, id }, label, labels, quality, budget, spec })))
     }
 }
 
@@ -289,7 +280,7 @@ impl Mig {
     /// Each row's label (as a Float64) and the label graph.
     async fn labels(&self, ctx: &SessionContext, eligible: Expr) -> Result<(Expr, Expr, LabelGraph)> {
         let label = ident(self.label.field.name());
-        let rows = ctx.read_table(Arc::clone(&self.table))?;
+        let rows = ctx.read_table(Arc::clone(&self.source.table))?;
         match self.labels {
             Labels::Clusters => {
                 let eligible = eligible.and(has_direction(label.clone()));
@@ -332,23 +323,15 @@ impl DeferredFunction for Mig {
         NAME
     }
 
-    fn table_name(&self) -> &str {
-        &self.table_name
-    }
-
-    fn table(&self) -> &Arc<dyn TableProvider> {
-        &self.table
-    }
-
-    fn id(&self) -> &Column {
-        &self.id
+    fn source(&self) -> &Source {
+        &self.source
     }
 
     fn describe(&self) -> String {
         format!(
             "table={}, id={}, label={}, quality={}, budget={}, {}",
-            self.table_name,
-            self.id.field.name(),
+            self.source.table_name,
+            self.source.id.field.name(),
             self.label.field.name(),
             self.quality.field.name(),
             self.budget,
@@ -360,10 +343,10 @@ impl DeferredFunction for Mig {
         let quality = ident(self.quality.field.name());
         let positive = is_finite(quality.clone()).and(cast(quality.clone(), DataType::Float64).gt(lit(0.0)));
         let (label, eligible, graph) = self.labels(ctx, positive).await?;
-        let budget = resolve_budget(ctx, &self.table, self.budget).await? as usize;
+        let budget = resolve_budget(ctx, &self.source.table, self.budget).await? as usize;
         let labels = graph.labels();
         let strata = when(eligible, make_array(vec![label, cast(quality, DataType::Float64)])).end()?;
-        let view = strata_view(ctx, &self.table, strata)?;
+        let view = strata_view(ctx, &self.source.table, strata)?;
         // Each label's best rows by quality: the greedy never looks further.
         let selection = strata_selection(self, view, None, vec![0; labels])?;
         let state = ctx.state();

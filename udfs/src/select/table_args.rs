@@ -159,6 +159,35 @@ impl<'a> Args<'a> {
         Ok(column)
     }
 
+    /// A column of numbers (a score or quality), named `name` in errors.
+    pub fn number_column(&self, position: usize, name: &str, table: &str, schema: &SchemaRef) -> Result<Column> {
+        let column = self.column(position, name, table, schema)?;
+        if !column.field.data_type().is_numeric() {
+            let what = name.trim_end_matches("_column");
+            return Err(plan_err(format!(
+                "{}: {what} column '{}' must hold numbers, got {}",
+                self.function,
+                column.field.name(),
+                column.field.data_type()
+            )));
+        }
+        Ok(column)
+    }
+
+    /// A column of embeddings (lists of numbers).
+    pub fn embedding_column(&self, position: usize, table: &str, schema: &SchemaRef) -> Result<Column> {
+        let column = self.column(position, "embedding_column", table, schema)?;
+        if !is_vector_type(column.field.data_type()) {
+            return Err(plan_err(format!(
+                "{}: embedding column '{}' must be a list of numbers (e.g. the output of odis_score), got {}",
+                self.function,
+                column.field.name(),
+                column.field.data_type()
+            )));
+        }
+        Ok(column)
+    }
+
     /// An integer B >= 1, or a fraction in (0, 1).
     pub fn budget(&self, position: usize) -> Result<Budget> {
         let f = self.function;
