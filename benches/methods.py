@@ -26,23 +26,12 @@ The MiniLM model directory comes from `scripts/setup.sh --models`.
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 
 import pyarrow.parquet as pq
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HOME = os.environ.get("ODIS_HOME", os.path.join(os.environ.get("XDG_DATA_HOME", os.path.expanduser("~/.local/share")), "odis"))
-
-
-def run(argv, **kwargs):
-    started = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, **kwargs)
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(argv)} failed:\n{proc.stderr}")
-    return proc.stdout, time.perf_counter() - started
+from quality import HOME, ROOT, run
 
 
 def query(odis, sql):

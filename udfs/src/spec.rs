@@ -39,6 +39,12 @@ pub fn integer(key: &str, value: &str, low: u64, high: u64) -> std::result::Resu
         .ok_or_else(|| format!("{key} must be an integer from {low} to {high}, got '{value}'"))
 }
 
+/// `value`, the setting of `key`, as a number that `ok` accepts; `what`
+/// says which (e.g. "a number in (0, 1)").
+pub fn number(key: &str, value: &str, ok: impl Fn(f64) -> bool, what: &str) -> std::result::Result<f64, String> {
+    value.parse::<f64>().ok().filter(|v| ok(*v)).ok_or_else(|| format!("{key} must be {what}, got '{value}'"))
+}
+
 /// splitmix64: a seed into a stream of well-mixed 64-bit values.
 pub fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -60,5 +66,8 @@ mod tests {
         assert_eq!(integer("n", "7", 1, 9), Ok(7));
         assert_eq!(integer("n", "0", 1, 9).unwrap_err(), "n must be an integer from 1 to 9, got '0'");
         assert!(integer("n", "x", 1, 9).is_err());
+        assert_eq!(number("x", "0.5", |v| v < 1.0, "below 1"), Ok(0.5));
+        assert_eq!(number("x", "2", |v| v < 1.0, "below 1").unwrap_err(), "x must be below 1, got '2'");
+        assert!(number("x", "nan?", |_| true, "a number").is_err());
     }
 }

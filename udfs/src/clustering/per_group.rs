@@ -119,11 +119,11 @@ pub fn has_direction(embedding: Expr) -> Expr {
     inner_product(embedding.clone(), embedding).gt(lit(0.0))
 }
 
-/// Spherical k-means with `sample` training rows per centroid: the
-/// embedding-space methods want clusters that keep near rows together, not
+/// The k-means of the embedding-space methods: spherical, on 64 training
+/// rows per centroid. They want clusters that keep near rows together, not
 /// a fine partition, so they train on fewer rows than `kmeans_fit`'s default.
-pub fn kmeans_spec(seed: u64, sample: usize) -> KMeansSpec {
-    KMeansSpec { metric: Metric::Cosine, seed, sample, ..KMeansSpec::default() }
+pub fn kmeans_spec(seed: u64) -> KMeansSpec {
+    KMeansSpec { metric: Metric::Cosine, seed, sample: 64, ..KMeansSpec::default() }
 }
 
 /// The order of a cluster's rows for its work.

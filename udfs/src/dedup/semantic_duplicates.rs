@@ -37,9 +37,6 @@ const EXAMPLE: &str = "eps=0.05,clusters=100,order=far,seed=1";
 /// within clusters grows with this, the k-means fit with the cluster count.
 const ROWS_PER_CLUSTER: u64 = 1000;
 
-/// Training rows per centroid of the k-means fit: SemDeDup needs clusters
-/// that keep near copies together, not a fine partition.
-const SAMPLE_PER_CENTROID: usize = 64;
 
 pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -115,13 +112,7 @@ impl SemDedupSpec {
         for item in crate::spec::items(spec, EXAMPLE) {
             let (key, value) = item?;
             match key {
-                "eps" => {
-                    parsed.eps = value
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|e| *e > 0.0 && *e < 1.0)
-                        .ok_or_else(|| format!("eps must be a number in (0, 1), got '{value}'"))?;
-                }
+                "eps" => parsed.eps = crate::spec::number(key, value, |e| e > 0.0 && e < 1.0, "a number in (0, 1)")?,
                 "clusters" => parsed.clusters = Some(crate::spec::integer(key, value, 1, 1 << 20)?),
                 "order" => {
                     parsed.order = match value {
@@ -158,12 +149,7 @@ impl TableFunctionImpl for SemanticDuplicatesFunc {
         let schema = table.schema();
         let id = args.id_column(1, &table_name, &schema)?;
         let embedding = args.embedding_column(2, &table_name, &schema)?;
-        let spec = if args.len() == 4 {
-            let text = args.string(3, "spec", &format!("'{EXAMPLE}'"))?;
-            SemDedupSpec::parse(&text).map_err(|e| DataFusionError::Plan(format!("{NAME}: `spec` '{text}': {e}")))?
-        } else {
-            SemDedupSpec::default()
-        };
+        let spec = if args.len() == 4 { args.spec(3, EXAMPLE, SemDedupSpec::parse)? } else { SemDedupSpec::default() };
         Ok(Arc::new(ClientTable(Arc::new(SemanticDuplicates { table_name, table, id, embedding, spec }))))
     }
 }
@@ -213,7 +199,7 @@ impl ClientJob for SemanticDuplicates {
         if count == 0 {
             return batch_stream(RecordBatch::new_empty(schema), &projection);
         }
-        let model = fit(rows.clone(), embedding.clone(), cluster_count(&self.spec, count), &kmeans_spec(self.spec.seed, SAMPLE_PER_CENTROID)).await?;
+        let model = fit(rows.clone(), embedding.clone(), cluster_count(&self.spec, count), &kmeans_spec(self.spec.seed)).await?;
         let order = match self.spec.order {
             Order::Far => ClusterOrder::Farthest,
             Order::Near => ClusterOrder::Nearest,

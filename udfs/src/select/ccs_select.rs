@@ -84,13 +84,7 @@ impl CcsSpec {
         for item in crate::spec::items(spec, EXAMPLE) {
             let (key, value) = item?;
             match key {
-                "beta" => {
-                    parsed.beta = value
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|b| (0.0..1.0).contains(b))
-                        .ok_or_else(|| format!("beta must be a fraction in [0, 1), got '{value}'"))?;
-                }
+                "beta" => parsed.beta = crate::spec::number(key, value, |b| (0.0..1.0).contains(&b), "a fraction in [0, 1)")?,
                 "strata" => parsed.strata = crate::spec::integer(key, value, 1, 100_000)?,
                 "seed" => parsed.seed = crate::spec::integer(key, value, 0, u64::MAX)?,
                 other => return Err(format!("unknown key '{other}'; the keys are beta, strata, seed")),
@@ -120,12 +114,7 @@ impl TableFunctionImpl for CcsSelectFunc {
         let id = args.id_column(1, &table_name, &schema)?;
         let score = args.number_column(2, "score_column", &table_name, &schema)?;
         let budget = args.budget(3)?;
-        let spec = if args.len() == 5 {
-            let text = args.string(4, "spec", &format!("'{EXAMPLE}'"))?;
-            CcsSpec::parse(&text).map_err(|e| DataFusionError::Plan(format!("{NAME}: `spec` '{text}': {e}")))?
-        } else {
-            CcsSpec::default()
-        };
+        let spec = if args.len() == 5 { args.spec(4, EXAMPLE, CcsSpec::parse)? } else { CcsSpec::default() };
         Ok(deferred_table(Arc::new(Ccs { source: Source { table_name, table, id }, score, budget, spec })))
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
-use datafusion::arrow::array::AsArray;
+use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast as cast_array;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
@@ -26,9 +26,6 @@ use crate::select::top_k_per_dim::SELECTION_SECTION;
 pub const NAME: &str = "cluster_balanced_sample";
 const USAGE: &str = "cluster_balanced_sample('table', 'id_column', 'cluster_column', 'quality_column', budget [, seed | 'clusters=64,seed=1'])";
 
-/// Training rows per centroid when the function clusters an embedding
-/// column itself (as for SemDeDup).
-const SAMPLE_PER_CENTROID: usize = 64;
 
 /// The most clusters: a heap per cluster is kept while sampling.
 const MAX_CLUSTERS: i64 = 1 << 22;
@@ -109,10 +106,7 @@ impl TableFunctionImpl for ClusterBalancedSampleFunc {
         let quality = args.number_column(3, "quality_column", &table_name, &schema)?;
         let budget = args.budget(4)?;
         let (clusters, seed) = match (args.len(), embedded) {
-            (6, true) => {
-                let text = args.string(5, "spec", "'clusters=64,seed=1'")?;
-                parse_spec(&text).map(|(k, seed)| (Some(k), seed)).map_err(|e| DataFusionError::Plan(format!("{NAME}: `spec` '{text}': {e}")))?
-            }
+            (6, true) => args.spec(5, "clusters=64,seed=1", parse_spec).map(|(k, seed)| (Some(k), seed))?,
             (6, false) => (None, args.seed(5)?),
             (_, true) => (Some(64), 1),
             (_, false) => (None, 1),
@@ -146,6 +140,9 @@ impl DeferredFunction for ClusterBalanced {
 
     async fn plan(&self, ctx: &SessionContext) -> Result<Planned> {
         let (column, quality) = (ident(self.cluster.field.name()), ident(self.quality.field.name()));
+        // `eligible` is cheap to test: a row without a cluster all the same
+        // (a NaN in its embedding) is dropped by its NULL group, so that
+        // kmeans_assign runs once a row in each plan.
         let (cluster, eligible) = match self.clusters {
             None => (column.clone(), column.is_not_null().and(is_finite(quality.clone()))),
             Some(k) => {
@@ -153,9 +150,8 @@ impl DeferredFunction for ClusterBalanced {
                 let usable = has_direction(column.clone()).and(is_finite(quality.clone()));
                 let rows = ctx.read_table(Arc::clone(&self.source.table))?.filter(usable.clone())?;
                 let count = rows.clone().count().await? as u64;
-                let model = fit(rows, column.clone(), k.min(count.max(1)), &kmeans_spec(self.seed, SAMPLE_PER_CENTROID)).await?;
-                let cluster = get_field(kmeans_assign_udf().call(vec![column, lit(model)]), "cluster");
-                (cluster.clone(), usable.and(cluster.is_not_null()))
+                let model = fit(rows, column.clone(), k.min(count.max(1)), &kmeans_spec(self.seed)).await?;
+                (get_field(kmeans_assign_udf().call(vec![column, lit(model)]), "cluster"), usable)
             }
         };
         let counts = ctx
@@ -168,7 +164,7 @@ impl DeferredFunction for ClusterBalanced {
         for batch in &counts {
             let clusters = cast_array(batch.column(0), &DataType::Int64)?;
             let (clusters, rows) = (clusters.as_primitive::<Int64Type>(), batch.column(1).as_primitive::<Int64Type>());
-            for i in 0..batch.num_rows() {
+            for i in (0..batch.num_rows()).filter(|&i| clusters.is_valid(i)) {
                 let c = clusters.value(i);
                 if !(0..MAX_CLUSTERS).contains(&c) {
                     return Err(DataFusionError::Execution(format!(

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::functions_aggregate::count::count_all;
 use datafusion::logical_expr::Documentation;
 use datafusion::prelude::{SessionContext, cast, col, ident, lit};
@@ -85,13 +85,7 @@ impl DppSpec {
         for item in crate::spec::items(spec, EXAMPLE) {
             let (key, value) = item?;
             match key {
-                "theta" => {
-                    parsed.theta = value
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|t| (0.0..1.0).contains(t))
-                        .ok_or_else(|| format!("theta must be a number in [0, 1), got '{value}'"))?;
-                }
+                "theta" => parsed.theta = crate::spec::number(key, value, |t| (0.0..1.0).contains(&t), "a number in [0, 1)")?,
                 "pool" => parsed.pool = crate::spec::integer(key, value, 1, 1000)?,
                 "clusters" => parsed.clusters = crate::spec::integer(key, value, 0, 1 << 20)?,
                 "seed" => parsed.seed = crate::spec::integer(key, value, 0, u64::MAX)?,
@@ -107,8 +101,6 @@ impl DppSpec {
     }
 }
 
-/// Training rows per centroid of the k-means fit (as for SemDeDup).
-const SAMPLE_PER_CENTROID: usize = 64;
 
 #[derive(Debug)]
 struct Dpp {
@@ -132,12 +124,7 @@ impl TableFunctionImpl for DppSelectFunc {
         let embedding = args.embedding_column(2, &table_name, &schema)?;
         let quality = args.number_column(3, "quality_column", &table_name, &schema)?;
         let budget = args.budget(4)?;
-        let spec = if args.len() == 6 {
-            let text = args.string(5, "spec", &format!("'{EXAMPLE}'"))?;
-            DppSpec::parse(&text).map_err(|e| DataFusionError::Plan(format!("{NAME}: `spec` '{text}': {e}")))?
-        } else {
-            DppSpec::default()
-        };
+        let spec = if args.len() == 6 { args.spec(5, EXAMPLE, DppSpec::parse)? } else { DppSpec::default() };
         Ok(deferred_table(Arc::new(Dpp { source: Source { table_name, table, id }, embedding, quality, budget, spec })))
     }
 }
@@ -179,7 +166,7 @@ impl DeferredFunction for Dpp {
         } else {
             let count = rows.clone().count().await? as u64;
             let k = self.spec.clusters.min(count.max(1));
-            let model = fit(rows.clone(), embedding.clone(), k, &kmeans_spec(self.spec.seed, SAMPLE_PER_CENTROID)).await?;
+            let model = fit(rows.clone(), embedding.clone(), k, &kmeans_spec(self.spec.seed)).await?;
             let input = clustered(rows, id, embedding, model, ClusterOrder::Descending(quality))?;
             let counts = input.clone().aggregate(vec![col(GROUP)], vec![count_all().alias("rows")])?.collect().await?;
             let mut sizes = vec![0u64; k as usize];

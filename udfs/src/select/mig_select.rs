@@ -37,8 +37,6 @@ const EXAMPLE: &str = "clusters=256,threshold=0.9,weight=1,exponent=0.8,seed=1";
 /// The most labels: the greedy keeps a candidate list per label.
 const MAX_LABELS: i64 = 1 << 22;
 
-/// Training rows per centroid of the k-means fit (as for SemDeDup).
-const SAMPLE_PER_CENTROID: usize = 64;
 
 pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
@@ -96,17 +94,15 @@ impl fmt::Display for MigSpec {
 
 impl MigSpec {
     pub fn parse(spec: &str) -> std::result::Result<Self, String> {
+        use crate::spec::number;
         let mut parsed = MigSpec::default();
-        let number = |key: &str, value: &str, ok: &dyn Fn(f64) -> bool, range: &str| {
-            value.parse::<f64>().ok().filter(|v| ok(*v)).ok_or_else(|| format!("{key} must be a number {range}, got '{value}'"))
-        };
         for item in crate::spec::items(spec, EXAMPLE) {
             let (key, value) = item?;
             match key {
                 "clusters" => parsed.clusters = crate::spec::integer(key, value, 1, 1 << 20)?,
-                "threshold" => parsed.threshold = number(key, value, &|v| (-1.0..=1.0).contains(&v), "in [-1, 1]")?,
-                "weight" => parsed.weight = number(key, value, &|v| v.is_finite() && v >= 0.0, ">= 0")?,
-                "exponent" => parsed.exponent = number(key, value, &|v| v > 0.0 && v <= 1.0, "in (0, 1]")?,
+                "threshold" => parsed.threshold = number(key, value, |v| (-1.0..=1.0).contains(&v), "a number in [-1, 1]")?,
+                "weight" => parsed.weight = number(key, value, |v| v.is_finite() && v >= 0.0, "a number >= 0")?,
+                "exponent" => parsed.exponent = number(key, value, |v| v > 0.0 && v <= 1.0, "a number in (0, 1]")?,
                 "seed" => parsed.seed = crate::spec::integer(key, value, 0, u64::MAX)?,
                 other => return Err(format!("unknown key '{other}'; the keys are clusters, threshold, weight, exponent, seed")),
             }
@@ -266,12 +262,7 @@ impl TableFunctionImpl for MigSelectFunc {
         };
         let quality = args.number_column(3, "quality_column", &table_name, &schema)?;
         let budget = args.budget(4)?;
-        let spec = if args.len() == 6 {
-            let text = args.string(5, "spec", &format!("'{EXAMPLE}'"))?;
-            MigSpec::parse(&text).map_err(|e| DataFusionError::Plan(format!("{NAME}: `spec` '{text}': {e}")))?
-        } else {
-            MigSpec::default()
-        };
+        let spec = if args.len() == 6 { args.spec(5, EXAMPLE, MigSpec::parse)? } else { MigSpec::default() };
         Ok(deferred_table(Arc::new(Mig { source: Source { table_name, table, id }, label, labels, quality, budget, spec })))
     }
 }
@@ -287,14 +278,16 @@ impl Mig {
                 let rows = rows.filter(eligible.clone())?;
                 let count = rows.clone().count().await? as u64;
                 let k = self.spec.clusters.min(count.max(1));
-                let model = fit(rows, label.clone(), k, &kmeans_spec(self.spec.seed, SAMPLE_PER_CENTROID)).await?;
+                let model = fit(rows, label.clone(), k, &kmeans_spec(self.spec.seed)).await?;
                 let read = read_model(NAME, &model.to_array()?, 0)?;
                 let graph = match &read {
                     Some(m) => LabelGraph::from_embeddings(&m.centroids, m.dims, self.spec.threshold, self.spec.weight),
                     None => LabelGraph::identity(0),
                 };
                 let cluster = get_field(kmeans_assign_udf().call(vec![label, lit(model)]), "cluster");
-                Ok((cast(cluster.clone(), DataType::Float64), eligible.and(cluster.is_not_null()), graph))
+                // A row without a cluster (a NaN in its embedding) has a NULL
+                // label, which the candidate pass skips.
+                Ok((cast(cluster, DataType::Float64), eligible, graph))
             }
             Labels::Column => {
                 let eligible = eligible.and(label.clone().is_not_null());

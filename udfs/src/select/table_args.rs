@@ -159,6 +159,13 @@ impl<'a> Args<'a> {
         Ok(column)
     }
 
+    /// Argument `position`, a spec string such as `example`, read by `parse`;
+    /// an error names the function, the spec and what is wrong in it.
+    pub fn spec<T>(&self, position: usize, example: &str, parse: impl FnOnce(&str) -> std::result::Result<T, String>) -> Result<T> {
+        let text = self.string(position, "spec", &format!("'{example}'"))?;
+        parse(&text).map_err(|e| plan_err(format!("{}: `spec` '{text}': {e}", self.function)))
+    }
+
     /// A column of numbers (a score or quality), named `name` in errors.
     pub fn number_column(&self, position: usize, name: &str, table: &str, schema: &SchemaRef) -> Result<Column> {
         let column = self.column(position, name, table, schema)?;
