@@ -36,7 +36,15 @@
 --               empirical CDF; the default) or standard (z-scores only)
 --   components  principal components to keep (the paper keeps about 4)
 --   budget      rows to select: an integer, or a fraction of the documents
---               that pass the filter, such as 0.1
+--               that pass the filter, such as 0.1; with `cost`, an amount
+--               of tokens or bytes
+--   tokens      each kept document's tokens, as pass 1 counts them:
+--               token_count("text", 'models/minilm') (a tokenizer.json),
+--               token_count("text", 'approx') (UTF-8 bytes / 4, an
+--               estimate), or CAST(NULL AS BIGINT) (the default: none)
+--   cost        how the budget is spent: empty (rows, the default),
+--               ", cost => 'odis_tokens'" (tokens; set `tokens`) or
+--               ", cost => 'odis_bytes'" (UTF-8 bytes of text)
 --   selection   the table function that selects (default: ODiS's
 --               top_k_per_dim over the components); e.g.
 --               ccs_select('method_input', 'odis_id', 'odis_quality', 0.1)
@@ -70,7 +78,9 @@ COPY (
     SELECT odis_id, odis_rule,
            CASE WHEN odis_rule IS NULL THEN ${scores:-quality_ratings_vector("${text:-text}")} END AS odis_raw,
            CASE WHEN odis_rule IS NULL THEN ${dedup_key:-text_minhash("${text:-text}", 'bits=8')} END AS odis_dedup,
-           CASE WHEN odis_rule IS NULL THEN ${embedding:-CAST(NULL AS REAL[])} END AS odis_embedding
+           CASE WHEN odis_rule IS NULL THEN ${embedding:-CAST(NULL AS REAL[])} END AS odis_embedding,
+           CASE WHEN odis_rule IS NULL THEN CAST(octet_length("${text:-text}") AS BIGINT) END AS odis_bytes,
+           CASE WHEN odis_rule IS NULL THEN ${tokens:-CAST(NULL AS BIGINT)} END AS odis_tokens
     FROM (
         SELECT *, "${id:-id}" AS odis_id,
                CASE WHEN "${text:-text}" IS NULL THEN 'null_text'
@@ -93,7 +103,7 @@ COPY (
 CREATE EXTERNAL TABLE duplicates STORED AS PARQUET LOCATION '${work}/duplicates.parquet';
 -- step: kept
 CREATE VIEW kept AS
-SELECT r.odis_id, r.odis_raw FROM raw_scores r
+SELECT r.odis_id, r.odis_raw, r.odis_tokens, r.odis_bytes FROM raw_scores r
 WHERE r.odis_rule IS NULL AND NOT EXISTS (SELECT 1 FROM duplicates d WHERE d.odis_id = r.odis_id);
 
 -- 2. Scale each dimension by rank (onto its empirical CDF, so that no
@@ -106,7 +116,8 @@ CREATE TABLE scaling AS SELECT quantile_fit(odis_raw) AS model FROM kept;
 COPY (
     SELECT odis_id,
            CASE '${scaling:-rank}' WHEN 'rank' THEN quantile_transform(odis_raw, (SELECT model FROM scaling))
-                                   WHEN 'standard' THEN odis_raw END AS odis_scaled
+                                   WHEN 'standard' THEN odis_raw END AS odis_scaled,
+           odis_tokens, odis_bytes
     FROM kept
 ) TO '${work}/scaled.parquet' STORED AS PARQUET;
 CREATE EXTERNAL TABLE scaled STORED AS PARQUET LOCATION '${work}/scaled.parquet';
@@ -116,7 +127,7 @@ SELECT pca_fit(odis_scaled, ${components:-4}, true) AS model FROM scaled;
 -- 3. Every kept document's coordinates on the orthogonal components,
 --    written once: the selection, its report and the plot read them.
 -- step: projected
-COPY (SELECT odis_id, pca_project(odis_scaled, (SELECT model FROM pca)) AS odis_pc FROM scaled)
+COPY (SELECT odis_id, pca_project(odis_scaled, (SELECT model FROM pca)) AS odis_pc, odis_tokens, odis_bytes FROM scaled)
 TO '${work}/projected.parquet' STORED AS PARQUET;
 CREATE EXTERNAL TABLE projected STORED AS PARQUET LOCATION '${work}/projected.parquet';
 
@@ -124,26 +135,28 @@ CREATE EXTERNAL TABLE projected STORED AS PARQUET LOCATION '${work}/projected.pa
 -- components, their mean (the quality those methods weigh; its exp for MIG,
 -- which needs a positive one) and its embedding, if pass 1 kept one.
 CREATE VIEW method_input AS
-SELECT p.odis_id, p.odis_pc, array_avg(p.odis_pc) AS odis_quality, exp(array_avg(p.odis_pc)) AS odis_weight, k.odis_embedding
+SELECT p.odis_id, p.odis_pc, array_avg(p.odis_pc) AS odis_quality, exp(array_avg(p.odis_pc)) AS odis_weight, k.odis_embedding,
+       p.odis_tokens, p.odis_bytes
 FROM projected p JOIN odis_dedup_keys k ON p.odis_id = k.odis_id;
 
 -- 4. The top of each component, under one budget, no document twice (or
 --    another method's selection: `selection`).
 -- step: select
 COPY (
-    SELECT odis_id, odis_dim, odis_rank, odis_score
-    FROM ${selection:-top_k_per_dim('projected', 'odis_id', 'odis_pc', ${budget:-0.1})}
+    SELECT odis_id, odis_dim, odis_rank, odis_score, odis_tokens, odis_bytes
+    FROM ${selection:-top_k_per_dim('projected', 'odis_id', 'odis_pc', ${budget:-0.1}${cost:-})}
 ) TO '${work}/selected.parquet' STORED AS PARQUET;
 CREATE EXTERNAL TABLE selected STORED AS PARQUET LOCATION '${work}/selected.parquet';
 
 -- 5. The second pass over the corpus: the selected documents with all their
---    columns plus odis_method, odis_dim, odis_rank and odis_score, by
---    component (or group) and rank.
+--    columns plus odis_method, odis_dim, odis_rank, odis_score and
+--    odis_tokens (NULL when pass 1 counted none), by component (or group)
+--    and rank.
 --    Row groups of 64k rows: the writer buffers one row group of text, not
 --    the whole selection.
 -- step: fetch
 COPY (
-    SELECT c.*, '${method:-odis}' AS odis_method, s.odis_dim, s.odis_rank, s.odis_score
+    SELECT c.*, '${method:-odis}' AS odis_method, s.odis_dim, s.odis_rank, s.odis_score, s.odis_tokens
     FROM corpus c JOIN selected s ON c."${id:-id}" = s.odis_id
     ORDER BY s.odis_dim, s.odis_rank
 ) TO '${out}' STORED AS PARQUET OPTIONS ('format.max_row_group_size' '65536');
@@ -157,7 +170,7 @@ FROM (SELECT unnest(pca_loadings(model)) AS l FROM pca);
 -- Quotas, thresholds and the overlap between the components' top lists (for
 -- another method: the rows it selected per group).
 -- step: report
-SELECT * FROM ${selection_report:-top_k_per_dim_report('projected', 'odis_id', 'odis_pc', ${budget:-0.1})};
+SELECT * FROM ${selection_report:-top_k_per_dim_report('projected', 'odis_id', 'odis_pc', ${budget:-0.1}${cost:-})};
 
 -- What dedup removed: documents, clusters, the largest cluster, and the two
 -- pairs least alike (what the threshold lets through), side by side.

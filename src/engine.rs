@@ -271,7 +271,9 @@ impl Engine {
         let dialect = dialect_from_str(&dialect_name).ok_or_else(|| {
             OdisError::InvalidArgument(format!("unsupported SQL dialect '{dialect_name}'"))
         })?;
-        Ok(DFParser::parse_sql_with_dialect(sql, dialect.as_ref())?.into())
+        let mut statements: Vec<Statement> = DFParser::parse_sql_with_dialect(sql, dialect.as_ref())?.into();
+        statements.iter_mut().for_each(crate::named_arguments::unname_table_arguments);
+        Ok(statements)
     }
 
     /// Plans and runs one statement; the result streams.

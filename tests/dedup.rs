@@ -101,6 +101,7 @@ fn options(input: &Path, out: &Path, dedup: Dedup) -> SelectOptions {
         embed: None,
         method: Default::default(),
         clusters: 64,
+        tokenizer: None,
     }
 }
 

@@ -20,5 +20,5 @@ async fn every_function_answers_the_same_at_1_and_4_partitions() {
     for ((function, a), (_, b)) in one.iter().zip(&four) {
         assert!(a == b, "{function} differs between 1 and 4 partitions:\n{a}\n---\n{b}");
     }
-    assert_eq!(one.len(), 29);
+    assert_eq!(one.len(), 33);
 }

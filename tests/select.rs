@@ -37,6 +37,7 @@ fn options(out: &Path) -> SelectOptions {
         embed: None,
         method: Default::default(),
         clusters: 64,
+        tokenizer: None,
     }
 }
 

@@ -11,7 +11,7 @@ use crate::engine::Engine;
 use crate::error::{OdisError, Result};
 use crate::script_vars::{escape_ident as ident, escape_string as quote};
 use crate::select::error::{OptionNames, SelectOption, wrong};
-use crate::select::options::{Budget, Dedup, ScoreSource, SelectOptions, is_url};
+use crate::select::options::{Budget, CostUnit, Dedup, ScoreSource, SelectOptions, Tokenizer, is_url};
 use crate::select::query::{count, rows, text_at};
 
 /// What can be checked before the corpus is opened: counts, the filter's
@@ -48,6 +48,7 @@ pub(crate) async fn check_options(engine: &Engine, options: &SelectOptions) -> R
     if options.clusters == 0 {
         return Err(wrong(SelectOption::Clusters, |o| format!("{} must be at least 1 (k-means clusters)", o.clusters)));
     }
+    check_token_options(options)?;
     if let Err(e) = odis_udfs::filter::filter_rules::FilterSpec::parse(&options.filter) {
         let filter = options.filter.clone();
         return Err(wrong(SelectOption::Filter, move |o| format!("{} '{filter}': {e}", o.filter)));
@@ -76,6 +77,51 @@ pub(crate) async fn check_options(engine: &Engine, options: &SelectOptions) -> R
         check_output_location(engine, &out, options.out_files.is_some()).await
     } else {
         local_out_dir(options).map(|_| ())
+    }
+}
+
+/// A token or byte budget: a method that can spend it, and a tokenizer
+/// that exists.
+fn check_token_options(options: &SelectOptions) -> Result<()> {
+    let budget = options.budget;
+    if budget.unit().is_some() && !options.method.takes_cost_budgets() {
+        let method = options.method.name();
+        return Err(wrong(SelectOption::Budget, move |o| {
+            format!(
+                "{} {budget} is an amount of text; {} {method} takes a row budget (a count or a percentage), \
+                 and only {} odis and random spend tokens or bytes",
+                o.budget, o.method, o.method
+            )
+        }));
+    }
+    match options.token_counter() {
+        None if budget.unit() == Some(CostUnit::Tokens) => Err(wrong(SelectOption::Tokenizer, move |o| {
+            format!(
+                "{} {budget} counts tokens: pass {} DIR (a model directory or tokenizer.json file) or {} approx \
+                 (UTF-8 bytes / 4, an estimate); with {} DIR its tokenizer is the default",
+                o.budget, o.tokenizer, o.tokenizer, o.model
+            )
+        })),
+        Some(Tokenizer::File(path)) => {
+            let file = if path.is_dir() { path.join(odis_udfs::score::model::TOKENIZER_FILE) } else { path.clone() };
+            if file.is_file() {
+                odis_udfs::text::token_count::load_tokenizer(&file).map(|_| ()).map_err(|e| {
+                    let e = e.to_string();
+                    wrong(SelectOption::Tokenizer, move |o| format!("{} {}: {e}", o.tokenizer, file.display()))
+                })
+            } else {
+                let shown = path.display().to_string();
+                let why = if path.is_dir() { "has no tokenizer.json" } else { "does not exist" };
+                Err(wrong(SelectOption::Tokenizer, move |o| {
+                    format!(
+                        "{} {shown} {why}; pass a model directory holding tokenizer.json, the file itself, or {} approx \
+                         (UTF-8 bytes / 4, an estimate)",
+                        o.tokenizer, o.tokenizer
+                    )
+                }))
+            }
+        }
+        _ => Ok(()),
     }
 }
 
@@ -359,6 +405,7 @@ mod tests {
             embed: None,
             method: Default::default(),
             clusters: 64,
+            tokenizer: None,
         }
     }
 

@@ -25,6 +25,7 @@ pub enum SelectOption {
     Embed,
     Method,
     Clusters,
+    Tokenizer,
 }
 
 impl SelectOption {
@@ -47,6 +48,7 @@ impl SelectOption {
             SelectOption::Embed => "embed",
             SelectOption::Method => "method",
             SelectOption::Clusters => "clusters",
+            SelectOption::Tokenizer => "tokenizer",
         }
     }
 }
@@ -70,6 +72,7 @@ pub struct OptionNames {
     pub embed: String,
     pub method: String,
     pub clusters: String,
+    pub tokenizer: String,
 }
 
 impl OptionNames {
@@ -91,6 +94,7 @@ impl OptionNames {
             embed: name(SelectOption::Embed),
             method: name(SelectOption::Method),
             clusters: name(SelectOption::Clusters),
+            tokenizer: name(SelectOption::Tokenizer),
         }
     }
 }
@@ -115,6 +119,7 @@ impl OptionNames {
             SelectOption::Embed => &self.embed,
             SelectOption::Method => &self.method,
             SelectOption::Clusters => &self.clusters,
+            SelectOption::Tokenizer => &self.tokenizer,
         }
     }
 }

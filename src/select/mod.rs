@@ -31,7 +31,7 @@ use datafusion::arrow::array::RecordBatch;
 pub use odis_udfs::select::budget::Budget;
 use odis_udfs::select::selection_plan::DraftReuse;
 pub use odis_udfs::select::selection::DimensionReport;
-pub use options::{Dedup, Progress, Scaling, ScoreSource, SelectOptions, SelectionMethod, default_work_dir, is_url};
+pub use options::{CostUnit, Dedup, Progress, Scaling, ScoreSource, SelectOptions, SelectionMethod, Tokenizer, default_work_dir, is_url};
 pub use report::{DedupRemoval, Diversity, DuplicatePair, Example, FilterRemoval, SelectReport};
 pub use steps::SELECT_SQL;
 

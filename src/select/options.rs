@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicU64;
 
 pub use odis_udfs::dedup::minhash::MinHashSpec;
 pub use odis_udfs::dedup::semantic_duplicates::SemDedupSpec;
-pub use odis_udfs::select::budget::Budget;
+pub use odis_udfs::select::budget::{Budget, CostUnit};
 
 use crate::script_vars::{escape_ident as ident, escape_string as quote};
 
@@ -42,6 +42,37 @@ impl Progress for () {}
 impl<F: Fn(&str) + Sync> Progress for F {
     fn stage(&self, stage: &str) {
         self(stage)
+    }
+}
+
+/// How pass 1 counts each kept document's tokens (`odis_tokens`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tokenizer {
+    /// `token_count(text, 'approx')`: UTF-8 bytes / 4, an estimate.
+    Approx,
+    /// A model directory holding tokenizer.json, or the file itself.
+    File(PathBuf),
+}
+
+impl Tokenizer {
+    /// What reports call the count: an estimate, or the tokenizer's.
+    pub fn describe(&self) -> String {
+        match self {
+            Tokenizer::Approx => "approx: UTF-8 bytes / 4, an estimate".to_string(),
+            Tokenizer::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+impl std::str::FromStr for Tokenizer {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "" => Err("expected a model directory, a tokenizer.json file or 'approx'".into()),
+            "approx" => Ok(Tokenizer::Approx),
+            path => Ok(Tokenizer::File(PathBuf::from(path))),
+        }
     }
 }
 
@@ -197,6 +228,11 @@ impl SelectionMethod {
         }
     }
 
+    /// Whether the method can spend a token or byte budget.
+    pub fn takes_cost_budgets(self) -> bool {
+        matches!(self, SelectionMethod::Odis | SelectionMethod::Random)
+    }
+
     /// Whether the method reads document embeddings (`embed`).
     pub fn needs_embeddings(self) -> bool {
         matches!(self, SelectionMethod::KMeans | SelectionMethod::Dpp | SelectionMethod::Mig)
@@ -204,27 +240,36 @@ impl SelectionMethod {
 
     /// sql/select.sql's `selection_report`: ODiS's overlap report, or the
     /// rows another method selected per group, in the same columns.
-    fn report(self, budget: &str) -> String {
+    fn report(self, budget: &str, cost: Option<&str>) -> String {
+        let cost_argument = cost.map(|c| format!(", cost => '{c}'")).unwrap_or_default();
+        let (cost_quota, selected_cost) = match cost {
+            Some(column) => (format!("CAST({budget} AS BIGINT)"), format!("CAST(sum({column}) AS BIGINT)")),
+            None => ("CAST(NULL AS BIGINT)".to_string(), "CAST(NULL AS BIGINT)".to_string()),
+        };
         match self {
-            SelectionMethod::Odis => format!("top_k_per_dim_report('projected', 'odis_id', 'odis_pc', {budget})"),
-            _ => "(SELECT CAST(odis_dim AS INT) AS dim, count(*) AS quota, count(*) AS selected, min(odis_score) AS threshold, \
-                  CAST(0 AS BIGINT) AS overlap, CAST(NULL AS DOUBLE) AS overlap_ratio FROM selected GROUP BY odis_dim ORDER BY odis_dim) AS groups"
-                .to_string(),
+            SelectionMethod::Odis => format!("top_k_per_dim_report('projected', 'odis_id', 'odis_pc', {budget}{cost_argument})"),
+            _ => format!(
+                "(SELECT CAST(odis_dim AS INT) AS dim, count(*) AS quota, count(*) AS selected, min(odis_score) AS threshold, \
+                  CAST(0 AS BIGINT) AS overlap, CAST(NULL AS DOUBLE) AS overlap_ratio, {cost_quota} AS cost_quota, \
+                  {selected_cost} AS selected_cost, CAST(NULL AS BIGINT) AS overlap_cost, CAST(NULL AS DOUBLE) AS overlap_cost_ratio \
+                  FROM selected GROUP BY odis_dim ORDER BY odis_dim) AS groups"
+            ),
         }
     }
 
     /// sql/select.sql's `selection`: the table function that selects.
-    fn selection(self, budget: &str, clusters: u64) -> String {
+    fn selection(self, budget: &str, clusters: u64, cost: Option<&str>) -> String {
         let input = "'method_input', 'odis_id'";
+        let cost = cost.map(|c| format!(", cost => '{c}'")).unwrap_or_default();
         match self {
-            SelectionMethod::Odis => format!("top_k_per_dim('projected', 'odis_id', 'odis_pc', {budget})"),
+            SelectionMethod::Odis => format!("top_k_per_dim('projected', 'odis_id', 'odis_pc', {budget}{cost})"),
             SelectionMethod::KMeans => {
                 format!("cluster_balanced_sample({input}, 'odis_embedding', 'odis_quality', {budget}, 'clusters={clusters},seed=1')")
             }
             SelectionMethod::Ccs => format!("ccs_select({input}, 'odis_quality', {budget})"),
             SelectionMethod::Dpp => format!("dpp_select({input}, 'odis_embedding', 'odis_quality', {budget}, 'clusters={clusters}')"),
             SelectionMethod::Mig => format!("mig_select({input}, 'odis_embedding', 'odis_weight', {budget}, 'clusters={clusters}')"),
-            SelectionMethod::Random => format!("sample_uniform({input}, {budget}, 1)"),
+            SelectionMethod::Random => format!("sample_uniform({input}, {budget}, 1{cost})"),
         }
     }
 }
@@ -287,9 +332,30 @@ pub struct SelectOptions {
     pub method: SelectionMethod,
     /// k-means clusters of the embedding-space methods (kmeans, dpp, mig).
     pub clusters: u64,
+    /// How tokens are counted (`odis_tokens`); `None`: the `--model`'s
+    /// tokenizer for a token budget, else no count.
+    pub tokenizer: Option<Tokenizer>,
 }
 
 impl SelectOptions {
+    /// How pass 1 counts tokens: the tokenizer given, or for a token budget
+    /// the scoring model's; `None` counts none.
+    pub fn token_counter(&self) -> Option<Tokenizer> {
+        match (&self.tokenizer, &self.scores) {
+            (Some(tokenizer), _) => Some(tokenizer.clone()),
+            (None, ScoreSource::Model(dir)) if self.budget.unit() == Some(CostUnit::Tokens) => Some(Tokenizer::File(dir.clone())),
+            _ => None,
+        }
+    }
+
+    /// The work-table column the budget is spent in, if not rows.
+    pub fn cost_column(&self) -> Option<&'static str> {
+        self.budget.unit().map(|unit| match unit {
+            CostUnit::Tokens => "odis_tokens",
+            CostUnit::Bytes => "odis_bytes",
+        })
+    }
+
     /// The variables of sql/select.sql for these options.
     pub fn script_vars(&self, work: &Path) -> BTreeMap<String, String> {
         let text = format!("\"{}\"", ident(&self.text_column));
@@ -303,6 +369,12 @@ impl SelectOptions {
             _ => ("near_duplicates", "odis_dedup"),
         };
         let budget = self.budget.sql_literal();
+        let cost = self.cost_column();
+        let tokens = match self.token_counter() {
+            Some(Tokenizer::Approx) => format!("token_count({text}, 'approx')"),
+            Some(Tokenizer::File(path)) => format!("token_count({text}, '{}')", quote(&path.display().to_string())),
+            None => "CAST(NULL AS BIGINT)".to_string(),
+        };
         let scores = match &self.scores {
             ScoreSource::Ratings => format!("quality_ratings_vector({text})"),
             ScoreSource::Column(column) => format!("\"{}\"", ident(column)),
@@ -318,8 +390,10 @@ impl SelectOptions {
             ("dedup", quote(&dedup)),
             ("scaling", self.scaling.name().to_string()),
             ("components", self.components.to_string()),
-            ("selection", self.method.selection(&budget, self.clusters)),
-            ("selection_report", self.method.report(&budget)),
+            ("selection", self.method.selection(&budget, self.clusters, cost)),
+            ("selection_report", self.method.report(&budget, cost)),
+            ("tokens", tokens),
+            ("cost", cost.map(|c| format!(", cost => '{c}'")).unwrap_or_default()),
             ("method", self.method.name().to_string()),
             ("embedding", embedding),
             ("dedup_function", dedup_function.to_string()),

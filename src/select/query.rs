@@ -23,6 +23,13 @@ pub(crate) fn i64s(column: &dyn Array) -> Result<Vec<i64>> {
     Ok(f64s(column)?.into_iter().map(|v| v.unwrap_or(0.0) as i64).collect())
 }
 
+/// Integers (counts of tokens pass 2^53), NULL kept.
+pub(crate) fn i64s_or_null(column: &dyn Array) -> Result<Vec<Option<i64>>> {
+    let values = cast(column, &DataType::Int64).map_err(datafusion::error::DataFusionError::from)?;
+    let values = values.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+    Ok((0..values.len()).map(|i| values.is_valid(i).then(|| values.value(i))).collect())
+}
+
 pub(crate) async fn rows(engine: &Engine, sql: &str) -> Result<Vec<RecordBatch>> {
     engine.sql(sql).await
 }

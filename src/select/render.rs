@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::select::options::{ScoreSource, SelectOptions, SelectionMethod};
+use crate::select::options::{CostUnit, ScoreSource, SelectOptions, SelectionMethod};
 use crate::select::report::SelectReport;
 
 /// A dimension's name with its loading, largest first: what the component means.
@@ -95,6 +95,7 @@ pub fn text(report: &SelectReport, options: &SelectOptions) -> String {
             per_group.len()
         );
     }
+    size_text(&mut out, report, options);
     let stages: Vec<String> = report.stages.iter().map(|(name, t)| format!("{name} {:.2} s", t.as_secs_f64())).collect();
     let seconds = report.total.as_secs_f64();
     let _ = writeln!(
@@ -115,6 +116,87 @@ pub fn text(report: &SelectReport, options: &SelectOptions) -> String {
         let _ = writeln!(out, "report: {}", path.display());
     }
     out
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The selection's size in rows, tokens and bytes, per component, against
+/// the budget; the overlap in tokens where the budget was in tokens.
+fn size_text(out: &mut String, report: &SelectReport, options: &SelectOptions) {
+    let size = &report.size;
+    let tokens = size.tokens();
+    let counted = match (&size.tokenizer, tokens) {
+        (Some(how), Some(t)) => format!("{} tokens ({how}), ", thousands(t)),
+        _ => String::new(),
+    };
+    let _ = writeln!(out, "
+size: {} rows, {counted}{} bytes of text", thousands(report.rows_out), thousands(size.bytes()));
+    let (spent, available, unit) = match options.budget.unit() {
+        Some(CostUnit::Tokens) => (tokens.unwrap_or(0), size.available_tokens.unwrap_or(0), "tokens"),
+        Some(CostUnit::Bytes) => (size.bytes(), size.available_bytes, "bytes"),
+        None => (0, 0, ""),
+    };
+    if let Some(budget) = options.budget.unit().map(|_| options.budget.resolve(0)) {
+        if budget >= available {
+            let _ = writeln!(
+                out,
+                "  the budget, {} {unit}, is not less than the {} {unit} of the {} documents that passed the filter and dedup: all of them are selected",
+                thousands(budget),
+                thousands(available),
+                thousands(report.rows_kept - report.dedup.removed)
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  budget {} {unit}: {} spent ({:.2}%); each component stops before the row that would pass its quota",
+                thousands(budget),
+                thousands(spent),
+                100.0 * spent as f64 / budget.max(1) as f64
+            );
+        }
+    }
+    let has_tokens = tokens.is_some();
+    let by_cost = report.dimensions.iter().any(|d| d.cost.is_some());
+    let _ = writeln!(
+        out,
+        "  {:>3}  {:>9}  {}{:>10}  overlap{}",
+        if options.method == SelectionMethod::Odis { "pc" } else { "grp" },
+        "rows",
+        if has_tokens { format!("{:>13}  {:>10}  ", "tokens", "tokens/doc") } else { String::new() },
+        "bytes/doc",
+        if by_cost { format!(" (of its raw top list's {unit})") } else { String::new() }
+    );
+    for c in &size.components {
+        let token_columns = match c.tokens {
+            Some(t) if has_tokens => format!("{:>13}  {:>10.1}  ", thousands(t), t as f64 / c.rows.max(1) as f64),
+            _ if has_tokens => format!("{:>13}  {:>10}  ", "-", "-"),
+            _ => String::new(),
+        };
+        let overlap = report
+            .dimensions
+            .iter()
+            .find(|d| d.dim as i32 == c.dim)
+            .and_then(|d| d.cost.and_then(|cost| cost.overlap_ratio.map(|r| format!("{:.2}%", 100.0 * r))).or(d.overlap_ratio.map(|r| format!("{:.2}%", 100.0 * r))))
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "  {:>3}  {:>9}  {token_columns}{:>10.1}  {overlap}",
+            c.dim,
+            thousands(c.rows),
+            c.bytes as f64 / c.rows.max(1) as f64
+        );
+    }
 }
 
 /// The first `n` characters of `text`, control characters as spaces.

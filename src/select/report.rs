@@ -5,14 +5,14 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::RecordBatch;
-use odis_udfs::select::selection::DimensionReport;
+use odis_udfs::select::selection::{DimensionCost, DimensionReport};
 
 use crate::engine::Engine;
 use crate::error::{OdisError, Result};
 use crate::script_vars::{escape_ident as ident, escape_string as quote};
 use crate::select::options::{Progress, ScoreSource, SelectOptions};
 use crate::select::publish::written;
-use crate::select::query::{count, f64s, i64s, rows, text_at};
+use crate::select::query::{count, f64s, i64s, i64s_or_null, rows, text_at};
 
 /// A document shown as an example of a component.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +64,38 @@ pub struct DedupRemoval {
     pub pairs: Vec<DuplicatePair>,
 }
 
+/// How much text one component (or group) selected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComponentSize {
+    pub dim: i32,
+    pub rows: u64,
+    /// NULL when pass 1 counted no tokens.
+    pub tokens: Option<u64>,
+    pub bytes: u64,
+}
+
+/// The selection's size, in rows, tokens and bytes, against the budget.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SelectionSize {
+    pub components: Vec<ComponentSize>,
+    /// How tokens were counted (`None`: not counted).
+    pub tokenizer: Option<String>,
+    /// Tokens and bytes of the documents that passed the filter and dedup:
+    /// what any budget is spent from.
+    pub available_tokens: Option<u64>,
+    pub available_bytes: u64,
+}
+
+impl SelectionSize {
+    pub fn tokens(&self) -> Option<u64> {
+        self.components.iter().map(|c| c.tokens).sum()
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.components.iter().map(|c| c.bytes).sum()
+    }
+}
+
 /// Everything `odis select` reports.
 #[derive(Debug, Clone)]
 pub struct SelectReport {
@@ -90,6 +122,8 @@ pub struct SelectReport {
     pub stages: Vec<(&'static str, Duration)>,
     pub total: Duration,
     pub diversity: Option<Diversity>,
+    /// Rows, tokens and bytes per component.
+    pub size: SelectionSize,
 }
 
 /// Rows in the selected-ids work file.
@@ -146,7 +180,15 @@ pub(crate) async fn finish_report(engine: &Engine, options: &SelectOptions, prog
         let threshold = f64s(batch.column(3))?;
         let overlap = i64s(batch.column(4))?;
         let ratio = f64s(batch.column(5))?;
+        let (cost_quota, selected_cost) = (i64s_or_null(batch.column(6))?, i64s_or_null(batch.column(7))?);
+        let (overlap_cost, overlap_cost_ratio) = (i64s_or_null(batch.column(8))?, f64s(batch.column(9))?);
         for r in 0..batch.num_rows() {
+            let cost = cost_quota[r].map(|quota| DimensionCost {
+                quota: quota as u64,
+                selected: selected_cost[r].unwrap_or(0) as u64,
+                overlap: overlap_cost[r].unwrap_or(0) as u64,
+                overlap_ratio: overlap_cost_ratio[r],
+            });
             dimensions.push(DimensionReport {
                 dim: dim[r] as usize,
                 quota: quota[r] as u64,
@@ -154,10 +196,12 @@ pub(crate) async fn finish_report(engine: &Engine, options: &SelectOptions, prog
                 threshold: threshold[r],
                 overlap: overlap[r] as u64,
                 overlap_ratio: ratio[r],
+                cost,
             });
         }
     }
     let rows_out = dimensions.iter().map(|d| d.selected).sum();
+    let size = selection_size(engine, options).await?;
     let mut removed = Vec::new();
     for batch in &filter_rows {
         let documents = i64s(batch.column(1))?;
@@ -256,8 +300,35 @@ pub(crate) async fn finish_report(engine: &Engine, options: &SelectOptions, prog
         stages,
         total: started.elapsed(),
         diversity,
+        size,
     };
     Ok(report)
+}
+
+/// Rows, tokens and bytes of each component's selection, and of all the
+/// documents the budget was spent from.
+async fn selection_size(engine: &Engine, options: &SelectOptions) -> Result<SelectionSize> {
+    let mut size = SelectionSize { tokenizer: options.token_counter().map(|t| t.describe()), ..Default::default() };
+    let sql = "SELECT odis_dim, count(*), sum(odis_tokens), sum(odis_bytes) FROM selected GROUP BY odis_dim ORDER BY odis_dim";
+    for batch in rows(engine, sql).await? {
+        let (dim, count) = (i64s(batch.column(0))?, i64s(batch.column(1))?);
+        let (tokens, bytes) = (i64s_or_null(batch.column(2))?, i64s_or_null(batch.column(3))?);
+        for r in 0..batch.num_rows() {
+            size.components.push(ComponentSize {
+                dim: dim[r] as i32,
+                rows: count[r] as u64,
+                tokens: tokens[r].map(|t| t as u64),
+                bytes: bytes[r].unwrap_or(0) as u64,
+            });
+        }
+    }
+    for batch in rows(engine, "SELECT sum(odis_tokens), sum(odis_bytes) FROM projected").await? {
+        if batch.num_rows() > 0 {
+            size.available_tokens = i64s_or_null(batch.column(0))?[0].map(|t| t as u64);
+            size.available_bytes = i64s_or_null(batch.column(1))?[0].unwrap_or(0) as u64;
+        }
+    }
+    Ok(size)
 }
 
 /// Vendi scores of the selection's embeddings under `model`, and of a

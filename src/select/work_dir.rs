@@ -22,8 +22,9 @@ use crate::select::error::{OptionNames, SelectOption, wrong};
 const MANIFEST: &str = "manifest.json";
 const LOCK: &str = "lock";
 const SHARDS: &str = "raw_scores";
-/// Bumped when the layout or the shards' schema changes.
-const FORMAT: u32 = 1;
+/// Bumped when the layout or the shards' schema changes (2: each kept
+/// document's bytes and tokens).
+const FORMAT: u32 = 2;
 /// Small input files are scored together, up to this many bytes per shard
 /// by default: a shard is the unit of resumption, and one statement per
 /// tiny file would leave cores idle.
@@ -48,6 +49,12 @@ pub struct ScoringIdentity {
     pub embedding: String,
     #[serde(default)]
     pub embed_files: Vec<String>,
+    /// The SQL that counts each kept document's tokens, and the size and
+    /// modified time of its tokenizer.json.
+    #[serde(default)]
+    pub tokens: String,
+    #[serde(default)]
+    pub tokenizer_files: Vec<String>,
 }
 
 /// One input file as listed when the run started.
@@ -281,6 +288,7 @@ fn check_same(path: &Path, old: &Manifest, new: &Manifest) -> Result<()> {
         (SelectOption::Filter, &a.filter, &b.filter),
         (SelectOption::Dedup, &a.dedup, &b.dedup),
         (SelectOption::Embed, &a.embedding, &b.embedding),
+        (SelectOption::Tokenizer, &a.tokens, &b.tokens),
     ];
     for (option, was, is) in fields {
         if was != is {
@@ -299,6 +307,13 @@ fn check_same(path: &Path, old: &Manifest, new: &Manifest) -> Result<()> {
             "model changed since ({} then, {} now)",
             a.embed_files.join("; "),
             b.embed_files.join("; ")
+        ));
+    }
+    if a.tokenizer_files != b.tokenizer_files {
+        return differ_in(Some(SelectOption::Tokenizer), format!(
+            "file changed since ({} then, {} now)",
+            a.tokenizer_files.join("; "),
+            b.tokenizer_files.join("; ")
         ));
     }
     if old.input != new.input {
@@ -322,6 +337,15 @@ fn check_same(path: &Path, old: &Manifest, new: &Manifest) -> Result<()> {
         return differ(format!("the input file '{}' is gone", gone.location));
     }
     Ok(())
+}
+
+/// Size and modified time of a file: a changed tokenizer makes earlier
+/// token counts stale.
+pub fn file_fingerprint(file: &Path) -> Vec<String> {
+    let Ok(meta) = std::fs::metadata(file) else { return Vec::new() };
+    let modified = meta.modified().ok().and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    vec![format!("{name} {} bytes @{modified}", meta.len())]
 }
 
 /// Sizes and modified times of the files of a model directory: a changed
@@ -358,6 +382,8 @@ mod tests {
             dedup: "text_minhash(\"text\", 'bits=8')".into(),
             embedding: "CAST(NULL AS REAL[])".into(),
             embed_files: vec![],
+            tokens: "CAST(NULL AS BIGINT)".into(),
+            tokenizer_files: vec![],
         }
     }
 

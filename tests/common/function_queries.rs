@@ -62,7 +62,10 @@ pub fn queries(model: &str) -> Vec<(&'static str, String)> {
         ("top_k_per_dim", "SELECT id, odis_dim, odis_rank, odis_score FROM top_k_per_dim('docs', 'id', 's', 900)".into()),
         ("top_k_per_dim, weights", "SELECT id, odis_dim, odis_rank FROM top_k_per_dim('docs', 'id', 's', 0.05, [3, 1, 1])".into()),
         ("top_k_per_dim_report", "SELECT * FROM top_k_per_dim_report('docs', 'id', 's', 900)".into()),
+        ("top_k_per_dim, tokens", "SELECT id, odis_dim, odis_rank FROM top_k_per_dim('scored', 'id', 's', 60000, cost => 't')".into()),
+        ("top_k_per_dim_report, tokens", "SELECT * FROM top_k_per_dim_report('scored', 'id', 's', 60000, cost => 't')".into()),
         ("top_k_average", "SELECT id, odis_rank, odis_score FROM top_k_average('docs', 'id', 's', 300)".into()),
+        ("sample_uniform, tokens", "SELECT id, odis_rank FROM sample_uniform('scored', 'id', 20000, 7, cost => 't')".into()),
         ("sample_by_average", "SELECT id, odis_rank FROM sample_by_average('docs', 'id', 's', 300, 7, 0.5)".into()),
         ("sample_uniform", "SELECT id, odis_rank FROM sample_uniform('docs', 'id', 300, 7)".into()),
         (
@@ -110,6 +113,10 @@ pub fn queries(model: &str) -> Vec<(&'static str, String)> {
             "odis_score",
             format!("SELECT id, odis_score(text, '{model}') AS e FROM docs WHERE id % 25 = 0 ORDER BY id"),
         ),
+        (
+            "token_count",
+            format!("SELECT id, token_count(text, '{model}') AS n, token_count(text, 'approx') AS a FROM docs WHERE id % 50 = 0 ORDER BY id"),
+        ),
     ]
 }
 
@@ -119,8 +126,15 @@ pub async fn answers(engine: &Engine, dir: &Path, model: &str) -> Vec<(&'static 
         .sql(&format!("CREATE EXTERNAL TABLE docs STORED AS PARQUET LOCATION '{}/'", dir.display()))
         .await
         .unwrap();
-    // A score and a grouping for the stratified selection functions.
-    engine.sql("CREATE VIEW scored AS SELECT id, s, s[1] - s[2] AS q, exp(s[1] - s[2]) AS w, CAST(id % 7 AS INT) AS c FROM docs").await.unwrap();
+    // A score and a grouping for the stratified selection functions, and
+    // a cost in tokens for the budgets in tokens.
+    engine
+        .sql(
+            "CREATE VIEW scored AS SELECT id, s, s[1] - s[2] AS q, exp(s[1] - s[2]) AS w, CAST(id % 7 AS INT) AS c, \
+             token_count(text, 'approx') AS t FROM docs",
+        )
+        .await
+        .unwrap();
     let mut out = Vec::new();
     for (function, sql) in queries(model) {
         let batches = engine.sql(&sql).await.unwrap_or_else(|e| panic!("{function}: {e}\n{sql}"));

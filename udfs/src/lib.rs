@@ -13,13 +13,14 @@
 //! | `pca_fit(scores, k [, standardize])` | aggregate | 2: decorrelate the quality dimensions |
 //! | `pca_project(scores, model)` | scalar | 2: project onto the components |
 //! | `pca_loadings(model [, names])` | scalar | 2: read what each component means |
-//! | `top_k_per_dim(table, id, scores, budget [, weights])` | table | 4: select per dimension under one budget |
+//! | `top_k_per_dim(table, id, scores, budget [, weights] [, cost])` | table | 4: select per dimension under one budget of rows or tokens |
 //! | `top_k_per_dim_report(...)` | table | 4: quotas, thresholds, overlap |
 //! | `top_k_average`, `sample_by_average`, `sample_uniform` | table | baselines |
 //! | `ccs_select`, `cluster_balanced_sample` | table | stratified selection: CCS, Diversify-and-Conquer's kMQ |
 //! | `dpp_select(table, id, embedding, quality, budget [, spec])` | table | embedding space: greedy MAP of a DPP |
 //! | `mig_select(table, id, label, quality, budget [, spec])` | table | embedding space: MIG's information gain over a label graph |
 //! | `odis_score(text, model)` | scalar (async) | 3: score the corpus with an ONNX model |
+//! | `token_count(text, tokenizer)` | scalar | budgets: a document's tokens (a tokenizer.json, or `approx`) |
 //! | `odis_models()` | table | the session's models |
 //! | `vendi_score(embedding [, q])` | aggregate | measure: the diversity of a selection |
 //! | `kmeans_fit(embedding, k [, spec])`, `kmeans_assign(embedding, model)` | aggregate, scalar | embedding space: k-means clusters |
@@ -138,6 +139,7 @@ pub fn register_with_models(ctx: &SessionContext, models: Arc<ModelRegistry>) ->
     for (name, function, _) in table_functions() {
         ctx.register_udtf(name, function);
     }
+    ctx.register_udf(text::token_count::token_count_udf(Arc::clone(&models)).as_ref().clone());
     let score = AsyncScalarUDF::new(Arc::new(score::odis_score::OdisScoreFunc::new(Arc::clone(&models))));
     ctx.register_udf(score.into_scalar_udf());
     ctx.register_udtf(score::odis_models::NAME, Arc::new(score::odis_models::OdisModelsFunc { models }));
@@ -167,7 +169,7 @@ pub fn function_names() -> Vec<String> {
         .map(|f| f.name().to_string())
         .chain(aggregate_functions().iter().map(|f| f.name().to_string()))
         .chain(table_functions().iter().map(|(name, _, _)| name.to_string()))
-        .chain([odis_score_name(), score::odis_models::NAME.to_string()])
+        .chain([odis_score_name(), score::odis_models::NAME.to_string(), text::token_count::NAME.to_string()])
         .collect();
     names.sort();
     names

@@ -273,9 +273,13 @@ struct SelectArgs {
     #[command(flatten)]
     documents: DocumentArgs,
 
-    /// Rows to select: a count (5000), a percentage (10%) or a fraction (0.1)
+    /// How much to select: rows (5000), a percentage of the documents that pass the filter and dedup (10%) or a fraction (0.1), tokens ('30B tokens', '500K tokens'; see --tokenizer) or UTF-8 bytes of text (20GB, 512MB); K, M, B and KB, MB, GB are decimal
     #[arg(long, default_value = "10%")]
     budget: odis::select::Budget,
+
+    /// How tokens are counted (token budgets, the output's odis_tokens): a model directory holding tokenizer.json, the file itself, or approx (UTF-8 bytes / 4, an estimate); default with a token budget: the --model's tokenizer
+    #[arg(long, value_name = "DIR|approx")]
+    tokenizer: Option<odis::select::Tokenizer>,
 
     /// Principal components to select along
     #[arg(long, default_value_t = 4, value_name = "K")]
@@ -321,7 +325,7 @@ struct SelectArgs {
     #[arg(long, value_name = "DIR")]
     diversity: Option<PathBuf>,
 
-    /// The Parquet file to write, local or s3://bucket/key (with --out-files, the directory or prefix): every column of the corpus plus odis_method, odis_dim, odis_rank, odis_score
+    /// The Parquet file to write, local or s3://bucket/key (with --out-files, the directory or prefix): every column of the corpus plus odis_method, odis_dim, odis_rank, odis_score, odis_tokens
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
 
@@ -399,6 +403,7 @@ fn in_flags(e: &odis::OdisError) -> String {
                 O::Embed => "--embed",
                 O::Method => "--method",
                 O::Clusters => "--clusters",
+                O::Tokenizer => "--tokenizer",
                 _ => option.field(),
             }
             .to_string()
@@ -449,6 +454,7 @@ async fn select(engine: Engine, args: SelectArgs, quiet: bool) -> ExitCode {
         embed: args.embed,
         method: args.method,
         clusters: args.clusters,
+        tokenizer: args.tokenizer,
     };
     let work = odis::select::select(&engine, &options, progress::SelectProgress::new(quiet));
     finish(work, |report| print!("{}", odis::select::render::text(&report, &options))).await

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::select::id_keys::{IdCodec, IdKey};
 use crate::select::id_keys::unit_interval;
-use crate::select::selection::{Candidate, Method, RowAt, TopHeap};
+use crate::select::selection::{Candidate, Capacity, Method, RowAt, TopHeap};
 use crate::vectors::Vectors;
 
 /// What a candidate task needs besides its input, as it travels.
@@ -32,7 +32,11 @@ pub(crate) struct CandidateSpec {
     pub function: String,
     pub id_name: String,
     pub method: Method,
-    pub capacities: Vec<usize>,
+    pub capacities: Vec<Capacity>,
+    /// Whether the scan's last column is each row's cost (the heaps are
+    /// then bounded by cost: [`Capacity::Cost`]).
+    #[serde(default)]
+    pub costed: bool,
 }
 
 /// What a partition's candidate task needs to know of the selection.
@@ -43,6 +47,7 @@ struct GatherSpec {
     id_type: DataType,
     method: Method,
     dims: usize,
+    costed: bool,
 }
 
 impl GatherSpec {
@@ -51,7 +56,7 @@ impl GatherSpec {
         &self,
         partition: u32,
         mut stream: SendableRecordBatchStream,
-        capacities: Vec<usize>,
+        capacities: Vec<Capacity>,
     ) -> Result<Vec<TopHeap<IdKey>>> {
         let codec = IdCodec::new(&self.id_type)?;
         let dims = self.dims;
@@ -71,7 +76,10 @@ impl GatherSpec {
                 )));
             }
             let keys = codec.keys(ids)?;
-            let vectors = if batch.num_columns() > 1 { Some(Vectors::try_new(batch.column(1))?) } else { None };
+            let score_columns = batch.num_columns() - 1 - self.costed as usize;
+            let vectors = if score_columns > 0 { Some(Vectors::try_new(batch.column(1))?) } else { None };
+            let costs = if self.costed { Some(self.costs(batch.column(batch.num_columns() - 1), &codec, &keys)?) } else { None };
+            let cost = |i: usize| costs.as_ref().map_or(0, |c| c[i]);
             let wrong_length = |i: usize, len: usize| {
                 exec_err(format!(
                     "{}: score vectors have different lengths: the row with id {} has {len} scores, expected {dims}; \
@@ -94,7 +102,7 @@ impl GatherSpec {
                             }
                             let score = equal_zeros(score);
                             if heaps[d].may_accept(score) {
-                                heaps[d].offer(Candidate { score, id: keys.key(i), at: at(i) });
+                                heaps[d].offer(Candidate { score, id: keys.key(i), at: at(i), cost: cost(i) });
                             } else {
                                 heaps[d].count_rejected();
                             }
@@ -117,7 +125,7 @@ impl GatherSpec {
                             }
                             _ => mean,
                         });
-                        heaps[0].offer(Candidate { score, id: keys.key(i), at: at(i) });
+                        heaps[0].offer(Candidate { score, id: keys.key(i), at: at(i), cost: cost(i) });
                     }
                     Method::Stratified { seed, .. } => {
                         let vectors = vectors.as_ref().expect("scores");
@@ -143,7 +151,7 @@ impl GatherSpec {
                             None => log_weight,
                         });
                         if heap.may_accept(score) {
-                            heap.offer(Candidate { score, id: keys.key(i), at: at(i) });
+                            heap.offer(Candidate { score, id: keys.key(i), at: at(i), cost: cost(i) });
                         } else {
                             heap.count_rejected();
                         }
@@ -154,7 +162,7 @@ impl GatherSpec {
                     Method::Uniform { seed } => {
                         let score = unit_interval(keys.hash(i, *seed));
                         if heaps[0].may_accept(score) {
-                            heaps[0].offer(Candidate { score, id: keys.key(i), at: at(i) });
+                            heaps[0].offer(Candidate { score, id: keys.key(i), at: at(i), cost: cost(i) });
                         } else {
                             heaps[0].count_rejected();
                         }
@@ -163,6 +171,31 @@ impl GatherSpec {
             }
         }
         Ok(heaps)
+    }
+
+    /// Each row's cost: a non-negative integer, never NULL.
+    fn costs(&self, column: &ArrayRef, codec: &IdCodec, keys: &crate::select::id_keys::IdKeys) -> Result<Vec<u64>> {
+        let values = datafusion::arrow::compute::cast(column, &DataType::Int64)?;
+        let values = values.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        (0..values.len())
+            .map(|i| {
+                if values.is_null(i) {
+                    return Err(exec_err(format!(
+                        "{}: the cost of the row with id {} is NULL; give every row a cost (e.g. COALESCE(cost, 0)) or filter those rows",
+                        self.function,
+                        codec.display(&keys.key(i))
+                    )));
+                }
+                u64::try_from(values.value(i)).map_err(|_| {
+                    exec_err(format!(
+                        "{}: the cost of the row with id {} is {}; costs (tokens, bytes) must be non-negative",
+                        self.function,
+                        codec.display(&keys.key(i)),
+                        values.value(i)
+                    ))
+                })
+            })
+            .collect()
     }
 }
 
@@ -177,10 +210,10 @@ fn exec_err(message: String) -> DataFusionError {
     DataFusionError::Execution(message)
 }
 
-/// Candidates as rows: one per kept candidate (dim, score, id, and where it
-/// was read: a tag of the task's stream and the row's ordinal in it), then
-/// one per dimension with how many candidates it saw (`odis_seen`; the other
-/// columns NULL).
+/// Candidates as rows: one per kept candidate (dim, score, id, where it was
+/// read: a tag of the task's stream and the row's ordinal in it, and its
+/// cost), then one per dimension with how many candidates it saw
+/// (`odis_seen`; the other columns NULL).
 fn candidate_schema(id_type: &DataType) -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("odis_dim", DataType::UInt32, false),
@@ -189,6 +222,7 @@ fn candidate_schema(id_type: &DataType) -> SchemaRef {
         Field::new("odis_stream", DataType::UInt32, true),
         Field::new("odis_row", DataType::UInt64, true),
         Field::new("odis_seen", DataType::UInt64, true),
+        Field::new("odis_cost", DataType::UInt64, true),
     ]))
 }
 
@@ -196,6 +230,7 @@ fn candidate_schema(id_type: &DataType) -> SchemaRef {
 fn candidates_batch(schema: &SchemaRef, codec: &IdCodec, heaps: Vec<TopHeap<IdKey>>) -> Result<RecordBatch> {
     let dims = heaps.len();
     let (mut dim, mut score, mut keys, mut stream, mut row) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut cost = Vec::new();
     let mut seen = Vec::with_capacity(dims);
     for (d, heap) in heaps.into_iter().enumerate() {
         seen.push(heap.seen());
@@ -206,6 +241,7 @@ fn candidates_batch(schema: &SchemaRef, codec: &IdCodec, heaps: Vec<TopHeap<IdKe
             keys.push(c.id);
             stream.push(c.at.partition);
             row.push(c.at.row);
+            cost.push(c.cost);
         }
     }
     let kept = dim.len();
@@ -219,6 +255,7 @@ fn candidates_batch(schema: &SchemaRef, codec: &IdCodec, heaps: Vec<TopHeap<IdKe
         Arc::new(UInt32Array::from_iter(stream.into_iter().map(Some).chain(std::iter::repeat_n(None, dims)))),
         Arc::new(UInt64Array::from_iter(row.into_iter().map(Some).chain(std::iter::repeat_n(None, dims)))),
         Arc::new(UInt64Array::from_iter(std::iter::repeat_n(None, kept).chain(seen.into_iter().map(Some)))),
+        Arc::new(UInt64Array::from_iter(cost.into_iter().map(Some).chain(std::iter::repeat_n(None, dims)))),
     ];
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }
@@ -231,6 +268,7 @@ pub(crate) fn merge_candidates(batch: &RecordBatch, codec: &IdCodec, heaps: &mut
     let stream = batch.column(3).as_primitive::<UInt32Type>();
     let row = batch.column(4).as_primitive::<UInt64Type>();
     let seen = batch.column(5).as_primitive::<UInt64Type>();
+    let cost = batch.column(6).as_primitive::<UInt64Type>();
     let dims = heaps.len();
     for i in 0..batch.num_rows() {
         let heap = heaps
@@ -240,7 +278,7 @@ pub(crate) fn merge_candidates(batch: &RecordBatch, codec: &IdCodec, heaps: &mut
             heap.count_seen(seen.value(i));
         } else {
             let at = RowAt { partition: stream.value(i), row: row.value(i) };
-            heap.offer_counted(Candidate { score: score.value(i), id: keys.key(i), at });
+            heap.offer_counted(Candidate { score: score.value(i), id: keys.key(i), at, cost: cost.value(i) });
         }
     }
     Ok(())
@@ -291,6 +329,7 @@ impl CandidatesExec {
             id_type: id_type.clone(),
             method: spec.method.clone(),
             dims: spec.capacities.len(),
+            costed: spec.costed,
         });
         let schema = candidate_schema(&id_type);
         let partitions = input.properties().output_partitioning().partition_count();
@@ -351,12 +390,12 @@ impl ExecutionPlan for CandidatesExec {
 #[derive(Debug)]
 pub struct MergeCandidatesExec {
     input: Arc<dyn ExecutionPlan>,
-    pub(crate) capacities: Vec<usize>,
+    pub(crate) capacities: Vec<Capacity>,
     properties: Arc<PlanProperties>,
 }
 
 impl MergeCandidatesExec {
-    pub(crate) fn new(input: Arc<dyn ExecutionPlan>, capacities: Vec<usize>) -> Self {
+    pub(crate) fn new(input: Arc<dyn ExecutionPlan>, capacities: Vec<Capacity>) -> Self {
         let properties = properties(input.schema(), 1);
         Self { input, capacities, properties }
     }
@@ -439,20 +478,21 @@ mod tests {
         RecordBatch::try_from_iter(vec![("id", Arc::new(Int64Array::from(ids)) as ArrayRef), ("s", Arc::new(list) as ArrayRef)]).unwrap()
     }
 
-    fn spec(capacities: Vec<usize>) -> CandidateSpec {
+    fn spec(capacities: Vec<u64>) -> CandidateSpec {
         CandidateSpec {
             function: "top_k_per_dim".into(),
             id_name: "id".into(),
             method: Method::PerDimension { weights: None },
-            capacities,
+            capacities: capacities.into_iter().map(Capacity::Rows).collect(),
+            costed: false,
         }
     }
 
-    async fn merged(plan: Arc<dyn ExecutionPlan>, capacities: Vec<usize>) -> Vec<(u32, Vec<i64>, u64)> {
+    async fn merged(plan: Arc<dyn ExecutionPlan>, capacities: Vec<u64>) -> Vec<(u32, Vec<i64>, u64)> {
         let ctx = SessionContext::new();
         let batches = datafusion::physical_plan::collect(plan, ctx.task_ctx()).await.unwrap();
         let codec = IdCodec::new(&DataType::Int64).unwrap();
-        let mut heaps: Vec<TopHeap<IdKey>> = capacities.iter().map(|&c| TopHeap::new(c)).collect();
+        let mut heaps: Vec<TopHeap<IdKey>> = capacities.iter().map(|&c| TopHeap::new(Capacity::Rows(c))).collect();
         for b in &batches {
             merge_candidates(b, &codec, &mut heaps).unwrap();
         }

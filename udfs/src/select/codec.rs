@@ -20,13 +20,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::clustering::per_group::{GroupSpec, PerGroupExec};
 use crate::select::candidates::{CandidateSpec, CandidatesExec, MergeCandidatesExec};
+use crate::select::selection::Capacity;
 use crate::select::fetch::{FetchExec, FetchPicks};
 
 /// The nodes' headers as they travel.
 #[derive(Debug, Serialize, Deserialize)]
 enum Node {
     Candidates(CandidateSpec),
-    Merge { capacities: Vec<usize> },
+    Merge { capacities: Vec<Capacity> },
     /// The picks follow the header.
     Fetch { function: String, id_column: usize },
     PerGroup(GroupSpec),
@@ -142,7 +143,7 @@ mod tests {
         let batch = RecordBatch::try_from_iter(vec![("id", ids.clone()), ("n", Arc::new(Int64Array::from(vec![1, 2, 3, 4])) as ArrayRef)]).unwrap();
         let keys = IdCodec::new(ids.data_type()).unwrap().keys(&ids).unwrap();
         let picks = [(3, 0, 1, 0.5), (1, 1, 1, 0.25)]
-            .map(|(i, dim, rank, score)| Pick { id: keys.key(i), dim, rank, score, at: RowAt { partition: 0, row: i as u64 } })
+            .map(|(i, dim, rank, score)| Pick { id: keys.key(i), dim, rank, score, at: RowAt { partition: 0, row: i as u64 }, cost: 0 })
             .to_vec();
         let scan = MemorySourceConfig::try_new_exec(&[vec![batch.clone()]], batch.schema(), None).unwrap();
         let plan: Arc<dyn ExecutionPlan> =

@@ -101,8 +101,8 @@ pub(crate) fn is_finite(value: Expr) -> Expr {
 /// The rows of a table resolved at run time, for a budget given as a fraction.
 pub(crate) async fn resolve_budget(ctx: &SessionContext, table: &Arc<dyn TableProvider>, budget: Budget) -> Result<u64> {
     Ok(match budget {
-        Budget::Rows(n) => n,
         Budget::Fraction(_) => budget.resolve(ctx.read_table(Arc::clone(table))?.count().await? as u64),
+        budget => budget.resolve(0),
     })
 }
 
@@ -118,6 +118,7 @@ pub(crate) fn strata_selection(function: &dyn DeferredFunction, view: Arc<dyn Ta
         table: view,
         id: function.source().id.clone(),
         scores: Some(Column { index: scores, field: Arc::new(view_schema.field(scores).clone()) }),
+        cost: None,
         budget: Budget::Rows(quotas.iter().sum::<u64>()),
         method: Method::Stratified { seed, quotas },
     })
@@ -165,6 +166,7 @@ impl ClientJob for Deferred {
                     table: Arc::clone(&function.source().table),
                     id: function.source().id.clone(),
                     scores: None,
+                    cost: None,
                     budget: Budget::Rows(picks.len() as u64),
                     method: Method::Picked,
                 };

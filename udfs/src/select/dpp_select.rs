@@ -196,6 +196,7 @@ impl DeferredFunction for Dpp {
                     rank: ranks.value(i) as u64,
                     score: gains.value(i),
                     at: RowAt::default(),
+                    cost: 0,
                 });
             }
         }

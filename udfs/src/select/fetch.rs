@@ -117,6 +117,7 @@ impl FetchPicks {
                 rank: ranks.value(i) as u64,
                 score: scores.value(i),
                 at: RowAt { partition: 0, row: 0 },
+                cost: 0,
             })
             .collect();
         Ok(FetchPicks::new(&function, id_column, &id_type, picks, None))

@@ -24,7 +24,7 @@ use crate::clustering::model::read_model;
 use crate::clustering::per_group::{fit, has_direction, kmeans_spec};
 use crate::select::budget::Budget;
 use crate::select::deferred::{DeferredFunction, Source, Planned, deferred_table, is_finite, resolve_budget, strata_selection, strata_view};
-use crate::select::selection::{DimensionCandidates, Pick};
+use crate::select::selection::{Capacity, DimensionCandidates, Pick};
 use crate::select::id_keys::IdKey;
 use crate::select::table_args::{Args, Column};
 use crate::select::top_k_per_dim::SELECTION_SECTION;
@@ -343,7 +343,7 @@ impl DeferredFunction for Mig {
         // Each label's best rows by quality: the greedy never looks further.
         let selection = strata_selection(self, view, None, vec![0; labels])?;
         let state = ctx.state();
-        let mut capacities = vec![(2 * budget / labels.max(1) + 256).min(budget); labels];
+        let mut capacities = vec![Capacity::Rows((2 * budget / labels.max(1) + 256).min(budget) as u64); labels];
         loop {
             let (candidates, _) = selection.gather(&state, &capacities).await?;
             let qualities: Vec<Vec<f64>> = candidates.iter().map(|c| c.sorted.iter().map(|c| c.score).collect()).collect();
@@ -352,8 +352,8 @@ impl DeferredFunction for Mig {
                 Ok(picks) => return Ok(Planned::Picks(picks_of(&candidates, &picks))),
                 Err(NeedMore(short)) => {
                     for l in short {
-                        let have = candidates[l].sorted.len();
-                        capacities[l] = (have * 2).max(have + 1024).min(candidates[l].total as usize);
+                        let have = candidates[l].sorted.len() as u64;
+                        capacities[l] = Capacity::Rows((have * 2).max(have + 1024).min(candidates[l].total));
                     }
                 }
             }
@@ -367,7 +367,7 @@ fn picks_of(candidates: &[DimensionCandidates<IdKey>], picks: &[(usize, usize, f
         .iter()
         .map(|&(label, index, gain)| {
             let c = &candidates[label].sorted[index];
-            Pick { id: c.id.clone(), dim: label, rank: index as u64 + 1, score: gain, at: c.at }
+            Pick { id: c.id.clone(), dim: label, rank: index as u64 + 1, score: gain, at: c.at, cost: c.cost }
         })
         .collect()
 }

@@ -35,7 +35,7 @@ use crate::select::fetch::{FetchExec, FetchPicks, fetch_schema};
 use crate::select::remote;
 use crate::select::id_keys::{IdCodec, IdKey};
 pub use crate::select::selection::Method;
-use crate::select::selection::{DimensionCandidates, DimensionReport, DraftError, Pick, TopHeap, draft, quotas, report};
+use crate::select::selection::{Capacity, DimensionCandidates, DimensionReport, DraftError, Pick, TopHeap, draft, quotas, report};
 use crate::select::budget::Budget;
 use crate::select::table_args::Column;
 use crate::vectors::Vectors;
@@ -48,12 +48,16 @@ pub struct Selection {
     pub table: Arc<dyn TableProvider>,
     pub id: Column,
     pub scores: Option<Column>,
+    /// What each row costs (tokens, bytes): the budget is then spent in that
+    /// unit; without it each row costs 1.
+    pub cost: Option<Column>,
     pub budget: Budget,
     pub method: Method,
 }
 
 /// The outcome of the candidate pass and the draft.
 pub struct Drafted {
+    /// Rows, or with a cost column cost units.
     pub quotas: Vec<u64>,
     pub dims: Vec<DimensionCandidates<IdKey>>,
     pub picks: Vec<Pick<IdKey>>,
@@ -143,6 +147,7 @@ impl Selection {
     fn narrow_projection(&self) -> Vec<usize> {
         let mut projection = vec![self.id.index];
         projection.extend(self.scores.as_ref().map(|s| s.index));
+        projection.extend(self.cost.as_ref().map(|c| c.index));
         projection
     }
 
@@ -211,7 +216,7 @@ impl Selection {
     /// runs: each partition of the scan fills heaps of its own, merged at
     /// the end; a heap keeps the best by (score, id), so the merged heaps do
     /// not depend on how rows fell into partitions.
-    pub(crate) async fn gather(&self, state: &SessionState, capacities: &[usize]) -> Result<(Vec<DimensionCandidates<IdKey>>, ScanShape)> {
+    pub(crate) async fn gather(&self, state: &SessionState, capacities: &[Capacity]) -> Result<(Vec<DimensionCandidates<IdKey>>, ScanShape)> {
         let projection = self.narrow_projection();
         let (scan, stable) = match remote::remote(state.config()) {
             // The fetch finds the picks by id on a cluster: its tasks' row
@@ -226,6 +231,7 @@ impl Selection {
             id_name: self.id.field.name().clone(),
             method: self.method.clone(),
             capacities: capacities.to_vec(),
+            costed: self.cost.is_some(),
         };
         let plan = candidates::candidate_plan(scan, spec)?;
         let codec = IdCodec::new(self.id.field.data_type())?;
@@ -256,13 +262,15 @@ impl Selection {
     async fn draft_once(&self, state: &SessionState) -> Result<Drafted> {
         let codec = IdCodec::new(self.id.field.data_type())?;
         let dims = self.dimensions(state).await?;
+        let by_cost = self.cost.is_some();
         let (budget, quotas) = match &self.method {
             // Groups are disjoint: each quota is met from its own group.
             Method::Stratified { quotas, .. } => (quotas.iter().sum(), quotas.clone()),
             method => {
                 let budget = match self.budget {
-                    Budget::Rows(n) => n,
+                    Budget::Fraction(_) if by_cost => self.budget.resolve(self.total_cost(state).await?),
                     Budget::Fraction(_) => self.budget.resolve(self.row_count(state).await?),
+                    budget => budget.resolve(0),
                 };
                 let weights = match method {
                     Method::PerDimension { weights: Some(w) } => w.clone(),
@@ -273,16 +281,18 @@ impl Selection {
         };
         // Room for rows that other dimensions take first; orthogonal
         // dimensions overlap little (ODiS reports < 2%).
-        let mut capacities: Vec<usize> = match self.method {
-            Method::PerDimension { .. } => quotas.iter().map(|&q| q as usize + q as usize / 4 + 256).collect(),
-            Method::Stratified { .. } => quotas.iter().map(|&q| q as usize).collect(),
-            _ => vec![budget as usize],
+        let mut capacities: Vec<Capacity> = match self.method {
+            Method::PerDimension { .. } if by_cost => quotas.iter().map(|&q| Capacity::Cost(q + q / 4 + 1)).collect(),
+            Method::PerDimension { .. } => quotas.iter().map(|&q| Capacity::Rows(q + q / 4 + 256)).collect(),
+            Method::Stratified { .. } => quotas.iter().map(|&q| Capacity::Rows(q)).collect(),
+            _ if by_cost => vec![Capacity::Cost(budget)],
+            _ => vec![Capacity::Rows(budget)],
         };
         let mut passes = 0;
         loop {
             passes += 1;
             let (candidates, scan) = self.gather(state, &capacities).await?;
-            match draft(budget, &quotas, &candidates) {
+            match draft(budget, &quotas, &candidates, by_cost) {
                 Ok(picks) => {
                     return Ok(Drafted {
                         quotas,
@@ -297,6 +307,21 @@ impl Selection {
                 Err(DraftError::DuplicateId(id)) => return Err(duplicate_id(self, &codec, &id)),
             }
         }
+    }
+
+    /// The sum of the cost column over the table (a fractional budget of
+    /// cost is a fraction of it): one read of that column.
+    async fn total_cost(&self, state: &SessionState) -> Result<u64> {
+        let cost = self.cost.as_ref().expect("a costed selection");
+        let mut stream = self.scan(state, Some(&vec![cost.index])).await?;
+        let mut total = 0u64;
+        while let Some(batch) = stream.next().await {
+            let values = datafusion::arrow::compute::cast(batch?.column(0), &DataType::Int64)?;
+            let values = values.as_primitive::<Int64Type>();
+            // Negative and NULL costs are reported by the candidate pass.
+            total = values.iter().flatten().fold(total, |t, v| t.saturating_add(v.max(0) as u64));
+        }
+        Ok(total)
     }
 }
 
@@ -333,6 +358,7 @@ struct DraftKey {
     table: Arc<dyn TableProvider>,
     id: usize,
     scores: Option<usize>,
+    cost: Option<usize>,
     budget: Budget,
     method: Method,
 }
@@ -343,6 +369,7 @@ impl DraftKey {
             table: Arc::clone(&selection.table),
             id: selection.id.index,
             scores: selection.scores.as_ref().map(|s| s.index),
+            cost: selection.cost.as_ref().map(|c| c.index),
             budget: selection.budget,
             method: selection.method.clone(),
         }
@@ -350,7 +377,7 @@ impl DraftKey {
 
     fn matches(&self, other: &DraftKey) -> bool {
         std::ptr::addr_eq(Arc::as_ptr(&self.table), Arc::as_ptr(&other.table))
-            && (self.id, self.scores, self.budget, &self.method) == (other.id, other.scores, other.budget, &other.method)
+            && (self.id, self.scores, self.cost, self.budget, &self.method) == (other.id, other.scores, other.cost, other.budget, &other.method)
     }
 }
 
@@ -697,6 +724,10 @@ pub fn report_schema() -> SchemaRef {
         Field::new("threshold", DataType::Float64, true),
         Field::new("overlap", DataType::Int64, false),
         Field::new("overlap_ratio", DataType::Float64, true),
+        Field::new("cost_quota", DataType::Int64, true),
+        Field::new("selected_cost", DataType::Int64, true),
+        Field::new("overlap_cost", DataType::Int64, true),
+        Field::new("overlap_cost_ratio", DataType::Float64, true),
     ]))
 }
 
@@ -719,6 +750,10 @@ fn report_batch(schema: &SchemaRef, lines: &[DimensionReport]) -> Result<RecordB
             Arc::new(Float64Array::from_iter(lines.iter().map(|l| l.threshold))),
             Arc::new(Int64Array::from_iter_values(lines.iter().map(|l| l.overlap as i64))),
             Arc::new(Float64Array::from_iter(lines.iter().map(|l| l.overlap_ratio))),
+            Arc::new(Int64Array::from_iter(lines.iter().map(|l| l.cost.map(|c| c.quota as i64)))),
+            Arc::new(Int64Array::from_iter(lines.iter().map(|l| l.cost.map(|c| c.selected as i64)))),
+            Arc::new(Int64Array::from_iter(lines.iter().map(|l| l.cost.map(|c| c.overlap as i64)))),
+            Arc::new(Float64Array::from_iter(lines.iter().map(|l| l.cost.and_then(|c| c.overlap_ratio)))),
         ],
     )?)
 }
@@ -820,7 +855,7 @@ impl ExecutionPlan for ReportExec {
         let batch_schema = Arc::clone(&schema);
         let future = async move {
             let drafted = selection.draft(&state).await?;
-            let lines = report(&drafted.quotas, &drafted.dims, &drafted.picks);
+            let lines = report(&drafted.quotas, &drafted.dims, &drafted.picks, selection.cost.is_some());
             report_batch(&batch_schema, &lines)
         };
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, futures::stream::once(future))))

@@ -45,11 +45,12 @@ pub struct Column {
 impl<'a> Args<'a> {
     pub fn new(function: &'static str, exprs: &'a [Expr], session: &'a dyn Session, usage: &str, counts: &[usize]) -> Result<Self> {
         if !counts.contains(&exprs.len()) {
-            return Err(plan_err(format!(
-                "{function} takes {} arguments, got {}; usage: {usage}",
-                counts.iter().map(usize::to_string).collect::<Vec<_>>().join(" or "),
-                exprs.len()
-            )));
+            let counts: Vec<String> = counts.iter().map(usize::to_string).collect();
+            let counts = match counts.split_last() {
+                Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+                _ => counts.join(""),
+            };
+            return Err(plan_err(format!("{function} takes {counts} arguments, got {}; usage: {usage}", exprs.len())));
         }
         Ok(Self { function, exprs, session })
     }
@@ -187,6 +188,49 @@ impl<'a> Args<'a> {
         if !is_vector_type(column.field.data_type()) {
             return Err(plan_err(format!(
                 "{}: embedding column '{}' must be a list of numbers (e.g. the output of odis_score), got {}",
+                self.function,
+                column.field.name(),
+                column.field.data_type()
+            )));
+        }
+        Ok(column)
+    }
+
+    /// The optional `cost => 'column'` argument among those from `from` on,
+    /// and the positions of the others. DataFusion hands a table function
+    /// its arguments by position, without their names, so the cost column
+    /// is told from the others by being the one quoted name among them.
+    pub fn cost_and_rest(&self, from: usize, table: &str, schema: &SchemaRef) -> Result<(Option<Column>, Vec<usize>)> {
+        let mut cost = None;
+        let mut rest = Vec::new();
+        for position in from..self.len() {
+            let is_name = matches!(
+                self.literal(position, "cost", "'odis_tokens'"),
+                Ok(ScalarValue::Utf8(Some(_)) | ScalarValue::LargeUtf8(Some(_)) | ScalarValue::Utf8View(Some(_)))
+            );
+            if !is_name {
+                rest.push(position);
+            } else if cost.is_some() {
+                return Err(plan_err(format!("{}: two cost columns given; give one, e.g. cost => 'odis_tokens'", self.function)));
+            } else {
+                cost = Some(self.cost_column(position, table, schema)?);
+            }
+        }
+        Ok((cost, rest))
+    }
+
+    /// The optional cost column at `position`, the last argument.
+    pub fn cost(&self, position: usize, table: &str, schema: &SchemaRef) -> Result<Option<Column>> {
+        (position < self.len()).then(|| self.cost_column(position, table, schema)).transpose()
+    }
+
+    /// A column of what each row costs: non-negative integers (tokens,
+    /// bytes; e.g. token_count's output).
+    pub fn cost_column(&self, position: usize, table: &str, schema: &SchemaRef) -> Result<Column> {
+        let column = self.column(position, "cost", table, schema)?;
+        if !column.field.data_type().is_integer() {
+            return Err(plan_err(format!(
+                "{}: cost column '{}' must hold integers (tokens or bytes per row, e.g. token_count(text, 'approx')), got {}",
                 self.function,
                 column.field.name(),
                 column.field.data_type()

@@ -12,16 +12,16 @@ use crate::select::table_args::Args;
 use crate::select::top_k_per_dim::SELECTION_SECTION;
 
 pub const NAME: &str = "top_k_average";
-const USAGE: &str = "top_k_average('table', 'id_column', 'scores_column', budget)";
+const USAGE: &str = "top_k_average('table', 'id_column', 'scores_column', budget [, cost => 'cost_column'])";
 
 pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     Documentation::builder(
         SELECTION_SECTION,
-        r#"Baseline "PC average-top": the `budget` rows with the highest mean of their scores (ties: id ascending). Rows whose vector is NULL or holds a non-finite score are not candidates. Returns the table's columns plus `odis_dim` (always 0), `odis_rank` (1 = best) and `odis_score` (the mean), ordered by odis_rank. This is the single-score selection that ODiS is compared against: it tends to collapse onto one kind of document."#,
+        r#"Baseline "PC average-top": the `budget` rows with the highest mean of their scores (ties: id ascending). Rows whose vector is NULL or holds a non-finite score are not candidates. Returns the table's columns plus `odis_dim` (always 0), `odis_rank` (1 = best) and `odis_score` (the mean), ordered by odis_rank. This is the single-score selection that ODiS is compared against: it tends to collapse onto one kind of document. With a cost column (`cost => 'tokens'`), the budget is an amount of that unit and rows are taken in this order while they fit, stopping at the first that does not (one passed over if it alone exceeds the budget), as top_k_per_dim does for one dimension."#,
         USAGE,
     )
     .with_sql_example("```sql\n> SELECT * FROM top_k_average('scored', 'id', 'pc', 0.1);\n```")
-    .with_argument("table, id_column, scores_column, budget", "As for top_k_per_dim.")
+    .with_argument("table, id_column, scores_column, budget, cost", "As for top_k_per_dim.")
     .with_related_udf("top_k_per_dim")
     .with_related_udf("sample_by_average")
     .with_related_udf("sample_uniform")
@@ -34,13 +34,14 @@ pub struct TopKAverageFunc;
 
 impl TableFunctionImpl for TopKAverageFunc {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let args = Args::new(NAME, args.exprs(), args.session(), USAGE, &[4])?;
+        let args = Args::new(NAME, args.exprs(), args.session(), USAGE, &[4, 5])?;
         let (table_name, table) = args.table(0)?;
         let schema = table.schema();
         let selection = Selection {
             function: NAME,
             id: args.id_column(1, &table_name, &schema)?,
             scores: Some(args.scores_column(2, &table_name, &schema)?),
+            cost: args.cost(4, &table_name, &schema)?,
             budget: args.budget(3)?,
             method: Method::AverageTop,
             table_name,

@@ -4,14 +4,14 @@
 use std::sync::{Arc, LazyLock};
 
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{DocSection, Documentation};
 
 use crate::select::selection_plan::{Method, Selection, SelectionTable};
 use crate::select::table_args::Args;
 
 pub const NAME: &str = "top_k_per_dim";
-const USAGE: &str = "top_k_per_dim('table', 'id_column', 'scores_column', budget [, weights])";
+const USAGE: &str = "top_k_per_dim('table', 'id_column', 'scores_column', budget [, weights] [, cost => 'cost_column'])";
 
 pub(crate) const SELECTION_SECTION: DocSection = DocSection {
     include: true,
@@ -31,6 +31,8 @@ Semantics, exactly:
 - the draft goes in rounds, d = 0, 1, ..., D−1 in turn: each dimension below its quota takes its best candidate that no dimension has taken yet; when no dimension below quota can take more and fewer than B rows are taken, it continues round-robin over every dimension with untaken candidates, ignoring quotas, until B rows are taken or none are left.
 So the result has exactly min(B, candidate rows) rows, none twice, and is the same whatever the partitioning.
 
+With a cost column (`cost => 'odis_tokens'`: non-negative integers per row, such as token_count's), B is an amount of that unit (an integer, or a fraction of the column's total over the table), the quotas split it the same way, and a row costs its value instead of 1: in phase 1 a dimension takes its next untaken candidate only if it fits in what is left of its quota, passes over a candidate that alone exceeds its quota (another dimension may take it), and stops at the first other one that does not fit, so each dimension's selection is a prefix of its ranking and ends within one row's cost of its quota. A row two dimensions rank high is taken, and paid for, once, by the first to reach it. Phase 2 runs only when a dimension ran out of candidates with quota left: round-robin, each dimension while its next candidate fits in what is left of B. A NULL or negative cost is an error.
+
 One pass reads only the id and scores columns into bounded per-dimension heaps (memory grows with the budget, not the table); if overlap between dimensions uses up a heap, the pass is repeated with larger heaps, so the result is always exact. A second pass fetches the selected rows, reading only the columns the query uses: by position when the table reads its rows in the same order every time (Parquet and other files, memory tables, projections and filters of them; each row's id is checked), otherwise by id. The table must be registered (CREATE EXTERNAL TABLE or CREATE VIEW); ids must be unique and non-NULL: an id on two rows that both reach the candidate lists, or (when fetching by id) that is selected, is an error."#,
         USAGE,
     )
@@ -41,6 +43,7 @@ One pass reads only the id and scores columns into bounded per-dimension heaps (
     SELECT docs.*, pca_project(s, m.model) AS pc FROM docs, m;
 > SELECT id, odis_dim, odis_rank, odis_score FROM top_k_per_dim('scored', 'id', 'pc', 0.1);
 > SELECT * FROM top_k_per_dim('scored', 'id', 'pc', 1000, [2, 1, 1, 1]);
+> SELECT * FROM top_k_per_dim('scored', 'id', 'pc', 500000, cost => 'tokens');
 ```"#,
     )
     .with_argument("table", "Name of a registered table or view, quoted: 'docs'.")
@@ -48,6 +51,7 @@ One pass reads only the id and scores columns into bounded per-dimension heaps (
     .with_argument("scores_column", "Name of a column holding a list of D scores per row, e.g. pca_project's output.")
     .with_argument("budget", "Rows to select: an integer >= 1, or a fraction of the table's rows in (0, 1).")
     .with_argument("weights", "Optional list of D non-negative numbers, not all zero, that split the budget; default equal.")
+    .with_argument("cost", "Optional name of a column of non-negative integers, each row's cost (tokens, bytes): the budget is then spent in that unit. Written `cost => 'odis_tokens'` or as a quoted name after the budget.")
     .with_related_udf("top_k_per_dim_report")
     .with_related_udf("top_k_average")
     .with_related_udf("sample_by_average")
@@ -61,19 +65,25 @@ pub struct TopKPerDimFunc;
 
 /// Resolves the arguments shared with `top_k_per_dim_report`.
 pub(crate) fn per_dimension_selection(function: &'static str, usage: &str, args: &TableFunctionArgs) -> Result<Selection> {
-    let args = Args::new(function, args.exprs(), args.session(), usage, &[4, 5])?;
+    let args = Args::new(function, args.exprs(), args.session(), usage, &[4, 5, 6])?;
     let (table_name, table) = args.table(0)?;
     let schema = table.schema();
     let id = args.id_column(1, &table_name, &schema)?;
     let scores = args.scores_column(2, &table_name, &schema)?;
     let budget = args.budget(3)?;
-    let weights = if args.len() == 5 { Some(args.weights(4)?) } else { None };
+    let (cost, rest) = args.cost_and_rest(4, &table_name, &schema)?;
+    let weights = match rest[..] {
+        [] => None,
+        [at] => Some(args.weights(at)?),
+        _ => return Err(DataFusionError::Plan(format!("{function}: give weights once; usage: {usage}"))),
+    };
     Ok(Selection {
         function,
         table_name,
         table,
         id,
         scores: Some(scores),
+        cost,
         budget,
         method: Method::PerDimension { weights },
     })

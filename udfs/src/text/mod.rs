@@ -14,6 +14,8 @@
 //! - [`shingles`]: the normal form and the word n-gram shingles the
 //!   duplicate detectors read.
 //! - [`columns`]: reading a text argument of any Arrow string type.
+//! - [`token_count`]: a text's tokens under a HuggingFace tokenizer (or the
+//!   `approx` estimate), the unit of token budgets.
 
 pub mod columns;
 pub mod intern;
@@ -22,6 +24,7 @@ pub mod python_str;
 pub mod sentences;
 pub mod shingles;
 pub mod spacy_words;
+pub mod token_count;
 pub mod words;
 
 /// Characters (code points) of `s`, without decoding an ASCII string.
