@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int64Type;
 use odis::Engine;
-use odis::select::{Budget, Dedup, ScoreSource, SelectOptions, Scaling};
+use odis::select::{Budget, Dedup, SelectOptions};
 use odis::udfs::text::shingles::{ShingleScratch, for_each_shingle};
 
 /// The bundled corpus with 25% junk and 9% copies.
@@ -81,28 +81,7 @@ fn true_copies(rows: &[(i64, Option<String>, Option<i64>)]) -> HashMap<i64, i64>
 }
 
 fn options(input: &Path, out: &Path, dedup: Dedup) -> SelectOptions {
-    SelectOptions {
-        input: input.display().to_string(),
-        text_column: "text".into(),
-        id_column: "id".into(),
-        budget: Budget::Fraction(0.1),
-        components: 4,
-        scores: ScoreSource::Ratings,
-        filter: "default".into(),
-        dedup,
-        scaling: Scaling::Rank,
-        diversity: None,
-        out: out.to_path_buf(),
-        out_files: None,
-        work_dir: None,
-        keep_work: false,
-        shard_bytes: odis::select::work_dir::SHARD_BYTES,
-        report: None,
-        embed: None,
-        method: Default::default(),
-        clusters: 64,
-        tokenizer: None,
-    }
+    SelectOptions { dedup, ..common::select_options(&input.display().to_string(), out) }
 }
 
 /// Selected documents that repeat another selected one: (redundant rows,

@@ -10,35 +10,14 @@ use common::{AWS_VARS, MotoS3, ObjectStoreServer, odis, run};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Float64Type, Int32Type, Int64Type};
 use odis::Engine;
-use odis::select::{Budget, ScoreSource, SelectOptions, select};
+use odis::select::{Budget, SelectOptions, select};
 
 fn corpus() -> String {
     common::repo_root().join("sql/data/corpus.parquet").display().to_string()
 }
 
 fn options(out: &Path) -> SelectOptions {
-    SelectOptions {
-        input: corpus(),
-        text_column: "text".into(),
-        id_column: "id".into(),
-        budget: Budget::Fraction(0.1),
-        components: 4,
-        scores: ScoreSource::Ratings,
-        filter: "default".into(),
-        dedup: Default::default(),
-        scaling: odis::select::Scaling::Rank,
-        diversity: None,
-        out: out.to_path_buf(),
-        out_files: None,
-        work_dir: None,
-        keep_work: false,
-        shard_bytes: odis::select::work_dir::SHARD_BYTES,
-        report: Some(out.with_file_name("report.html")),
-        embed: None,
-        method: Default::default(),
-        clusters: 64,
-        tokenizer: None,
-    }
+    SelectOptions { report: Some(out.with_file_name("report.html")), ..common::select_options(&corpus(), out) }
 }
 
 async fn query(engine: &Engine, sql: &str) -> Vec<RecordBatch> {
@@ -118,10 +97,11 @@ async fn selection_on_the_bundled_corpus_is_orthogonal_diverse_and_reported() {
     ids.dedup();
     assert_eq!(ids.len(), rows.len(), "a document was selected twice");
 
-    // Every original column is kept, plus the four odis columns.
+    // Every original column is kept, plus the five odis columns
+    // (odis_tokens NULL: no tokenizer was given).
     let columns = query(&engine, &format!("SELECT * FROM '{}' LIMIT 1", out.display())).await;
     let names: Vec<String> = columns[0].schema().fields().iter().map(|f| f.name().clone()).collect();
-    assert_eq!(names, ["id", "source", "title", "text", "odis_method", "odis_dim", "odis_rank", "odis_score"]);
+    assert_eq!(names, ["id", "source", "title", "text", "odis_method", "odis_dim", "odis_rank", "odis_score", "odis_tokens"]);
 
     // The components are uncorrelated on the documents the PCA was fitted
     // on: those that pass the filter, but the copies dedup removed (found

@@ -11,7 +11,7 @@ use common::{odis, run};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use odis::Engine;
-use odis::select::{Budget, ScoreSource, SelectOptions, SelectReport, SelectionMethod, Tokenizer, select};
+use odis::select::{Budget, SelectOptions, SelectReport, SelectionMethod, Tokenizer, select};
 
 fn corpus() -> PathBuf {
     common::repo_root().join("sql/data/corpus.parquet")
@@ -23,28 +23,7 @@ fn tokenizer_dir() -> PathBuf {
 }
 
 fn options(out: &Path, budget: Budget, tokenizer: Tokenizer) -> SelectOptions {
-    SelectOptions {
-        input: corpus().display().to_string(),
-        text_column: "text".into(),
-        id_column: "id".into(),
-        budget,
-        components: 4,
-        scores: ScoreSource::Ratings,
-        filter: "default".into(),
-        dedup: Default::default(),
-        scaling: odis::select::Scaling::Rank,
-        diversity: None,
-        out: out.to_path_buf(),
-        out_files: None,
-        work_dir: None,
-        keep_work: false,
-        shard_bytes: odis::select::work_dir::SHARD_BYTES,
-        report: None,
-        embed: None,
-        method: Default::default(),
-        clusters: 64,
-        tokenizer: Some(tokenizer),
-    }
+    SelectOptions { budget, tokenizer: Some(tokenizer), ..common::select_options(&corpus().display().to_string(), out) }
 }
 
 async fn query(engine: &Engine, sql: &str) -> Vec<RecordBatch> {

@@ -73,7 +73,10 @@ pub fn text(report: &SelectReport, options: &SelectOptions) -> String {
         let _ = writeln!(out, "  {c:>2}  {:>8.1}%  {}", 100.0 * report.explained_variance_ratio[c], loadings.join(", "));
     }
     if options.method == SelectionMethod::Odis {
-        let _ = writeln!(out, "\n  pc     quota  selected   threshold  overlap");
+        // With a cost budget, a component's quota is in tokens (or bytes):
+        // the rows column is then its raw top list, what it would take alone.
+        let rows = if report.dimensions.iter().any(|d| d.cost.is_some()) { "raw top" } else { "quota" };
+        let _ = writeln!(out, "\n  pc  {rows:>8}  selected   threshold  overlap");
         for d in &report.dimensions {
             let threshold = d.threshold.map_or("-".to_string(), |t| format!("{t:.4}"));
             let ratio = d.overlap_ratio.map_or("-".to_string(), |r| format!("{:.2}%", 100.0 * r));
