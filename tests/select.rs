@@ -198,7 +198,11 @@ fn the_sql_script_and_the_command_agree() {
         "-f", script.to_str().unwrap(),
     ]));
     out.ok();
-    assert!(out.stdout.contains("\ndim,quota,selected,threshold,overlap,overlap_ratio\n"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("\ndim,quota,selected,threshold,overlap,overlap_ratio,cost_quota,selected_cost,overlap_cost,overlap_cost_ratio\n"),
+        "{}",
+        out.stdout
+    );
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (a, b) = rt.block_on(async { (selection(&home.join("a.parquet")).await, selection(&home.join("b.parquet")).await) });
     assert_eq!(a.len(), 700);

@@ -28,9 +28,8 @@ pub const APPROX: &str = "approx";
 /// GPT-2-style BPE vocabularies averages about four).
 pub const APPROX_BYTES_PER_TOKEN: usize = 4;
 
-/// Texts tokenised together: enough for the tokenizer's threads, few enough
-/// that their encodings stay small.
-const CHUNK: usize = 256;
+/// Texts counted by one task of the thread pool.
+const CHUNK: usize = 64;
 
 const BUDGET_SECTION: DocSection = DocSection {
     include: true,
@@ -65,8 +64,164 @@ pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
 /// How a text is counted.
 #[derive(Debug, Clone)]
 enum Counter {
-    Tokenizer(Arc<Tokenizer>),
+    Tokenizer(Arc<Loaded>),
     Approx,
+}
+
+/// How a tokenizer's count of a text may be taken in pieces, each piece's
+/// count kept in a cache: in web text most pieces are words met before, so
+/// counting costs a split and a lookup instead of the tokenizer's whole
+/// pipeline (normalisation with alignments, pre-tokenisation, the model,
+/// an encoding), which is several times the rest of pass 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pieces {
+    /// No split is known to keep the count: the whole text, every time.
+    Whole,
+    /// The count is the sum over the runs between ASCII spaces, tabs and
+    /// line breaks: the normalizer works char by char and the
+    /// pre-tokenizer ends every pre-token at whitespace.
+    Words,
+    /// As `Words`, and each ASCII punctuation character is a piece of its
+    /// own (BERT's pre-tokenizer isolates it), for a normalizer that
+    /// composes nothing (a composition could join one to the next char).
+    WordsAndPunctuation,
+}
+
+/// A tokenizer read for counting.
+#[derive(Debug)]
+pub struct Loaded {
+    tokenizer: Tokenizer,
+    pieces: Pieces,
+    /// Added tokens' contents: a text holding one is counted whole when
+    /// punctuation splits pieces (`[CLS]` would split).
+    added: Vec<String>,
+    /// Tells the pieces cached for one tokenizer from another's.
+    id: u64,
+}
+
+impl Loaded {
+    fn new(tokenizer: Tokenizer) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let added: Vec<tokenizers::AddedToken> = tokenizer.get_added_tokens_decoder().into_values().collect();
+        let pieces = pieces_of(&tokenizer, &added);
+        Loaded {
+            tokenizer,
+            pieces,
+            added: added.into_iter().map(|a| a.content).collect(),
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    /// The tokens of `text` through the whole pipeline.
+    fn whole(&self, text: &str) -> Result<i64> {
+        let encoding = self
+            .tokenizer
+            .encode_fast(text, false)
+            .map_err(|e| DataFusionError::Execution(format!("{NAME}: tokenizing failed: {e}")))?;
+        Ok(encoding.len() as i64)
+    }
+
+    fn count(&self, text: &str) -> Result<i64> {
+        let split_punctuation = match self.pieces {
+            Pieces::Whole => return self.whole(text),
+            Pieces::WordsAndPunctuation if self.added.iter().any(|a| text.contains(a.as_str())) => return self.whole(text),
+            Pieces::WordsAndPunctuation => true,
+            Pieces::Words => false,
+        };
+        PIECE_COUNTS.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            let (owner, cache) = &mut *cell;
+            if *owner != self.id || cache.len() > PIECE_CACHE_LIMIT {
+                cache.clear();
+                *owner = self.id;
+            }
+            let mut piece = |piece: &str| -> Result<i64> {
+                if let Some(&n) = cache.get(piece) {
+                    return Ok(n as i64);
+                }
+                let n = self.whole(piece)?;
+                cache.insert(piece.into(), n as u32);
+                Ok(n)
+            };
+            let mut total = 0;
+            for word in text.split([' ', '\t', '\n', '\r']).filter(|w| !w.is_empty()) {
+                if !split_punctuation {
+                    total += piece(word)?;
+                    continue;
+                }
+                let mut start = 0;
+                for (at, byte) in word.bytes().enumerate() {
+                    if byte.is_ascii_punctuation() {
+                        if start < at {
+                            total += piece(&word[start..at])?;
+                        }
+                        total += piece(&word[at..at + 1])?;
+                        start = at + 1;
+                    }
+                }
+                if start < word.len() {
+                    total += piece(&word[start..])?;
+                }
+            }
+            Ok(total)
+        })
+    }
+}
+
+/// Pieces cached per thread (the counting threads of one session share a
+/// tokenizer; no lock between them), up to this many before the cache starts
+/// again: about 64 MiB a thread.
+const PIECE_CACHE_LIMIT: usize = 1 << 20;
+
+thread_local! {
+    static PIECE_COUNTS: std::cell::RefCell<(u64, foldhash::HashMap<Box<str>, u32>)> = std::cell::RefCell::new((0, Default::default()));
+}
+
+/// Which pieces `tokenizer` may count a text in (see [`Pieces`]).
+fn pieces_of(tokenizer: &Tokenizer, added: &[tokenizers::AddedToken]) -> Pieces {
+    use tokenizers::normalizers::NormalizerWrapper as N;
+    use tokenizers::pre_tokenizers::PreTokenizerWrapper as P;
+    // Char by char (composition aside), never joining across whitespace.
+    fn per_char(n: &N) -> bool {
+        match n {
+            N::BertNormalizer(_) | N::StripNormalizer(_) | N::StripAccents(_) | N::Lowercase(_) => true,
+            N::NFC(_) | N::NFD(_) | N::NFKC(_) | N::NFKD(_) => true,
+            N::Sequence(sequence) => sequence.as_ref().iter().all(per_char),
+            _ => false,
+        }
+    }
+    fn composes(n: &N) -> bool {
+        match n {
+            N::NFC(_) | N::NFKC(_) => true,
+            N::Sequence(sequence) => sequence.as_ref().iter().any(composes),
+            _ => false,
+        }
+    }
+    // Every pre-token ends at whitespace; later steps split pre-tokens only.
+    fn ends_at_whitespace(p: &P) -> bool {
+        matches!(p, P::BertPreTokenizer(_) | P::Whitespace(_) | P::WhitespaceSplit(_))
+    }
+    fn splits_within(p: &P) -> bool {
+        ends_at_whitespace(p) || matches!(p, P::Punctuation(_) | P::Digits(_) | P::UnicodeScripts(_))
+    }
+    let normalizer = tokenizer.get_normalizer();
+    if !normalizer.is_none_or(per_char) {
+        return Pieces::Whole;
+    }
+    // An added token that could span a piece boundary, take whitespace
+    // with it, or match only after normalisation keeps texts whole.
+    if added.iter().any(|a| a.lstrip || a.rstrip || a.normalized || a.content.contains([' ', '\t', '\n', '\r'])) {
+        return Pieces::Whole;
+    }
+    match tokenizer.get_pre_tokenizer() {
+        Some(P::BertPreTokenizer(_)) if !normalizer.is_some_and(composes) => Pieces::WordsAndPunctuation,
+        Some(p) if ends_at_whitespace(p) => Pieces::Words,
+        Some(P::Sequence(sequence)) => match sequence.as_ref() {
+            [first, rest @ ..] if ends_at_whitespace(first) && rest.iter().all(splits_within) => Pieces::Words,
+            _ => Pieces::Whole,
+        },
+        _ => Pieces::Whole,
+    }
 }
 
 /// A tokenizer file as read: its size and modified time, so that a file
@@ -77,7 +232,7 @@ type Stamp = (u64, Option<std::time::SystemTime>);
 pub struct TokenCountFunc {
     signature: Signature,
     models: Arc<ModelRegistry>,
-    loaded: Mutex<HashMap<PathBuf, (Stamp, Arc<Tokenizer>)>>,
+    loaded: Mutex<HashMap<PathBuf, (Stamp, Arc<Loaded>)>>,
 }
 
 impl PartialEq for TokenCountFunc {
@@ -153,7 +308,7 @@ impl TokenCountFunc {
                 return Ok(Counter::Tokenizer(Arc::clone(tokenizer)));
             }
         }
-        let tokenizer = Arc::new(load_tokenizer(&file)?);
+        let tokenizer = Arc::new(Loaded::new(load_tokenizer(&file)?));
         loaded.insert(key, (stamp, Arc::clone(&tokenizer)));
         Ok(Counter::Tokenizer(tokenizer))
     }
@@ -175,21 +330,14 @@ pub fn approx_tokens(text: &str) -> i64 {
 }
 
 fn count(counter: &Counter, texts: &[Option<&str>]) -> Result<Int64Array> {
+    use rayon::prelude::*;
     let tokenizer = match counter {
         Counter::Approx => return Ok(texts.iter().map(|t| t.map(approx_tokens)).collect()),
         Counter::Tokenizer(tokenizer) => tokenizer,
     };
-    let mut counts: Vec<Option<i64>> = vec![None; texts.len()];
-    let present: Vec<usize> = (0..texts.len()).filter(|&i| texts[i].is_some()).collect();
-    for chunk in present.chunks(CHUNK) {
-        let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].expect("present")).collect();
-        let encodings = tokenizer
-            .encode_batch_fast(batch, false)
-            .map_err(|e| DataFusionError::Execution(format!("{NAME}: tokenizing failed: {e}")))?;
-        for (&i, encoding) in chunk.iter().zip(&encodings) {
-            counts[i] = Some(encoding.len() as i64);
-        }
-    }
+    // On the tokenizer's own thread pool, as its batch encoding runs.
+    let counts: Vec<Option<i64>> =
+        texts.par_iter().with_min_len(CHUNK).map(|text| text.map(|t| tokenizer.count(t)).transpose()).collect::<Result<_>>()?;
     Ok(Int64Array::from(counts))
 }
 
@@ -285,5 +433,71 @@ mod tests {
         let err = ctx.sql("SELECT token_count(text, text) FROM t").await.unwrap_err().to_string();
         assert!(err.contains("must be a string literal"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A BERT-style tokenizer.json (as MiniLM's), with `pre_tokenizer` and
+    /// `normalizer` swapped in.
+    fn bert_like(normalizer: &str, pre_tokenizer: &str) -> Tokenizer {
+        let vocab = r###"{"[UNK]":0,"[CLS]":1,"the":2,"##s":3,"a":4,"##b":5,",":6,".":7,"(":8,")":9,"cat":10,"##e":11,"é":12,"e":13,"b":14,"<":15,"'":16}"###;
+        let json = format!(
+            r###"{{"version":"1.0","truncation":null,"padding":null,
+            "added_tokens":[{{"id":1,"content":"[CLS]","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true}}],
+            "normalizer":{normalizer},"pre_tokenizer":{pre_tokenizer},"post_processor":null,"decoder":null,
+            "model":{{"type":"WordPiece","unk_token":"[UNK]","continuing_subword_prefix":"##","max_input_chars_per_word":100,"vocab":{vocab}}}}}"###
+        );
+        Tokenizer::from_bytes(json.as_bytes()).unwrap()
+    }
+
+    /// Texts that stress where pieces may be cut: punctuation runs, an added
+    /// token, accents and combining marks, CJK, controls, a composition.
+    fn tricky_texts() -> Vec<String> {
+        let mut texts: Vec<String> = [
+            "the cats, (a) b.", "[CLS] the [CLS]cat", "thes\tthe\n\nthe\r\n", "  leading and trailing  ", "",
+            "a\u{0}b a\u{000C}b a\u{000B}b", "café cafe\u{0301} CAFÉ", "中文the字", "<\u{0338} =\u{0338}", "it's 'quoted'",
+            "...,,,((()))", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa b",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        // And many seeded strings over an alphabet of those characters.
+        let alphabet: Vec<char> = "the cabs,.()' \t\n\u{0}\u{301}éÉ中<\u{338}[CLS]".chars().collect();
+        let mut state = 5u64;
+        for _ in 0..2000 {
+            let len = (state >> 60) as usize + 1;
+            let text: String = (0..len * 3)
+                .map(|_| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    alphabet[(state >> 33) as usize % alphabet.len()]
+                })
+                .collect();
+            texts.push(text);
+        }
+        texts
+    }
+
+    #[test]
+    fn counting_in_pieces_equals_counting_whole_texts() {
+        let bert = r#"{"type":"BertNormalizer","clean_text":true,"handle_chinese_chars":true,"strip_accents":null,"lowercase":true}"#;
+        let cases = [
+            (bert, r#"{"type":"BertPreTokenizer"}"#, Pieces::WordsAndPunctuation),
+            (bert, r#"{"type":"Whitespace"}"#, Pieces::Words),
+            ("null", r#"{"type":"WhitespaceSplit"}"#, Pieces::Words),
+            (r#"{"type":"NFC"}"#, r#"{"type":"BertPreTokenizer"}"#, Pieces::Words),
+            (
+                r#"{"type":"Sequence","normalizers":[{"type":"NFD"},{"type":"Lowercase"}]}"#,
+                r#"{"type":"Sequence","pretokenizers":[{"type":"WhitespaceSplit"},{"type":"Punctuation","behavior":"Isolated"}]}"#,
+                Pieces::Words,
+            ),
+            (bert, r#"{"type":"Metaspace","replacement":"▁","prepend_scheme":"always","split":true}"#, Pieces::Whole),
+            (r#"{"type":"Replace","pattern":{"String":" "},"content":"x"}"#, r#"{"type":"BertPreTokenizer"}"#, Pieces::Whole),
+        ];
+        let texts = tricky_texts();
+        for (normalizer, pre_tokenizer, expected) in cases {
+            let loaded = Loaded::new(bert_like(normalizer, pre_tokenizer));
+            assert_eq!(loaded.pieces, expected, "{normalizer} {pre_tokenizer}");
+            for text in &texts {
+                assert_eq!(loaded.count(text).unwrap(), loaded.whole(text).unwrap(), "{normalizer} {pre_tokenizer}: {text:?}");
+            }
+        }
     }
 }
