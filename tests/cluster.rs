@@ -235,6 +235,17 @@ async fn odis_select_on_the_cluster_equals_the_local_selection() {
     args.extend(["--cluster".to_string(), cluster.url.clone()]);
     run(odis(dir.path()).args(["--target-partitions", "4"]).args(args)).ok();
     assert_same_selection(&selected_rows(dir.path(), &again), &selected_rows(dir.path(), &local_out));
+    // A budget in tokens: the counts made on the executors, the same ids.
+    let in_tokens = |out: &Path| {
+        let mut args = select_args(&input, out);
+        args[4] = "300K tokens".into();
+        args.extend(["--tokenizer".to_string(), "approx".to_string()]);
+        args
+    };
+    let (local_tokens, remote_tokens) = (dir.path().join("local-tokens.parquet"), dir.path().join("cluster-tokens.parquet"));
+    run(odis(dir.path()).args(["--target-partitions", "4"]).args(in_tokens(&local_tokens))).ok();
+    run(odis(dir.path()).args(["--target-partitions", "4", "--cluster", &cluster.url]).args(in_tokens(&remote_tokens))).ok();
+    assert_same_selection(&selected_rows(dir.path(), &remote_tokens), &selected_rows(dir.path(), &local_tokens));
 }
 
 /// The corpus on S3 (the local S3 server), read by the executors with the

@@ -132,11 +132,25 @@ pub struct Sample {
     pub hashes: Vec<u64>,
     /// Row-major, `dims` values a row.
     pub values: Vec<f32>,
+    /// Once trimmed, the largest hash kept: a row hashed above it can never
+    /// be among the smallest, and is not stored at all.
+    floor: Option<u64>,
 }
+
+/// Rows over capacity the buffer holds before it is trimmed: a sixteenth,
+/// so that a partial sample stays within 1.07x the sample's memory (at
+/// k = 1024 and 384 dimensions a sample is 400 MB, and every partition
+/// holds one) while each trim (linear) is paid by capacity / 16 rows.
+const SLACK: usize = 16;
 
 impl Sample {
     pub fn new(capacity: usize, seed: u64) -> Self {
-        Sample { capacity, seed, dims: None, rows_seen: 0, hashes: Vec::new(), values: Vec::new() }
+        Sample { capacity, seed, dims: None, rows_seen: 0, hashes: Vec::new(), values: Vec::new(), floor: None }
+    }
+
+    /// Whether a row with this hash could still be kept.
+    pub fn may_keep(&self, hash: u64) -> bool {
+        self.floor.is_none_or(|floor| hash <= floor)
     }
 
     /// The row's hash: of its values' bits (little-endian), seeded.
@@ -156,7 +170,10 @@ impl Sample {
 
     /// Offers a row already hashed (`rows_seen` is the caller's to count).
     pub fn offer(&mut self, hash: u64, row: &[f32]) {
-        let limit = self.capacity + self.capacity / 4;
+        if !self.may_keep(hash) {
+            return;
+        }
+        let limit = self.capacity + self.capacity / SLACK;
         if self.hashes.capacity() == 0 {
             // Room for the whole sample at once, instead of doubling past it:
             // pages not yet written cost no memory.
@@ -165,8 +182,6 @@ impl Sample {
         }
         self.hashes.push(hash);
         self.values.extend_from_slice(row);
-        // A quarter over capacity before trimming: memory stays within 1.25×
-        // the sample while each trim (linear) is paid by capacity / 4 rows.
         if self.hashes.len() > limit {
             self.trim();
         }
@@ -199,6 +214,7 @@ impl Sample {
         }
         self.hashes.truncate(kept);
         self.values.truncate(kept * d);
+        self.floor = self.hashes.iter().max().copied();
     }
 
     /// The rows, by (hash, values): an order that depends on the rows
@@ -235,12 +251,38 @@ pub struct KMeansModel {
     pub iterations: u64,
 }
 
-/// The sample as a matrix, unit rows under the cosine metric (a zero row
-/// has no direction and stays zero: it was refused before).
-fn prepared(sample: &Sample, metric: Metric) -> Array2<f32> {
+/// The sample as a matrix in (hash, values) order, unit rows under the
+/// cosine metric (a zero row has no direction and stays zero: it was
+/// refused before). The rows are moved into order in place: the sample's
+/// memory becomes the matrix's, never two copies of it.
+fn prepared(sample: Sample, metric: Metric) -> Array2<f32> {
     let d = sample.dims.unwrap_or(0);
-    let values = sample.sorted_rows().into_iter().flat_map(|i| sample.values[i * d..(i + 1) * d].iter().copied()).collect();
-    let mut x = Array2::from_shape_vec((sample.len(), d), values).expect("n × d values");
+    let n = sample.len();
+    let order = sample.sorted_rows();
+    let mut values = sample.values;
+    drop(sample.hashes);
+    // Row i takes row order[i]: follow each cycle of the permutation once.
+    let mut placed = vec![false; n];
+    let mut held = vec![0f32; d];
+    for start in 0..n {
+        if placed[start] || order[start] == start {
+            placed[start] = true;
+            continue;
+        }
+        held.copy_from_slice(&values[start * d..(start + 1) * d]);
+        let mut at = start;
+        loop {
+            placed[at] = true;
+            let from = order[at];
+            if from == start {
+                values[at * d..(at + 1) * d].copy_from_slice(&held);
+                break;
+            }
+            values.copy_within(from * d..(from + 1) * d, at * d);
+            at = from;
+        }
+    }
+    let mut x = Array2::from_shape_vec((n, d), values).expect("n × d values");
     if metric == Metric::Cosine {
         for mut row in x.rows_mut() {
             let norm = row.iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>().sqrt();
@@ -423,7 +465,7 @@ fn lloyd(x: ArrayView2<f32>, k: usize, spec: &KMeansSpec, rng: &mut u64, toleran
 
 /// Fits `k` centroids to the sample: `n_init` seeded runs, the least
 /// inertia winning (ties: the earlier run).
-pub fn fit(sample: &Sample, k: usize, spec: &KMeansSpec) -> Result<KMeansModel, String> {
+pub fn fit(sample: Sample, k: usize, spec: &KMeansSpec) -> Result<KMeansModel, String> {
     let d = sample.dims.unwrap_or(0);
     if sample.len() < k {
         return Err(format!(
@@ -431,6 +473,7 @@ pub fn fit(sample: &Sample, k: usize, spec: &KMeansSpec) -> Result<KMeansModel, 
             sample.len()
         ));
     }
+    let (n_rows, sample_rows) = (sample.rows_seen, sample.len() as u64);
     let x = prepared(sample, spec.metric);
     // scikit-learn's tolerance: tol times the mean variance per dimension.
     let n = x.nrows() as f64;
@@ -458,8 +501,8 @@ pub fn fit(sample: &Sample, k: usize, spec: &KMeansSpec) -> Result<KMeansModel, 
         k,
         dims: d,
         centroids: centroids.into_raw_vec_and_offset().0,
-        n_rows: sample.rows_seen,
-        sample_rows: sample.len() as u64,
+        n_rows,
+        sample_rows,
         inertia,
         iterations,
     })
@@ -504,7 +547,7 @@ mod tests {
     fn finds_separated_blobs() {
         let centres = [[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]];
         let sample = blobs(&centres, 200);
-        let model = fit(&sample, 3, &KMeansSpec { metric: Metric::L2, ..KMeansSpec::default() }).unwrap();
+        let model = fit(sample.clone(), 3, &KMeansSpec { metric: Metric::L2, ..KMeansSpec::default() }).unwrap();
         for c in centres {
             let found = model.centroids.chunks_exact(2).any(|m| (m[0] - c[0]).abs() < 0.1 && (m[1] - c[1]).abs() < 0.1);
             assert!(found, "no centroid near {c:?}: {:?}", model.centroids);
@@ -536,6 +579,6 @@ mod tests {
     #[test]
     fn too_few_rows_for_k_is_an_error() {
         let sample = blobs(&[[0.0, 0.0]], 2);
-        assert!(fit(&sample, 3, &KMeansSpec::default()).unwrap_err().contains("need at least 3 rows"));
+        assert!(fit(sample, 3, &KMeansSpec::default()).unwrap_err().contains("need at least 3 rows"));
     }
 }

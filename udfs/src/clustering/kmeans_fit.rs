@@ -149,7 +149,11 @@ impl Accumulator for KMeansFitAccumulator {
         if self.sample.is_empty() {
             return Ok(ScalarValue::try_from(model_type())?);
         }
-        let model = kmeans::fit(&self.sample, self.k, &self.spec).map_err(|e| DataFusionError::Execution(format!("{NAME}: {e}")))?;
+        // The sample becomes the training matrix (not copied), and the
+        // accumulator is done with it.
+        let empty = kmeans::Sample::new(self.sample.capacity, self.sample.seed);
+        let sample = std::mem::replace(&mut self.sample, empty);
+        let model = kmeans::fit(sample, self.k, &self.spec).map_err(|e| DataFusionError::Execution(format!("{NAME}: {e}")))?;
         model_scalar(&model)
     }
 

@@ -42,7 +42,12 @@ pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
         BUDGET_SECTION,
         "The number of tokens `text` is under a HuggingFace tokenizer (`tokenizer.json`): no special tokens \
          added, no truncation, no padding, so the count is what the text adds to a training set. The tokenizer is \
-         read once per session and tokenises each batch on all cores. `approx` instead estimates \
+         read once per session and counts each batch on all cores. Where its normalizer works char by char and its \
+         pre-tokenizer ends every pre-token at whitespace (BERT-style WordPiece tokenizers such as MiniLM's; the \
+         Whitespace and WhitespaceSplit pre-tokenizers), a text's count is the sum of its words' counts (with BERT's \
+         pre-tokenizer, of its words' and punctuation's), each kept in a cache: the same count, without running the \
+         whole pipeline on every text. Other tokenizers (byte-level BPE, SentencePiece) tokenise whole texts, several \
+         times slower. `approx` instead estimates \
          ceil(UTF-8 bytes / 4) without a tokenizer: an estimate, named as one wherever odis reports it. \
          NULL text gives NULL.",
         "token_count(text, tokenizer)",
