@@ -102,14 +102,12 @@ fn check_token_options(options: &SelectOptions) -> Result<()> {
                 o.budget, o.tokenizer, o.tokenizer, o.model
             )
         })),
-        Some(Tokenizer::File(path)) => {
-            let file = if path.is_dir() { path.join(odis_udfs::score::model::TOKENIZER_FILE) } else { path.clone() };
-            if file.is_file() {
-                odis_udfs::text::token_count::load_tokenizer(&file).map(|_| ()).map_err(|e| {
-                    let e = e.to_string();
-                    wrong(SelectOption::Tokenizer, move |o| format!("{} {}: {e}", o.tokenizer, file.display()))
-                })
-            } else {
+        Some(tokenizer) => match (tokenizer.file(), &tokenizer) {
+            (Some(file), _) if file.is_file() => odis_udfs::text::token_count::load_tokenizer(&file).map(|_| ()).map_err(|e| {
+                let e = e.to_string();
+                wrong(SelectOption::Tokenizer, move |o| format!("{} {}: {e}", o.tokenizer, file.display()))
+            }),
+            (Some(_), Tokenizer::File(path)) => {
                 let shown = path.display().to_string();
                 let why = if path.is_dir() { "has no tokenizer.json" } else { "does not exist" };
                 Err(wrong(SelectOption::Tokenizer, move |o| {
@@ -120,7 +118,8 @@ fn check_token_options(options: &SelectOptions) -> Result<()> {
                     )
                 }))
             }
-        }
+            _ => Ok(()),
+        },
         _ => Ok(()),
     }
 }

@@ -55,6 +55,16 @@ pub enum Tokenizer {
 }
 
 impl Tokenizer {
+    /// The tokenizer.json a path names: the file itself, or the one in the
+    /// model directory (`None` for `approx`).
+    pub fn file(&self) -> Option<PathBuf> {
+        match self {
+            Tokenizer::Approx => None,
+            Tokenizer::File(path) if path.is_dir() => Some(path.join(odis_udfs::score::model::TOKENIZER_FILE)),
+            Tokenizer::File(path) => Some(path.clone()),
+        }
+    }
+
     /// What reports call the count: an estimate, or the tokenizer's.
     pub fn describe(&self) -> String {
         match self {

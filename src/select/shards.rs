@@ -14,7 +14,6 @@ use crate::error::{OdisError, Result};
 use crate::script_vars::escape_string as quote;
 use crate::select::options::{Progress, ScoreSource, SelectOptions};
 use crate::select::query::count;
-use crate::select::options::Tokenizer;
 use crate::select::work_dir::{self, InputFile, ScoringIdentity, WorkDir};
 
 /// The table pass 1's statement reads: the current shard's files.
@@ -68,13 +67,7 @@ pub(crate) async fn open_work_dir(engine: &Engine, options: &SelectOptions, path
         embedding: vars["embedding"].clone(),
         embed_files: options.embed.as_deref().map(work_dir::model_fingerprint).unwrap_or_default(),
         tokens: vars["tokens"].clone(),
-        tokenizer_files: match options.token_counter() {
-            Some(Tokenizer::File(path)) => {
-                let file = if path.is_dir() { path.join(odis_udfs::score::model::TOKENIZER_FILE) } else { path };
-                work_dir::file_fingerprint(&file)
-            }
-            _ => Vec::new(),
-        },
+        tokenizer_files: options.token_counter().and_then(|t| t.file()).map(|f| work_dir::file_fingerprint(&f)).unwrap_or_default(),
     };
     WorkDir::open(path, &options.input, identity, files, options.shard_bytes, options.work_dir.is_none())
 }

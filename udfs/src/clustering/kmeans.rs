@@ -149,7 +149,7 @@ impl Sample {
     }
 
     /// Whether a row with this hash could still be kept.
-    pub fn may_keep(&self, hash: u64) -> bool {
+    fn may_keep(&self, hash: u64) -> bool {
         self.floor.is_none_or(|floor| hash <= floor)
     }
 
