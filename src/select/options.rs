@@ -177,7 +177,10 @@ impl Dedup {
         }
         match self.minhash_spec() {
             Ok(Some(m)) => (
-                format!("text_minhash({text}, 'ngram={},bands={},rows={},seed={},bits={}')", m.ngram, m.bands, m.rows, m.seed, m.bits),
+                format!(
+                    "minhash_pack(text_minhash({text}, 'ngram={},bands={},rows={},seed={},bits={}'))",
+                    m.ngram, m.bands, m.rows, m.seed, m.bits
+                ),
                 m.to_string(),
             ),
             _ if *self == Dedup::Exact => (format!("text_fingerprint({text})"), "exact".into()),

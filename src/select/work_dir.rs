@@ -23,8 +23,8 @@ const MANIFEST: &str = "manifest.json";
 const LOCK: &str = "lock";
 const SHARDS: &str = "raw_scores";
 /// Bumped when the layout or the shards' schema changes (2: each kept
-/// document's bytes and tokens).
-const FORMAT: u32 = 2;
+/// document's bytes and tokens; 3: MinHash signatures packed).
+const FORMAT: u32 = 3;
 /// Small input files are scored together, up to this many bytes per shard
 /// by default: a shard is the unit of resumption, and one statement per
 /// tiny file would leave cores idle.
@@ -379,7 +379,7 @@ mod tests {
             scores: "quality_ratings_vector(\"text\")".into(),
             model_files: vec![],
             filter: "default".into(),
-            dedup: "text_minhash(\"text\", 'bits=8')".into(),
+            dedup: "minhash_pack(text_minhash(\"text\", 'bits=8'))".into(),
             embedding: "CAST(NULL AS REAL[])".into(),
             embed_files: vec![],
             tokens: "CAST(NULL AS BIGINT)".into(),

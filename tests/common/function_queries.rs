@@ -108,6 +108,14 @@ pub fn queries(model: &str) -> Vec<(&'static str, String)> {
         ),
         ("text_minhash", "SELECT id, text_minhash(text, 'bands=4,rows=2') AS m FROM docs WHERE id % 500 = 0 ORDER BY id".into()),
         ("minhash_bands", "SELECT id, minhash_bands(text_minhash(text)) AS b FROM docs WHERE id % 500 = 0 ORDER BY id".into()),
+        (
+            "minhash_pack",
+            "SELECT id, minhash_pack(text_minhash(text, 'bands=4,rows=2,bits=16')) AS p FROM docs WHERE id % 500 = 0 ORDER BY id".into(),
+        ),
+        (
+            "minhash_band",
+            "SELECT id, minhash_band(text_minhash(text, 'bands=4,rows=2'), 3, 'bands=4,rows=2') AS b FROM docs WHERE id % 500 = 0 ORDER BY id".into(),
+        ),
         ("near_duplicates", "SELECT id, duplicate_of, round(similarity, 9) AS s FROM near_duplicates('docs', 'id', 'text')".into()),
         (
             "odis_score",

@@ -69,6 +69,8 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
         dedup::text_fingerprint::text_fingerprint_udf(),
         dedup::text_minhash::text_minhash_udf(),
         dedup::minhash_bands::minhash_bands_udf(),
+        dedup::minhash_band::minhash_band_udf(),
+        dedup::minhash_pack::minhash_pack_udf(),
         clustering::kmeans_assign::kmeans_assign_udf(),
     ]
 }

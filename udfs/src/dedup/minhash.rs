@@ -272,12 +272,17 @@ pub fn corrected_jaccard(equal: usize, width: usize, bits: u32) -> f64 {
 /// mean (but for a 2^-64 chance) equal bands of one band number.
 pub fn band_keys(signature: &[u32], rows: usize, out: &mut Vec<u64>) {
     out.clear();
-    let mut bytes = Vec::with_capacity(4 * rows);
-    for (band, values) in signature.chunks_exact(rows).enumerate() {
-        bytes.clear();
-        bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-        out.push(xxhash_rust::xxh3::xxh3_64_with_seed(&bytes, band as u64));
+    out.extend((0..signature.len() / rows).map(|band| band_key(signature, rows, band)));
+}
+
+/// The key of band `band` (from 0) of `signature`: `band_keys(..)[band]`.
+pub fn band_key(signature: &[u32], rows: usize, band: usize) -> u64 {
+    let mut bytes = [0u8; 4 * MAX_HASHES];
+    let values = &signature[band * rows..(band + 1) * rows];
+    for (chunk, v) in bytes.chunks_exact_mut(4).zip(values) {
+        chunk.copy_from_slice(&v.to_le_bytes());
     }
+    xxhash_rust::xxh3::xxh3_64_with_seed(&bytes[..4 * rows], band as u64)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Redundancy, before selection: exact duplicates (`text_fingerprint`) and
-//! near duplicates (MinHash: `text_minhash`, `minhash_bands`, and the
-//! clusters of `near_duplicates`), and semantic duplicates in embedding
-//! space (`semantic_duplicates`, SemDeDup). Copies of a document get
+//! near duplicates (MinHash: `text_minhash`, `minhash_pack`, `minhash_bands`,
+//! `minhash_band`, and the clusters of `near_duplicates`), and semantic
+//! duplicates in embedding space (`semantic_duplicates`, SemDeDup). Copies of a document get
 //! (nearly) its ratings, so without this the top of a component repeats one
 //! document.
 
@@ -14,7 +14,9 @@ use datafusion::logical_expr::DocSection;
 use crate::dedup::minhash::MinHashSpec;
 
 pub mod minhash;
+pub mod minhash_band;
 pub mod minhash_bands;
+pub mod minhash_pack;
 pub mod near_duplicates;
 pub mod semantic_duplicates;
 pub mod text_fingerprint;
@@ -33,9 +35,11 @@ pub(crate) fn spec_argument(function: &str, value: Option<&ScalarValue>) -> Resu
     crate::spec::argument(function, value, &example, MinHashSpec::parse)
 }
 
-/// Whether a column's type can hold `text_minhash` signatures.
+/// Whether a column's type can hold `text_minhash` signatures (lists, or
+/// bytes from `minhash_pack`).
 pub(crate) fn is_signature_type(data_type: &DataType) -> bool {
     match data_type {
+        DataType::FixedSizeBinary(_) => true,
         DataType::FixedSizeList(f, _) | DataType::List(f) | DataType::LargeList(f) => {
             matches!(f.data_type(), DataType::UInt8 | DataType::UInt16 | DataType::UInt32)
         }
@@ -52,7 +56,8 @@ pub(crate) struct Signatures {
 
 impl Signatures {
     /// Reads `array` (a list column of unsigned values, as `text_minhash`
-    /// gives) whose non-NULL rows must have `spec`'s `bands × rows` values.
+    /// gives, or their bytes from `minhash_pack`) whose non-NULL rows must
+    /// have `spec`'s `bands × rows` values.
     pub(crate) fn read(function: &str, array: &ArrayRef, spec: &MinHashSpec) -> Result<Self> {
         let width = spec.hashes();
         let wrong = |what: String| {
@@ -60,6 +65,26 @@ impl Signatures {
                 "{function}: {what}; give the signatures text_minhash made with the same spec ({spec})"
             ))
         };
+        if let DataType::FixedSizeBinary(size) = array.data_type() {
+            // Packed: `spec.bits / 8` little-endian bytes per value.
+            let bytes = spec.bits as usize / 8;
+            if *size as usize != width * bytes {
+                return Err(wrong(format!(
+                    "a packed signature has {size} bytes, the spec asks for {width} values of {bytes} bytes ({} bytes)",
+                    width * bytes
+                )));
+            }
+            let packed = array.as_fixed_size_binary();
+            // A slice's bytes start at its first row (no separate offset).
+            let all = &packed.value_data()[..packed.len() * width * bytes];
+            let values: Vec<u32> = match bytes {
+                1 => all.iter().map(|&v| v as u32).collect(),
+                2 => all.chunks_exact(2).map(|v| u16::from_le_bytes([v[0], v[1]]) as u32).collect(),
+                _ => all.chunks_exact(4).map(|v| u32::from_le_bytes([v[0], v[1], v[2], v[3]])).collect(),
+            };
+            let valid = (0..packed.len()).map(|i| packed.is_valid(i)).collect();
+            return Ok(Signatures { values, width, valid });
+        }
         let (offsets, inner): (Vec<usize>, ArrayRef) = match array.data_type() {
             DataType::FixedSizeList(_, n) => {
                 let list = array.as_fixed_size_list();

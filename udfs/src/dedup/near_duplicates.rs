@@ -7,7 +7,9 @@
 //!    `text_minhash`), counted per key (a grouped count that spills under
 //!    the memory limit and shuffles on a cluster), and the rows of the keys
 //!    that more than one row holds (a join that builds those few keys). Only
-//!    (key, id) rows of candidates come back.
+//!    (key, id) rows of candidates come back. Over stored signatures this
+//!    runs one band at a time (`minhash_band`), so that a count holds one
+//!    band's keys, not all of them.
 //! 2. The candidates' signatures, by a join of the table with their ids (the
 //!    small side is built), computed for those rows alone.
 //! 3. Here: within each key's group, in id order, a row joins the first of
@@ -28,12 +30,12 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::SessionState;
 use datafusion::functions_aggregate::count::count_all;
 use datafusion::logical_expr::{Documentation, Expr};
-use datafusion::functions_nested::expr_fn::make_array;
 use datafusion::prelude::{SessionContext, col, ident, lit};
 use futures::StreamExt;
 
 use crate::client_table::{ClientJob, ClientTable, batch_stream};
 use crate::dedup::minhash::{MinHashSpec, corrected_jaccard};
+use crate::dedup::minhash_band::minhash_band_udf;
 use crate::dedup::minhash_bands::minhash_bands_udf;
 use crate::dedup::text_fingerprint::{WIDTH as FINGERPRINT_WIDTH, text_fingerprint_udf};
 use crate::dedup::text_minhash::text_minhash_udf;
@@ -60,7 +62,9 @@ pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
          (after case and spacing) are near duplicates with similarity 1. A NULL text is never a duplicate; empty \
          and word-less texts all share one signature, so they form one cluster. The same rows come back whatever \
          the partitioning, in (duplicate_of, id) order.\n\n\
-         `text_column` holds the texts, or signatures from `text_minhash` with the same spec (then no text is read). \
+         `text_column` holds the texts, or signatures from `text_minhash` with the same spec, as lists or packed by \
+         `minhash_pack` (then no text is read, and band keys are counted one band at a time, which holds a band's keys \
+         in memory instead of all of them: store signatures first for a large table). \
          `spec` is `text_minhash`'s (threshold=0.8, ngram=5, bands=14, rows=8, seed=1 by default: FineWeb's \
          setting), or 'exact' for exact duplicates only (equal `text_fingerprint`s; `text_column` may then hold \
          fingerprints). Ids must be non-NULL and orderable; an id on two rows of one cluster is an error.",
@@ -143,8 +147,29 @@ impl TableFunctionImpl for NearDuplicatesFunc {
                 text.field.name()
             )));
         }
+        if let (Mode::MinHash(spec), true) = (mode, precomputed) {
+            check_signature_width(text.field.name(), text_type, &spec)?;
+        }
         Ok(Arc::new(ClientTable(Arc::new(Dedup { table_name, table, id, text, precomputed, mode }))))
     }
+}
+
+/// A stored signature column whose type fixes its width must fit the spec:
+/// said here, at planning, rather than by the first batch read.
+fn check_signature_width(column: &str, data_type: &DataType, spec: &MinHashSpec) -> Result<()> {
+    let bytes = spec.bits as usize / 8;
+    let (found, expected, unit) = match data_type {
+        DataType::FixedSizeBinary(n) => (*n as usize, spec.hashes() * bytes, "bytes"),
+        DataType::FixedSizeList(_, n) => (*n as usize, spec.hashes(), "values"),
+        _ => return Ok(()),
+    };
+    if found == expected {
+        return Ok(());
+    }
+    Err(plan_err(format!(
+        "{NAME}: column '{column}' holds signatures of {found} {unit}, the spec ({spec}) asks for {expected}; give the spec \
+         the signatures were made with (its bands, rows and bits)"
+    )))
 }
 
 fn output_schema(id_type: &DataType) -> SchemaRef {
@@ -178,6 +203,12 @@ impl ClientJob for Dedup {
     async fn run(&self, state: SessionState, projection: Vec<usize>) -> Result<SendableRecordBatchStream> {
         batch_stream(self.clusters(state, &self.schema()).await?, &projection)
     }
+}
+
+/// A round's grouping key: one key per row, or a list of keys to unnest.
+enum Key {
+    One(Expr),
+    Each(Expr),
 }
 
 /// Union-find over dense indices, the smaller id winning a union so that a
@@ -216,11 +247,19 @@ impl Dedup {
         }
     }
 
-    /// The keys rows are grouped by: a fingerprint, or a signature's bands.
-    fn key_expr(&self) -> Expr {
+    /// The keys rows are grouped by, in rounds, each a grouped count of its
+    /// own: a fingerprint; over stored signatures, one band per round, so
+    /// that a round's count holds one band's keys (a fourteenth of them by
+    /// default), each round reading the signatures again, which is cheap;
+    /// over texts, all bands in one round (a list to unnest), as each round
+    /// would compute every signature again.
+    fn key_rounds(&self) -> Vec<Key> {
         match self.mode {
-            Mode::Exact => make_array(vec![self.signature_expr()]),
-            Mode::MinHash(spec) => minhash_bands_udf().call(vec![self.signature_expr(), lit(spec.to_string())]),
+            Mode::Exact => vec![Key::One(self.signature_expr())],
+            Mode::MinHash(spec) if self.precomputed => (1..=spec.bands)
+                .map(|band| Key::One(minhash_band_udf().call(vec![self.signature_expr(), lit(band as i64), lit(spec.to_string())])))
+                .collect(),
+            Mode::MinHash(spec) => vec![Key::Each(minhash_bands_udf().call(vec![self.signature_expr(), lit(spec.to_string())]))],
         }
     }
 
@@ -238,40 +277,45 @@ impl Dedup {
             )));
         }
 
-        // 1. The band keys more than one row holds (a grouped count: it
-        // spills under the memory limit), then those keys' rows (a join
-        // that builds the few keys). The keys are computed twice: from
-        // stored signatures that is cheap; over texts it is two MinHash
+        // 1. The keys more than one row holds (a grouped count: it spills
+        // under the memory limit), then those keys' rows (a join that builds
+        // the few keys), round by round. Each round computes its keys twice:
+        // from stored signatures that is cheap; over texts it is two MinHash
         // passes, and a table of text_minhash signatures saves one.
-        let keyed = |table: datafusion::dataframe::DataFrame| -> Result<datafusion::dataframe::DataFrame> {
-            table
-                .filter(text.clone().is_not_null())?
-                .select(vec![id.clone().alias("odis_id"), self.key_expr().alias("odis_key")])?
-                .unnest_columns(&["odis_key"])
-        };
-        let shared = keyed(table.clone())?
-            .aggregate(vec![col("odis_key")], vec![count_all().alias("odis_rows")])?
-            .filter(col("odis_rows").gt(lit(1i64)))?
-            .select(vec![col("odis_key").alias("odis_shared_key")])?;
-        // The shared keys on the left: the side a hash join builds.
-        let rows = shared
-            .join_on(keyed(table.clone())?, JoinType::Inner, [col("odis_shared_key").eq(col("odis_key"))])?
-            .select(vec![col("odis_key"), col("odis_id")])?;
         let mut candidates = Candidates::new(match self.mode {
             Mode::MinHash(spec) => SignatureStore::new(spec.hashes(), spec.bits),
             Mode::Exact => SignatureStore::default(),
         });
-        let mut stream = rows.execute_stream().await?;
         let mut key_codec = None;
-        while let Some(batch) = stream.next().await {
-            let batch = batch?;
-            let key_codec = match &mut key_codec {
-                Some(codec) => codec,
-                None => key_codec.insert(IdCodec::new(batch.column(0).data_type())?),
+        for key in self.key_rounds() {
+            let keyed = |table: datafusion::dataframe::DataFrame| -> Result<datafusion::dataframe::DataFrame> {
+                let keyed = table.filter(text.clone().is_not_null())?;
+                match &key {
+                    Key::One(expr) => keyed.select(vec![id.clone().alias("odis_id"), expr.clone().alias("odis_key")]),
+                    Key::Each(expr) => keyed
+                        .select(vec![id.clone().alias("odis_id"), expr.clone().alias("odis_key")])?
+                        .unnest_columns(&["odis_key"]),
+                }
             };
-            let (keys, ids) = (key_codec.keys(batch.column(0))?, codec.keys(batch.column(1))?);
-            for i in 0..batch.num_rows() {
-                candidates.add(keys.key(i), ids.key(i));
+            let shared = keyed(table.clone())?
+                .aggregate(vec![col("odis_key")], vec![count_all().alias("odis_rows")])?
+                .filter(col("odis_rows").gt(lit(1i64)))?
+                .select(vec![col("odis_key").alias("odis_shared_key")])?;
+            // The shared keys on the left: the side a hash join builds.
+            let rows = shared
+                .join_on(keyed(table.clone())?, JoinType::Inner, [col("odis_shared_key").eq(col("odis_key"))])?
+                .select(vec![col("odis_key"), col("odis_id")])?;
+            let mut stream = rows.execute_stream().await?;
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                let key_codec = match &mut key_codec {
+                    Some(codec) => codec,
+                    None => key_codec.insert(IdCodec::new(batch.column(0).data_type())?),
+                };
+                let (keys, ids) = (key_codec.keys(batch.column(0))?, codec.keys(batch.column(1))?);
+                for i in 0..batch.num_rows() {
+                    candidates.add(keys.key(i), ids.key(i));
+                }
             }
         }
         let groups = candidates.groups().map_err(|id| self.duplicate_id(&codec, &id))?;

@@ -1,0 +1,123 @@
+//! `minhash_band(signature, band [, spec])`: the key of one band of a
+//! MinHash signature, so that candidate pairs can be grouped one band at a
+//! time (`near_duplicates` does, to hold one band's keys in memory at once).
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::arrow::array::UInt64Array;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::ScalarValue;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
+    Volatility,
+};
+
+use crate::dedup::minhash::{MinHashSpec, band_key};
+use crate::dedup::{DEDUP_SECTION, Signatures, is_signature_type, spec_argument};
+
+const NAME: &str = "minhash_band";
+
+pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        DEDUP_SECTION,
+        "The key of one band of a MinHash signature (from `text_minhash` with the same spec): \
+         `minhash_band(s, b, spec)` equals `minhash_bands(s, spec)[b]`, computed alone. Grouping by one band at \
+         a time holds a single band's keys in memory instead of all of them. NULL gives NULL.",
+        "minhash_band(signature, band [, spec])",
+    )
+    .with_sql_example(
+        "```sql\n> SELECT key, count(*) FROM (SELECT minhash_band(sig, 1) AS key FROM signatures) GROUP BY key HAVING count(*) > 1;\n```",
+    )
+    .with_argument("signature", "A column of text_minhash signatures.")
+    .with_argument("band", "Integer literal, the band's number, from 1 to the spec's `bands`.")
+    .with_argument("spec", "Optional string literal, the spec the signatures were made with (its bands and rows matter).")
+    .with_related_udf("minhash_bands")
+    .with_related_udf("text_minhash")
+    .build()
+});
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct MinhashBandFunc {
+    signature: Signature,
+}
+
+impl Default for MinhashBandFunc {
+    fn default() -> Self {
+        Self { signature: Signature::one_of(vec![TypeSignature::Any(2), TypeSignature::Any(3)], Volatility::Immutable) }
+    }
+}
+
+/// The spec and the band (from 0) the literal arguments name.
+fn settings(spec: Option<&ScalarValue>, band: Option<&ScalarValue>, spec_given: bool) -> Result<(MinHashSpec, usize)> {
+    let spec = if spec_given { spec_argument(NAME, spec)? } else { MinHashSpec::default() };
+    let number = match band {
+        Some(ScalarValue::Int8(Some(v))) => Some(*v as i64),
+        Some(ScalarValue::Int16(Some(v))) => Some(*v as i64),
+        Some(ScalarValue::Int32(Some(v))) => Some(*v as i64),
+        Some(ScalarValue::Int64(Some(v))) => Some(*v),
+        Some(ScalarValue::UInt8(Some(v))) => Some(*v as i64),
+        Some(ScalarValue::UInt16(Some(v))) => Some(*v as i64),
+        Some(ScalarValue::UInt32(Some(v))) => Some(*v as i64),
+        Some(ScalarValue::UInt64(Some(v))) => i64::try_from(*v).ok(),
+        _ => None,
+    };
+    match number {
+        Some(n) if n >= 1 && n <= spec.bands as i64 => Ok((spec, n as usize - 1)),
+        _ => Err(DataFusionError::Plan(format!(
+            "{NAME}: `band` must be an integer literal from 1 to the spec's bands ({}), got {}; e.g. {NAME}(signature, 1)",
+            spec.bands,
+            band.map_or("a column".to_string(), |v| v.to_string())
+        ))),
+    }
+}
+
+impl ScalarUDFImpl for MinhashBandFunc {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::UInt64)
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let input = args.arg_fields[0].data_type();
+        if !is_signature_type(input) && *input != DataType::Null {
+            return Err(DataFusionError::Plan(format!(
+                "{NAME}: `signature` must be a list of unsigned integers from text_minhash, got {input}; e.g. \
+                 {NAME}(text_minhash(text), 1)"
+            )));
+        }
+        let spec = args.scalar_arguments.get(2).copied().flatten();
+        settings(spec, args.scalar_arguments[1], args.arg_fields.len() == 3)?;
+        Ok(Arc::new(Field::new(NAME, DataType::UInt64, true)))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let scalar = |i: usize| match args.args.get(i) {
+            Some(ColumnarValue::Scalar(value)) => Some(value),
+            _ => None,
+        };
+        let (spec, band) = settings(scalar(2), scalar(1), args.args.len() == 3)?;
+        let input = args.args[0].to_array(args.number_rows)?;
+        if *input.data_type() == DataType::Null {
+            return Ok(ColumnarValue::Array(Arc::new(UInt64Array::new_null(args.number_rows))));
+        }
+        let signatures = Signatures::read(NAME, &input, &spec)?;
+        let keys: UInt64Array = (0..signatures.len()).map(|i| signatures.get(i).map(|s| band_key(s, spec.rows, band))).collect();
+        Ok(ColumnarValue::Array(Arc::new(keys)))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&DOCUMENTATION)
+    }
+}
+
+pub fn minhash_band_udf() -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::new_from_impl(MinhashBandFunc::default()))
+}
