@@ -23,6 +23,10 @@ from scale import measured
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PARTS = 8
+# Rows per Parquet row group, as odis select writes its work directory: a
+# reader holds one row group's column chunk per partition (100 MB of 384-wide
+# Float32 vectors here; a file of one 250,000-row group is 384 MB).
+ROW_GROUP = 65536
 
 SKLEARN = """
 import glob, json, sys, time
@@ -38,7 +42,7 @@ print(json.dumps({"inertia": inertia, "fit_s": time.perf_counter() - t}))
 """
 
 
-def write_vectors(out, rows, dims):
+def write_vectors(out, rows, dims, row_group):
     """`rows` unit vectors around 4 × sqrt(rows) centres, in PARTS files."""
     os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(7)
@@ -51,7 +55,7 @@ def write_vectors(out, rows, dims):
         values = pa.array(x.reshape(-1), pa.float32())
         column = pa.FixedSizeListArray.from_arrays(values, dims)
         ids = pa.array(np.arange(part * per, part * per + n), pa.int64())
-        pq.write_table(pa.table({"id": ids, "v": column}), os.path.join(out, f"part-{part:03d}.parquet"))
+        pq.write_table(pa.table({"id": ids, "v": column}), os.path.join(out, f"part-{part:03d}.parquet"), row_group_size=row_group)
         print(f"wrote part {part + 1} of {PARTS}", file=sys.stderr, flush=True)
 
 
@@ -64,12 +68,13 @@ def main():
     parser.add_argument("--dims", type=int, default=384)
     parser.add_argument("--k", type=int, default=1024)
     parser.add_argument("--spec", default="metric=l2", help="kmeans_fit's spec")
+    parser.add_argument("--row-group", type=int, default=ROW_GROUP, help="rows per Parquet row group of the vectors")
     parser.add_argument("--odis-only", action="store_true", help="skip scikit-learn (minutes, and RAM for every vector)")
     args = parser.parse_args()
     meta = os.path.join(args.out, "vectors.json")
-    wanted = {"rows": args.rows, "dims": args.dims}
+    wanted = {"rows": args.rows, "dims": args.dims, "row_group": args.row_group}
     if not os.path.exists(meta) or json.load(open(meta)) != wanted:
-        write_vectors(args.out, args.rows, args.dims)
+        write_vectors(args.out, args.rows, args.dims, args.row_group)
         json.dump(wanted, open(meta, "w"))
     files = os.path.join(args.out, "part-*.parquet")
 
