@@ -606,7 +606,18 @@ async fn every_method_selects_through_the_same_pipeline() {
     for method in SelectionMethod::ALL {
         options.method = method;
         options.out = dir.path().join(format!("{}.parquet", method.name()));
+        options.report = Some(dir.path().join(format!("{}.html", method.name())));
         let report = select(&engine, &options, ()).await.unwrap_or_else(|e| panic!("{}: {e}", method.name()));
+        // The HTML report names what the method's groups are.
+        let html = std::fs::read_to_string(options.report.as_ref().unwrap()).unwrap();
+        let heading = match method {
+            SelectionMethod::Odis => "<h2>Top documents of each component</h2>",
+            SelectionMethod::Ccs => "<h3>stratum ",
+            SelectionMethod::Random => "<h3>group ",
+            _ => "<h3>cluster ",
+        };
+        assert!(html.contains(heading), "{}: no {heading} in the HTML report", method.name());
+        assert_eq!(html.contains("<h3>pc 0: "), method == SelectionMethod::Odis, "{}", method.name());
         let sql = format!(
             "SELECT count(*), count(DISTINCT id), count(DISTINCT odis_method), max(odis_method) FROM '{}'",
             options.out.display()

@@ -83,11 +83,7 @@ pub fn text(report: &SelectReport, options: &SelectOptions) -> String {
             let _ = writeln!(out, "  {:>2}  {:>8}  {:>8}  {threshold:>10}  {:>7} ({ratio})", d.dim, d.quota, d.selected, d.overlap);
         }
     } else {
-        let group = match options.method {
-            SelectionMethod::Ccs => "strata",
-            SelectionMethod::Random => "groups",
-            _ => "clusters",
-        };
+        let (_, group) = group_names(options.method);
         let per_group: Vec<u64> = report.dimensions.iter().map(|d| d.selected).collect();
         let (least, most) = (per_group.iter().min().copied().unwrap_or(0), per_group.iter().max().copied().unwrap_or(0));
         let _ = writeln!(
@@ -222,6 +218,10 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// Groups of another method than odis whose first documents the HTML
+/// report shows: k-means draws from 64 clusters by default.
+const EXAMPLE_GROUPS: usize = 8;
+
 const COLOURS: [&str; 8] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
 
 /// The documents on the first two components, selected ones coloured by
@@ -256,6 +256,27 @@ fn scatter_svg(report: &SelectReport) -> String {
     svg
 }
 
+/// What a method's groups (`odis_dim`) are, singular and plural: the
+/// components for odis, clusters or strata for the others.
+fn group_names(method: SelectionMethod) -> (&'static str, &'static str) {
+    match method {
+        SelectionMethod::Odis => ("pc", "components"),
+        SelectionMethod::Ccs => ("stratum", "strata"),
+        SelectionMethod::Random => ("group", "groups"),
+        _ => ("cluster", "clusters"),
+    }
+}
+
+/// What `odis_score` holds for a method's rows.
+fn score_name(method: SelectionMethod) -> &'static str {
+    match method {
+        SelectionMethod::Odis => "score",
+        SelectionMethod::Dpp | SelectionMethod::Mig => "gain",
+        // kMQ, CCS and random draw rows by a seeded key.
+        _ => "sampling key",
+    }
+}
+
 /// The HTML report.
 pub fn html(report: &SelectReport, options: &SelectOptions) -> String {
     let mut out = String::from(
@@ -265,14 +286,21 @@ pub fn html(report: &SelectReport, options: &SelectOptions) -> String {
          td.t{text-align:left}blockquote{margin:.3em 0 .8em 1em;color:#444;font-size:.9em}</style></head><body>",
     );
     let _ = write!(out, "<h1>odis select</h1><pre>{}</pre>", escape(&text(report, options)));
+    let odis = options.method == SelectionMethod::Odis;
+    let (group, groups) = group_names(options.method);
     let _ = write!(
         out,
         "<h2>Documents on the first two components</h2><p>A uniform sample of {} documents; grey: not selected; \
-         coloured by the component that selected them:",
+         coloured by the {group} that selected them",
         report.scatter.len()
     );
-    for c in 0..report.loadings.len() {
-        let _ = write!(out, " <span style=\"color:{}\">&#9679; pc {c}</span>", COLOURS[c % COLOURS.len()]);
+    if odis {
+        out.push(':');
+        for c in 0..report.loadings.len() {
+            let _ = write!(out, " <span style=\"color:{}\">&#9679; pc {c}</span>", COLOURS[c % COLOURS.len()]);
+        }
+    } else {
+        let _ = write!(out, " (method {}; the colours repeat every {} {groups})", options.method.name(), COLOURS.len());
     }
     let _ = write!(out, "</p>{}", scatter_svg(report));
     out.push_str("<h2>Loadings</h2><table><tr><th class=\"t\">dimension</th>");
@@ -329,16 +357,46 @@ pub fn html(report: &SelectReport, options: &SelectOptions) -> String {
         }
         out.push_str("</table>");
     }
-    out.push_str("<h2>Top documents of each component</h2>");
-    for c in 0..report.loadings.len() {
-        let meaning: Vec<String> = top_loadings(report, c, 3).iter().map(|(n, l)| format!("{l:+.2} {n}")).collect();
-        let _ = write!(out, "<h3>pc {c}: {}</h3>", escape(&meaning.join(", ")));
-        for e in report.examples.iter().filter(|e| e.dim == c as i32) {
+    // The top of each component; for another method, the first documents it
+    // drew from each of its first groups (their order within a group is the
+    // method's, their score its quality).
+    let shown: Vec<(i32, String)> = if odis {
+        (0..report.loadings.len())
+            .map(|c| {
+                let meaning: Vec<String> = top_loadings(report, c, 3).iter().map(|(n, l)| format!("{l:+.2} {n}")).collect();
+                (c as i32, format!("pc {c}: {}", meaning.join(", ")))
+            })
+            .collect()
+    } else {
+        let mut dims: Vec<i32> = report.examples.iter().map(|e| e.dim).collect();
+        dims.dedup();
+        dims.truncate(EXAMPLE_GROUPS);
+        dims.into_iter()
+            .map(|d| {
+                let rows = report.dimensions.iter().find(|g| g.dim as i32 == d).map_or(0, |g| g.selected);
+                (d, format!("{group} {d}: {rows} documents selected"))
+            })
+            .collect()
+    };
+    if odis {
+        out.push_str("<h2>Top documents of each component</h2>");
+    } else {
+        let _ = write!(
+            out,
+            "<h2>First documents of {} of the {} {groups}</h2>",
+            shown.len(),
+            report.dimensions.len()
+        );
+    }
+    for (c, heading) in shown {
+        let _ = write!(out, "<h3>{}</h3>", escape(&heading));
+        for e in report.examples.iter().filter(|e| e.dim == c) {
             let _ = write!(
                 out,
-                "<p>#{} &middot; id {} &middot; score {:.3}</p><blockquote>{}</blockquote>",
+                "<p>#{} &middot; id {} &middot; {} {:.3}</p><blockquote>{}</blockquote>",
                 e.rank,
                 escape(&e.id),
+                score_name(options.method),
                 e.score,
                 escape(&e.text)
             );
