@@ -15,6 +15,7 @@ use datafusion::logical_expr::{
 
 use crate::dedup::minhash::{MinHashSpec, band_key};
 use crate::dedup::{DEDUP_SECTION, Signatures, is_signature_type, spec_argument};
+use crate::literals::scalar_integer;
 
 const NAME: &str = "minhash_band";
 
@@ -51,17 +52,7 @@ impl Default for MinhashBandFunc {
 /// The spec and the band (from 0) the literal arguments name.
 fn settings(spec: Option<&ScalarValue>, band: Option<&ScalarValue>, spec_given: bool) -> Result<(MinHashSpec, usize)> {
     let spec = if spec_given { spec_argument(NAME, spec)? } else { MinHashSpec::default() };
-    let number = match band {
-        Some(ScalarValue::Int8(Some(v))) => Some(*v as i64),
-        Some(ScalarValue::Int16(Some(v))) => Some(*v as i64),
-        Some(ScalarValue::Int32(Some(v))) => Some(*v as i64),
-        Some(ScalarValue::Int64(Some(v))) => Some(*v),
-        Some(ScalarValue::UInt8(Some(v))) => Some(*v as i64),
-        Some(ScalarValue::UInt16(Some(v))) => Some(*v as i64),
-        Some(ScalarValue::UInt32(Some(v))) => Some(*v as i64),
-        Some(ScalarValue::UInt64(Some(v))) => i64::try_from(*v).ok(),
-        _ => None,
-    };
+    let number = band.and_then(scalar_integer);
     match number {
         Some(n) if n >= 1 && n <= spec.bands as i64 => Ok((spec, n as usize - 1)),
         _ => Err(DataFusionError::Plan(format!(
