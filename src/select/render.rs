@@ -358,36 +358,31 @@ pub fn html(report: &SelectReport, options: &SelectOptions) -> String {
         out.push_str("</table>");
     }
     // The top of each component; for another method, the first documents it
-    // drew from each of its first groups (their order within a group is the
-    // method's, their score its quality).
-    let shown: Vec<(i32, String)> = if odis {
-        (0..report.loadings.len())
+    // drew from each of its first groups (in the method's order within a
+    // group, with what its odis_score holds: see score_name).
+    let (title, shown): (String, Vec<(i32, String)>) = if odis {
+        let shown = (0..report.loadings.len())
             .map(|c| {
                 let meaning: Vec<String> = top_loadings(report, c, 3).iter().map(|(n, l)| format!("{l:+.2} {n}")).collect();
                 (c as i32, format!("pc {c}: {}", meaning.join(", ")))
             })
-            .collect()
+            .collect();
+        ("Top documents of each component".into(), shown)
     } else {
         let mut dims: Vec<i32> = report.examples.iter().map(|e| e.dim).collect();
         dims.dedup();
         dims.truncate(EXAMPLE_GROUPS);
-        dims.into_iter()
+        let title = format!("First documents of {} of the {} {groups}", dims.len(), report.dimensions.len());
+        let shown = dims
+            .into_iter()
             .map(|d| {
                 let rows = report.dimensions.iter().find(|g| g.dim as i32 == d).map_or(0, |g| g.selected);
                 (d, format!("{group} {d}: {rows} documents selected"))
             })
-            .collect()
+            .collect();
+        (title, shown)
     };
-    if odis {
-        out.push_str("<h2>Top documents of each component</h2>");
-    } else {
-        let _ = write!(
-            out,
-            "<h2>First documents of {} of the {} {groups}</h2>",
-            shown.len(),
-            report.dimensions.len()
-        );
-    }
+    let _ = write!(out, "<h2>{}</h2>", escape(&title));
     for (c, heading) in shown {
         let _ = write!(out, "<h3>{}</h3>", escape(&heading));
         for e in report.examples.iter().filter(|e| e.dim == c) {

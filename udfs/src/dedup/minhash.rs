@@ -99,6 +99,11 @@ impl MinHashSpec {
         self.bands * self.rows
     }
 
+    /// Bytes of a signature packed by `minhash_pack`: `bits / 8` a value.
+    pub fn packed_bytes(&self) -> usize {
+        self.hashes() * (self.bits as usize / 8)
+    }
+
     /// The probability that two texts of Jaccard similarity `s` share a
     /// band (and so become a candidate pair).
     pub fn candidate_probability(&self, s: f64) -> f64 {
@@ -272,17 +277,16 @@ pub fn corrected_jaccard(equal: usize, width: usize, bits: u32) -> f64 {
 /// mean (but for a 2^-64 chance) equal bands of one band number.
 pub fn band_keys(signature: &[u32], rows: usize, out: &mut Vec<u64>) {
     out.clear();
-    out.extend((0..signature.len() / rows).map(|band| band_key(signature, rows, band)));
+    out.extend(signature.chunks_exact(rows).enumerate().map(|(band, values)| band_key(values, band)));
 }
 
-/// The key of band `band` (from 0) of `signature`: `band_keys(..)[band]`.
-pub fn band_key(signature: &[u32], rows: usize, band: usize) -> u64 {
+/// The key of band number `band` (from 0) whose values are `values`.
+pub fn band_key(values: &[u32], band: usize) -> u64 {
     let mut bytes = [0u8; 4 * MAX_HASHES];
-    let values = &signature[band * rows..(band + 1) * rows];
     for (chunk, v) in bytes.chunks_exact_mut(4).zip(values) {
         chunk.copy_from_slice(&v.to_le_bytes());
     }
-    xxhash_rust::xxh3::xxh3_64_with_seed(&bytes[..4 * rows], band as u64)
+    xxhash_rust::xxh3::xxh3_64_with_seed(&bytes[..4 * values.len()], band as u64)
 }
 
 #[cfg(test)]

@@ -99,8 +99,9 @@ impl ScalarUDFImpl for MinhashBandFunc {
         if *input.data_type() == DataType::Null {
             return Ok(ColumnarValue::Array(Arc::new(UInt64Array::new_null(args.number_rows))));
         }
-        let signatures = Signatures::read(NAME, &input, &spec)?;
-        let keys: UInt64Array = (0..signatures.len()).map(|i| signatures.get(i).map(|s| band_key(s, spec.rows, band))).collect();
+        // Only the band's values are decoded.
+        let values = Signatures::read_part(NAME, &input, &spec, band * spec.rows..(band + 1) * spec.rows)?;
+        let keys: UInt64Array = (0..values.len()).map(|i| values.get(i).map(|v| band_key(v, band))).collect();
         Ok(ColumnarValue::Array(Arc::new(keys)))
     }
 

@@ -7,7 +7,7 @@
 use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{Array, AsArray, FixedSizeBinaryArray};
-use datafusion::arrow::datatypes::{DataType, FieldRef, Field, UInt8Type, UInt16Type, UInt32Type};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, UInt8Type, UInt16Type, UInt32Type};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -50,21 +50,20 @@ impl Default for MinhashPackFunc {
 /// Bytes per value and values per signature of a signature column's type.
 fn layout(input: &DataType) -> Result<(usize, usize)> {
     let bytes = match input {
-        DataType::FixedSizeList(field, _) => match field.data_type() {
-            DataType::UInt8 => Some(1),
-            DataType::UInt16 => Some(2),
-            DataType::UInt32 => Some(4),
+        DataType::FixedSizeList(field, n) => match field.data_type() {
+            DataType::UInt8 => Some((1, *n as usize)),
+            DataType::UInt16 => Some((2, *n as usize)),
+            DataType::UInt32 => Some((4, *n as usize)),
             _ => None,
         },
         _ => None,
     };
-    match (bytes, input) {
-        (Some(bytes), DataType::FixedSizeList(_, n)) => Ok((bytes, *n as usize)),
-        _ => Err(DataFusionError::Plan(format!(
+    bytes.ok_or_else(|| {
+        DataFusionError::Plan(format!(
             "{NAME}: `signature` must be a text_minhash signature (a fixed-size list of unsigned integers), got \
              {input}; e.g. {NAME}(text_minhash(text, 'bits=8'))"
-        ))),
-    }
+        ))
+    })
 }
 
 impl ScalarUDFImpl for MinhashPackFunc {
@@ -94,11 +93,11 @@ impl ScalarUDFImpl for MinhashPackFunc {
         let mut packed = Vec::with_capacity(list.len() * width * bytes);
         // A fixed-size list's values (sliced with it) sit one row after
         // another, NULL rows included: the whole buffer packs in one go.
-        let (start, end) = (0, list.len() * width);
+        let n = list.len() * width;
         match bytes {
-            1 => packed.extend_from_slice(&values.as_primitive::<UInt8Type>().values()[start..end]),
-            2 => values.as_primitive::<UInt16Type>().values()[start..end].iter().for_each(|v| packed.extend(v.to_le_bytes())),
-            _ => values.as_primitive::<UInt32Type>().values()[start..end].iter().for_each(|v| packed.extend(v.to_le_bytes())),
+            1 => packed.extend_from_slice(&values.as_primitive::<UInt8Type>().values()[..n]),
+            2 => values.as_primitive::<UInt16Type>().values()[..n].iter().for_each(|v| packed.extend(v.to_le_bytes())),
+            _ => values.as_primitive::<UInt32Type>().values()[..n].iter().for_each(|v| packed.extend(v.to_le_bytes())),
         }
         let out = FixedSizeBinaryArray::try_new((width * bytes) as i32, packed.into(), list.nulls().cloned())?;
         Ok(ColumnarValue::Array(Arc::new(out)))

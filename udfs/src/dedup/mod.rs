@@ -5,6 +5,8 @@
 //! (nearly) its ratings, so without this the top of a component repeats one
 //! document.
 
+use std::ops::Range;
+
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{DataType, UInt8Type, UInt16Type, UInt32Type};
 use datafusion::common::ScalarValue;
@@ -59,31 +61,42 @@ impl Signatures {
     /// gives, or their bytes from `minhash_pack`) whose non-NULL rows must
     /// have `spec`'s `bands × rows` values.
     pub(crate) fn read(function: &str, array: &ArrayRef, spec: &MinHashSpec) -> Result<Self> {
+        Self::read_part(function, array, spec, 0..spec.hashes())
+    }
+
+    /// As [`Signatures::read`], keeping only the values in `part` of each
+    /// signature (one band's, say): the rest are not decoded.
+    pub(crate) fn read_part(function: &str, array: &ArrayRef, spec: &MinHashSpec, part: Range<usize>) -> Result<Self> {
         let width = spec.hashes();
         let wrong = |what: String| {
             DataFusionError::Execution(format!(
                 "{function}: {what}; give the signatures text_minhash made with the same spec ({spec})"
             ))
         };
+        let mut values = Vec::with_capacity(array.len() * part.len());
         if let DataType::FixedSizeBinary(size) = array.data_type() {
             // Packed: `spec.bits / 8` little-endian bytes per value.
             let bytes = spec.bits as usize / 8;
-            if *size as usize != width * bytes {
+            if *size as usize != spec.packed_bytes() {
                 return Err(wrong(format!(
                     "a packed signature has {size} bytes, the spec asks for {width} values of {bytes} bytes ({} bytes)",
-                    width * bytes
+                    spec.packed_bytes()
                 )));
             }
             let packed = array.as_fixed_size_binary();
             // A slice's bytes start at its first row (no separate offset).
-            let all = &packed.value_data()[..packed.len() * width * bytes];
-            let values: Vec<u32> = match bytes {
-                1 => all.iter().map(|&v| v as u32).collect(),
-                2 => all.chunks_exact(2).map(|v| u16::from_le_bytes([v[0], v[1]]) as u32).collect(),
-                _ => all.chunks_exact(4).map(|v| u32::from_le_bytes([v[0], v[1], v[2], v[3]])).collect(),
-            };
+            let data = packed.value_data();
+            for row in 0..packed.len() {
+                let at = row * spec.packed_bytes();
+                let cells = &data[at + part.start * bytes..at + part.end * bytes];
+                match bytes {
+                    1 => values.extend(cells.iter().map(|&v| v as u32)),
+                    2 => values.extend(cells.chunks_exact(2).map(|v| u16::from_le_bytes([v[0], v[1]]) as u32)),
+                    _ => values.extend(cells.chunks_exact(4).map(|v| u32::from_le_bytes([v[0], v[1], v[2], v[3]]))),
+                }
+            }
             let valid = (0..packed.len()).map(|i| packed.is_valid(i)).collect();
-            return Ok(Signatures { values, width, valid });
+            return Ok(Signatures { values, width: part.len(), valid });
         }
         let (offsets, inner): (Vec<usize>, ArrayRef) = match array.data_type() {
             DataType::FixedSizeList(_, n) => {
@@ -106,11 +119,10 @@ impl Signatures {
             DataType::UInt32 => inner.as_primitive::<UInt32Type>().values().to_vec(),
             other => return Err(wrong(format!("signature values must be unsigned integers, got {other}"))),
         };
-        let mut values = Vec::with_capacity(array.len() * width);
         let mut valid = Vec::with_capacity(array.len());
         for i in 0..array.len() {
             if array.is_null(i) {
-                values.extend(std::iter::repeat_n(0, width));
+                values.extend(std::iter::repeat_n(0, part.len()));
                 valid.push(false);
                 continue;
             }
@@ -118,10 +130,10 @@ impl Signatures {
             if end - start != width {
                 return Err(wrong(format!("a signature has {} values, the spec asks for {width}", end - start)));
             }
-            values.extend_from_slice(&all[start..end]);
+            values.extend_from_slice(&all[start + part.start..start + part.end]);
             valid.push(true);
         }
-        Ok(Signatures { values, width, valid })
+        Ok(Signatures { values, width: part.len(), valid })
     }
 
     /// Row `i`'s signature, None for NULL.

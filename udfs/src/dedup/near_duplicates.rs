@@ -157,9 +157,8 @@ impl TableFunctionImpl for NearDuplicatesFunc {
 /// A stored signature column whose type fixes its width must fit the spec:
 /// said here, at planning, rather than by the first batch read.
 fn check_signature_width(column: &str, data_type: &DataType, spec: &MinHashSpec) -> Result<()> {
-    let bytes = spec.bits as usize / 8;
     let (found, expected, unit) = match data_type {
-        DataType::FixedSizeBinary(n) => (*n as usize, spec.hashes() * bytes, "bytes"),
+        DataType::FixedSizeBinary(n) => (*n as usize, spec.packed_bytes(), "bytes"),
         DataType::FixedSizeList(_, n) => (*n as usize, spec.hashes(), "values"),
         _ => return Ok(()),
     };
