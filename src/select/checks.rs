@@ -102,24 +102,24 @@ fn check_token_options(options: &SelectOptions) -> Result<()> {
                 o.budget, o.tokenizer, o.tokenizer, o.model
             )
         })),
-        Some(tokenizer) => match (tokenizer.file(), &tokenizer) {
-            (Some(file), _) if file.is_file() => odis_udfs::text::token_count::load_tokenizer(&file).map(|_| ()).map_err(|e| {
-                let e = e.to_string();
-                wrong(SelectOption::Tokenizer, move |o| format!("{} {}: {e}", o.tokenizer, file.display()))
-            }),
-            (Some(_), Tokenizer::File(path)) => {
-                let shown = path.display().to_string();
-                let why = if path.is_dir() { "has no tokenizer.json" } else { "does not exist" };
-                Err(wrong(SelectOption::Tokenizer, move |o| {
-                    format!(
-                        "{} {shown} {why}; pass a model directory holding tokenizer.json, the file itself, or {} approx \
-                         (UTF-8 bytes / 4, an estimate)",
-                        o.tokenizer, o.tokenizer
-                    )
-                }))
+        Some(Tokenizer::File(path)) => {
+            let file = Tokenizer::file_at(&path);
+            if file.is_file() {
+                return odis_udfs::text::token_count::load_tokenizer(&file).map(|_| ()).map_err(|e| {
+                    let e = e.to_string();
+                    wrong(SelectOption::Tokenizer, move |o| format!("{} {}: {e}", o.tokenizer, file.display()))
+                });
             }
-            _ => Ok(()),
-        },
+            let shown = path.display().to_string();
+            let why = if path.is_dir() { "has no tokenizer.json" } else { "does not exist" };
+            Err(wrong(SelectOption::Tokenizer, move |o| {
+                format!(
+                    "{} {shown} {why}; pass a model directory holding tokenizer.json, the file itself, or {} approx \
+                     (UTF-8 bytes / 4, an estimate)",
+                    o.tokenizer, o.tokenizer
+                )
+            }))
+        }
         _ => Ok(()),
     }
 }

@@ -60,9 +60,13 @@ impl Tokenizer {
     pub fn file(&self) -> Option<PathBuf> {
         match self {
             Tokenizer::Approx => None,
-            Tokenizer::File(path) if path.is_dir() => Some(path.join(odis_udfs::score::model::TOKENIZER_FILE)),
-            Tokenizer::File(path) => Some(path.clone()),
+            Tokenizer::File(path) => Some(Self::file_at(path)),
         }
+    }
+
+    /// The tokenizer.json a `--tokenizer` path names.
+    pub fn file_at(path: &Path) -> PathBuf {
+        if path.is_dir() { path.join(odis_udfs::score::model::TOKENIZER_FILE) } else { path.to_path_buf() }
     }
 
     /// What reports call the count: an estimate, or the tokenizer's.
