@@ -9,7 +9,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::error::DataFusionError;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool, TrackConsumersPool};
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
@@ -56,6 +56,13 @@ pub struct EngineBuilder {
     cluster: Option<String>,
 }
 
+/// A pool of `bytes`: a fair pool splits it among the operators that can
+/// spill; the tracking wrapper names the largest consumers when a
+/// reservation fails.
+fn spilling_pool(bytes: usize) -> Arc<dyn MemoryPool> {
+    Arc::new(TrackConsumersPool::new(FairSpillPool::new(bytes), NonZeroUsize::new(3).expect("3 > 0")))
+}
+
 /// How much memory the engine's operators may reserve before they spill to
 /// disk (sorts, aggregations) or fail with a clear error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +76,9 @@ pub enum MemoryLimit {
 /// otherwise.
 #[cfg(feature = "cluster")]
 pub const CLUSTER_PARTITIONS: usize = 16;
+
+/// Sorted runs a spilled sort merges at once (see [`EngineBuilder::build`]).
+pub const SPILL_MERGE_FAN_IN: usize = 16;
 
 /// The smallest limit odis accepts: below it not even a small sort runs.
 pub const MIN_MEMORY_LIMIT: usize = 64 << 20;
@@ -177,15 +187,17 @@ impl EngineBuilder {
         // this process (odis select's work files, a COPY read back) would be
         // read with its old files' sizes.
         let caches = CacheManagerConfig::default().with_list_files_cache_limit(0);
+        // A sort that spilled merges its sorted runs holding a batch of
+        // each, and by default takes as many runs as the pool has room for:
+        // it then leaves nothing to the operators after it (the merge across
+        // partitions, a Parquet writer). Sixteen at a time, more runs are
+        // merged in passes.
         let mut runtime = RuntimeEnvBuilder::new()
             .with_object_store_registry(Arc::new(OdisObjectStoreRegistry::new()))
-            .with_cache_manager(caches);
+            .with_cache_manager(caches)
+            .with_max_spill_merge_fan_in(SPILL_MERGE_FAN_IN);
         if let MemoryLimit::Bytes(bytes) = self.memory_limit.unwrap_or_else(MemoryLimit::default_for_machine) {
-            // A fair pool splits the limit among the operators that can
-            // spill; the tracking wrapper names the largest consumers when a
-            // reservation fails.
-            let pool = TrackConsumersPool::new(FairSpillPool::new(bytes), NonZeroUsize::new(3).expect("3 > 0"));
-            runtime = runtime.with_memory_pool(Arc::new(pool));
+            runtime = runtime.with_memory_pool(spilling_pool(bytes));
         }
         let runtime = runtime.build_arc()?;
         // (Changed only by the cluster's setup below.)
@@ -285,17 +297,30 @@ impl Engine {
     /// Runs a logical plan, registering the object stores its options name
     /// and staging `COPY` outputs so that a failed write leaves nothing.
     pub async fn execute_plan(&self, plan: LogicalPlan) -> Result<SendableRecordBatchStream> {
-        self.run_plan(plan, None).await
+        self.run_plan(plan, None, None).await
     }
 
     /// Plans and runs one statement like [`Engine::execute`], counting into
     /// `progress` as it runs (for progress bars).
     pub async fn execute_watched(&self, statement: Statement, progress: &StatementProgress) -> Result<SendableRecordBatchStream> {
         let plan = self.ctx.state().statement_to_plan(statement).await?;
-        self.run_plan(plan, Some(progress)).await
+        self.run_plan(plan, Some(progress), None).await
     }
 
-    async fn run_plan(&self, plan: LogicalPlan, progress: Option<&StatementProgress>) -> Result<SendableRecordBatchStream> {
+    /// Plans and runs one statement like [`Engine::execute_watched`], within
+    /// `bounds`: its sorts and aggregations hold at most `bounds.memory`
+    /// bytes (never more than the engine's limit) in a pool of their own,
+    /// past which they spill sorted runs to disk, in batches of
+    /// `bounds.batch_rows` rows; a sort runs in one partition. For a statement whose memory would
+    /// otherwise grow with its input until the engine's whole limit, such
+    /// as `odis select`'s fetch. On a cluster, the executors' own limits
+    /// apply.
+    pub async fn execute_bounded(&self, statement: Statement, progress: &StatementProgress, bounds: Bounds) -> Result<SendableRecordBatchStream> {
+        let plan = self.ctx.state().statement_to_plan(statement).await?;
+        self.run_plan(plan, Some(progress), Some(bounds)).await
+    }
+
+    async fn run_plan(&self, plan: LogicalPlan, progress: Option<&StatementProgress>, bounds: Option<Bounds>) -> Result<SendableRecordBatchStream> {
         let unwatched = StatementProgress::default();
         let progress = progress.unwrap_or(&unwatched);
         if let LogicalPlan::Statement(datafusion::logical_expr::Statement::SetVariable(set)) = &plan {
@@ -316,7 +341,7 @@ impl Engine {
                 let (copy, staged) = stage_copy(&self.ctx.state(), copy)?;
                 let df = self.ctx.execute_logical_plan(LogicalPlan::Copy(copy)).await?;
                 let schema = Arc::new(df.schema().as_arrow().clone());
-                let (physical, task) = physical_plan(df, &progress.scoring).await?;
+                let (physical, task) = physical_plan(df, &progress.scoring, bounds).await?;
                 #[cfg(feature = "cluster")]
                 let on_cluster = physical.downcast_ref::<crate::cluster::ClusterExec>().is_some();
                 #[cfg(not(feature = "cluster"))]
@@ -334,7 +359,7 @@ impl Engine {
             }
             plan => {
                 let df = self.ctx.execute_logical_plan(plan).await?;
-                let (physical, task) = physical_plan(df, &progress.scoring).await?;
+                let (physical, task) = physical_plan(df, &progress.scoring, bounds).await?;
                 Ok(execute_stream(counted(physical)?, task)?)
             }
         }
@@ -454,14 +479,49 @@ pub struct StatementProgress {
     pub scoring: ScoreProgress,
 }
 
+/// How [`Engine::execute_bounded`] runs one statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// Bytes its sorts and aggregations may hold before they spill.
+    pub memory: usize,
+    /// Rows per batch. A spilled sort's merge holds a batch of each sorted
+    /// run: wide rows need short batches for it to fit in `memory`.
+    pub batch_rows: usize,
+}
+
 /// The physical plan of `df` and the context to run it in, with `scoring`
-/// in the statement's config for `odis_score` to count into.
-async fn physical_plan(df: datafusion::dataframe::DataFrame, scoring: &ScoreProgress) -> Result<(Arc<dyn ExecutionPlan>, Arc<TaskContext>)> {
+/// in the statement's config for `odis_score` to count into, and within
+/// `bounds` when given.
+async fn physical_plan(
+    df: datafusion::dataframe::DataFrame,
+    scoring: &ScoreProgress,
+    bounds: Option<Bounds>,
+) -> Result<(Arc<dyn ExecutionPlan>, Arc<TaskContext>)> {
     let (mut state, plan) = df.into_parts();
     state.config_mut().options_mut().extensions.insert(scoring.clone());
+    if let Some(bounds) = bounds {
+        let options = state.config_mut().options_mut();
+        options.execution.batch_size = datafusion::common::config::ConfigNonZeroUsize::try_new(bounds.batch_rows.max(1))?;
+        // One sort, not one per partition and a merge across them: each
+        // would take its own share of the bound, and the merge, last to
+        // ask, would find none left.
+        options.optimizer.repartition_sorts = false;
+    }
     let physical = state.create_physical_plan(&plan).await?;
     scoring.set_expected(rows_to_score(physical.as_ref()));
-    Ok((physical, Arc::new(TaskContext::from(&state))))
+    let mut task = TaskContext::from(&state);
+    if let Some(bounds) = bounds {
+        use datafusion::execution::memory_pool::MemoryLimit as PoolLimit;
+        let runtime = state.runtime_env();
+        let bytes = match runtime.memory_pool.memory_limit() {
+            PoolLimit::Finite(limit) => bounds.memory.min(limit),
+            PoolLimit::Infinite | PoolLimit::Unknown => bounds.memory,
+        };
+        // The same disk manager, caches and stores: only the pool differs.
+        let bounded = RuntimeEnvBuilder::from_runtime_env(runtime).with_memory_pool(spilling_pool(bytes)).build_arc()?;
+        task = task.with_runtime(bounded);
+    }
+    Ok((physical, Arc::new(task)))
 }
 
 fn rows_to_score(plan: &dyn ExecutionPlan) -> Option<u64> {
@@ -516,6 +576,34 @@ mod memory_limit_tests {
         let n = datafusion::arrow::compute::cast(batches[0].column(0), &datafusion::arrow::datatypes::DataType::Int64).unwrap();
         use datafusion::arrow::array::AsArray;
         assert_eq!(n.as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0), 1_000_000);
+    }
+
+    /// The sort's spill count, as EXPLAIN ANALYZE reports it.
+    async fn sort_spills(engine: &Engine, memory: Option<usize>) -> usize {
+        use datafusion::arrow::array::AsArray;
+        // About 250 MB of strings to sort.
+        let sql = "EXPLAIN ANALYZE SELECT s FROM (SELECT repeat(CAST(value % 977 AS VARCHAR), 80) AS s \
+                   FROM generate_series(1, 1000000)) ORDER BY s";
+        let statement = engine.parse(sql).unwrap().remove(0);
+        let stream = match memory {
+            Some(memory) => engine.execute_bounded(statement, &StatementProgress::default(), Bounds { memory, batch_rows: 8192 }).await,
+            None => engine.execute(statement).await,
+        };
+        let batches: Vec<RecordBatch> = stream.unwrap().try_collect().await.unwrap();
+        let plan: String = batches.iter().flat_map(|b| b.column(1).as_string::<i32>().iter().flatten().map(str::to_string)).collect();
+        let sort = plan.lines().find(|l| l.contains("SortExec")).expect("a SortExec in the plan");
+        let count = sort.split("spill_count=").nth(1).expect("the sort's spill count");
+        count.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_bounded_statement_spills_in_its_own_pool() {
+        let engine = Engine::builder().with_memory_limit(MemoryLimit::Unlimited).with_target_partitions(1).build().unwrap();
+        assert_eq!(sort_spills(&engine, None).await, 0, "an unlimited engine holds the whole sort");
+        assert!(sort_spills(&engine, Some(MIN_MEMORY_LIMIT)).await > 0, "bounded to 64 MiB, the sort spills");
+        // The bound is the engine's limit at most.
+        let limited = Engine::builder().with_memory_limit(MemoryLimit::Bytes(MIN_MEMORY_LIMIT)).with_target_partitions(1).build().unwrap();
+        assert!(sort_spills(&limited, Some(usize::MAX)).await > 0, "a bound above the engine's limit keeps the limit");
     }
 }
 

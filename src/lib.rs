@@ -43,7 +43,7 @@ pub mod stores;
 pub mod train;
 
 pub use datafusion;
-pub use engine::{Engine, EngineBuilder, register_functions};
+pub use engine::{Bounds, Engine, EngineBuilder, register_functions};
 pub use error::{OdisError, Result};
 pub use odis_udfs as udfs;
 

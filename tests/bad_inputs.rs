@@ -274,6 +274,8 @@ fn cases() -> Vec<Case> {
         select("select: tokens for a method that counts rows", "good.parquet", &["--budget", "5K tokens", "--tokenizer", "approx", "--method", "ccs"], Error(&["--method ccs takes a row budget"])),
         select("select: work directory under a file", "good.parquet", &["--work-dir", "a-file/work"], Error(&["--work-dir a-file/work: cannot create it"])),
         select("select: missing model", "good.parquet", &["--model", "no/such/model"], Error(&["model directory 'no/such/model' does not exist"])),
+        select("select: fetch memory unparsable", "good.parquet", &["--fetch-memory", "lots"], Usage(&["--fetch-memory", "4G"])),
+        select("select: fetch memory too small", "good.parquet", &["--fetch-memory", "1M"], Usage(&["--fetch-memory", "64 MiB"])),
         select("select: shard size unparsable", "good.parquet", &["--shard-size", "big"], Usage(&["--shard-size"])),
         cli(
             "select: output in a missing directory",

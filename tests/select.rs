@@ -587,6 +587,92 @@ async fn out_files_split_the_selection_in_output_order() {
     assert_eq!(left.len(), 2, "{left:?}");
 }
 
+/// The fetch sorts the selected documents within its memory bound: past
+/// it, it spills, and the output is the same as with the whole selection
+/// in memory.
+#[tokio::test]
+async fn the_fetch_spills_past_its_memory_bound_with_the_same_output() {
+    use odis::engine::MemoryLimit;
+    let dir = tempfile::tempdir().unwrap();
+    let wide = dir.path().join("wide.parquet");
+    // 12,000 documents of about 20 KB; half of them selected: 120 MB of
+    // text, against a bound of 128 MiB over two partitions.
+    let engine = Engine::builder().with_target_partitions(2).build().unwrap();
+    query(&engine, &format!(
+        "COPY (SELECT value AS id, repeat('word' || CAST(value AS VARCHAR) || ' ', 2000) AS text, \
+         make_array(CAST(value % 97 AS DOUBLE), CAST(value % 89 AS DOUBLE), CAST(value % 83 AS DOUBLE)) AS s \
+         FROM generate_series(1, 12000)) TO '{}'",
+        wide.display()
+    ))
+    .await;
+    let mut outputs = Vec::new();
+    for (name, bound) in [("bounded", Some(MemoryLimit::Bytes(128 << 20))), ("unbounded", Some(MemoryLimit::Unlimited))] {
+        let out = dir.path().join(format!("{name}.parquet"));
+        let options = SelectOptions {
+            scores: odis::select::ScoreSource::Column("s".into()),
+            filter: "none".into(),
+            dedup: odis::select::Dedup::None,
+            components: 2,
+            budget: Budget::Fraction(0.5),
+            fetch_memory: bound,
+            ..common::select_options(&wide.display().to_string(), &out)
+        };
+        select(&engine, &options, ()).await.unwrap();
+        outputs.push(out);
+    }
+    let rows = selection(&outputs[0]).await;
+    assert_eq!(rows.len(), 6000);
+    assert_eq!(rows, selection(&outputs[1]).await);
+    let same_text = one_f64(&engine, &format!(
+        "SELECT count(*) FROM '{}' a JOIN '{}' b ON a.id = b.id AND a.text = b.text",
+        outputs[0].display(),
+        outputs[1].display()
+    ))
+    .await;
+    assert_eq!(same_text, 6000.0);
+}
+
+/// Rows much wider than their text (a column of markup beside it) can
+/// overflow the fetch's bound: the error names the option, the output is
+/// not written, and the work directory is kept for the rerun with more.
+#[tokio::test]
+async fn a_fetch_over_its_bound_names_the_option_and_the_rerun_resumes() {
+    use odis::engine::MemoryLimit;
+    use odis::select::error::SelectOption;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("html.parquet");
+    let engine = Engine::builder().with_target_partitions(2).build().unwrap();
+    query(&engine, &format!(
+        "COPY (SELECT value AS id, 'a short text, number ' || CAST(value AS VARCHAR) AS text, repeat('<p>markup</p>', 40000) AS html, \
+         make_array(CAST(value % 97 AS DOUBLE), CAST(value % 89 AS DOUBLE), CAST(value % 83 AS DOUBLE)) AS s \
+         FROM generate_series(1, 300)) TO '{}'",
+        input.display()
+    ))
+    .await;
+    let out = dir.path().join("selected.parquet");
+    let mut options = SelectOptions {
+        scores: odis::select::ScoreSource::Column("s".into()),
+        filter: "none".into(),
+        dedup: odis::select::Dedup::None,
+        components: 2,
+        budget: Budget::Fraction(0.5),
+        fetch_memory: Some(MemoryLimit::Bytes(64 << 20)),
+        ..common::select_options(&input.display().to_string(), &out)
+    };
+    let e = match select(&engine, &options, ()).await {
+        Err(odis::OdisError::Select(e)) => e,
+        other => panic!("expected a fetch_memory error, got {other:?}"),
+    };
+    assert_eq!(e.option(), SelectOption::FetchMemory);
+    assert!(e.to_string().contains("cannot sort the selected documents in fetch_memory 64MiB"), "{e}");
+    assert!(!out.exists());
+    assert!(odis::select::default_work_dir(&options).join("raw_scores").exists(), "pass 1's scores are kept");
+    options.fetch_memory = Some(MemoryLimit::Bytes(1 << 30));
+    let report = select(&engine, &options, ()).await.unwrap();
+    assert_eq!(report.rows_in, 300);
+    assert_eq!(selection(&out).await.len(), 150);
+}
+
 /// Every `--method` through the same filter, dedup, passes and output, over
 /// one work directory with embeddings (a small test encoder): pass 1 runs
 /// once, each method selects the budget and names itself.

@@ -384,28 +384,7 @@ mod tests {
     use crate::select::error::SelectError;
 
     fn options(components: usize, scores: ScoreSource) -> SelectOptions {
-        SelectOptions {
-            input: "corpus.parquet".into(),
-            text_column: "text".into(),
-            id_column: "id".into(),
-            budget: Budget::Fraction(0.1),
-            components,
-            scores,
-            filter: "default".into(),
-            dedup: Default::default(),
-            scaling: Default::default(),
-            diversity: None,
-            out: PathBuf::from("selected.parquet"),
-            out_files: None,
-            work_dir: None,
-            keep_work: false,
-            shard_bytes: 1 << 30,
-            report: None,
-            embed: None,
-            method: Default::default(),
-            clusters: 64,
-            tokenizer: None,
-        }
+        SelectOptions { components, scores, shard_bytes: 1 << 30, ..SelectOptions::new("corpus.parquet", "selected.parquet") }
     }
 
     fn select_error(e: OdisError) -> SelectError {

@@ -26,6 +26,7 @@ pub enum SelectOption {
     Method,
     Clusters,
     Tokenizer,
+    FetchMemory,
 }
 
 impl SelectOption {
@@ -49,6 +50,7 @@ impl SelectOption {
             SelectOption::Method => "method",
             SelectOption::Clusters => "clusters",
             SelectOption::Tokenizer => "tokenizer",
+            SelectOption::FetchMemory => "fetch_memory",
         }
     }
 }
@@ -73,6 +75,7 @@ pub struct OptionNames {
     pub method: String,
     pub clusters: String,
     pub tokenizer: String,
+    pub fetch_memory: String,
 }
 
 impl OptionNames {
@@ -95,6 +98,7 @@ impl OptionNames {
             method: name(SelectOption::Method),
             clusters: name(SelectOption::Clusters),
             tokenizer: name(SelectOption::Tokenizer),
+            fetch_memory: name(SelectOption::FetchMemory),
         }
     }
 }
@@ -120,6 +124,7 @@ impl OptionNames {
             SelectOption::Method => &self.method,
             SelectOption::Clusters => &self.clusters,
             SelectOption::Tokenizer => &self.tokenizer,
+            SelectOption::FetchMemory => &self.fetch_memory,
         }
     }
 }

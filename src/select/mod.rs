@@ -35,14 +35,14 @@ pub use options::{CostUnit, Dedup, Progress, Scaling, ScoreSource, SelectOptions
 pub use report::{DedupRemoval, Diversity, DuplicatePair, Example, FilterRemoval, SelectReport};
 pub use steps::SELECT_SQL;
 
-use crate::engine::{Engine, StatementProgress};
+use crate::engine::{Bounds, Engine, MemoryLimit, StatementProgress};
 use crate::select::error::{SelectOption, wrong};
 use crate::error::{OdisError, Result};
 use crate::script_vars::{escape_string as quote, substitute};
 use checks::{check_corpus, check_options, check_raw_scores, duplicate_ids};
 use publish::{publish, split_output};
 use query::first_count;
-use report::{Finished, finish_report, selected_rows};
+use report::{Finished, finish_report, selected_mean_bytes, selected_rows};
 use shards::{SHARD_NAME, SHARD_TABLE, kept_scores_hint, open_work_dir, score_shards};
 use steps::{Step, TRANSIENT_NAMES, drops, named_steps};
 
@@ -126,7 +126,17 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
                     let done = Arc::new(AtomicU64::new(0));
                     let selected = selected_rows(engine).await?;
                     progress.pass("fetching", rows_in + selected, Arc::clone(&done));
-                    let batches: Vec<RecordBatch> = engine.execute_watched(statement, &StatementProgress { rows_read: Arc::clone(&done), ..Default::default() }).await?.try_collect().await?;
+                    // The sort into component and rank order holds the
+                    // selected documents: bounded, it spills past its share
+                    // instead of growing with the selection.
+                    let watch = StatementProgress { rows_read: Arc::clone(&done), ..Default::default() };
+                    let max_rows = engine.context().state().config().batch_size();
+                    let bounds = options.fetch_bounds(selected_mean_bytes(engine).await?, max_rows);
+                    let fetch = async {
+                        let stream = engine.execute_bounded(statement, &watch, bounds).await?;
+                        Ok::<Vec<RecordBatch>, OdisError>(stream.try_collect().await?)
+                    };
+                    let batches = fetch.await.map_err(|e| fetch_out_of_memory(e, options, bounds))?;
                     progress.pass_finished();
                     if first_count(&batches)? != selected {
                         return Err(duplicate_ids(engine, options, &fetched).await);
@@ -213,4 +223,25 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
         }
     }
     Ok(report)
+}
+
+/// A fetch that ran out of its memory names the option that sets it.
+fn fetch_out_of_memory(e: OdisError, options: &SelectOptions, bounds: Bounds) -> OdisError {
+    let OdisError::DataFusion(cause) = &e else { return e };
+    let root = cause.find_root();
+    // Unbounded, the engine's limit was what ran out (the error says so).
+    if !matches!(root, datafusion::error::DataFusionError::ResourcesExhausted(_)) || options.fetch_memory == Some(MemoryLimit::Unlimited) {
+        return e;
+    }
+    // DataFusion's message lists the pool's consumers, then what failed.
+    let message = crate::error::one_line(&root.to_string());
+    let why = message.rsplit("Error: ").next().unwrap_or(&message).to_string();
+    let (mib, rows) = (bounds.memory >> 20, bounds.batch_rows);
+    wrong(SelectOption::FetchMemory, move |o| {
+        let f = &o.fetch_memory;
+        format!(
+            "the fetch cannot sort the selected documents in {f} {mib}MiB (batches of {rows} documents): {why}; \
+             raise {f} (e.g. {f} 4G), up to the engine's memory limit"
+        )
+    })
 }

@@ -10,6 +10,7 @@ pub use odis_udfs::dedup::minhash::MinHashSpec;
 pub use odis_udfs::dedup::semantic_duplicates::SemDedupSpec;
 pub use odis_udfs::select::budget::{Budget, CostUnit};
 
+use crate::engine::{Bounds, MemoryLimit};
 use crate::script_vars::{escape_ident as ident, escape_string as quote};
 
 /// Where the raw quality dimensions come from.
@@ -352,9 +353,66 @@ pub struct SelectOptions {
     /// How tokens are counted (`odis_tokens`); `None`: the `--model`'s
     /// tokenizer for a token budget, else no count.
     pub tokenizer: Option<Tokenizer>,
+    /// What the fetch (pass 2) may hold of the selected documents while it
+    /// sorts them into component and rank order: past it, the sort spills
+    /// sorted runs to the temporary directory and merges them. `None`:
+    /// [`FETCH_MEMORY`]; `Unlimited`: the engine's limit. Never more than
+    /// the engine's limit.
+    pub fetch_memory: Option<MemoryLimit>,
 }
 
+/// What the fetch's sort holds unless told otherwise.
+pub const FETCH_MEMORY: usize = 256 << 20;
+
+/// The text a batch of the fetch holds. A sort that spilled merges its
+/// sorted runs holding a batch of each: batches of a fixed row count would
+/// make that grow with the documents' width, and 1 MiB keeps it a small
+/// part of the fetch's memory.
+pub const FETCH_BATCH_BYTES: u64 = 1 << 20;
+
 impl SelectOptions {
+    /// `odis select`'s defaults, reading `input` and writing `out`: a 10%
+    /// budget over 4 components of the quality ratings, the default filter,
+    /// MinHash dedup, rank scaling, one output file, no HTML report.
+    pub fn new(input: impl Into<String>, out: impl Into<PathBuf>) -> Self {
+        SelectOptions {
+            input: input.into(),
+            text_column: "text".into(),
+            id_column: "id".into(),
+            budget: Budget::Fraction(0.1),
+            components: 4,
+            scores: ScoreSource::Ratings,
+            dedup: Dedup::default(),
+            filter: "default".into(),
+            scaling: Scaling::default(),
+            diversity: None,
+            out: out.into(),
+            out_files: None,
+            work_dir: None,
+            keep_work: false,
+            shard_bytes: crate::select::work_dir::SHARD_BYTES,
+            report: None,
+            embed: None,
+            method: SelectionMethod::default(),
+            clusters: 64,
+            tokenizer: None,
+            fetch_memory: None,
+        }
+    }
+
+    /// The fetch's bounds, for selected documents of `mean_bytes` of text
+    /// each, in batches of at most `max_rows` rows.
+    pub fn fetch_bounds(&self, mean_bytes: u64, max_rows: usize) -> Bounds {
+        let memory = match self.fetch_memory {
+            None => FETCH_MEMORY,
+            Some(MemoryLimit::Bytes(bytes)) => bytes,
+            // The engine's limit applies.
+            Some(MemoryLimit::Unlimited) => usize::MAX,
+        };
+        let batch_rows = (FETCH_BATCH_BYTES / mean_bytes.max(1)).clamp(1, max_rows.max(1) as u64) as usize;
+        Bounds { memory, batch_rows }
+    }
+
     /// How pass 1 counts tokens: the tokenizer given, or for a token budget
     /// the scoring model's; `None` counts none.
     pub fn token_counter(&self) -> Option<Tokenizer> {
@@ -442,4 +500,26 @@ pub fn default_work_dir(options: &SelectOptions) -> PathBuf {
 /// Whether `location` is a URL (`s3://bucket/key`) rather than a local path.
 pub fn is_url(location: &str) -> bool {
     location.split_once("://").is_some_and(|(scheme, _)| !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_fetch_memory(fetch_memory: Option<MemoryLimit>) -> SelectOptions {
+        SelectOptions { fetch_memory, ..SelectOptions::new("corpus.parquet", "out.parquet") }
+    }
+
+    #[test]
+    fn the_fetch_sorts_in_batches_of_about_a_mebibyte_of_text() {
+        let default = with_fetch_memory(None);
+        assert_eq!(default.fetch_bounds(2048, 8192), Bounds { memory: 256 << 20, batch_rows: 512 });
+        // Short documents: the configured batch size; very wide ones: one a batch.
+        assert_eq!(default.fetch_bounds(10, 8192).batch_rows, 8192);
+        assert_eq!(default.fetch_bounds(10, 1000).batch_rows, 1000);
+        assert_eq!(default.fetch_bounds(50 << 20, 8192).batch_rows, 1);
+        assert_eq!(default.fetch_bounds(0, 8192).batch_rows, 8192);
+        assert_eq!(with_fetch_memory(Some(MemoryLimit::Bytes(1 << 30))).fetch_bounds(2048, 8192).memory, 1 << 30);
+        assert_eq!(with_fetch_memory(Some(MemoryLimit::Unlimited)).fetch_bounds(2048, 8192).memory, usize::MAX);
+    }
 }

@@ -152,6 +152,11 @@ pub(crate) async fn selected_rows(engine: &Engine) -> Result<u64> {
     count(engine, "SELECT count(*) FROM selected").await
 }
 
+/// The mean UTF-8 bytes of text of a selected document (0 for none).
+pub(crate) async fn selected_mean_bytes(engine: &Engine) -> Result<u64> {
+    count(engine, "SELECT CAST(avg(odis_bytes) AS BIGINT) FROM selected").await
+}
+
 /// What the statements gathered, for the report.
 pub(crate) struct Finished {
     pub(crate) started: Instant,

@@ -13,28 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 /// `odis select`'s defaults, as the binary has them, for `input` into
 /// `out`; no HTML report.
 pub fn select_options(input: &str, out: &Path) -> odis::select::SelectOptions {
-    odis::select::SelectOptions {
-        input: input.to_string(),
-        text_column: "text".into(),
-        id_column: "id".into(),
-        budget: odis::select::Budget::Fraction(0.1),
-        components: 4,
-        scores: odis::select::ScoreSource::Ratings,
-        filter: "default".into(),
-        dedup: Default::default(),
-        scaling: odis::select::Scaling::Rank,
-        diversity: None,
-        out: out.to_path_buf(),
-        out_files: None,
-        work_dir: None,
-        keep_work: false,
-        shard_bytes: odis::select::work_dir::SHARD_BYTES,
-        report: None,
-        embed: None,
-        method: Default::default(),
-        clusters: 64,
-        tokenizer: None,
-    }
+    odis::select::SelectOptions::new(input, out)
 }
 
 /// The Python of the environment `scripts/setup.sh` made (or `$ODIS_PYTHON`).

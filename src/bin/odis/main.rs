@@ -352,6 +352,10 @@ struct SelectArgs {
     /// Write no HTML report
     #[arg(long)]
     no_report: bool,
+
+    /// Memory the fetch (pass 2) may hold of the selected documents while it sorts them by component and rank; past it the sort spills to the temporary directory (default: 256M; unlimited: up to --memory-limit)
+    #[arg(long, value_name = "SIZE")]
+    fetch_memory: Option<odis::engine::MemoryLimit>,
 }
 
 /// Runs a subcommand's work until done or Ctrl-C, printing its result or
@@ -404,6 +408,7 @@ fn in_flags(e: &odis::OdisError) -> String {
                 O::Method => "--method",
                 O::Clusters => "--clusters",
                 O::Tokenizer => "--tokenizer",
+                O::FetchMemory => "--fetch-memory",
                 _ => option.field(),
             }
             .to_string()
@@ -455,6 +460,7 @@ async fn select(engine: Engine, args: SelectArgs, quiet: bool) -> ExitCode {
         method: args.method,
         clusters: args.clusters,
         tokenizer: args.tokenizer,
+        fetch_memory: args.fetch_memory,
     };
     let work = odis::select::select(&engine, &options, progress::SelectProgress::new(quiet));
     finish(work, |report| print!("{}", odis::select::render::text(&report, &options))).await
