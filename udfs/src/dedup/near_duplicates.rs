@@ -262,7 +262,13 @@ impl Dedup {
         }
     }
 
-    async fn clusters(&self, state: SessionState, schema: &SchemaRef) -> Result<RecordBatch> {
+    async fn clusters(&self, mut state: SessionState, schema: &SchemaRef) -> Result<RecordBatch> {
+        // Both joins below put the small side (shared keys, candidates' ids)
+        // on the left for the hash join to build. Left to its estimates,
+        // DataFusion would build on the whole table instead: a filtered
+        // view's row count is a guess, and on 2M rows of signatures it
+        // guessed wrong, holding 300 MB more.
+        state.config_mut().options_mut().optimizer.join_reordering = false;
         let ctx = SessionContext::new_with_state(state);
         let codec = IdCodec::new(self.id.field.data_type())?;
         let (id, text) = (ident(self.id.field.name()), ident(self.text.field.name()));
@@ -360,7 +366,7 @@ impl Dedup {
         // MinHash group a row joins the first of up to 16 earlier rows whose
         // estimated similarity to it reaches the threshold.
         let mut clusters = Clusters { parent: (0..members.len()).collect() };
-        for group in &groups {
+        for group in groups.iter() {
             match self.mode {
                 Mode::Exact => group.windows(2).for_each(|w| clusters.union(w[0], w[1])),
                 Mode::MinHash(spec) => {
@@ -403,6 +409,24 @@ impl Dedup {
     }
 }
 
+/// Each shared key's member slots, in key order, end to end: a vector per
+/// key would be an allocation per key, and a corpus has millions of them.
+struct Groups {
+    slots: Vec<usize>,
+    /// Where each key's slots end in `slots`.
+    ends: Vec<usize>,
+}
+
+impl Groups {
+    fn iter(&self) -> impl Iterator<Item = &[usize]> {
+        self.ends.iter().scan(0, move |start, &end| {
+            let group = &self.slots[*start..end];
+            *start = end;
+            Some(group)
+        })
+    }
+}
+
 /// The rows that share a band key (or a fingerprint) with another: each id
 /// once, its (key, id) pairs, and (for MinHash) its signature.
 struct Candidates {
@@ -436,7 +460,7 @@ impl Candidates {
     /// Renumbers the members in id order (so that the smaller slot is the
     /// smaller id) and returns each key's slots, in order; an id twice in
     /// one key's group is held by two rows (`Err` names it).
-    fn groups(&mut self) -> std::result::Result<Vec<Vec<usize>>, IdKey> {
+    fn groups(&mut self) -> std::result::Result<Groups, IdKey> {
         let mut order: Vec<usize> = (0..self.members.len()).collect();
         order.sort_unstable_by(|&a, &b| self.members[a].cmp(&self.members[b]));
         let mut rank = vec![0; order.len()];
@@ -448,13 +472,16 @@ impl Candidates {
         let mut pairs = std::mem::take(&mut self.pairs);
         pairs.iter_mut().for_each(|(_, slot)| *slot = rank[*slot]);
         pairs.sort_unstable();
-        let mut groups = Vec::new();
+        let mut groups = Groups { slots: Vec::with_capacity(pairs.len()), ends: Vec::new() };
         for run in pairs.chunk_by(|a, b| a.0 == b.0) {
             if let Some(twice) = run.windows(2).find(|w| w[0].1 == w[1].1) {
                 return Err(self.members[twice[0].1].clone());
             }
-            groups.push(run.iter().map(|(_, slot)| *slot).collect());
+            groups.slots.extend(run.iter().map(|(_, slot)| *slot));
+            groups.ends.push(groups.slots.len());
         }
+        // The keys are done with: the signatures need the room.
+        drop(pairs);
         self.signatures.reserve(self.members.len());
         self.signed = vec![false; self.members.len()];
         Ok(groups)
