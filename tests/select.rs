@@ -587,6 +587,27 @@ async fn out_files_split_the_selection_in_output_order() {
     assert_eq!(left.len(), 2, "{left:?}");
 }
 
+/// `rows` documents of `columns` (SQL over `value`, 1..=rows) with a
+/// 3-dimensional score list `s`, at `path`, and the options that select
+/// half of them by those scores alone (no filter, no dedup) into `out`.
+async fn scored_corpus(engine: &Engine, path: &Path, rows: u64, columns: &str, out: &Path) -> SelectOptions {
+    query(engine, &format!(
+        "COPY (SELECT value AS id, {columns}, \
+         make_array(CAST(value % 97 AS DOUBLE), CAST(value % 89 AS DOUBLE), CAST(value % 83 AS DOUBLE)) AS s \
+         FROM generate_series(1, {rows})) TO '{}'",
+        path.display()
+    ))
+    .await;
+    SelectOptions {
+        scores: odis::select::ScoreSource::Column("s".into()),
+        filter: "none".into(),
+        dedup: odis::select::Dedup::None,
+        components: 2,
+        budget: Budget::Fraction(0.5),
+        ..common::select_options(&path.display().to_string(), out)
+    }
+}
+
 /// The fetch sorts the selected documents within its memory bound: past
 /// it, it spills, and the output is the same as with the whole selection
 /// in memory.
@@ -598,25 +619,12 @@ async fn the_fetch_spills_past_its_memory_bound_with_the_same_output() {
     // 12,000 documents of about 20 KB; half of them selected: 120 MB of
     // text, against a bound of 128 MiB over two partitions.
     let engine = Engine::builder().with_target_partitions(2).build().unwrap();
-    query(&engine, &format!(
-        "COPY (SELECT value AS id, repeat('word' || CAST(value AS VARCHAR) || ' ', 2000) AS text, \
-         make_array(CAST(value % 97 AS DOUBLE), CAST(value % 89 AS DOUBLE), CAST(value % 83 AS DOUBLE)) AS s \
-         FROM generate_series(1, 12000)) TO '{}'",
-        wide.display()
-    ))
-    .await;
+    let text = "repeat('word' || CAST(value AS VARCHAR) || ' ', 2000) AS text";
+    let half = scored_corpus(&engine, &wide, 12_000, text, &dir.path().join("x.parquet")).await;
     let mut outputs = Vec::new();
     for (name, bound) in [("bounded", Some(MemoryLimit::Bytes(128 << 20))), ("unbounded", Some(MemoryLimit::Unlimited))] {
         let out = dir.path().join(format!("{name}.parquet"));
-        let options = SelectOptions {
-            scores: odis::select::ScoreSource::Column("s".into()),
-            filter: "none".into(),
-            dedup: odis::select::Dedup::None,
-            components: 2,
-            budget: Budget::Fraction(0.5),
-            fetch_memory: bound,
-            ..common::select_options(&wide.display().to_string(), &out)
-        };
+        let options = SelectOptions { fetch_memory: bound, out: out.clone(), ..half.clone() };
         select(&engine, &options, ()).await.unwrap();
         outputs.push(out);
     }
@@ -642,22 +650,11 @@ async fn a_fetch_over_its_bound_names_the_option_and_the_rerun_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("html.parquet");
     let engine = Engine::builder().with_target_partitions(2).build().unwrap();
-    query(&engine, &format!(
-        "COPY (SELECT value AS id, 'a short text, number ' || CAST(value AS VARCHAR) AS text, repeat('<p>markup</p>', 40000) AS html, \
-         make_array(CAST(value % 97 AS DOUBLE), CAST(value % 89 AS DOUBLE), CAST(value % 83 AS DOUBLE)) AS s \
-         FROM generate_series(1, 300)) TO '{}'",
-        input.display()
-    ))
-    .await;
     let out = dir.path().join("selected.parquet");
+    let columns = "'a short text, number ' || CAST(value AS VARCHAR) AS text, repeat('<p>markup</p>', 40000) AS html";
     let mut options = SelectOptions {
-        scores: odis::select::ScoreSource::Column("s".into()),
-        filter: "none".into(),
-        dedup: odis::select::Dedup::None,
-        components: 2,
-        budget: Budget::Fraction(0.5),
         fetch_memory: Some(MemoryLimit::Bytes(64 << 20)),
-        ..common::select_options(&input.display().to_string(), &out)
+        ..scored_corpus(&engine, &input, 300, columns, &out).await
     };
     let e = match select(&engine, &options, ()).await {
         Err(odis::OdisError::Select(e)) => e,
