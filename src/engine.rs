@@ -311,10 +311,10 @@ impl Engine {
     /// `bounds`: its sorts and aggregations hold at most `bounds.memory`
     /// bytes (never more than the engine's limit) in a pool of their own,
     /// past which they spill sorted runs to disk, in batches of
-    /// `bounds.batch_rows` rows; a sort runs in one partition. For a statement whose memory would
-    /// otherwise grow with its input until the engine's whole limit, such
-    /// as `odis select`'s fetch. On a cluster, the executors' own limits
-    /// apply.
+    /// `bounds.batch_rows` rows; a sort runs in one partition. For a
+    /// statement whose memory would otherwise grow with its input until
+    /// the engine's whole limit, such as `odis select`'s fetch. On a
+    /// cluster, the executors' own limits apply.
     pub async fn execute_bounded(&self, statement: Statement, progress: &StatementProgress, bounds: Bounds) -> Result<SendableRecordBatchStream> {
         let plan = self.ctx.state().statement_to_plan(statement).await?;
         self.run_plan(plan, Some(progress), Some(bounds)).await

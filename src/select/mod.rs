@@ -35,14 +35,14 @@ pub use options::{CostUnit, Dedup, Progress, Scaling, ScoreSource, SelectOptions
 pub use report::{DedupRemoval, Diversity, DuplicatePair, Example, FilterRemoval, SelectReport};
 pub use steps::SELECT_SQL;
 
-use crate::engine::{Bounds, Engine, MemoryLimit, StatementProgress};
+use crate::engine::{Bounds, Engine, StatementProgress};
 use crate::select::error::{SelectOption, wrong};
 use crate::error::{OdisError, Result};
 use crate::script_vars::{escape_string as quote, substitute};
 use checks::{check_corpus, check_options, check_raw_scores, duplicate_ids};
 use publish::{publish, split_output};
 use query::first_count;
-use report::{Finished, finish_report, selected_mean_bytes, selected_rows};
+use report::{Finished, finish_report, selected_size};
 use shards::{SHARD_NAME, SHARD_TABLE, kept_scores_hint, open_work_dir, score_shards};
 use steps::{Step, TRANSIENT_NAMES, drops, named_steps};
 
@@ -124,19 +124,19 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
                 }
                 Some(Step::Fetch) => {
                     let done = Arc::new(AtomicU64::new(0));
-                    let selected = selected_rows(engine).await?;
+                    let (selected, mean_bytes) = selected_size(engine).await?;
                     progress.pass("fetching", rows_in + selected, Arc::clone(&done));
                     // The sort into component and rank order holds the
                     // selected documents: bounded, it spills past its share
                     // instead of growing with the selection.
                     let watch = StatementProgress { rows_read: Arc::clone(&done), ..Default::default() };
                     let max_rows = engine.context().state().config().batch_size();
-                    let bounds = options.fetch_bounds(selected_mean_bytes(engine).await?, max_rows);
+                    let bounds = options.fetch_bounds(mean_bytes, max_rows);
                     let fetch = async {
                         let stream = engine.execute_bounded(statement, &watch, bounds).await?;
                         Ok::<Vec<RecordBatch>, OdisError>(stream.try_collect().await?)
                     };
-                    let batches = fetch.await.map_err(|e| fetch_out_of_memory(e, options, bounds))?;
+                    let batches = fetch.await.map_err(|e| fetch_out_of_memory(e, engine, bounds))?;
                     progress.pass_finished();
                     if first_count(&batches)? != selected {
                         return Err(duplicate_ids(engine, options, &fetched).await);
@@ -226,11 +226,17 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
 }
 
 /// A fetch that ran out of its memory names the option that sets it.
-fn fetch_out_of_memory(e: OdisError, options: &SelectOptions, bounds: Bounds) -> OdisError {
+fn fetch_out_of_memory(e: OdisError, engine: &Engine, bounds: Bounds) -> OdisError {
+    use datafusion::execution::memory_pool::MemoryLimit as PoolLimit;
     let OdisError::DataFusion(cause) = &e else { return e };
     let root = cause.find_root();
-    // Unbounded, the engine's limit was what ran out (the error says so).
-    if !matches!(root, datafusion::error::DataFusionError::ResourcesExhausted(_)) || options.fetch_memory == Some(MemoryLimit::Unlimited) {
+    // Where the engine's limit was the smaller, it is what ran out, and the
+    // error already says to raise it.
+    let engine_limit = match engine.context().runtime_env().memory_pool.memory_limit() {
+        PoolLimit::Finite(limit) => limit,
+        PoolLimit::Infinite | PoolLimit::Unknown => usize::MAX,
+    };
+    if !matches!(root, datafusion::error::DataFusionError::ResourcesExhausted(_)) || bounds.memory >= engine_limit {
         return e;
     }
     // DataFusion's message lists the pool's consumers, then what failed.

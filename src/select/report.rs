@@ -12,7 +12,7 @@ use crate::error::{OdisError, Result};
 use crate::script_vars::{escape_ident as ident, escape_string as quote};
 use crate::select::options::{Progress, ScoreSource, SelectOptions};
 use crate::select::publish::written;
-use crate::select::query::{count, f64s, i64s, i64s_or_null, rows, text_at};
+use crate::select::query::{f64s, first_count, i64s, i64s_or_null, rows, text_at};
 
 /// A document shown as an example of a component.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,13 +148,11 @@ fn dedup_removal(batches: &[RecordBatch]) -> Result<DedupRemoval> {
     Ok(out)
 }
 
-pub(crate) async fn selected_rows(engine: &Engine) -> Result<u64> {
-    count(engine, "SELECT count(*) FROM selected").await
-}
-
-/// The mean UTF-8 bytes of text of a selected document (0 for none).
-pub(crate) async fn selected_mean_bytes(engine: &Engine) -> Result<u64> {
-    count(engine, "SELECT CAST(avg(odis_bytes) AS BIGINT) FROM selected").await
+/// The rows selected, and the mean UTF-8 bytes of text of one (0 for none).
+pub(crate) async fn selected_size(engine: &Engine) -> Result<(u64, u64)> {
+    let batches = rows(engine, "SELECT count(*), CAST(avg(odis_bytes) AS BIGINT) FROM selected").await?;
+    let mean = batches.first().map(|b| i64s(b.column(1))).transpose()?.and_then(|v| v.first().copied()).unwrap_or(0);
+    Ok((first_count(&batches)?, mean.max(0) as u64))
 }
 
 /// What the statements gathered, for the report.
