@@ -23,29 +23,32 @@
 --               default: MinHash signatures at 8 bits a value, as bytes,
 --               which Parquet reads fast), text_fingerprint("text")
 --               (exact duplicates), or CAST(NULL AS VARCHAR) (no dedup)
---   dedup       near_duplicates's spec for those keys: 'bits=8' and any
---               MinHash settings (threshold=0.8, ngram=5, bands=14, rows=8,
---               seed=1 by default), or 'exact' (fingerprints, or no dedup);
---               semantic_duplicates's spec with dedup_function below
+--   duplicates  the table function that lists the duplicates among the
+--               kept documents' keys (odis_dedup_keys: odis_id, odis_dedup,
+--               odis_embedding): near_duplicates('odis_dedup_keys',
+--               'odis_id', 'odis_dedup', 'bits=8') (the default; add MinHash
+--               settings, threshold=0.8, ngram=5, bands=14, rows=8, seed=1
+--               by default), near_duplicates(..., 'exact') over
+--               fingerprints (or NULL keys: no dedup), or
+--               semantic_duplicates('odis_dedup_keys', 'odis_id',
+--               'odis_embedding', 'eps=0.05') (SemDeDup)
 --   embedding   what pass 1 keeps of each kept document as its embedding:
 --               odis_score("text", 'models/minilm') (an encoder model), or
 --               CAST(NULL AS REAL[]) (the default: none)
---   dedup_function, dedup_column
---               near_duplicates and odis_dedup (the default), or
---               semantic_duplicates and odis_embedding (SemDeDup)
 --   scaling     how each dimension is scaled before the PCA: rank (its
 --               empirical CDF; the default) or standard (z-scores only)
 --   components  principal components to keep (the paper keeps about 4)
 --   budget      rows to select: an integer, or a fraction of the documents
 --               that pass the filter, such as 0.1; with `cost`, an amount
---               of tokens or bytes
+--               of tokens or bytes with its unit: '30B tokens', '20GB'
 --   tokens      each kept document's tokens, as pass 1 counts them:
 --               token_count("text", 'models/minilm') (a tokenizer.json),
 --               token_count("text", 'approx') (UTF-8 bytes / 4, an
 --               estimate), or CAST(NULL AS BIGINT) (the default: none)
 --   cost        how the budget is spent: empty (rows, the default),
---               ", cost => 'odis_tokens'" (tokens; set `tokens`) or
---               ", cost => 'odis_bytes'" (UTF-8 bytes of text)
+--               ", cost => 'odis_tokens'" (a budget in tokens, such as
+--               '30B tokens'; set `tokens`) or ", cost => 'odis_bytes'" (a
+--               budget in bytes of text, such as '20GB')
 --   selection   the table function that selects (default: ODiS's
 --               top_k_per_dim over the components); e.g.
 --               ccs_select('method_input', 'odis_id', 'odis_quality', 0.1)
@@ -101,7 +104,7 @@ CREATE VIEW odis_dedup_keys AS SELECT odis_id, odis_dedup, odis_embedding FROM r
 -- step: duplicates
 COPY (
     SELECT id AS odis_id, duplicate_of AS odis_duplicate_of, similarity AS odis_similarity
-    FROM ${dedup_function:-near_duplicates}('odis_dedup_keys', 'odis_id', '${dedup_column:-odis_dedup}', '${dedup:-bits=8}')
+    FROM ${duplicates:-near_duplicates('odis_dedup_keys', 'odis_id', 'odis_dedup', 'bits=8')}
 ) TO '${work}/duplicates.parquet' STORED AS PARQUET;
 CREATE EXTERNAL TABLE duplicates STORED AS PARQUET LOCATION '${work}/duplicates.parquet';
 -- step: kept

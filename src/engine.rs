@@ -33,18 +33,7 @@ use crate::scalar_subqueries::inline_scalar_subqueries;
 use crate::scan_progress::count_scanned_rows;
 use odis_udfs::score::progress::ScoreProgress;
 use crate::stores::{AwsOptions, OdisObjectStoreRegistry, is_remote_scheme, s3_store};
-
-/// Adds the odis SQL functions, the `odis.*` settings and the `aws.*`
-/// statement options to a `SessionContext` you already have; returns the
-/// registry of models `odis_score` uses in that context.
-///
-/// S3 buckets are then reachable once you register their stores (see
-/// [`crate::stores::s3_store`]); an [`Engine`] creates them on demand.
-pub fn register_functions(ctx: &SessionContext) -> Result<Arc<ModelRegistry>> {
-    let models = odis_udfs::register(ctx)?;
-    ctx.register_table_options_extension(AwsOptions::default());
-    Ok(models)
-}
+pub use crate::functions::register_functions;
 
 /// How to build an [`Engine`].
 #[derive(Debug, Default)]
@@ -216,7 +205,7 @@ impl EngineBuilder {
                 config = config.with_target_partitions(partitions);
             }
             config = crate::cluster::with_message_limit(config.upgrade_for_ballista())
-                .with_extension(Arc::new(odis_udfs::select::remote::RemotePlans(cluster.clone())));
+                .with_extension(Arc::new(odis_udfs::plan::remote::RemotePlans(cluster.clone())));
             state = state.with_query_planner(Arc::new(ClusterPlanner::new(Arc::clone(&cluster))));
         }
         let state = state.with_config(config).build();

@@ -30,6 +30,7 @@ pub mod cluster;
 pub mod engine;
 pub mod error;
 pub mod file_tables;
+pub mod functions;
 pub mod named_arguments;
 pub mod output;
 pub mod panic_guard;

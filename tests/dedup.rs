@@ -142,7 +142,7 @@ async fn near_duplicates_finds_the_copies_and_select_picks_each_once() {
     // odis select: without dedup the top of a component repeats documents;
     // with it (the default), no copy is picked beside its original.
     let out = dir.path().join("selected.parquet");
-    odis::select::select(&engine, &options(&corpus, &out, Dedup::None), ()).await.unwrap();
+    odis::select::select(&engine, &options(&corpus, &out, "none".parse::<Dedup>().unwrap()), ()).await.unwrap();
     let (redundant_without, most_without) = redundancy(&engine, &out, &copies).await;
     let report = odis::select::select(&engine, &options(&corpus, &out, Dedup::default()), ()).await.unwrap();
     let (redundant, most) = redundancy(&engine, &out, &copies).await;
@@ -176,7 +176,7 @@ async fn a_corpus_of_copies_is_named_as_such() {
         .unwrap();
     let out = dir.path().join("out.parquet");
     let mut options = options(&input, &out, Dedup::default());
-    options.filter = "none".into();
+    options.filter = "none".parse().unwrap();
     let e = odis::select::select(&engine, &options, ()).await.unwrap_err();
     let odis::OdisError::Select(e) = e else { panic!("not a SelectError: {e}") };
     assert_eq!(e.option(), odis::select::error::SelectOption::Dedup);
@@ -184,7 +184,7 @@ async fn a_corpus_of_copies_is_named_as_such() {
     assert!(message.contains("1 document is left (299 were removed as copies") && message.contains("dedup none"), "{message}");
     assert!(!out.exists());
     // Exact dedup sees 300 different texts.
-    options.dedup = Dedup::Exact;
+    options.dedup = "exact".parse().unwrap();
     options.budget = Budget::Rows(10);
     let report = odis::select::select(&engine, &options, ()).await.unwrap();
     assert_eq!((report.dedup.removed, report.rows_out), (0, 10));

@@ -429,7 +429,7 @@ async fn the_default_selection_leaves_the_junk_out() {
     assert_eq!(removed_kinds[0].column(0).as_primitive::<Int64Type>().value(0), 8);
 
     // Without the filter, the tops of the components are junk.
-    options.filter = "none".into();
+    options.filter = "none".parse().unwrap();
     options.budget = Budget::Rows(report.rows_out);
     select(&engine, &options, ()).await.unwrap();
     let (unfiltered, _) = junk_shares(&engine, &out).await;
@@ -600,8 +600,8 @@ async fn scored_corpus(engine: &Engine, path: &Path, rows: u64, columns: &str, o
     .await;
     SelectOptions {
         scores: odis::select::ScoreSource::Column("s".into()),
-        filter: "none".into(),
-        dedup: odis::select::Dedup::None,
+        filter: "none".parse().unwrap(),
+        dedup: "none".parse().unwrap(),
         components: 2,
         budget: Budget::Fraction(0.5),
         ..common::select_options(&path.display().to_string(), out)
@@ -727,7 +727,7 @@ async fn every_method_selects_through_the_same_pipeline() {
     }
     // SemDeDup before ODiS, from the same kind of embeddings.
     options.method = SelectionMethod::Odis;
-    options.dedup = Dedup::Semantic("eps=0.001".into());
+    options.dedup = Dedup::parse("semantic", "eps=0.001").unwrap();
     options.work_dir = Some(dir.path().join("work_semantic"));
     options.out = dir.path().join("semantic.parquet");
     let report = select(&engine, &options, ()).await.unwrap();

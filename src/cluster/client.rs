@@ -33,7 +33,7 @@ use datafusion::prelude::SessionConfig;
 use datafusion_proto::physical_plan::PhysicalExtensionCodec;
 use datafusion_proto::protobuf::PhysicalPlanNode;
 use futures::TryStreamExt;
-use odis_udfs::select::remote::PlanRunner;
+use odis_udfs::plan::remote::PlanRunner;
 use odis_udfs::runs_in_client;
 
 use crate::cluster::codec::OdisCodec;

@@ -72,7 +72,7 @@ fn odis_session(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> datafusion::
         .with_default_features()
         .build();
     let ctx = SessionContext::new_with_state(state);
-    crate::engine::register_functions(&ctx).map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+    crate::functions::register_functions(&ctx).map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
     Ok(ctx.state())
 }
 

@@ -10,8 +10,8 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use crate::engine::Engine;
 use crate::error::{OdisError, Result};
 use crate::script_vars::{escape_ident as ident, escape_string as quote};
-use crate::select::error::{OptionNames, SelectOption, wrong};
-use crate::select::options::{Budget, CostUnit, Dedup, ScoreSource, SelectOptions, Tokenizer, is_url};
+use crate::error::select::{OptionNames, SelectOption, wrong};
+use crate::select::options::{Budget, CostUnit, ScoreSource, SelectOptions, Tokenizer, is_url};
 use crate::select::query::{count, rows, text_at};
 
 /// What can be checked before the corpus is opened: counts, the filter's
@@ -25,17 +25,12 @@ pub(crate) async fn check_options(engine: &Engine, options: &SelectOptions) -> R
             format!("{} must be at least 1 (the number of Parquet files to write)", o.out_files)
         }));
     }
-    if let Err(e) = options.dedup.minhash_spec() {
-        return Err(wrong(SelectOption::Dedup, move |o| format!("{} minhash: {e}", o.dedup)));
-    }
-    if let Err(e) = options.dedup.semantic_spec() {
-        return Err(wrong(SelectOption::Dedup, move |o| format!("{} semantic: {e}", o.dedup)));
-    }
     // What reads embeddings needs a model to make them in pass 1.
     if options.embed.is_none() {
-        if matches!(options.dedup, Dedup::Semantic(_)) {
-            return Err(wrong(SelectOption::Dedup, |o| {
-                format!("{} semantic compares document embeddings; pass {} DIR (an encoder model directory) too", o.dedup, o.embed)
+        if options.dedup.needs_embeddings() {
+            let mode = options.dedup.name();
+            return Err(wrong(SelectOption::Dedup, move |o| {
+                format!("{} {mode} compares document embeddings; pass {} DIR (an encoder model directory) too", o.dedup, o.embed)
             }));
         }
         if options.method.needs_embeddings() {
@@ -49,10 +44,6 @@ pub(crate) async fn check_options(engine: &Engine, options: &SelectOptions) -> R
         return Err(wrong(SelectOption::Clusters, |o| format!("{} must be at least 1 (k-means clusters)", o.clusters)));
     }
     check_token_options(options)?;
-    if let Err(e) = odis_udfs::filter::filter_rules::FilterSpec::parse(&options.filter) {
-        let filter = options.filter.clone();
-        return Err(wrong(SelectOption::Filter, move |o| format!("{} '{filter}': {e}", o.filter)));
-    }
     let load = |option: SelectOption, dir: &Path| {
         engine.models().load(dir).map(|_| ()).map_err(|e| {
             let (dir, e) = (dir.display().to_string(), OdisError::from(e).to_string());
@@ -279,7 +270,7 @@ pub(crate) async fn check_raw_scores(engine: &Engine, options: &SelectOptions) -
         }));
     }
     if kept < 2 {
-        let filter = options.filter.clone();
+        let filter = options.filter.to_string();
         return Err(wrong(SelectOption::Filter, move |o| {
             format!(
                 "the quality filter ({} '{filter}') kept {kept} of the documents; relax it (e.g. {} \
@@ -381,7 +372,7 @@ pub(crate) async fn duplicate_ids(engine: &Engine, options: &SelectOptions, fetc
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::select::error::SelectError;
+    use crate::error::select::SelectError;
 
     fn options(components: usize, scores: ScoreSource) -> SelectOptions {
         SelectOptions { components, scores, shard_bytes: 1 << 30, ..SelectOptions::new("corpus.parquet", "selected.parquet") }

@@ -4,20 +4,26 @@
 //! `odis -f`; this module fills in its variables, checks the arguments
 //! first, times each stage and collects the report.
 //!
-//! The parts, each importing only those before it:
-//! [`options`] (what to do) and [`error`] (what went wrong, by option);
+//! The parts: [`options`] (what to do, typed: [`dedup`] modes, [`method`]s,
+//! budgets, filters) and [`error`] (what went wrong, by option);
+//! [`script`] (the one place options become SQL: the script's variables);
 //! [`steps`] (the script's named statements); [`query`] (reading results);
 //! [`checks`] (arguments against the corpus and the output);
 //! [`work_dir`] and [`shards`] (pass 1, resumable); [`publish`] (the
 //! output, staged); [`report`] (gathering) and [`render`] (text, HTML).
 
 pub mod checks;
-pub mod error;
+pub mod dedup;
+/// What can be wrong with a selection's options (kept with the library's
+/// errors, below every step).
+pub use crate::error::select as error;
+pub mod method;
 pub mod options;
 pub mod publish;
 pub mod query;
 pub mod render;
 pub mod report;
+pub mod script;
 pub mod shards;
 pub mod steps;
 pub mod work_dir;
@@ -28,15 +34,15 @@ use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::RecordBatch;
 
-pub use odis_udfs::select::budget::Budget;
+pub use odis_udfs::plan::budget::Budget;
 use odis_udfs::select::selection_plan::DraftReuse;
 pub use odis_udfs::select::selection::DimensionReport;
-pub use options::{CostUnit, Dedup, Progress, Scaling, ScoreSource, SelectOptions, SelectionMethod, Tokenizer, default_work_dir, is_url};
+pub use options::{CostUnit, Dedup, Filter, Progress, Scaling, ScoreSource, SelectOptions, SelectionMethod, Tokenizer, default_work_dir, is_url};
 pub use report::{DedupRemoval, Diversity, DuplicatePair, Example, FilterRemoval, SelectReport};
 pub use steps::SELECT_SQL;
 
 use crate::engine::{Bounds, Engine, StatementProgress};
-use crate::select::error::{SelectOption, wrong};
+use crate::error::select::{SelectOption, wrong};
 use crate::error::{OdisError, Result};
 use crate::script_vars::{escape_string as quote, substitute};
 use checks::{check_corpus, check_options, check_raw_scores, duplicate_ids};
@@ -78,7 +84,7 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
     let work_path = options.work_dir.clone().unwrap_or_else(|| default_work_dir(options));
     // An earlier run interrupted on this engine may have left the script's names.
     engine.sql(&drops(&[&TRANSIENT_NAMES[..], &["scaling", "pca"]].concat())).await?;
-    let mut vars = options.script_vars(&work_path);
+    let mut vars = script::script_vars(options, &work_path);
     // The fetch writes one sorted file in the work directory: it is checked
     // (one row per selected id) before it becomes the output, or is split
     // into the output files.

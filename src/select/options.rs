@@ -1,17 +1,19 @@
 //! What `odis select` is asked to do: its options, and how it reports
 //! progress to its caller.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 pub use odis_udfs::dedup::minhash::MinHashSpec;
 pub use odis_udfs::dedup::semantic_duplicates::SemDedupSpec;
-pub use odis_udfs::select::budget::{Budget, CostUnit};
+use odis_udfs::filter::filter_rules::FilterSpec;
+pub use odis_udfs::plan::budget::{Budget, CostUnit};
 
 use crate::engine::{Bounds, MemoryLimit};
-use crate::script_vars::{escape_ident as ident, escape_string as quote};
+use crate::error::select::{SelectError, SelectOption};
+pub use crate::select::dedup::Dedup;
+pub use crate::select::method::SelectionMethod;
 
 /// Where the raw quality dimensions come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,189 +124,57 @@ impl std::str::FromStr for Scaling {
     }
 }
 
-/// How duplicates among the documents that pass the filter are found (and
-/// all but one of each cluster removed) before the PCA.
+/// The quality rules a document must pass first: a `quality_filter` spec
+/// (`default`, `none`, `gopher,c4`, `default,gopher_min_words=20`), parsed
+/// when it is made.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Dedup {
-    /// Keep every document.
-    None,
-    /// Equal `text_fingerprint`s: the same text but for case, spacing and
-    /// Unicode composition.
-    Exact,
-    /// MinHash LSH near duplicates (`near_duplicates`), with a spec of
-    /// MinHash settings ("" for FineWeb's defaults).
-    MinHash(String),
-    /// SemDeDup over the `embed` model's embeddings (`semantic_duplicates`),
-    /// with its spec ("" for its defaults).
-    Semantic(String),
+pub struct Filter {
+    text: String,
+    spec: FilterSpec,
 }
 
-impl Default for Dedup {
+impl Filter {
+    /// The spec as it was written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The rules and thresholds it names.
+    pub fn spec(&self) -> &FilterSpec {
+        &self.spec
+    }
+}
+
+/// odis's default rules.
+impl Default for Filter {
     fn default() -> Self {
-        Dedup::MinHash(String::new())
+        Filter { text: "default".into(), spec: FilterSpec::default() }
     }
 }
 
-impl Dedup {
-    /// `minhash`, `exact` or `none`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Dedup::None => "none",
-            Dedup::Exact => "exact",
-            Dedup::MinHash(_) => "minhash",
-            Dedup::Semantic(_) => "semantic",
-        }
-    }
-
-    /// The SemDeDup settings, checked.
-    pub fn semantic_spec(&self) -> Result<Option<SemDedupSpec>, String> {
-        match self {
-            Dedup::Semantic(spec) => SemDedupSpec::parse(spec).map(Some),
-            _ => Ok(None),
-        }
-    }
-
-    /// The MinHash settings, checked.
-    pub fn minhash_spec(&self) -> Result<Option<MinHashSpec>, String> {
-        match self {
-            Dedup::MinHash(spec) => MinHashSpec::parse(&format!("bits=8,{spec}")).map(Some),
-            _ => Ok(None),
-        }
-    }
-
-    /// sql/select.sql's `dedup_key` (what pass 1 keeps) and `dedup` (the
-    /// spec near_duplicates reads it with). The key leaves the threshold
-    /// out: another threshold reuses pass 1.
-    fn script_vars(&self, text: &str) -> (String, String) {
-        if let Ok(Some(spec)) = self.semantic_spec() {
-            // SemDeDup reads the embeddings pass 1 keeps anyway.
-            return ("CAST(NULL AS VARCHAR)".into(), spec.to_string());
-        }
-        match self.minhash_spec() {
-            Ok(Some(m)) => (
-                format!(
-                    "minhash_pack(text_minhash({text}, 'ngram={},bands={},rows={},seed={},bits={}'))",
-                    m.ngram, m.bands, m.rows, m.seed, m.bits
-                ),
-                m.to_string(),
-            ),
-            _ if *self == Dedup::Exact => (format!("text_fingerprint({text})"), "exact".into()),
-            // No dedup: a key that is NULL everywhere finds no duplicate.
-            _ => ("CAST(NULL AS VARCHAR)".into(), "exact".into()),
-        }
+impl std::fmt::Display for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
     }
 }
 
-impl std::str::FromStr for Dedup {
-    type Err = String;
+/// A spec that does not parse is an error naming the option.
+impl std::str::FromStr for Filter {
+    type Err = SelectError;
 
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "minhash" => Ok(Dedup::MinHash(String::new())),
-            "exact" => Ok(Dedup::Exact),
-            "none" => Ok(Dedup::None),
-            "semantic" => Ok(Dedup::Semantic(String::new())),
-            _ => Err(format!("expected minhash, exact, semantic or none, got '{text}'")),
-        }
-    }
-}
-
-/// How the budget is spent on the documents that pass the filter and the
-/// dedup. Each method other than `odis` weighs a document's quality as the
-/// mean of its components (the PC average of the baselines).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SelectionMethod {
-    /// The top of each orthogonal component (`top_k_per_dim`).
-    #[default]
-    Odis,
-    /// Diversify-and-Conquer's kMQ: equal quotas over k-means clusters of
-    /// the embeddings, drawn ∝ exp(quality) (`cluster_balanced_sample`).
-    KMeans,
-    /// Coverage-centric Coreset Selection over the quality (`ccs_select`).
-    Ccs,
-    /// Greedy MAP of a DPP per k-means cluster (`dpp_select`).
-    Dpp,
-    /// MIG over k-means clusters of the embeddings (`mig_select`, quality
-    /// exp(mean)).
-    Mig,
-    /// A uniform sample (`sample_uniform`).
-    Random,
-}
-
-impl SelectionMethod {
-    pub const ALL: [SelectionMethod; 6] =
-        [SelectionMethod::Odis, SelectionMethod::KMeans, SelectionMethod::Ccs, SelectionMethod::Dpp, SelectionMethod::Mig, SelectionMethod::Random];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            SelectionMethod::Odis => "odis",
-            SelectionMethod::KMeans => "kmeans",
-            SelectionMethod::Ccs => "ccs",
-            SelectionMethod::Dpp => "dpp",
-            SelectionMethod::Mig => "mig",
-            SelectionMethod::Random => "random",
-        }
-    }
-
-    /// Whether the method can spend a token or byte budget.
-    pub fn takes_cost_budgets(self) -> bool {
-        matches!(self, SelectionMethod::Odis | SelectionMethod::Random)
-    }
-
-    /// Whether the method reads document embeddings (`embed`).
-    pub fn needs_embeddings(self) -> bool {
-        matches!(self, SelectionMethod::KMeans | SelectionMethod::Dpp | SelectionMethod::Mig)
-    }
-
-    /// sql/select.sql's `selection_report`: ODiS's overlap report, or the
-    /// rows another method selected per group, in the same columns.
-    fn report(self, budget: &str, cost: Option<&str>) -> String {
-        let cost_argument = cost.map(|c| format!(", cost => '{c}'")).unwrap_or_default();
-        let (cost_quota, selected_cost) = match cost {
-            Some(column) => (format!("CAST({budget} AS BIGINT)"), format!("CAST(sum({column}) AS BIGINT)")),
-            None => ("CAST(NULL AS BIGINT)".to_string(), "CAST(NULL AS BIGINT)".to_string()),
-        };
-        match self {
-            SelectionMethod::Odis => format!("top_k_per_dim_report('projected', 'odis_id', 'odis_pc', {budget}{cost_argument})"),
-            _ => format!(
-                "(SELECT CAST(odis_dim AS INT) AS dim, count(*) AS quota, count(*) AS selected, min(odis_score) AS threshold, \
-                  CAST(0 AS BIGINT) AS overlap, CAST(NULL AS DOUBLE) AS overlap_ratio, {cost_quota} AS cost_quota, \
-                  {selected_cost} AS selected_cost, CAST(NULL AS BIGINT) AS overlap_cost, CAST(NULL AS DOUBLE) AS overlap_cost_ratio \
-                  FROM selected GROUP BY odis_dim ORDER BY odis_dim) AS groups"
-            ),
-        }
-    }
-
-    /// sql/select.sql's `selection`: the table function that selects.
-    fn selection(self, budget: &str, clusters: u64, cost: Option<&str>) -> String {
-        let input = "'method_input', 'odis_id'";
-        let cost = cost.map(|c| format!(", cost => '{c}'")).unwrap_or_default();
-        match self {
-            SelectionMethod::Odis => format!("top_k_per_dim('projected', 'odis_id', 'odis_pc', {budget}{cost})"),
-            SelectionMethod::KMeans => {
-                format!("cluster_balanced_sample({input}, 'odis_embedding', 'odis_quality', {budget}, 'clusters={clusters},seed=1')")
+    fn from_str(text: &str) -> Result<Self, SelectError> {
+        match FilterSpec::parse(text) {
+            Ok(spec) => Ok(Filter { text: text.to_string(), spec }),
+            Err(e) => {
+                let text = text.to_string();
+                Err(SelectError::new(SelectOption::Filter, move |o| format!("{} '{text}': {e}", o.filter)))
             }
-            SelectionMethod::Ccs => format!("ccs_select({input}, 'odis_quality', {budget})"),
-            SelectionMethod::Dpp => format!("dpp_select({input}, 'odis_embedding', 'odis_quality', {budget}, 'clusters={clusters}')"),
-            SelectionMethod::Mig => format!("mig_select({input}, 'odis_embedding', 'odis_weight', {budget}, 'clusters={clusters}')"),
-            SelectionMethod::Random => format!("sample_uniform({input}, {budget}, 1{cost})"),
         }
-    }
-}
-
-impl std::str::FromStr for SelectionMethod {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        SelectionMethod::ALL.into_iter().find(|m| m.name() == text).ok_or_else(|| {
-            let names: Vec<&str> = SelectionMethod::ALL.iter().map(|m| m.name()).collect();
-            format!("expected one of {}, got '{text}'", names.join(", "))
-        })
     }
 }
 
 /// What to select from where.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SelectOptions {
     /// Parquet file, directory or glob, local or `s3://`.
     pub input: String,
@@ -315,9 +185,8 @@ pub struct SelectOptions {
     pub scores: ScoreSource,
     /// Duplicates removed after the filter, before the PCA.
     pub dedup: Dedup,
-    /// The quality rules a document must pass first (a `quality_filter`
-    /// spec: `default`, `none`, `gopher,c4`, `default,gopher_min_words=20`).
-    pub filter: String,
+    /// The quality rules a document must pass first.
+    pub filter: Filter,
     /// How each raw dimension is scaled before the PCA.
     pub scaling: Scaling,
     /// A model whose embeddings measure the selection's diversity (Vendi
@@ -383,7 +252,7 @@ impl SelectOptions {
             components: 4,
             scores: ScoreSource::Ratings,
             dedup: Dedup::default(),
-            filter: "default".into(),
+            filter: Filter::default(),
             scaling: Scaling::default(),
             diversity: None,
             out: out.into(),
@@ -429,57 +298,6 @@ impl SelectOptions {
             CostUnit::Tokens => "odis_tokens",
             CostUnit::Bytes => "odis_bytes",
         })
-    }
-
-    /// The variables of sql/select.sql for these options.
-    pub fn script_vars(&self, work: &Path) -> BTreeMap<String, String> {
-        let text = format!("\"{}\"", ident(&self.text_column));
-        let (dedup_key, dedup) = self.dedup.script_vars(&text);
-        let embedding = match &self.embed {
-            Some(dir) => format!("odis_score({text}, '{}')", quote(&dir.display().to_string())),
-            None => "CAST(NULL AS REAL[])".to_string(),
-        };
-        let (dedup_function, dedup_column) = match self.dedup {
-            Dedup::Semantic(_) => ("semantic_duplicates", "odis_embedding"),
-            _ => ("near_duplicates", "odis_dedup"),
-        };
-        let budget = self.budget.sql_literal();
-        let cost = self.cost_column();
-        let tokens = match self.token_counter() {
-            Some(Tokenizer::Approx) => format!("token_count({text}, 'approx')"),
-            Some(Tokenizer::File(path)) => format!("token_count({text}, '{}')", quote(&path.display().to_string())),
-            None => "CAST(NULL AS BIGINT)".to_string(),
-        };
-        let scores = match &self.scores {
-            ScoreSource::Ratings => format!("quality_ratings_vector({text})"),
-            ScoreSource::Column(column) => format!("\"{}\"", ident(column)),
-            ScoreSource::Model(dir) => format!("odis_score({text}, '{}')", quote(&dir.display().to_string())),
-        };
-        [
-            ("input", quote(&self.input)),
-            ("id", ident(&self.id_column)),
-            ("text", ident(&self.text_column)),
-            ("scores", scores),
-            ("filter", quote(&self.filter)),
-            ("dedup_key", dedup_key),
-            ("dedup", quote(&dedup)),
-            ("scaling", self.scaling.name().to_string()),
-            ("components", self.components.to_string()),
-            ("selection", self.method.selection(&budget, self.clusters, cost)),
-            ("selection_report", self.method.report(&budget, cost)),
-            ("tokens", tokens),
-            ("cost", cost.map(|c| format!(", cost => '{c}'")).unwrap_or_default()),
-            ("method", self.method.name().to_string()),
-            ("embedding", embedding),
-            ("dedup_function", dedup_function.to_string()),
-            ("dedup_column", dedup_column.to_string()),
-            ("budget", budget),
-            ("work", quote(&work.display().to_string())),
-            ("out", quote(&self.out.display().to_string())),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
     }
 }
 

@@ -49,7 +49,7 @@ pub fn text(report: &SelectReport, options: &SelectOptions) -> String {
     let _ = writeln!(
         out,
         "dedup {}: {} of them removed as copies ({:.1}%), in {} clusters, the largest of {}",
-        dedup_name(options),
+        options.dedup.describe(),
         d.removed,
         100.0 * d.removed as f64 / report.rows_kept.max(1) as f64,
         d.clusters,
@@ -83,7 +83,7 @@ pub fn text(report: &SelectReport, options: &SelectOptions) -> String {
             let _ = writeln!(out, "  {:>2}  {:>8}  {:>8}  {threshold:>10}  {:>7} ({ratio})", d.dim, d.quota, d.selected, d.overlap);
         }
     } else {
-        let (_, group) = group_names(options.method);
+        let (_, group) = options.method.group_names();
         let per_group: Vec<u64> = report.dimensions.iter().map(|d| d.selected).collect();
         let (least, most) = (per_group.iter().min().copied().unwrap_or(0), per_group.iter().max().copied().unwrap_or(0));
         let _ = writeln!(
@@ -203,17 +203,6 @@ fn start(text: &str, n: usize) -> String {
     text.chars().take(n).map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
-/// `minhash (threshold=0.8,...)`, `exact` or `none`.
-fn dedup_name(options: &SelectOptions) -> String {
-    if let Ok(Some(spec)) = options.dedup.semantic_spec() {
-        return format!("semantic ({spec})");
-    }
-    match options.dedup.minhash_spec() {
-        Ok(Some(spec)) => format!("minhash ({spec})"),
-        _ => options.dedup.name().to_string(),
-    }
-}
-
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
@@ -256,27 +245,6 @@ fn scatter_svg(report: &SelectReport) -> String {
     svg
 }
 
-/// What a method's groups (`odis_dim`) are, singular and plural: the
-/// components for odis, clusters or strata for the others.
-fn group_names(method: SelectionMethod) -> (&'static str, &'static str) {
-    match method {
-        SelectionMethod::Odis => ("pc", "components"),
-        SelectionMethod::Ccs => ("stratum", "strata"),
-        SelectionMethod::Random => ("group", "groups"),
-        _ => ("cluster", "clusters"),
-    }
-}
-
-/// What `odis_score` holds for a method's rows.
-fn score_name(method: SelectionMethod) -> &'static str {
-    match method {
-        SelectionMethod::Odis => "score",
-        SelectionMethod::Dpp | SelectionMethod::Mig => "gain",
-        // kMQ, CCS and random draw rows by a seeded key.
-        _ => "sampling key",
-    }
-}
-
 /// The HTML report.
 pub fn html(report: &SelectReport, options: &SelectOptions) -> String {
     let mut out = String::from(
@@ -287,7 +255,7 @@ pub fn html(report: &SelectReport, options: &SelectOptions) -> String {
     );
     let _ = write!(out, "<h1>odis select</h1><pre>{}</pre>", escape(&text(report, options)));
     let odis = options.method == SelectionMethod::Odis;
-    let (group, groups) = group_names(options.method);
+    let (group, groups) = options.method.group_names();
     let _ = write!(
         out,
         "<h2>Documents on the first two components</h2><p>A uniform sample of {} documents; grey: not selected; \
@@ -336,7 +304,7 @@ pub fn html(report: &SelectReport, options: &SelectOptions) -> String {
         out,
         "<h2>What dedup removed</h2><p>{}: {} of the {} documents that passed the filter removed as copies, in {} \
          clusters (each keeps its smallest id); the largest cluster holds {} documents.</p>",
-        escape(&dedup_name(options)),
+        escape(&options.dedup.describe()),
         d.removed,
         report.rows_kept,
         d.clusters,
@@ -391,7 +359,7 @@ pub fn html(report: &SelectReport, options: &SelectOptions) -> String {
                 "<p>#{} &middot; id {} &middot; {} {:.3}</p><blockquote>{}</blockquote>",
                 e.rank,
                 escape(&e.id),
-                score_name(options.method),
+                options.method.score_name(),
                 e.score,
                 escape(&e.text)
             );

@@ -52,7 +52,7 @@ fn corpus_listing(provider: &Arc<dyn datafusion::catalog::TableProvider>) -> Res
 pub(crate) async fn open_work_dir(engine: &Engine, options: &SelectOptions, path: &Path) -> Result<WorkDir> {
     let provider = engine.context().table_provider("corpus").await?;
     let files = input_files(engine, corpus_listing(&provider)?).await?;
-    let vars = options.script_vars(path);
+    let vars = crate::select::script::script_vars(options, path);
     let identity = ScoringIdentity {
         odis_version: env!("CARGO_PKG_VERSION").to_string(),
         id_column: options.id_column.clone(),
@@ -62,7 +62,7 @@ pub(crate) async fn open_work_dir(engine: &Engine, options: &SelectOptions, path
             ScoreSource::Model(dir) => work_dir::model_fingerprint(dir),
             _ => Vec::new(),
         },
-        filter: options.filter.clone(),
+        filter: options.filter.text().to_string(),
         dedup: vars["dedup_key"].clone(),
         embedding: vars["embedding"].clone(),
         embed_files: options.embed.as_deref().map(work_dir::model_fingerprint).unwrap_or_default(),

@@ -17,7 +17,7 @@ use object_store::ObjectMeta;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{OdisError, Result};
-use crate::select::error::{OptionNames, SelectOption, wrong};
+use crate::error::select::{OptionNames, SelectOption, wrong};
 
 const MANIFEST: &str = "manifest.json";
 const LOCK: &str = "lock";

@@ -13,7 +13,7 @@ use crate::blas;
 use crate::score::runtime;
 
 #[user_doc(
-    doc_section(label = "Other Functions"),
+    doc_section(label = "ODiS System Functions"),
     description = "Returns the versions of odis, DataFusion, the ONNX Runtime library odis \
 loaded (or why it could not load one) and the BLAS that PCA runs on. Use it to check an \
 installation: it loads ONNX Runtime and runs a small LAPACK decomposition.",

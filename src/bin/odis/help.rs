@@ -5,17 +5,22 @@ use std::fmt::Write as _;
 use datafusion::logical_expr::Documentation;
 use odis::Engine;
 
-/// The text of `\h` (no argument): the odis functions, then how to get more.
+/// The text of `\h` (no argument): the odis functions by family (the
+/// sections of docs/functions.md), then how to get more.
 pub fn function_list(engine: &Engine) -> String {
     let state = engine.context().state();
+    let functions = odis::udfs::functions();
+    let width = functions.iter().map(|f| f.name.len()).max().unwrap_or(0);
     let mut out = String::from("odis functions:\n");
-    let names = odis::udfs::function_names();
-    let width = names.iter().map(String::len).max().unwrap_or(0);
-    for name in &names {
-        let summary = find_documentation(engine, name)
-            .map(|doc| first_sentence(&doc.description))
-            .unwrap_or_default();
-        let _ = writeln!(out, "  {name:width$}  {summary}");
+    for family in &odis::udfs::docs::FAMILIES {
+        let members: Vec<_> = functions.iter().filter(|f| f.documentation.doc_section.label == family.section.label).collect();
+        if members.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{}", family.section.label);
+        for f in members {
+            let _ = writeln!(out, "  {:width$}  {}", f.name, first_sentence(&f.documentation.description));
+        }
     }
     let total = state.scalar_functions().len() + state.aggregate_functions().len() + state.window_functions().len();
     let _ = writeln!(
@@ -35,11 +40,8 @@ pub fn function_help(engine: &Engine, name: &str) -> Result<String, String> {
 }
 
 fn find_documentation(engine: &Engine, name: &str) -> Option<Documentation> {
-    if let Some(doc) = odis::udfs::table_function_documentation(name) {
-        return Some(doc.clone());
-    }
-    if name == "odis_score" {
-        return Some(odis::udfs::odis_score_documentation().clone());
+    if let Some(f) = odis::udfs::functions().into_iter().find(|f| f.name == name) {
+        return Some(f.documentation);
     }
     let state = engine.context().state();
     let scalar = state.scalar_functions().get(name).and_then(|f| f.documentation().cloned());

@@ -298,8 +298,8 @@ struct SelectArgs {
     filter: String,
 
     /// Remove duplicates among the documents that pass the filter, before the PCA (a cluster keeps its smallest id): minhash (near duplicates, MinHash LSH), exact (the same text but for case and spacing), semantic (SemDeDup on the --embed embeddings) or none
-    #[arg(long, default_value = "minhash", value_name = "minhash|exact|semantic|none")]
-    dedup: odis::select::Dedup,
+    #[arg(long, default_value = "minhash", value_name = "minhash|exact|semantic|none", value_parser = parse_dedup_mode)]
+    dedup: String,
 
     /// Settings for --dedup minhash (threshold=0.8,ngram=5,bands=14,rows=8,seed=1 by default, FineWeb's; \h near_duplicates) or --dedup semantic (eps=0.05,clusters=...,order=far; \h semantic_duplicates)
     #[arg(long, value_name = "SPEC", default_value = "")]
@@ -387,37 +387,40 @@ async fn finish<T>(work: impl Future<Output = odis::Result<T>>, print: impl FnOn
 /// The error as a person at the command line reads it: an option of
 /// `odis select` is named by its flag.
 fn in_flags(e: &odis::OdisError) -> String {
-    use odis::select::error::SelectOption as O;
     match e {
-        odis::OdisError::Select(e) => e.render(&|option| {
-            match option {
-                O::Input => "--input",
-                O::TextColumn => "--text-column",
-                O::IdColumn => "--id-column",
-                O::Scores => "--scores",
-                O::Model => "--model",
-                O::Budget => "--budget",
-                O::Components => "--components",
-                O::Filter => "--filter",
-                O::Dedup => "--dedup",
-                O::Diversity => "--diversity",
-                O::Out => "--out",
-                O::OutFiles => "--out-files",
-                O::WorkDir => "--work-dir",
-                O::Embed => "--embed",
-                O::Method => "--method",
-                O::Clusters => "--clusters",
-                O::Tokenizer => "--tokenizer",
-                O::FetchMemory => "--fetch-memory",
-                _ => option.field(),
-            }
-            .to_string()
-        }),
+        odis::OdisError::Select(e) => e.render(&|option| select_flag(option.field())),
         e => e.to_string(),
     }
 }
 
-async fn select(engine: Engine, args: SelectArgs, quiet: bool) -> ExitCode {
+/// The flag of `odis select` that sets the option `field` of
+/// `SelectOptions` (the field itself where no flag does).
+fn select_flag(field: &str) -> String {
+    let command = Cli::command();
+    let select = command.find_subcommand("select").expect("odis has a select command");
+    let flag = select.get_arguments().find(|a| a.get_id() == field).and_then(|a| a.get_long());
+    flag.map_or_else(|| field.to_string(), |long| format!("--{long}"))
+}
+
+/// `--dedup`'s mode: one of the modes' names.
+fn parse_dedup_mode(text: &str) -> Result<String, String> {
+    match odis::select::Dedup::names().contains(&text) {
+        true => Ok(text.to_string()),
+        false => Err(odis::select::dedup::DedupError::UnknownMode(text.to_string()).to_string()),
+    }
+}
+
+/// Why the command line makes no options: an option's error (exit 1, as
+/// the library's checks), or a misuse of the flags (exit 2, as clap's).
+enum BadOptions {
+    Option(odis::OdisError),
+    Usage(String),
+}
+
+/// The typed options of `odis select`: specs are parsed here, once.
+fn select_options(args: SelectArgs) -> Result<odis::select::SelectOptions, BadOptions> {
+    use odis::select::dedup::DedupError;
+    use odis::select::error::{SelectError, SelectOption};
     let scores = match (args.scores, args.model) {
         (Some(column), _) => odis::select::ScoreSource::Column(column),
         (None, Some(dir)) => odis::select::ScoreSource::Model(dir),
@@ -430,23 +433,27 @@ async fn select(engine: Engine, args: SelectArgs, quiet: bool) -> ExitCode {
         (false, None) if odis::select::is_url(&args.out.display().to_string()) => None,
         (false, None) => Some(args.out.parent().unwrap_or(std::path::Path::new("")).join("report.html")),
     };
-    let dedup = match args.dedup {
-        odis::select::Dedup::MinHash(_) => odis::select::Dedup::MinHash(args.dedup_spec),
-        odis::select::Dedup::Semantic(_) => odis::select::Dedup::Semantic(args.dedup_spec),
-        other if args.dedup_spec.is_empty() => other,
-        other => {
-            eprintln!("Error: --dedup-spec sets MinHash or SemDeDup settings; it goes with --dedup minhash or semantic, not --dedup {}", other.name());
-            return ExitCode::from(2);
+    let dedup = match odis::select::Dedup::parse(&args.dedup, &args.dedup_spec) {
+        Ok(dedup) => dedup,
+        Err(DedupError::Settings(mode, why)) => {
+            let e = SelectError::new(SelectOption::Dedup, move |o| format!("{} {mode}: {why}", o.dedup));
+            return Err(BadOptions::Option(e.into()));
         }
+        Err(DedupError::TakesNoSettings(mode)) => {
+            let with = odis::select::Dedup::with_settings().iter().map(|m| format!("--dedup {m}")).collect::<Vec<_>>().join(" or ");
+            return Err(BadOptions::Usage(format!("--dedup-spec sets MinHash or SemDeDup settings; it goes with {with}, not --dedup {mode}")));
+        }
+        Err(e @ DedupError::UnknownMode(_)) => return Err(BadOptions::Usage(e.to_string())),
     };
-    let options = odis::select::SelectOptions {
+    let filter = args.filter.parse().map_err(|e: SelectError| BadOptions::Option(e.into()))?;
+    Ok(odis::select::SelectOptions {
         input: args.documents.input,
         text_column: args.documents.text_column,
         id_column: args.documents.id_column,
         budget: args.budget,
         components: args.components,
         scores,
-        filter: args.filter,
+        filter,
         dedup,
         scaling: args.scaling,
         diversity: args.diversity,
@@ -461,6 +468,20 @@ async fn select(engine: Engine, args: SelectArgs, quiet: bool) -> ExitCode {
         clusters: args.clusters,
         tokenizer: args.tokenizer,
         fetch_memory: args.fetch_memory,
+    })
+}
+
+async fn select(engine: Engine, args: SelectArgs, quiet: bool) -> ExitCode {
+    let options = match select_options(args) {
+        Ok(options) => options,
+        Err(BadOptions::Option(e)) => {
+            eprintln!("Error: {}", in_flags(&e));
+            return ExitCode::FAILURE;
+        }
+        Err(BadOptions::Usage(message)) => {
+            eprintln!("Error: {message}");
+            return ExitCode::from(2);
+        }
     };
     let work = odis::select::select(&engine, &options, progress::SelectProgress::new(quiet));
     finish(work, |report| print!("{}", odis::select::render::text(&report, &options))).await
@@ -640,4 +661,29 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(run(cli, scripts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `odis select`'s flags have one source of defaults, `SelectOptions::new`:
+    /// a bare command line gives exactly those options.
+    #[test]
+    fn select_flags_default_to_select_options_new() {
+        let cli = Cli::try_parse_from(["odis", "select", "--input", "c.parquet", "--out", "out/selected.parquet"]).unwrap();
+        let Some(Command::Select(args)) = cli.command else { panic!("not the select command") };
+        let options = select_options(args).ok().expect("the defaults make options");
+        let defaults = odis::select::SelectOptions::new("c.parquet", "out/selected.parquet");
+        // The one default of the command line alone: a report beside a local output.
+        assert_eq!(options, odis::select::SelectOptions { report: Some("out/report.html".into()), ..defaults });
+    }
+
+    #[test]
+    fn every_option_of_a_selection_is_named_by_its_flag() {
+        for option in odis::select::error::SelectOption::ALL {
+            let field = option.field();
+            assert_eq!(select_flag(field), format!("--{}", field.replace('_', "-")), "{option:?}");
+        }
+    }
 }

@@ -18,7 +18,7 @@ use crate::literals::{self, literal_value};
 use crate::vectors::{Vectors, check_vector_type, mixed_embedding_lengths};
 
 #[user_doc(
-    doc_section(label = "Embedding Functions"),
+    doc_section(label = "ODiS Clustering Functions"),
     description = r#"Fits k-means centroids to embedding vectors and returns the model as a struct: `metric`, `n_rows` (rows read), `sample_rows` (rows trained on), `iterations`, `inertia` (over the sample) and `centroids` (k lists of d Float32 values). Give the model to `kmeans_assign` to put every row in a cluster.
 
 It trains on a sample that does not depend on partitioning: the rows whose seeded hash of the vector is smallest, up to `sample × k` (faiss's default of 256 rows per centroid), so it merges across partitions and runs on a cluster's executors, and the same rows give the same model at any partitioning. Then `n_init` runs of seeded k-means++ and Lloyd iterations until the centroids move less than `tol` times the mean variance per dimension (scikit-learn's rule) or `max_iter`; the run of least inertia wins. An empty cluster takes the row farthest from its centroid.

@@ -40,9 +40,8 @@ use crate::blas::sgemm_abt;
 use crate::clustering::kmeans::{KMeansSpec, Metric};
 use crate::clustering::kmeans_assign::kmeans_assign_udf;
 use crate::clustering::kmeans_fit::kmeans_fit_udaf;
-use crate::select::remote::remote;
-use crate::select::selection_plan::run;
-use crate::select::id_keys::{IdCodec, IdKey};
+use crate::plan::remote::{remote, run};
+use crate::plan::id_keys::{IdCodec, IdKey};
 use crate::vectors::{Vectors, mixed_embedding_lengths};
 
 /// The input columns, in this order: the group, the id, the embedding, and

@@ -2,7 +2,7 @@
 //! MinHash signature, so that candidate pairs can be grouped one band at a
 //! time (`near_duplicates` does, to hold one band's keys in memory at once).
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use datafusion::arrow::array::UInt64Array;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
@@ -12,32 +12,27 @@ use datafusion::logical_expr::{
     ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
     Volatility,
 };
+use datafusion_macros::user_doc;
 
 use crate::dedup::minhash::{MinHashSpec, band_key};
-use crate::dedup::{DEDUP_SECTION, Signatures, is_signature_type, spec_argument};
+use crate::dedup::{Signatures, is_signature_type, spec_argument};
 use crate::literals::scalar_integer;
 
 const NAME: &str = "minhash_band";
 
-pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        DEDUP_SECTION,
-        "The key of one band of a MinHash signature (from `text_minhash` with the same spec): \
+#[user_doc(
+    doc_section(label = "ODiS Dedup Functions"),
+    description = "The key of one band of a MinHash signature (from `text_minhash` with the same spec): \
          `minhash_band(s, b, spec)` equals `minhash_bands(s, spec)[b]`, computed alone. Grouping by one band at \
          a time holds a single band's keys in memory instead of all of them. NULL gives NULL.",
-        "minhash_band(signature, band [, spec])",
-    )
-    .with_sql_example(
-        "```sql\n> SELECT key, count(*) FROM (SELECT minhash_band(sig, 1) AS key FROM signatures) GROUP BY key HAVING count(*) > 1;\n```",
-    )
-    .with_argument("signature", "A column of text_minhash signatures.")
-    .with_argument("band", "Integer literal, the band's number, from 1 to the spec's `bands`.")
-    .with_argument("spec", "Optional string literal, the spec the signatures were made with (its bands and rows matter).")
-    .with_related_udf("minhash_bands")
-    .with_related_udf("text_minhash")
-    .build()
-});
-
+    syntax_example = "minhash_band(signature, band [, spec])",
+    sql_example = "```sql\n> SELECT key, count(*) FROM (SELECT minhash_band(sig, 1) AS key FROM signatures) GROUP BY key HAVING count(*) > 1;\n```",
+    argument(name = "signature", description = "A column of text_minhash signatures."),
+    argument(name = "band", description = "Integer literal, the band's number, from 1 to the spec's `bands`."),
+    argument(name = "spec", description = "Optional string literal, the spec the signatures were made with (its bands and rows matter)."),
+    related_udf(name = "minhash_bands"),
+    related_udf(name = "text_minhash"),
+)]
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct MinhashBandFunc {
     signature: Signature,
@@ -106,7 +101,7 @@ impl ScalarUDFImpl for MinhashBandFunc {
     }
 
     fn documentation(&self) -> Option<&Documentation> {
-        Some(&DOCUMENTATION)
+        self.doc()
     }
 }
 

@@ -2,7 +2,7 @@
 //! signature, one per band: two texts are candidate near duplicates when
 //! they share a key.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use datafusion::arrow::array::{FixedSizeListArray, UInt64Array};
 use datafusion::arrow::buffer::NullBuffer;
@@ -12,34 +12,29 @@ use datafusion::logical_expr::{
     ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
     Volatility,
 };
+use datafusion_macros::user_doc;
 
 use crate::dedup::minhash::{MinHashSpec, band_keys};
-use crate::dedup::{DEDUP_SECTION, Signatures, is_signature_type, spec_argument};
+use crate::dedup::{Signatures, is_signature_type, spec_argument};
 
 const NAME: &str = "minhash_bands";
-
-pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        DEDUP_SECTION,
-        "The band keys of a MinHash signature (from `text_minhash` with the same spec): one 64-bit key per band, \
-         a hash of the band's `rows` values and its number. Two texts share a key when all the values of one band \
-         agree: they are then candidate near duplicates, which `GROUP BY key` finds without comparing every pair. \
-         NULL gives NULL.",
-        "minhash_bands(signature [, spec])",
-    )
-    .with_sql_example(
-        "```sql\n> SELECT key, array_agg(id) AS candidates FROM (\n    SELECT id, unnest(minhash_bands(text_minhash(text))) AS key FROM corpus\n  ) GROUP BY key HAVING count(*) > 1;\n```",
-    )
-    .with_argument("signature", "A column of text_minhash signatures.")
-    .with_argument("spec", "Optional string literal, the spec the signatures were made with (its bands and rows matter).")
-    .with_related_udf("text_minhash")
-    .build()
-});
 
 fn return_type(spec: &MinHashSpec) -> DataType {
     DataType::FixedSizeList(Arc::new(Field::new_list_field(DataType::UInt64, false)), spec.bands as i32)
 }
 
+#[user_doc(
+    doc_section(label = "ODiS Dedup Functions"),
+    description = "The band keys of a MinHash signature (from `text_minhash` with the same spec): one 64-bit key per band, \
+         a hash of the band's `rows` values and its number. Two texts share a key when all the values of one band \
+         agree: they are then candidate near duplicates, which `GROUP BY key` finds without comparing every pair. \
+         NULL gives NULL.",
+    syntax_example = "minhash_bands(signature [, spec])",
+    sql_example = "```sql\n> SELECT key, array_agg(id) AS candidates FROM (\n    SELECT id, unnest(minhash_bands(text_minhash(text))) AS key FROM corpus\n  ) GROUP BY key HAVING count(*) > 1;\n```",
+    argument(name = "signature", description = "A column of text_minhash signatures."),
+    argument(name = "spec", description = "Optional string literal, the spec the signatures were made with (its bands and rows matter)."),
+    related_udf(name = "text_minhash"),
+)]
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct MinhashBandsFunc {
     signature: Signature,
@@ -114,7 +109,7 @@ impl ScalarUDFImpl for MinhashBandsFunc {
     }
 
     fn documentation(&self) -> Option<&Documentation> {
-        Some(&DOCUMENTATION)
+        self.doc()
     }
 }
 

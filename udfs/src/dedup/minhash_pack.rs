@@ -4,7 +4,7 @@
 //! level per value), and dedup over stored signatures reads them once per
 //! band.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, FixedSizeBinaryArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, UInt8Type, UInt16Type, UInt32Type};
@@ -12,30 +12,23 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
-
-use crate::dedup::DEDUP_SECTION;
+use datafusion_macros::user_doc;
 
 const NAME: &str = "minhash_pack";
 
-pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        DEDUP_SECTION,
-        "A `text_minhash` signature packed into bytes (each value little-endian, in 1, 2 or 4 bytes as its `bits` \
+#[user_doc(
+    doc_section(label = "ODiS Dedup Functions"),
+    description = "A `text_minhash` signature packed into bytes (each value little-endian, in 1, 2 or 4 bytes as its `bits` \
          say): the same signature, which `minhash_bands`, `minhash_band` and `near_duplicates` read as they read \
          the list, in a column that Parquet stores and reads about ten times faster. Store signatures packed. \
          NULL gives NULL.",
-        "minhash_pack(signature)",
-    )
-    .with_sql_example(
-        "```sql\n> CREATE TABLE signed AS SELECT id, minhash_pack(text_minhash(text, 'bits=8')) AS sig FROM corpus;\n\
+    syntax_example = "minhash_pack(signature)",
+    sql_example = "```sql\n> CREATE TABLE signed AS SELECT id, minhash_pack(text_minhash(text, 'bits=8')) AS sig FROM corpus;\n\
          > SELECT * FROM near_duplicates('signed', 'id', 'sig', 'bits=8');\n```",
-    )
-    .with_argument("signature", "A column of text_minhash signatures (fixed-size lists of unsigned integers).")
-    .with_related_udf("text_minhash")
-    .with_related_udf("near_duplicates")
-    .build()
-});
-
+    argument(name = "signature", description = "A column of text_minhash signatures (fixed-size lists of unsigned integers)."),
+    related_udf(name = "text_minhash"),
+    related_udf(name = "near_duplicates"),
+)]
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct MinhashPackFunc {
     signature: Signature,
@@ -104,7 +97,7 @@ impl ScalarUDFImpl for MinhashPackFunc {
     }
 
     fn documentation(&self) -> Option<&Documentation> {
-        Some(&DOCUMENTATION)
+        self.doc()
     }
 }
 

@@ -11,7 +11,6 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{DataType, UInt8Type, UInt16Type, UInt32Type};
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::logical_expr::DocSection;
 
 use crate::dedup::minhash::MinHashSpec;
 
@@ -23,12 +22,6 @@ pub mod near_duplicates;
 pub mod semantic_duplicates;
 pub mod text_fingerprint;
 pub mod text_minhash;
-
-pub(crate) const DEDUP_SECTION: DocSection = DocSection {
-    include: true,
-    label: "Deduplication Functions",
-    description: Some("Exact and near-duplicate detection of texts, before any selection."),
-};
 
 /// The MinHash spec a `spec` argument names, or an error that says how to
 /// fix it.

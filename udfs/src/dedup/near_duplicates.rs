@@ -18,7 +18,7 @@
 //!    components, each represented by its smallest id.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Float64Array, RecordBatch};
@@ -29,19 +29,21 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::SessionState;
 use datafusion::functions_aggregate::count::count_all;
-use datafusion::logical_expr::{Documentation, Expr};
+use datafusion::logical_expr::Expr;
 use datafusion::prelude::{SessionContext, col, ident, lit};
+use datafusion_macros::user_doc;
 use futures::StreamExt;
 
-use crate::client_table::{ClientJob, ClientTable, batch_stream};
+use crate::docs::documented_table_function;
+use crate::plan::client::{ClientJob, ClientTable, batch_stream};
 use crate::dedup::minhash::{MinHashSpec, corrected_jaccard};
 use crate::dedup::minhash_band::minhash_band_udf;
 use crate::dedup::minhash_bands::minhash_bands_udf;
 use crate::dedup::text_fingerprint::{WIDTH as FINGERPRINT_WIDTH, text_fingerprint_udf};
 use crate::dedup::text_minhash::text_minhash_udf;
-use crate::dedup::{DEDUP_SECTION, Signatures, is_signature_type};
-use crate::select::id_keys::{IdCodec, IdKey};
-use crate::select::table_args::{Args, Column};
+use crate::dedup::{Signatures, is_signature_type};
+use crate::plan::id_keys::{IdCodec, IdKey};
+use crate::plan::table_args::{Args, Column};
 
 pub const NAME: &str = "near_duplicates";
 const USAGE: &str = "near_duplicates('table', 'id_column', 'text_column' [, 'spec'])";
@@ -50,38 +52,6 @@ const USAGE: &str = "near_duplicates('table', 'id_column', 'text_column' [, 'spe
 /// a group of many copies (a boilerplate page held by thousands of rows)
 /// while every row of such a group still finds a representative.
 const REPRESENTATIVES_PER_GROUP: usize = 16;
-
-pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        DEDUP_SECTION,
-        "Finds near-duplicate texts by MinHash LSH and returns one row for every row of `table` that duplicates \
-         another: `id`, `duplicate_of` (the smallest id of its cluster, which is kept) and `similarity` (the \
-         estimated Jaccard similarity of the two texts' shingle sets). Rows of one cluster are linked, directly or \
-         through others, by pairs that share a MinHash band and whose estimated similarity reaches the spec's \
-         `threshold`; so `similarity` may be below the threshold for a row linked through another. Exact copies \
-         (after case and spacing) are near duplicates with similarity 1. A NULL text is never a duplicate; empty \
-         and word-less texts all share one signature, so they form one cluster. The same rows come back whatever \
-         the partitioning, in (duplicate_of, id) order.\n\n\
-         `text_column` holds the texts, or signatures from `text_minhash` with the same spec, as lists or packed by \
-         `minhash_pack` (then no text is read, and band keys are counted one band at a time, which holds a band's keys \
-         in memory instead of all of them: store signatures first for a large table). \
-         `spec` is `text_minhash`'s (threshold=0.8, ngram=5, bands=14, rows=8, seed=1 by default: FineWeb's \
-         setting), or 'exact' for exact duplicates only (equal `text_fingerprint`s; `text_column` may then hold \
-         fingerprints). Ids must be non-NULL and orderable; an id on two rows of one cluster is an error.",
-        USAGE,
-    )
-    .with_sql_example(
-        "```sql\n> SELECT * FROM near_duplicates('corpus', 'id', 'text');\n\
-         > SELECT c.* FROM corpus c WHERE c.id NOT IN (SELECT id FROM near_duplicates('corpus', 'id', 'text', 'threshold=0.7'));\n```",
-    )
-    .with_argument("table", "Name of a registered table or view, quoted: 'corpus'.")
-    .with_argument("id_column", "Name of a column of unique, non-NULL, orderable ids.")
-    .with_argument("text_column", "Name of the text column, or of a column of text_minhash signatures made with `spec`.")
-    .with_argument("spec", "Optional MinHash spec, e.g. 'threshold=0.8,ngram=5,bands=14,rows=8,seed=1'.")
-    .with_related_udf("text_minhash")
-    .with_related_udf("minhash_bands")
-    .build()
-});
 
 fn plan_err(message: String) -> DataFusionError {
     DataFusionError::Plan(message)
@@ -121,6 +91,32 @@ struct Dedup {
     mode: Mode,
 }
 
+#[user_doc(
+    doc_section(label = "ODiS Dedup Functions"),
+    description = "Finds near-duplicate texts by MinHash LSH and returns one row for every row of `table` that duplicates \
+         another: `id`, `duplicate_of` (the smallest id of its cluster, which is kept) and `similarity` (the \
+         estimated Jaccard similarity of the two texts' shingle sets). Rows of one cluster are linked, directly or \
+         through others, by pairs that share a MinHash band and whose estimated similarity reaches the spec's \
+         `threshold`; so `similarity` may be below the threshold for a row linked through another. Exact copies \
+         (after case and spacing) are near duplicates with similarity 1. A NULL text is never a duplicate; empty \
+         and word-less texts all share one signature, so they form one cluster. The same rows come back whatever \
+         the partitioning, in (duplicate_of, id) order.\n\n\
+         `text_column` holds the texts, or signatures from `text_minhash` with the same spec, as lists or packed by \
+         `minhash_pack` (then no text is read, and band keys are counted one band at a time, which holds a band's keys \
+         in memory instead of all of them: store signatures first for a large table). \
+         `spec` is `text_minhash`'s (threshold=0.8, ngram=5, bands=14, rows=8, seed=1 by default: FineWeb's \
+         setting), or 'exact' for exact duplicates only (equal `text_fingerprint`s; `text_column` may then hold \
+         fingerprints). Ids must be non-NULL and orderable; an id on two rows of one cluster is an error.",
+    syntax_example = "near_duplicates('table', 'id_column', 'text_column' [, 'spec'])",
+    sql_example = "```sql\n> SELECT * FROM near_duplicates('corpus', 'id', 'text');\n\
+         > SELECT c.* FROM corpus c WHERE c.id NOT IN (SELECT id FROM near_duplicates('corpus', 'id', 'text', 'threshold=0.7'));\n```",
+    argument(name = "table", description = "Name of a registered table or view, quoted: 'corpus'."),
+    argument(name = "id_column", description = "Name of a column of unique, non-NULL, orderable ids."),
+    argument(name = "text_column", description = "Name of the text column, or of a column of text_minhash signatures made with `spec`."),
+    argument(name = "spec", description = "Optional MinHash spec, e.g. 'threshold=0.8,ngram=5,bands=14,rows=8,seed=1'."),
+    related_udf(name = "text_minhash"),
+    related_udf(name = "minhash_bands"),
+)]
 #[derive(Debug, Default)]
 pub struct NearDuplicatesFunc;
 
@@ -153,6 +149,8 @@ impl TableFunctionImpl for NearDuplicatesFunc {
         Ok(Arc::new(ClientTable(Arc::new(Dedup { table_name, table, id, text, precomputed, mode }))))
     }
 }
+
+documented_table_function!(NearDuplicatesFunc, NAME);
 
 /// A stored signature column whose type fixes its width must fit the spec:
 /// said here, at planning, rather than by the first batch read.

@@ -10,7 +10,7 @@
 //! the table. Only the duplicates come back.
 
 use std::fmt;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
@@ -20,14 +20,15 @@ use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::SessionState;
-use datafusion::logical_expr::Documentation;
-use datafusion::prelude::{SessionContext, ident};
 
-use crate::client_table::{ClientJob, ClientTable, batch_stream};
+use datafusion::prelude::{SessionContext, ident};
+use datafusion_macros::user_doc;
+
+use crate::docs::documented_table_function;
+use crate::plan::client::{ClientJob, ClientTable, batch_stream};
 use crate::clustering::per_group::{ClusterOrder, GroupSpec, GroupWork, clustered, fit, has_direction, kmeans_spec, run_per_group};
-use crate::dedup::DEDUP_SECTION;
-use crate::select::id_keys::IdCodec;
-use crate::select::table_args::{Args, Column};
+use crate::plan::id_keys::IdCodec;
+use crate::plan::table_args::{Args, Column};
 
 pub const NAME: &str = "semantic_duplicates";
 const USAGE: &str = "semantic_duplicates('table', 'id_column', 'embedding_column' [, 'eps=0.05,clusters=100,order=far,seed=1'])";
@@ -36,37 +37,6 @@ const EXAMPLE: &str = "eps=0.05,clusters=100,order=far,seed=1";
 /// Rows a cluster holds on average when `clusters` is not given: the work
 /// within clusters grows with this, the k-means fit with the cluster count.
 const ROWS_PER_CLUSTER: u64 = 1000;
-
-
-pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        DEDUP_SECTION,
-        "Finds semantic duplicates by SemDeDup: spherical k-means clusters of the embeddings, then within each \
-         cluster the rows in order of distance to the centroid (farthest first: the authors' default, which keeps \
-         the least typical row of a group of copies), and a row is a duplicate when its cosine similarity to an \
-         earlier row of the order exceeds 1 - eps. As in the authors' code, a row is compared with every earlier \
-         row, dropped or not; so `duplicate_of` is the earlier row it is most similar to (the earliest on ties), \
-         which may itself be a duplicate. Returns one row per duplicate: `id`, `duplicate_of`, `similarity`, in \
-         (duplicate_of, id) order; the same rows whatever the partitioning. Rows whose embedding is NULL, holds a \
-         NULL, NaN or infinite value, or is all zeros are never duplicates.\n\n\
-         `spec`: eps (default 0.05: cosine similarity above 0.95; NeMo Curator's examples use 0.01 to 0.1), \
-         clusters (default: one per 1,000 rows), order (far, the default, or near: nearest to the centroid first), \
-         seed (of the k-means, default 1). Work within a cluster grows with its size squared: more clusters are \
-         faster, but copies split across two clusters are not found.",
-        USAGE,
-    )
-    .with_sql_example(
-        "```sql\n> SELECT * FROM semantic_duplicates('docs', 'id', 'embedding', 'eps=0.05');\n\
-         > SELECT d.* FROM docs d WHERE d.id NOT IN (SELECT id FROM semantic_duplicates('docs', 'id', 'embedding'));\n```",
-    )
-    .with_argument("table", "Name of a registered table or view, quoted: 'docs'.")
-    .with_argument("id_column", "Name of a column of unique, non-NULL, orderable ids.")
-    .with_argument("embedding_column", "Name of a column of embeddings (lists of numbers, e.g. from odis_score).")
-    .with_argument("spec", "Optional settings, e.g. 'eps=0.05,clusters=100,order=far,seed=1'.")
-    .with_related_udf("near_duplicates")
-    .with_related_udf("kmeans_fit")
-    .build()
-});
 
 /// Which rows of a cluster come first, and so are kept.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -139,6 +109,30 @@ struct SemanticDuplicates {
 }
 
 /// The table function.
+#[user_doc(
+    doc_section(label = "ODiS Dedup Functions"),
+    description = "Finds semantic duplicates by SemDeDup: spherical k-means clusters of the embeddings, then within each \
+         cluster the rows in order of distance to the centroid (farthest first: the authors' default, which keeps \
+         the least typical row of a group of copies), and a row is a duplicate when its cosine similarity to an \
+         earlier row of the order exceeds 1 - eps. As in the authors' code, a row is compared with every earlier \
+         row, dropped or not; so `duplicate_of` is the earlier row it is most similar to (the earliest on ties), \
+         which may itself be a duplicate. Returns one row per duplicate: `id`, `duplicate_of`, `similarity`, in \
+         (duplicate_of, id) order; the same rows whatever the partitioning. Rows whose embedding is NULL, holds a \
+         NULL, NaN or infinite value, or is all zeros are never duplicates.\n\n\
+         `spec`: eps (default 0.05: cosine similarity above 0.95; NeMo Curator's examples use 0.01 to 0.1), \
+         clusters (default: one per 1,000 rows), order (far, the default, or near: nearest to the centroid first), \
+         seed (of the k-means, default 1). Work within a cluster grows with its size squared: more clusters are \
+         faster, but copies split across two clusters are not found.",
+    syntax_example = "semantic_duplicates('table', 'id_column', 'embedding_column' [, 'eps=0.05,clusters=100,order=far,seed=1'])",
+    sql_example = "```sql\n> SELECT * FROM semantic_duplicates('docs', 'id', 'embedding', 'eps=0.05');\n\
+         > SELECT d.* FROM docs d WHERE d.id NOT IN (SELECT id FROM semantic_duplicates('docs', 'id', 'embedding'));\n```",
+    argument(name = "table", description = "Name of a registered table or view, quoted: 'docs'."),
+    argument(name = "id_column", description = "Name of a column of unique, non-NULL, orderable ids."),
+    argument(name = "embedding_column", description = "Name of a column of embeddings (lists of numbers, e.g. from odis_score)."),
+    argument(name = "spec", description = "Optional settings, e.g. 'eps=0.05,clusters=100,order=far,seed=1'."),
+    related_udf(name = "near_duplicates"),
+    related_udf(name = "kmeans_fit"),
+)]
 #[derive(Debug, Default)]
 pub struct SemanticDuplicatesFunc;
 
@@ -153,6 +147,8 @@ impl TableFunctionImpl for SemanticDuplicatesFunc {
         Ok(Arc::new(ClientTable(Arc::new(SemanticDuplicates { table_name, table, id, embedding, spec }))))
     }
 }
+
+documented_table_function!(SemanticDuplicatesFunc, NAME);
 
 fn output_schema(id_type: &DataType) -> SchemaRef {
     Arc::new(Schema::new(vec![

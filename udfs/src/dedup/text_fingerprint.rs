@@ -2,17 +2,17 @@
 //! for texts that are the same but for case, spacing and Unicode
 //! composition: the key of exact deduplication.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use datafusion::arrow::array::FixedSizeBinaryBuilder;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+use datafusion_macros::user_doc;
 
-use crate::dedup::DEDUP_SECTION;
-use crate::text::columns::{check_text, text_values};
+use crate::text::columns::{coerce_text, text_values};
 use crate::text::shingles::normalize;
 
 const NAME: &str = "text_fingerprint";
@@ -20,25 +20,19 @@ const NAME: &str = "text_fingerprint";
 /// Bytes of a fingerprint.
 pub const WIDTH: i32 = 16;
 
-pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        DEDUP_SECTION,
-        "A 128-bit fingerprint (16 bytes, XXH3-128) of a text's normal form: Unicode NFC, lowercase, every run of \
+#[user_doc(
+    doc_section(label = "ODiS Dedup Functions"),
+    description = "A 128-bit fingerprint (16 bytes, XXH3-128) of a text's normal form: Unicode NFC, lowercase, every run of \
          whitespace one space, none at either end. Texts that differ only in those respects get the same \
          fingerprint, so `GROUP BY text_fingerprint(text)` finds exact duplicates (at 10^9 distinct texts the \
          chance of any two different ones sharing a fingerprint is about 10^-21). Empty and whitespace-only texts \
          all share one fingerprint. NULL text gives NULL: it is no one's duplicate.",
-        "text_fingerprint(text)",
-    )
-    .with_sql_example(
-        "```sql\n> SELECT text_fingerprint(text) AS fp, count(*) AS copies FROM corpus GROUP BY fp HAVING count(*) > 1;\n\
+    syntax_example = "text_fingerprint(text)",
+    sql_example = "```sql\n> SELECT text_fingerprint(text) AS fp, count(*) AS copies FROM corpus GROUP BY fp HAVING count(*) > 1;\n\
          > SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY text_fingerprint(text) ORDER BY id) AS n FROM corpus) WHERE n = 1;\n```",
-    )
-    .with_argument("text", "A string column.")
-    .with_related_udf("text_minhash")
-    .build()
-});
-
+    argument(name = "text", description = "A string column."),
+    related_udf(name = "text_minhash"),
+)]
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct TextFingerprintFunc {
     signature: Signature,
@@ -46,7 +40,7 @@ pub struct TextFingerprintFunc {
 
 impl Default for TextFingerprintFunc {
     fn default() -> Self {
-        Self { signature: Signature::any(1, Volatility::Immutable) }
+        Self { signature: Signature::user_defined(Volatility::Immutable) }
     }
 }
 
@@ -59,14 +53,12 @@ impl ScalarUDFImpl for TextFingerprintFunc {
         &self.signature
     }
 
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::FixedSizeBinary(WIDTH))
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        coerce_text(NAME, arg_types)
     }
 
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        let types: Vec<DataType> = args.arg_fields.iter().map(|f| f.data_type().clone()).collect();
-        check_text(NAME, &types)?;
-        Ok(Arc::new(Field::new(NAME, DataType::FixedSizeBinary(WIDTH), true)))
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::FixedSizeBinary(WIDTH))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -87,7 +79,7 @@ impl ScalarUDFImpl for TextFingerprintFunc {
     }
 
     fn documentation(&self) -> Option<&Documentation> {
-        Some(&DOCUMENTATION)
+        self.doc()
     }
 }
 
@@ -103,6 +95,7 @@ pub fn text_fingerprint_udf() -> Arc<ScalarUDF> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::datatypes::Field;
     use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
     use datafusion::config::ConfigOptions;
 

@@ -1,51 +1,23 @@
 //! `text_minhash(text [, spec])`: a text's MinHash signature, for near
 //! duplicates in SQL of one's own (see `dedup/minhash.rs`).
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, FixedSizeListArray, UInt8Array, UInt16Array, UInt32Array};
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::error::Result;
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
+    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
     Volatility,
 };
+use datafusion_macros::user_doc;
 
-use crate::dedup::{DEDUP_SECTION, spec_argument};
+use crate::dedup::{spec_argument};
 use crate::dedup::minhash::{MinHashSpec, MinHasher};
-use crate::text::columns::{check_text, text_values};
+use crate::text::columns::{coerce_text_first, text_values};
 
 const NAME: &str = "text_minhash";
-
-pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        DEDUP_SECTION,
-        "The MinHash signature of a text: `bands × rows` 32-bit values (a fixed-size list), each the minimum of one \
-         seeded hash function over the text's shingles. A shingle is `ngram` consecutive words (UAX #29 words, \
-         lowercased; punctuation and spacing do not count); a text of fewer words is one shingle of them all. The \
-         share of equal values of two signatures (of one spec) estimates the Jaccard similarity of the two texts' \
-         shingle sets; two texts whose `rows` values agree in some band are candidate near duplicates. NULL text \
-         gives NULL.\n\n\
-         `spec` (a string literal): comma-separated `KEY=VALUE` items, any subset of `threshold` (in (0, 1], \
-         default 0.8: the estimated Jaccard at which two texts are duplicates; not used by the signature itself), \
-         `ngram` (1 to 64, default 5), `bands` (default 14), `rows` (default 8; bands × rows ≤ 1024), `seed` \
-         (default 1) and `bits` (32, 16 or 8: the bits kept of each value, default 32; at 8 a signature takes a \
-         quarter of the space and the estimate is corrected for values that agree by chance, as in b-bit minwise \
-         hashing). The defaults are FineWeb's deduplication setting (datatrove's MinhashConfig: 5-grams, 14 \
-         buckets of 8 hashes): pairs at Jaccard 0.68 share a band half the time, pairs from 0.86 on more than 99% \
-         of the time.",
-        "text_minhash(text [, spec])",
-    )
-    .with_sql_example(
-        "```sql\n> SELECT id, text_minhash(text) AS signature FROM corpus;\n\
-         > SELECT id, text_minhash(text, 'ngram=3,bands=20,rows=5,seed=7') AS signature FROM corpus;\n```",
-    )
-    .with_argument("text", "A string column.")
-    .with_argument("spec", "Optional string literal, e.g. 'threshold=0.8,ngram=5,bands=14,rows=8,seed=1'.")
-    .with_related_udf("text_fingerprint")
-    .build()
-});
 
 /// The type of a value of a signature of `bits` bits.
 pub(crate) fn value_type(bits: u32) -> DataType {
@@ -60,6 +32,29 @@ fn signature_type(spec: &MinHashSpec) -> DataType {
     DataType::FixedSizeList(Arc::new(Field::new_list_field(value_type(spec.bits), false)), spec.hashes() as i32)
 }
 
+#[user_doc(
+    doc_section(label = "ODiS Dedup Functions"),
+    description = "The MinHash signature of a text: `bands × rows` 32-bit values (a fixed-size list), each the minimum of one \
+         seeded hash function over the text's shingles. A shingle is `ngram` consecutive words (UAX #29 words, \
+         lowercased; punctuation and spacing do not count); a text of fewer words is one shingle of them all. The \
+         share of equal values of two signatures (of one spec) estimates the Jaccard similarity of the two texts' \
+         shingle sets; two texts whose `rows` values agree in some band are candidate near duplicates. NULL text \
+         gives NULL.\n\n\
+         `spec` (a string literal): comma-separated `KEY=VALUE` items, any subset of `threshold` (in (0, 1], \
+         default 0.8: the estimated Jaccard at which two texts are duplicates; not used by the signature itself), \
+         `ngram` (1 to 64, default 5), `bands` (default 14), `rows` (default 8; bands × rows ≤ 1024), `seed` \
+         (default 1) and `bits` (32, 16 or 8: the bits kept of each value, default 32; at 8 a signature takes a \
+         quarter of the space and the estimate is corrected for values that agree by chance, as in b-bit minwise \
+         hashing). The defaults are FineWeb's deduplication setting (datatrove's MinhashConfig: 5-grams, 14 \
+         buckets of 8 hashes): pairs at Jaccard 0.68 share a band half the time, pairs from 0.86 on more than 99% \
+         of the time.",
+    syntax_example = "text_minhash(text [, spec])",
+    sql_example = "```sql\n> SELECT id, text_minhash(text) AS signature FROM corpus;\n\
+         > SELECT id, text_minhash(text, 'ngram=3,bands=20,rows=5,seed=7') AS signature FROM corpus;\n```",
+    argument(name = "text", description = "A string column."),
+    argument(name = "spec", description = "Optional string literal, e.g. 'threshold=0.8,ngram=5,bands=14,rows=8,seed=1'."),
+    related_udf(name = "text_fingerprint"),
+)]
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct TextMinhashFunc {
     signature: Signature,
@@ -67,7 +62,7 @@ pub struct TextMinhashFunc {
 
 impl Default for TextMinhashFunc {
     fn default() -> Self {
-        Self { signature: Signature::one_of(vec![TypeSignature::Any(1), TypeSignature::Any(2)], Volatility::Immutable) }
+        Self { signature: Signature::user_defined(Volatility::Immutable) }
     }
 }
 
@@ -80,13 +75,15 @@ impl ScalarUDFImpl for TextMinhashFunc {
         &self.signature
     }
 
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        coerce_text_first(NAME, arg_types, &[1, 2], "text_minhash(text [, spec])", "text_minhash(CAST(x AS VARCHAR))")
+    }
+
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
         Ok(signature_type(&MinHashSpec::default()))
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        let types: Vec<DataType> = args.arg_fields.iter().map(|f| f.data_type().clone()).collect();
-        check_text(NAME, &types[..1])?;
         // Checked while planning, so a typo fails before any data is read;
         // the spec also sets the signature's width.
         let spec = match args.scalar_arguments.get(1) {
@@ -134,7 +131,7 @@ impl ScalarUDFImpl for TextMinhashFunc {
     }
 
     fn documentation(&self) -> Option<&Documentation> {
-        Some(&DOCUMENTATION)
+        self.doc()
     }
 }
 

@@ -8,19 +8,19 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
+    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
     Volatility,
 };
 
 use crate::filter::filter_rules::{self, FilterScratch, FilterSpec, FILTERS};
-use crate::text::columns::{check_text, text_values};
+use crate::text::columns::{coerce_text_first, text_values};
 
 const NAME: &str = "quality_filter";
 
 pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
     let filters: Vec<String> = FILTERS.iter().map(|(name, what)| format!("- `{name}`: {what}")).collect();
     Documentation::builder(
-        crate::select::top_k_per_dim::SELECTION_SECTION,
+        crate::docs::FILTER.section,
         format!(
             "Checks a text against document quality rules of the kinds production pipelines apply before any \
              selection (Gopher's quality and repetition rules, C4's and FineWeb's) and returns a struct: `keep` (true \
@@ -75,7 +75,7 @@ pub struct QualityFilterFunc {
 
 impl Default for QualityFilterFunc {
     fn default() -> Self {
-        Self { signature: Signature::one_of(vec![TypeSignature::Any(1), TypeSignature::Any(2)], Volatility::Immutable) }
+        Self { signature: Signature::user_defined(Volatility::Immutable) }
     }
 }
 
@@ -88,13 +88,15 @@ impl ScalarUDFImpl for QualityFilterFunc {
         &self.signature
     }
 
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        coerce_text_first(NAME, arg_types, &[1, 2], "quality_filter(text [, spec])", "quality_filter(CAST(x AS VARCHAR))")
+    }
+
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
         Ok(DataType::Struct(fields()))
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        let types: Vec<DataType> = args.arg_fields.iter().map(|f| f.data_type().clone()).collect();
-        check_text(NAME, &types[..1])?;
         if args.scalar_arguments.len() > 1 {
             // Checked while planning, so a typo fails before any data is read.
             parse_spec(args.scalar_arguments[1])?;

@@ -19,7 +19,7 @@ use crate::vectors::{Vectors, check_vector_type, mixed_embedding_lengths};
 const NAME: &str = "vendi_score";
 
 #[user_doc(
-    doc_section(label = "ODiS Functions"),
+    doc_section(label = "ODiS Diversity Measures"),
     description = r#"The Vendi Score (Friedman & Dieng, "The Vendi Score: A Diversity Evaluation Metric for Machine Learning") of a set of embedding vectors under the cosine kernel: the exponential of the order-q entropy of the eigenvalues of K/N, where K is the N×N matrix of cosine similarities. It reads as an effective number of distinct documents: 1 when every vector points the same way, N when all are orthogonal.
 
 The non-zero eigenvalues of K/N equal those of the d×d matrix XᵀX/N (X: the unit-normalised rows), so the score streams in one pass with O(d²) memory per partition, merges across partitions, and scales to millions of rows. It equals the `vendi-score` Python package's `score_dual(X, q)` (and `score_K` of the cosine kernel).

@@ -16,7 +16,7 @@ use crate::pca::decomposition::{Moments, PcaModel, mixed_lengths, model_type};
 use crate::vectors::{Vectors, check_vector_type};
 
 #[user_doc(
-    doc_section(label = "ODiS Functions"),
+    doc_section(label = "ODiS PCA Functions"),
     description = r#"Fits a principal component analysis (PCA) of score vectors and returns the model as a struct. ODiS step 2: turns correlated quality scores into orthogonal components.
 
 The result equals scikit-learn's `PCA(n_components=k).fit(StandardScaler().fit_transform(X))` (or of `X` itself when standardize is false): `mean` per dimension; `scale` the population standard deviation (ddof 0; 1.0 for a constant dimension, as StandardScaler; all 1.0 when not standardizing); `components` the k unit-norm loading vectors, largest variance first; `explained_variance` with ddof 1; `explained_variance_ratio` over the total variance of all d dimensions; `n_rows` the rows used.

@@ -13,7 +13,7 @@ use crate::pca::decomposition::ModelColumn;
 use crate::pca::pca_project::check_model_type;
 
 #[user_doc(
-    doc_section(label = "ODiS Functions"),
+    doc_section(label = "ODiS PCA Functions"),
     description = r#"Lists a PCA model's loadings, one struct per (component, dimension): `component` (0-based, as in pca_project's output and top_k_per_dim's odis_dim), `dimension` (0-based), `name` (from `names`, or NULL), `loading` (the weight of the dimension in the component) and the component's `explained_variance_ratio`. Unnest it to read the loadings as a table and name each component by its largest loadings; sql/pca_loadings.sql does that."#,
     syntax_example = "pca_loadings(model [, names])",
     sql_example = r#"```sql

@@ -13,7 +13,7 @@ use crate::pca::decomposition::{ModelColumn, is_model_type};
 use crate::vectors::{Vectors, check_vector_type};
 
 #[user_doc(
-    doc_section(label = "ODiS Functions"),
+    doc_section(label = "ODiS PCA Functions"),
     description = r#"Projects a score vector onto the components of a PCA model from pca_fit: `((scores - mean) / scale) · componentsᵀ`, a list of k Float64 values (component 0 first). Equals scikit-learn's `fit_transform` for the rows the model was fitted on.
 
 Returns NULL when the vector is NULL or holds a NULL, NaN or infinite value, or when the model is NULL. The result is a List<Float64> (not a FixedSizeList): k belongs to the model value, which is only known when the query runs."#,

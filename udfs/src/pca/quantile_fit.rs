@@ -19,7 +19,7 @@ use crate::vectors::{Vectors, check_vector_type};
 const NAME: &str = "quantile_fit";
 
 #[user_doc(
-    doc_section(label = "ODiS Functions"),
+    doc_section(label = "ODiS PCA Functions"),
     description = r#"Fits a rank-based scaling of score vectors: for each dimension, `knots` quantiles of its values (default 101, the percentiles), returned as a model struct for quantile_transform, which maps each value onto its empirical CDF in [0, 1] (ties get their average rank). Scaling by rank before pca_fit keeps a lopsided or heavy-tailed dimension (most documents at the top of a rating, a few far below) from deciding what the top documents of a component are; odis select does this by default.
 
 The quantiles come from an exact-count histogram over an order-preserving key of each value (4,096 bins per power of two), merged across partitions by adding counts: one pass, memory bounded by the number of distinct bins, and a result that does not depend on partitioning or row order. Rows whose vector is NULL or holds a NULL, NaN or infinite value are skipped."#,

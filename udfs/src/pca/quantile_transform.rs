@@ -17,7 +17,7 @@ use crate::vectors::{Vectors, check_vector_type};
 const NAME: &str = "quantile_transform";
 
 #[user_doc(
-    doc_section(label = "ODiS Functions"),
+    doc_section(label = "ODiS PCA Functions"),
     description = r#"Maps each dimension of a score vector onto its empirical CDF in [0, 1] with a model from quantile_fit: a value's position among the model's quantiles, linear between two of them, the middle of their range when several equal it (average rank for ties), 0 below the smallest and 1 above the largest. Returns a List<Float64> of the same length. NULL vectors, and vectors with a NULL, NaN or infinite value, give NULL."#,
     syntax_example = "quantile_transform(scores, model)",
     sql_example = r#"```sql

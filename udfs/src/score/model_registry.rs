@@ -2,12 +2,13 @@
 //! [`ModelRegistry::register`], and every directory loaded so far, each
 //! loaded once and reused by every query.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use datafusion::error::{DataFusionError, Result};
 
+use crate::model_dirs::ModelNames;
 use crate::score::model::ModelSpec;
 use crate::score::options::Execution;
 use crate::score::session_pool::SessionPool;
@@ -22,7 +23,7 @@ struct Loaded {
 /// The models known to one session.
 #[derive(Debug, Default)]
 pub struct ModelRegistry {
-    names: Mutex<BTreeMap<String, PathBuf>>,
+    names: Arc<ModelNames>,
     loaded: Mutex<HashMap<PathBuf, Loaded>>,
     /// Held while a pool starts, so that the first batches of every
     /// partition, arriving together, wait for one pool instead of each
@@ -46,26 +47,18 @@ impl ModelRegistry {
             return Err(DataFusionError::Plan("a model name cannot be empty; use --model NAME=DIR".into()));
         }
         let spec = self.load(dir)?;
-        self.names.lock().map_err(|_| lock_error())?.insert(name.to_string(), dir.to_path_buf());
+        self.names.insert(name, dir.to_path_buf())?;
         Ok(spec)
+    }
+
+    /// The session's model names, which `token_count` resolves too.
+    pub fn names(&self) -> &Arc<ModelNames> {
+        &self.names
     }
 
     /// The directory a model argument stands for: a registered name, or a path.
     pub fn resolve(&self, model: &str) -> Result<PathBuf> {
-        let names = self.names.lock().map_err(|_| lock_error())?;
-        if let Some(dir) = names.get(model) {
-            return Ok(dir.clone());
-        }
-        let path = PathBuf::from(model);
-        if path.exists() {
-            return Ok(path);
-        }
-        let registered: Vec<&str> = names.keys().map(String::as_str).collect();
-        Err(DataFusionError::Plan(format!(
-            "odis_score: unknown model '{model}': it is neither a registered model name ({}) nor an existing \
-             directory; register one with `odis --model {model}=DIR`, or pass a model directory",
-            if registered.is_empty() { "none registered".to_string() } else { format!("registered: {}", registered.join(", ")) }
-        )))
+        self.names.resolve(model)
     }
 
     /// The loaded model of `dir`, loading it on first use.
@@ -105,7 +98,7 @@ impl ModelRegistry {
 
     /// (name or directory, directory, model) of every registered or loaded model.
     pub fn list(&self) -> Result<Vec<(Option<String>, Arc<ModelSpec>)>> {
-        let names = self.names.lock().map_err(|_| lock_error())?.clone();
+        let names = self.names.all()?;
         let mut out = Vec::new();
         for (name, dir) in &names {
             out.push((Some(name.clone()), self.load(dir)?));

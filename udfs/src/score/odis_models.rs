@@ -1,33 +1,30 @@
 //! `odis_models()`: the models of the session, with their output dimensions.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use datafusion::arrow::array::{BooleanArray, Int64Array, ListBuilder, RecordBatch, StringArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::datasource::MemTable;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::logical_expr::Documentation;
 
+use datafusion_macros::user_doc;
+
+use crate::docs::documented_table_function;
 use crate::score::model::Pooling;
 use crate::score::model_registry::ModelRegistry;
-use crate::select::top_k_per_dim::SELECTION_SECTION;
 
 pub const NAME: &str = "odis_models";
 
-pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        SELECTION_SECTION,
-        "Lists the session's models (registered with --model NAME=DIR, or loaded by odis_score): `name` (NULL for a \
+#[user_doc(
+    doc_section(label = "ODiS Scoring Functions"),
+    description = "Lists the session's models (registered with --model NAME=DIR, or loaded by odis_score): `name` (NULL for a \
          directory used directly), `directory`, `dims` (the width of odis_score's result), `dim_names` (from odis.json), \
          `pooling`, `normalize`, `max_length`, `output` and whether a linear `head` is applied.",
-        "odis_models()",
-    )
-    .with_sql_example("```sql\n> SELECT name, dims, dim_names FROM odis_models();\n```")
-    .with_related_udf("odis_score")
-    .build()
-});
-
+    syntax_example = "odis_models()",
+    sql_example = "```sql\n> SELECT name, dims, dim_names FROM odis_models();\n```",
+    related_udf(name = "odis_score"),
+)]
 #[derive(Debug)]
 pub struct OdisModelsFunc {
     pub models: Arc<ModelRegistry>,
@@ -85,3 +82,5 @@ impl TableFunctionImpl for OdisModelsFunc {
         Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
     }
 }
+
+documented_table_function!(OdisModelsFunc, NAME);

@@ -17,12 +17,12 @@ use crate::score::model::ModelSpec;
 use crate::score::model_registry::ModelRegistry;
 use crate::score::options::Execution;
 use crate::score::progress::ScoreProgress;
-use crate::score::session_pool::MicroBatch;
+use crate::score::inference::MicroBatch;
 
 const NAME: &str = "odis_score";
 
 #[user_doc(
-    doc_section(label = "ODiS Functions"),
+    doc_section(label = "ODiS Scoring Functions"),
     description = r#"Scores text with an ONNX model, inside the query: returns a FixedSizeList<Float32, D> per row (ODiS step 3). `model` is a model directory, or a name registered with `odis --model NAME=DIR`; each model is loaded once per session and reused.
 
 A model directory holds `model.onnx` (inputs among input_ids, attention_mask, token_type_ids, int64 [batch, seq]), `tokenizer.json` (HuggingFace) and optionally `odis.json` with the keys `output` (the output to read; default the first), `pooling` ("none" for [batch, D] outputs, "mean" (attention-masked) or "cls" for [batch, seq, D]; default by rank), `normalize` (L2-normalise; default false), `max_length` (tokens; default the tokenizer's limit or 512), `dims` (names of the D outputs, shown by odis_models()) and `head` ({"weights": [[...]], "bias": [...]}: a linear map applied last).
@@ -114,6 +114,8 @@ impl ScalarUDFImpl for OdisScoreFunc {
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        // DataFusion's wrapper of an async function does not pass on a
+        // coercion of its own: the signature takes any type, checked here.
         let text = args.arg_fields[0].data_type();
         if !matches!(text, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null) {
             return Err(DataFusionError::Plan(format!(

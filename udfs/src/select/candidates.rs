@@ -21,8 +21,8 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Par
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use crate::select::id_keys::{IdCodec, IdKey};
-use crate::select::id_keys::unit_interval;
+use crate::plan::id_keys::{IdCodec, IdKey};
+use crate::plan::id_keys::unit_interval;
 use crate::select::selection::{Candidate, Capacity, Method, RowAt, TopHeap};
 use crate::vectors::Vectors;
 
@@ -174,7 +174,7 @@ impl GatherSpec {
     }
 
     /// Each row's cost: a non-negative integer, never NULL.
-    fn costs(&self, column: &ArrayRef, codec: &IdCodec, keys: &crate::select::id_keys::IdKeys) -> Result<Vec<u64>> {
+    fn costs(&self, column: &ArrayRef, codec: &IdCodec, keys: &crate::plan::id_keys::IdKeys) -> Result<Vec<u64>> {
         let values = datafusion::arrow::compute::cast(column, &DataType::Int64)?;
         let values = values.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
         (0..values.len())
@@ -465,20 +465,20 @@ pub(crate) fn candidate_plan(scan: Arc<dyn ExecutionPlan>, spec: CandidateSpec) 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use datafusion::arrow::array::Int64Array;
     use datafusion::datasource::memory::MemorySourceConfig;
     use datafusion::prelude::SessionContext;
 
-    fn scored(ids: Vec<i64>, scores: Vec<f64>) -> RecordBatch {
+    pub(crate) fn scored(ids: Vec<i64>, scores: Vec<f64>) -> RecordBatch {
         let list = datafusion::arrow::array::ListArray::from_iter_primitive::<datafusion::arrow::datatypes::Float64Type, _, _>(
             scores.into_iter().map(|s| Some(vec![Some(s), Some(-s)])),
         );
         RecordBatch::try_from_iter(vec![("id", Arc::new(Int64Array::from(ids)) as ArrayRef), ("s", Arc::new(list) as ArrayRef)]).unwrap()
     }
 
-    fn spec(capacities: Vec<u64>) -> CandidateSpec {
+    pub(crate) fn spec(capacities: Vec<u64>) -> CandidateSpec {
         CandidateSpec {
             function: "top_k_per_dim".into(),
             id_name: "id".into(),
@@ -488,7 +488,7 @@ mod tests {
         }
     }
 
-    async fn merged(plan: Arc<dyn ExecutionPlan>, capacities: Vec<u64>) -> Vec<(u32, Vec<i64>, u64)> {
+    pub(crate) async fn merged(plan: Arc<dyn ExecutionPlan>, capacities: Vec<u64>) -> Vec<(u32, Vec<i64>, u64)> {
         let ctx = SessionContext::new();
         let batches = datafusion::physical_plan::collect(plan, ctx.task_ctx()).await.unwrap();
         let codec = IdCodec::new(&DataType::Int64).unwrap();
@@ -530,21 +530,5 @@ mod tests {
         // rows scored 10 (i*7 % 11 == 10: i = 3, 14, 25) then the lowest id scored 9.
         assert_eq!(a[0], (0, vec![3, 14, 25, 6], 30));
         assert_eq!(a[1].2, 30);
-    }
-
-    #[tokio::test]
-    async fn nodes_round_trip_through_the_codec() {
-        use crate::select::codec::SelectionCodec;
-        let batch = scored(vec![1, 2, 3], vec![0.5, 0.25, 1.0]);
-        let scan = MemorySourceConfig::try_new_exec(&[vec![batch.clone()]], batch.schema(), None).unwrap();
-        let plan = candidate_plan(scan, spec(vec![2, 2])).unwrap();
-        let ctx = SessionContext::new();
-        let bytes = datafusion_proto::bytes::physical_plan_to_bytes_with_extension_codec(Arc::clone(&plan), &SelectionCodec).unwrap();
-        let back = datafusion_proto::bytes::physical_plan_from_bytes_with_extension_codec(&bytes, &ctx.task_ctx(), &SelectionCodec).unwrap();
-        assert_eq!(
-            datafusion::physical_plan::displayable(back.as_ref()).indent(true).to_string(),
-            datafusion::physical_plan::displayable(plan.as_ref()).indent(true).to_string()
-        );
-        assert_eq!(merged(back, vec![2, 2]).await, merged(plan, vec![2, 2]).await);
     }
 }

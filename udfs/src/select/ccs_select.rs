@@ -2,7 +2,7 @@
 //! Coverage-centric Coreset Selection (Zheng et al., ICLR 2023, arXiv 2210.15809).
 
 use std::fmt;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
@@ -16,13 +16,14 @@ use datafusion::functions::math::expr_fn::floor;
 use datafusion::functions_aggregate::count::count_all;
 use datafusion::functions_aggregate::expr_fn::{max, min};
 use datafusion::functions_nested::expr_fn::make_array;
-use datafusion::logical_expr::{Documentation, Expr, when};
+use datafusion::logical_expr::{Expr, when};
 use datafusion::prelude::{DataFrame, SessionContext, cast, ident, lit};
+use datafusion_macros::user_doc;
 
-use crate::select::budget::Budget;
+use crate::docs::documented_table_function;
+use crate::plan::budget::Budget;
 use crate::select::deferred::{DeferredFunction, Source, deferred_table, Planned, Strata, is_finite, resolve_budget, strata_view, water_fill};
-use crate::select::table_args::{Args, Column};
-use crate::select::top_k_per_dim::SELECTION_SECTION;
+use crate::plan::table_args::{Args, Column};
 
 pub const NAME: &str = "ccs_select";
 const USAGE: &str = "ccs_select('table', 'id_column', 'score_column', budget [, 'beta=0.3,strata=50,seed=1'])";
@@ -32,31 +33,6 @@ const EXAMPLE: &str = "beta=0.3,strata=50,seed=1";
 /// below which the cut is read off the sorted rows.
 const BUCKETS: f64 = 1024.0;
 const SORT_ROWS: i64 = 4096;
-
-pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        SELECTION_SECTION,
-        "Coverage-centric Coreset Selection: drops the `beta` fraction of rows with the lowest score (ties: the \
-         smaller id first), cuts the remaining score range into `strata` strata of equal width (half-open, the \
-         maximum in the last), gives the budget to the strata smallest first, each taking min(its size, what is \
-         left ÷ the strata left) (the paper's water-filling; equal sizes: the lower stratum first), and samples \
-         uniformly without replacement inside each stratum (keys from a hash of (seed, id): the same rows whatever \
-         the partitioning). Scores may be negative (the authors' code loses the top stratum when the maximum is \
-         negative; this does not). Rows whose score is NULL, NaN or infinite are never selected and not counted \
-         in `beta`. Fewer than `budget` rows come back when fewer remain after the cut. Returns the table's \
-         columns plus `odis_dim` (the stratum, 0 = lowest scores), `odis_rank` and `odis_score` (the row's key).\n\n\
-         `spec`: beta (default 0.3, the paper's setting at 90% pruning; it grid-searches beta per pruning rate, \
-         0 at low rates), strata (default 50, the paper's), seed (default 1).",
-        USAGE,
-    )
-    .with_sql_example("```sql\n> SELECT * FROM ccs_select('scored', 'id', 'quality', 0.1, 'beta=0.3,seed=7');\n```")
-    .with_argument("table, id_column, budget", "As for top_k_per_dim.")
-    .with_argument("score_column", "Name of a numeric column: the importance (quality) score.")
-    .with_argument("spec", "Optional settings, e.g. 'beta=0.3,strata=50,seed=1'.")
-    .with_related_udf("cluster_balanced_sample")
-    .with_related_udf("sample_uniform")
-    .build()
-});
 
 /// The settings of `spec`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -103,6 +79,27 @@ struct Ccs {
 }
 
 /// The table function.
+#[user_doc(
+    doc_section(label = "ODiS Selection Functions"),
+    description = "Coverage-centric Coreset Selection: drops the `beta` fraction of rows with the lowest score (ties: the \
+         smaller id first), cuts the remaining score range into `strata` strata of equal width (half-open, the \
+         maximum in the last), gives the budget to the strata smallest first, each taking min(its size, what is \
+         left ÷ the strata left) (the paper's water-filling; equal sizes: the lower stratum first), and samples \
+         uniformly without replacement inside each stratum (keys from a hash of (seed, id): the same rows whatever \
+         the partitioning). Scores may be negative (the authors' code loses the top stratum when the maximum is \
+         negative; this does not). Rows whose score is NULL, NaN or infinite are never selected and not counted \
+         in `beta`. Fewer than `budget` rows come back when fewer remain after the cut. Returns the table's \
+         columns plus `odis_dim` (the stratum, 0 = lowest scores), `odis_rank` and `odis_score` (the row's key).\n\n\
+         `spec`: beta (default 0.3, the paper's setting at 90% pruning; it grid-searches beta per pruning rate, \
+         0 at low rates), strata (default 50, the paper's), seed (default 1).",
+    syntax_example = "ccs_select('table', 'id_column', 'score_column', budget [, 'beta=0.3,strata=50,seed=1'])",
+    sql_example = "```sql\n> SELECT * FROM ccs_select('scored', 'id', 'quality', 0.1, 'beta=0.3,seed=7');\n```",
+    argument(name = "table, id_column, budget", description = "As for top_k_per_dim."),
+    argument(name = "score_column", description = "Name of a numeric column: the importance (quality) score."),
+    argument(name = "spec", description = "Optional settings, e.g. 'beta=0.3,strata=50,seed=1'."),
+    related_udf(name = "cluster_balanced_sample"),
+    related_udf(name = "sample_uniform"),
+)]
 #[derive(Debug, Default)]
 pub struct CcsSelectFunc;
 
@@ -118,6 +115,8 @@ impl TableFunctionImpl for CcsSelectFunc {
         Ok(deferred_table(Arc::new(Ccs { source: Source { table_name, table, id }, score, budget, spec })))
     }
 }
+
+documented_table_function!(CcsSelectFunc, NAME);
 
 fn float(batch: &RecordBatch, column: usize) -> Result<Option<f64>> {
     let array = cast_array(batch.column(column), &DataType::Float64)?;

@@ -1,7 +1,7 @@
 //! `cluster_balanced_sample(table, id_column, cluster_column, quality_column, budget [, seed])`:
 //! Diversify-and-Conquer's kMQ selection (arXiv 2409.11378).
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, AsArray};
@@ -11,52 +11,24 @@ use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::functions_aggregate::count::count_all;
 use datafusion::functions_nested::expr_fn::make_array;
-use datafusion::logical_expr::{Documentation, when};
+use datafusion::logical_expr::when;
 use datafusion::functions::core::expr_fn::get_field;
 use datafusion::prelude::{SessionContext, cast, ident, lit};
+use datafusion_macros::user_doc;
 
+use crate::docs::documented_table_function;
 use crate::clustering::kmeans_assign::kmeans_assign_udf;
 use crate::clustering::per_group::{fit, has_direction, kmeans_spec};
-use crate::select::budget::Budget;
+use crate::plan::budget::Budget;
 use crate::vectors::is_vector_type;
 use crate::select::deferred::{DeferredFunction, Source, deferred_table, Planned, Strata, is_finite, resolve_budget, strata_view, water_fill};
-use crate::select::table_args::{Args, Column};
-use crate::select::top_k_per_dim::SELECTION_SECTION;
+use crate::plan::table_args::{Args, Column};
 
 pub const NAME: &str = "cluster_balanced_sample";
 const USAGE: &str = "cluster_balanced_sample('table', 'id_column', 'cluster_column', 'quality_column', budget [, seed | 'clusters=64,seed=1'])";
 
-
 /// The most clusters: a heap per cluster is kept while sampling.
 const MAX_CLUSTERS: i64 = 1 << 22;
-
-pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        SELECTION_SECTION,
-        "Diversify-and-Conquer's kMQ selection: every cluster gets an equal share of the budget, min(budget / k, \
-         its size); what small clusters cannot use goes to the larger ones (water-filling, smallest cluster first; \
-         the authors' code leaves it unused, so its selections can fall short of the budget), so `budget` rows are \
-         selected whenever the table has that many eligible rows. Within a cluster, rows are drawn without \
-         replacement with probability proportional to exp(quality) (Efraimidis–Spirakis keys: quality plus Gumbel \
-         noise from a hash of (seed, id)), so the same seed gives the same rows whatever the partitioning. \
-         A row whose cluster is NULL or whose quality is NULL, NaN or infinite is never selected. Clusters are \
-         integers from 0, as `kmeans_assign(...)['cluster']` gives them; or, when `cluster_column` holds embeddings, the \
-         function clusters them itself by spherical k-means (`spec` 'clusters=64,seed=1' in place of the seed). Returns the table's columns plus \
-         `odis_dim` (the cluster), `odis_rank` (the row's draw order in its cluster) and `odis_score` (its key).",
-        USAGE,
-    )
-    .with_sql_example(
-        "```sql\n> CREATE VIEW clustered AS SELECT id, quality, kmeans_assign(embedding, (SELECT kmeans_fit(embedding, 64) FROM docs))['cluster'] AS cluster FROM docs;\n\
-         > SELECT * FROM cluster_balanced_sample('clustered', 'id', 'cluster', 'quality', 0.1, 42);\n```",
-    )
-    .with_argument("table, id_column, budget", "As for top_k_per_dim.")
-    .with_argument("cluster_column", "Name of an integer column of clusters, 0 to k - 1 (e.g. from kmeans_assign).")
-    .with_argument("quality_column", "Name of a numeric column: a row is drawn with probability proportional to exp(quality).")
-    .with_argument("seed", "Optional integer seed of the draw (default 1); with an embedding column, a spec 'clusters=64,seed=1'.")
-    .with_related_udf("kmeans_assign")
-    .with_related_udf("ccs_select")
-    .build()
-});
 
 #[derive(Debug)]
 struct ClusterBalanced {
@@ -84,6 +56,28 @@ fn parse_spec(spec: &str) -> std::result::Result<(u64, u64), String> {
 }
 
 /// The table function.
+#[user_doc(
+    doc_section(label = "ODiS Selection Functions"),
+    description = "Diversify-and-Conquer's kMQ selection: every cluster gets an equal share of the budget, min(budget / k, \
+         its size); what small clusters cannot use goes to the larger ones (water-filling, smallest cluster first; \
+         the authors' code leaves it unused, so its selections can fall short of the budget), so `budget` rows are \
+         selected whenever the table has that many eligible rows. Within a cluster, rows are drawn without \
+         replacement with probability proportional to exp(quality) (Efraimidis–Spirakis keys: quality plus Gumbel \
+         noise from a hash of (seed, id)), so the same seed gives the same rows whatever the partitioning. \
+         A row whose cluster is NULL or whose quality is NULL, NaN or infinite is never selected. Clusters are \
+         integers from 0, as `kmeans_assign(...)['cluster']` gives them; or, when `cluster_column` holds embeddings, the \
+         function clusters them itself by spherical k-means (`spec` 'clusters=64,seed=1' in place of the seed). Returns the table's columns plus \
+         `odis_dim` (the cluster), `odis_rank` (the row's draw order in its cluster) and `odis_score` (its key).",
+    syntax_example = "cluster_balanced_sample('table', 'id_column', 'cluster_column', 'quality_column', budget [, seed | 'clusters=64,seed=1'])",
+    sql_example = "```sql\n> CREATE VIEW clustered AS SELECT id, quality, kmeans_assign(embedding, (SELECT kmeans_fit(embedding, 64) FROM docs))['cluster'] AS cluster FROM docs;\n\
+         > SELECT * FROM cluster_balanced_sample('clustered', 'id', 'cluster', 'quality', 0.1, 42);\n```",
+    argument(name = "table, id_column, budget", description = "As for top_k_per_dim."),
+    argument(name = "cluster_column", description = "Name of an integer column of clusters, 0 to k - 1 (e.g. from kmeans_assign)."),
+    argument(name = "quality_column", description = "Name of a numeric column: a row is drawn with probability proportional to exp(quality)."),
+    argument(name = "seed", description = "Optional integer seed of the draw (default 1); with an embedding column, a spec 'clusters=64,seed=1'."),
+    related_udf(name = "kmeans_assign"),
+    related_udf(name = "ccs_select"),
+)]
 #[derive(Debug, Default)]
 pub struct ClusterBalancedSampleFunc;
 
@@ -115,6 +109,8 @@ impl TableFunctionImpl for ClusterBalancedSampleFunc {
         Ok(deferred_table(Arc::new(function)))
     }
 }
+
+documented_table_function!(ClusterBalancedSampleFunc, NAME);
 
 #[async_trait]
 impl DeferredFunction for ClusterBalanced {

@@ -132,7 +132,7 @@ mod tests {
     use datafusion::datasource::memory::MemorySourceConfig;
     use datafusion::prelude::SessionContext;
 
-    use crate::select::id_keys::IdCodec;
+    use crate::plan::id_keys::IdCodec;
     use crate::select::selection::{Pick, RowAt};
 
     /// A fetch by id of string ids travels with its picks, and the decoded
@@ -168,5 +168,22 @@ mod tests {
         }
         rows.sort_by(|x, y| x.0.cmp(&y.0));
         assert_eq!(rows, vec![("b".to_string(), 1, 0.25), ("d".to_string(), 0, 0.5)]);
+    }
+
+    #[tokio::test]
+    async fn candidate_nodes_round_trip() {
+        use crate::select::candidates::candidate_plan;
+        use crate::select::candidates::tests::{merged, scored, spec};
+        let batch = scored(vec![1, 2, 3], vec![0.5, 0.25, 1.0]);
+        let scan = MemorySourceConfig::try_new_exec(&[vec![batch.clone()]], batch.schema(), None).unwrap();
+        let plan = candidate_plan(scan, spec(vec![2, 2])).unwrap();
+        let ctx = SessionContext::new();
+        let bytes = datafusion_proto::bytes::physical_plan_to_bytes_with_extension_codec(Arc::clone(&plan), &SelectionCodec).unwrap();
+        let back = datafusion_proto::bytes::physical_plan_from_bytes_with_extension_codec(&bytes, &ctx.task_ctx(), &SelectionCodec).unwrap();
+        assert_eq!(
+            datafusion::physical_plan::displayable(back.as_ref()).indent(true).to_string(),
+            datafusion::physical_plan::displayable(plan.as_ref()).indent(true).to_string()
+        );
+        assert_eq!(merged(back, vec![2, 2]).await, merged(plan, vec![2, 2]).await);
     }
 }

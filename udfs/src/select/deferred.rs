@@ -20,13 +20,13 @@ use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::execute_stream;
 use datafusion::prelude::{SessionContext, cast, ident, lit};
 
-use crate::client_table::{ClientJob, ClientTable};
-use crate::select::budget::Budget;
+use crate::plan::client::{ClientJob, ClientTable};
+use crate::plan::budget::Budget;
 use crate::select::fetch::fetch_schema;
-use crate::select::id_keys::IdKey;
+use crate::plan::id_keys::IdKey;
 use crate::select::selection::{Method, Pick};
 use crate::select::selection_plan::{Selection, SelectionTable};
-use crate::select::table_args::Column;
+use crate::plan::table_args::Column;
 
 /// The budget over groups of `sizes` rows, smallest group first (ties: the
 /// lower index): each takes min(its size, what is left ÷ the groups left), so

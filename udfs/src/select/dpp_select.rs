@@ -4,7 +4,7 @@
 //! Improve Recommendation Diversity", NeurIPS 2018).
 
 use std::fmt;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::AsArray;
@@ -12,51 +12,21 @@ use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::error::Result;
 use datafusion::functions_aggregate::count::count_all;
-use datafusion::logical_expr::Documentation;
-use datafusion::prelude::{SessionContext, cast, col, ident, lit};
 
+use datafusion::prelude::{SessionContext, cast, col, ident, lit};
+use datafusion_macros::user_doc;
+
+use crate::docs::documented_table_function;
 use crate::clustering::per_group::{ClusterOrder, EMBEDDING, GROUP, GroupSpec, GroupWork, ID, ORDER, clustered, fit, has_direction, kmeans_spec, run_per_group};
-use crate::select::budget::Budget;
+use crate::plan::budget::Budget;
 use crate::select::deferred::{DeferredFunction, Source, Planned, deferred_table, is_finite, resolve_budget, water_fill};
-use crate::select::id_keys::IdCodec;
+use crate::plan::id_keys::IdCodec;
 use crate::select::selection::{Pick, RowAt};
-use crate::select::table_args::{Args, Column};
-use crate::select::top_k_per_dim::SELECTION_SECTION;
+use crate::plan::table_args::{Args, Column};
 
 pub const NAME: &str = "dpp_select";
 const USAGE: &str = "dpp_select('table', 'id_column', 'embedding_column', 'quality_column', budget [, 'theta=0.5,pool=10,clusters=0,seed=1'])";
 const EXAMPLE: &str = "theta=0.5,pool=10,clusters=0,seed=1";
-
-pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        SELECTION_SECTION,
-        "Selects a diverse, high-quality set by greedy MAP inference of a determinantal point process (Chen et al. \
-         2018): kernel L = diag(r)·S·diag(r), S the cosine similarity of the embeddings, r = exp(alpha·quality) with \
-         alpha = theta / (2(1 - theta)); each step adds the row that most increases log det L_Y (incremental \
-         Cholesky factor, O(pool × picks) memory). The greedy runs on a candidate pool: the best `pool` × budget \
-         rows by quality (ties: smaller id). With `clusters=k`, spherical k-means splits the rows first, the budget \
-         is shared over the clusters as cluster_balanced_sample shares it, and each cluster's greedy runs on its own \
-         pool in the task that holds the cluster (on a cluster's executors when there is one).\n\n\
-         S has rank at most the embedding width d, so one greedy picks at most d rows (it stops when no row is left \
-         outside the span of the picks, residual below 1e-10): with 384-wide embeddings and a budget of thousands, \
-         give `clusters` (each cluster yields up to d rows). Fewer rows than the budget come back when the pools run \
-         out this way. Rows whose embedding is NULL or all zeros, or whose quality is NULL, NaN or infinite, are never \
-         selected. Returns the table's columns plus `odis_dim` (the cluster, 0 without clusters), `odis_rank` (the \
-         greedy order within it) and `odis_score` (the pick's gain in log det L).\n\n\
-         `spec`: theta in [0, 1) (default 0.5: then r² = exp(quality), the weight cluster_balanced_sample draws by; \
-         the paper sweeps theta, 0 is diversity alone), pool (default 10), clusters (default 0: none), seed (of the \
-         k-means, default 1).",
-        USAGE,
-    )
-    .with_sql_example("```sql\n> SELECT * FROM dpp_select('docs', 'id', 'embedding', 'quality', 5000, 'theta=0.7,clusters=64');\n```")
-    .with_argument("table, id_column, budget", "As for top_k_per_dim.")
-    .with_argument("embedding_column", "Name of a column of embeddings (lists of numbers).")
-    .with_argument("quality_column", "Name of a numeric column: the quality r = exp(alpha·quality) weighs.")
-    .with_argument("spec", "Optional settings, e.g. 'theta=0.5,pool=10,clusters=0,seed=1'.")
-    .with_related_udf("cluster_balanced_sample")
-    .with_related_udf("vendi_score")
-    .build()
-});
 
 /// The settings of `spec`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -101,7 +71,6 @@ impl DppSpec {
     }
 }
 
-
 #[derive(Debug)]
 struct Dpp {
     source: Source,
@@ -112,6 +81,33 @@ struct Dpp {
 }
 
 /// The table function.
+#[user_doc(
+    doc_section(label = "ODiS Selection Functions"),
+    description = "Selects a diverse, high-quality set by greedy MAP inference of a determinantal point process (Chen et al. \
+         2018): kernel L = diag(r)·S·diag(r), S the cosine similarity of the embeddings, r = exp(alpha·quality) with \
+         alpha = theta / (2(1 - theta)); each step adds the row that most increases log det L_Y (incremental \
+         Cholesky factor, O(pool × picks) memory). The greedy runs on a candidate pool: the best `pool` × budget \
+         rows by quality (ties: smaller id). With `clusters=k`, spherical k-means splits the rows first, the budget \
+         is shared over the clusters as cluster_balanced_sample shares it, and each cluster's greedy runs on its own \
+         pool in the task that holds the cluster (on a cluster's executors when there is one).\n\n\
+         S has rank at most the embedding width d, so one greedy picks at most d rows (it stops when no row is left \
+         outside the span of the picks, residual below 1e-10): with 384-wide embeddings and a budget of thousands, \
+         give `clusters` (each cluster yields up to d rows). Fewer rows than the budget come back when the pools run \
+         out this way. Rows whose embedding is NULL or all zeros, or whose quality is NULL, NaN or infinite, are never \
+         selected. Returns the table's columns plus `odis_dim` (the cluster, 0 without clusters), `odis_rank` (the \
+         greedy order within it) and `odis_score` (the pick's gain in log det L).\n\n\
+         `spec`: theta in [0, 1) (default 0.5: then r² = exp(quality), the weight cluster_balanced_sample draws by; \
+         the paper sweeps theta, 0 is diversity alone), pool (default 10), clusters (default 0: none), seed (of the \
+         k-means, default 1).",
+    syntax_example = "dpp_select('table', 'id_column', 'embedding_column', 'quality_column', budget [, 'theta=0.5,pool=10,clusters=0,seed=1'])",
+    sql_example = "```sql\n> SELECT * FROM dpp_select('docs', 'id', 'embedding', 'quality', 5000, 'theta=0.7,clusters=64');\n```",
+    argument(name = "table, id_column, budget", description = "As for top_k_per_dim."),
+    argument(name = "embedding_column", description = "Name of a column of embeddings (lists of numbers)."),
+    argument(name = "quality_column", description = "Name of a numeric column: the quality r = exp(alpha·quality) weighs."),
+    argument(name = "spec", description = "Optional settings, e.g. 'theta=0.5,pool=10,clusters=0,seed=1'."),
+    related_udf(name = "cluster_balanced_sample"),
+    related_udf(name = "vendi_score"),
+)]
 #[derive(Debug, Default)]
 pub struct DppSelectFunc;
 
@@ -128,6 +124,8 @@ impl TableFunctionImpl for DppSelectFunc {
         Ok(deferred_table(Arc::new(Dpp { source: Source { table_name, table, id }, embedding, quality, budget, spec })))
     }
 }
+
+documented_table_function!(DppSelectFunc, NAME);
 
 #[async_trait]
 impl DeferredFunction for Dpp {

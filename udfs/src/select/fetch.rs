@@ -20,7 +20,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
 use futures::StreamExt;
 
-use crate::select::id_keys::{IdCodec, IdKey};
+use crate::plan::id_keys::{IdCodec, IdKey};
 use crate::select::selection::{Pick, RowAt};
 
 /// Columns appended to the selected rows.

@@ -5,7 +5,7 @@
 //! cluster of its embedding, or a label column.
 
 use std::fmt;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, AsArray};
@@ -16,18 +16,19 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::functions::core::expr_fn::get_field;
 use datafusion::functions_aggregate::expr_fn::{max, min};
 use datafusion::functions_nested::expr_fn::make_array;
-use datafusion::logical_expr::{Documentation, Expr, when};
+use datafusion::logical_expr::{Expr, when};
 use datafusion::prelude::{SessionContext, cast, ident, lit};
+use datafusion_macros::user_doc;
 
+use crate::docs::documented_table_function;
 use crate::clustering::kmeans_assign::kmeans_assign_udf;
 use crate::clustering::model::read_model;
 use crate::clustering::per_group::{fit, has_direction, kmeans_spec};
-use crate::select::budget::Budget;
+use crate::plan::budget::Budget;
 use crate::select::deferred::{DeferredFunction, Source, Planned, deferred_table, is_finite, resolve_budget, strata_selection, strata_view};
 use crate::select::selection::{Capacity, DimensionCandidates, Pick};
-use crate::select::id_keys::IdKey;
-use crate::select::table_args::{Args, Column};
-use crate::select::top_k_per_dim::SELECTION_SECTION;
+use crate::plan::id_keys::IdKey;
+use crate::plan::table_args::{Args, Column};
 use crate::vectors::is_vector_type;
 
 pub const NAME: &str = "mig_select";
@@ -36,39 +37,6 @@ const EXAMPLE: &str = "clusters=256,threshold=0.9,weight=1,exponent=0.8,seed=1";
 
 /// The most labels: the greedy keeps a candidate list per label.
 const MAX_LABELS: i64 = 1 << 22;
-
-
-pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        SELECTION_SECTION,
-        "MIG's selection: the information of a set is E(S) = Σ_l φ(x_l), x = Σ_{i∈S} quality_i · P[label_i], over a \
-         graph P of the labels (their cosine similarities, those below `threshold` set to 0, the others off the \
-         diagonal times `weight`, each column normalised to sum 1), with φ(x) = x^exponent (so φ′(x) = \
-         exponent · (x + 1e-6)^(exponent − 1), MIG's default 0.8 · (x + 1e-6)^(−0.2)). As the authors' code does, \
-         each step picks the row of largest linearised gain quality_i · (P[label_i] · φ′(x)) and adds it to x; \
-         ties go to the lower label, within a label to the higher quality, then the smaller id. \
-         Within a label the gain is proportional to the quality, so only each label's best rows can be picked: \
-         the candidate pass keeps a bounded list per label and is run again with longer lists when the greedy \
-         could need more.\n\n\
-         `label_column` is an embedding column (the labels are then its spherical k-means clusters, `clusters` \
-         of them, and the graph comes from their centroids) or an integer column of labels 0 to L − 1 (then the \
-         labels have no embeddings and the graph is the identity). The quality must be positive: rows whose \
-         quality is NULL, NaN, infinite, zero or negative add no information and are never selected (shift a \
-         signed score first, e.g. exp(score)). Returns the table's columns plus `odis_dim` (the label), \
-         `odis_rank` (the pick's order within its label) and `odis_score` (its gain).\n\n\
-         `spec`: clusters (default 256), threshold (default 0.9), weight (default 1), exponent (default 0.8), \
-         seed (of the k-means, default 1).",
-        USAGE,
-    )
-    .with_sql_example("```sql\n> SELECT * FROM mig_select('docs', 'id', 'embedding', 'quality', 5000, 'clusters=512');\n```")
-    .with_argument("table, id_column, budget", "As for top_k_per_dim.")
-    .with_argument("label_column", "Name of an embedding column (labels: its k-means clusters) or of an integer column of labels.")
-    .with_argument("quality_column", "Name of a numeric column of positive qualities.")
-    .with_argument("spec", "Optional settings, e.g. 'clusters=256,threshold=0.9,weight=1,exponent=0.8,seed=1'.")
-    .with_related_udf("dpp_select")
-    .with_related_udf("cluster_balanced_sample")
-    .build()
-});
 
 /// The settings of `spec`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -240,6 +208,34 @@ struct Mig {
 }
 
 /// The table function.
+#[user_doc(
+    doc_section(label = "ODiS Selection Functions"),
+    description = "MIG's selection: the information of a set is E(S) = Σ_l φ(x_l), x = Σ_{i∈S} quality_i · P[label_i], over a \
+         graph P of the labels (their cosine similarities, those below `threshold` set to 0, the others off the \
+         diagonal times `weight`, each column normalised to sum 1), with φ(x) = x^exponent (so φ′(x) = \
+         exponent · (x + 1e-6)^(exponent − 1), MIG's default 0.8 · (x + 1e-6)^(−0.2)). As the authors' code does, \
+         each step picks the row of largest linearised gain quality_i · (P[label_i] · φ′(x)) and adds it to x; \
+         ties go to the lower label, within a label to the higher quality, then the smaller id. \
+         Within a label the gain is proportional to the quality, so only each label's best rows can be picked: \
+         the candidate pass keeps a bounded list per label and is run again with longer lists when the greedy \
+         could need more.\n\n\
+         `label_column` is an embedding column (the labels are then its spherical k-means clusters, `clusters` \
+         of them, and the graph comes from their centroids) or an integer column of labels 0 to L − 1 (then the \
+         labels have no embeddings and the graph is the identity). The quality must be positive: rows whose \
+         quality is NULL, NaN, infinite, zero or negative add no information and are never selected (shift a \
+         signed score first, e.g. exp(score)). Returns the table's columns plus `odis_dim` (the label), \
+         `odis_rank` (the pick's order within its label) and `odis_score` (its gain).\n\n\
+         `spec`: clusters (default 256), threshold (default 0.9), weight (default 1), exponent (default 0.8), \
+         seed (of the k-means, default 1).",
+    syntax_example = "mig_select('table', 'id_column', 'label_column', 'quality_column', budget [, 'clusters=256,threshold=0.9,weight=1,exponent=0.8,seed=1'])",
+    sql_example = "```sql\n> SELECT * FROM mig_select('docs', 'id', 'embedding', 'quality', 5000, 'clusters=512');\n```",
+    argument(name = "table, id_column, budget", description = "As for top_k_per_dim."),
+    argument(name = "label_column", description = "Name of an embedding column (labels: its k-means clusters) or of an integer column of labels."),
+    argument(name = "quality_column", description = "Name of a numeric column of positive qualities."),
+    argument(name = "spec", description = "Optional settings, e.g. 'clusters=256,threshold=0.9,weight=1,exponent=0.8,seed=1'."),
+    related_udf(name = "dpp_select"),
+    related_udf(name = "cluster_balanced_sample"),
+)]
 #[derive(Debug, Default)]
 pub struct MigSelectFunc;
 
@@ -266,6 +262,8 @@ impl TableFunctionImpl for MigSelectFunc {
         Ok(deferred_table(Arc::new(Mig { source: Source { table_name, table, id }, label, labels, quality, budget, spec })))
     }
 }
+
+documented_table_function!(MigSelectFunc, NAME);
 
 impl Mig {
     /// Each row's label (as a Float64) and the label graph.

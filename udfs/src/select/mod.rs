@@ -1,7 +1,6 @@
 //! Step 4 of ODiS: the top documents of each component under one budget, and
 //! the baselines users compare against; as table functions over a table.
 
-pub mod budget;
 pub mod candidates;
 pub mod ccs_select;
 pub mod cluster_balanced_sample;
@@ -9,14 +8,11 @@ pub mod codec;
 pub mod deferred;
 pub mod dpp_select;
 pub mod fetch;
-pub mod id_keys;
 pub mod mig_select;
-pub mod remote;
 pub mod sample_by_average;
 pub mod sample_uniform;
 pub mod selection;
 pub mod selection_plan;
-pub mod table_args;
 pub mod top_k_average;
 pub mod top_k_per_dim;
 pub mod top_k_per_dim_report;

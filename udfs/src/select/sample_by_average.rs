@@ -1,35 +1,32 @@
 //! `sample_by_average(table, id_column, scores_column, budget, seed [,
 //! temperature])`: the "PC average-sample" baseline.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::error::Result;
-use datafusion::logical_expr::Documentation;
 
+use datafusion_macros::user_doc;
+
+use crate::docs::documented_table_function;
 use crate::select::selection_plan::{Method, Selection, SelectionTable};
-use crate::select::table_args::Args;
-use crate::select::top_k_per_dim::SELECTION_SECTION;
+use crate::plan::table_args::Args;
 
 pub const NAME: &str = "sample_by_average";
 const USAGE: &str = "sample_by_average('table', 'id_column', 'scores_column', budget, seed [, temperature] [, cost => 'cost_column'])";
 
-pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        SELECTION_SECTION,
-        r#"Baseline "PC average-sample": samples `budget` rows without replacement, each draw with probability proportional to exp(mean score / temperature), using Efraimidis–Spirakis keys in log space (the Gumbel-top-k trick: the rows with the largest mean/temperature + Gumbel noise). The noise of a row is a hash of (seed, id), so the same seed gives the same sample whatever the partitioning or row order. Rows whose vector is NULL or holds a non-finite score are not candidates. Returns the table's columns plus `odis_dim` (always 0), `odis_rank` (draw order) and `odis_score` (the row's sampling key). A low temperature approaches top_k_average; a high one approaches sample_uniform. With a cost column (`cost => 'tokens'`), the budget is an amount of that unit and rows are taken in this order while they fit, stopping at the first that does not (one passed over if it alone exceeds the budget), as top_k_per_dim does for one dimension."#,
-        USAGE,
-    )
-    .with_sql_example("```sql\n> SELECT * FROM sample_by_average('scored', 'id', 'pc', 0.1, 42);\n> SELECT * FROM sample_by_average('scored', 'id', 'pc', 1000, 42, 0.5);\n```")
-    .with_argument("table, id_column, scores_column, budget, cost", "As for top_k_per_dim.")
-    .with_argument("seed", "Integer seed of the sample.")
-    .with_argument("temperature", "Optional positive number, default 1.0.")
-    .with_related_udf("top_k_average")
-    .with_related_udf("sample_uniform")
-    .build()
-});
-
 /// The table function.
+#[user_doc(
+    doc_section(label = "ODiS Selection Functions"),
+    description = r#"Baseline "PC average-sample": samples `budget` rows without replacement, each draw with probability proportional to exp(mean score / temperature), using Efraimidis–Spirakis keys in log space (the Gumbel-top-k trick: the rows with the largest mean/temperature + Gumbel noise). The noise of a row is a hash of (seed, id), so the same seed gives the same sample whatever the partitioning or row order. Rows whose vector is NULL or holds a non-finite score are not candidates. Returns the table's columns plus `odis_dim` (always 0), `odis_rank` (draw order) and `odis_score` (the row's sampling key). A low temperature approaches top_k_average; a high one approaches sample_uniform. With a cost column (`cost => 'tokens'`), the budget is an amount of that unit and rows are taken in this order while they fit, stopping at the first that does not (one passed over if it alone exceeds the budget), as top_k_per_dim does for one dimension."#,
+    syntax_example = "sample_by_average('table', 'id_column', 'scores_column', budget, seed [, temperature] [, cost => 'cost_column'])",
+    sql_example = "```sql\n> SELECT * FROM sample_by_average('scored', 'id', 'pc', 0.1, 42);\n> SELECT * FROM sample_by_average('scored', 'id', 'pc', 1000, 42, 0.5);\n```",
+    argument(name = "table, id_column, scores_column, budget, cost", description = "As for top_k_per_dim."),
+    argument(name = "seed", description = "Integer seed of the sample."),
+    argument(name = "temperature", description = "Optional positive number, default 1.0."),
+    related_udf(name = "top_k_average"),
+    related_udf(name = "sample_uniform"),
+)]
 #[derive(Debug, Default)]
 pub struct SampleByAverageFunc;
 
@@ -48,8 +45,8 @@ impl TableFunctionImpl for SampleByAverageFunc {
             function: NAME,
             id: args.id_column(1, &table_name, &schema)?,
             scores: Some(args.scores_column(2, &table_name, &schema)?),
+            budget: args.costed_budget(3, cost.as_ref())?,
             cost,
-            budget: args.budget(3)?,
             method: Method::AverageSample {
                 seed: args.seed(4)?,
                 temperature,
@@ -60,3 +57,5 @@ impl TableFunctionImpl for SampleByAverageFunc {
         Ok(Arc::new(SelectionTable::new(selection)))
     }
 }
+
+documented_table_function!(SampleByAverageFunc, NAME);

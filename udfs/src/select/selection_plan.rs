@@ -13,31 +13,27 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::stats::Precision;
 use datafusion::datasource::TableType;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::SessionState;
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::Expr;
-use datafusion::physical_expr::expressions::{Column as ColumnExpr, col};
-use datafusion::physical_expr::{EquivalenceProperties, LexOrdering, PhysicalSortExpr};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_expr::expressions::Column as ColumnExpr;
+use datafusion::physical_expr::{LexOrdering, PhysicalExpr, PhysicalSortExpr};
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::sorts::sort::SortExec;
-use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, StatisticsArgs, StatisticsContext, execute_stream,
-};
+use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext};
 use futures::{StreamExt, TryStreamExt};
 
+use crate::plan::budget::Budget;
+use crate::plan::client::{ClientExec, ClientJob, ClientTable, batch_stream};
+use crate::plan::id_keys::{IdCodec, IdKey};
+use crate::plan::remote::{self, run, session_state};
+use crate::plan::table_args::Column;
 use crate::select::candidates::{self, CandidateSpec};
 use crate::select::fetch::{FetchExec, FetchPicks, fetch_schema};
-use crate::select::remote;
-use crate::select::id_keys::{IdCodec, IdKey};
 pub use crate::select::selection::Method;
 use crate::select::selection::{Capacity, DimensionCandidates, DimensionReport, DraftError, Pick, TopHeap, draft, quotas, report};
-use crate::select::budget::Budget;
-use crate::select::table_args::Column;
 use crate::vectors::Vectors;
 
 /// A selection to run: the resolved arguments of a selection function.
@@ -123,14 +119,6 @@ pub use crate::select::fetch::{DIM_COLUMN, RANK_COLUMN, SCORE_COLUMN};
 
 fn exec_err(message: String) -> DataFusionError {
     DataFusionError::Execution(message)
-}
-
-fn session_state(session: &dyn Session) -> Result<SessionState> {
-    session
-        .as_any()
-        .downcast_ref::<SessionState>()
-        .cloned()
-        .ok_or_else(|| DataFusionError::Internal("selection functions need a DataFusion SessionState".into()))
 }
 
 impl Selection {
@@ -432,15 +420,6 @@ fn sorted_candidates(heaps: Vec<TopHeap<IdKey>>) -> Vec<DimensionCandidates<IdKe
         .collect()
 }
 
-/// Runs a plan over the selection's table: on the session's cluster when it
-/// has one, else here.
-pub(crate) fn run(plan: Arc<dyn ExecutionPlan>, state: &SessionState) -> Result<SendableRecordBatchStream> {
-    match remote::remote(state.config()) {
-        Some(remote) => remote.0.execute(plan, state.config()),
-        None => execute_stream(plan, state.task_ctx()),
-    }
-}
-
 fn duplicate_id(selection: &Selection, codec: &IdCodec, id: &IdKey) -> DataFusionError {
     exec_err(format!(
         "{}: id {} appears in more than one row of '{}'; ids in column '{}' must be unique",
@@ -451,59 +430,47 @@ fn duplicate_id(selection: &Selection, codec: &IdCodec, id: &IdKey) -> DataFusio
     ))
 }
 
-/// Whether `plan` must run in the client: the selection nodes drive passes
-/// of their own (on the cluster, when there is one) and draft in between.
-pub fn runs_in_client(plan: &dyn ExecutionPlan) -> bool {
-    plan.downcast_ref::<SelectionExec>().is_some() || plan.downcast_ref::<ReportExec>().is_some()
-}
-
-/// The selected rows: the fetched input columns plus odis_dim, odis_rank and
-/// odis_score, in no particular order (a sort follows).
+/// The fetch of a selection's rows: its input columns `columns` plus
+/// odis_dim, odis_rank and odis_score, in no particular order (a sort
+/// follows). A job in the client: it drafts (or takes picks made
+/// elsewhere), then runs the fetch plan here or on the cluster.
 #[derive(Debug)]
-pub struct SelectionExec {
+struct FetchJob {
     selection: Arc<Selection>,
     /// Picks made elsewhere (by `dpp_select`'s greedy), fetched by id
     /// instead of drafted.
     picks: Option<Arc<Vec<Pick<IdKey>>>>,
-    state: SessionState,
     /// The input columns the fetch reads (ascending; the id among them).
     columns: Vec<usize>,
     schema: SchemaRef,
-    properties: Arc<PlanProperties>,
 }
 
-impl SelectionExec {
-    fn new(selection: Arc<Selection>, picks: Option<Arc<Vec<Pick<IdKey>>>>, state: SessionState, columns: Vec<usize>) -> Result<Self> {
-        let schema = selection.fetch_schema(&columns)?;
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        ));
-        Ok(Self {
-            selection,
-            picks,
-            state,
-            columns,
-            schema,
-            properties,
-        })
+#[async_trait]
+impl ClientJob for FetchJob {
+    fn function(&self) -> &'static str {
+        self.selection.function
+    }
+
+    fn describe(&self) -> String {
+        let s = &self.selection;
+        format!("table={}, id={}, budget={}, method={:?}", s.table_name, s.id.field.name(), s.budget, s.method)
+    }
+
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    async fn run(&self, state: SessionState, projection: Vec<usize>) -> Result<SendableRecordBatchStream> {
+        let rows = select_rows(Arc::clone(&self.selection), self.picks.clone(), state, self.columns.clone(), Arc::clone(&self.schema)).await?;
+        project_stream(rows, projection)
     }
 }
 
-impl DisplayAs for SelectionExec {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(
-            f,
-            "SelectionExec: {}(table={}, id={}, budget={}, method={:?})",
-            self.selection.function,
-            self.selection.table_name,
-            self.selection.id.field.name(),
-            self.selection.budget,
-            self.selection.method
-        )
-    }
+/// `stream`'s columns `projection`.
+fn project_stream(stream: SendableRecordBatchStream, projection: Vec<usize>) -> Result<SendableRecordBatchStream> {
+    let schema = Arc::new(stream.schema().project(&projection)?);
+    let batches = stream.map(move |batch| Ok(batch?.project(&projection)?));
+    Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
 }
 
 /// The fetch: one plan (`FetchExec` over each partition of the scan) run
@@ -589,48 +556,6 @@ async fn select_rows(
     )))
 }
 
-impl ExecutionPlan for SelectionExec {
-    fn name(&self) -> &str {
-        "SelectionExec"
-    }
-
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn with_new_children(self: Arc<Self>, _children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
-        if partition != 0 {
-            return Err(DataFusionError::Internal(format!("SelectionExec has one partition, asked for {partition}")));
-        }
-        let future = select_rows(
-            Arc::clone(&self.selection),
-            self.picks.clone(),
-            self.state.clone(),
-            self.columns.clone(),
-            Arc::clone(&self.schema),
-        );
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            Arc::clone(&self.schema),
-            futures::stream::once(future).try_flatten(),
-        )))
-    }
-}
-
 /// A selection function's result as a table.
 #[derive(Debug)]
 pub struct SelectionTable {
@@ -683,7 +608,14 @@ impl TableProvider for SelectionTable {
         columns.sort_unstable();
         columns.dedup();
         let fetched = columns.len();
-        let exec = Arc::new(SelectionExec::new(Arc::clone(&self.selection), self.picks.clone(), session_state(session)?, columns.clone())?);
+        let job = FetchJob {
+            selection: Arc::clone(&self.selection),
+            picks: self.picks.clone(),
+            schema: self.selection.fetch_schema(&columns)?,
+            columns: columns.clone(),
+        };
+        let all = (0..job.schema.fields().len()).collect();
+        let exec = Arc::new(ClientExec::new(Arc::new(job), session_state(session)?, all)?);
         // Output column i of the table as a column of the exec.
         let exec_column = |i: usize| -> Arc<dyn PhysicalExpr> {
             let at = if i < width { columns.binary_search(&i).expect("fetched") } else { fetched + (i - width) };
@@ -709,11 +641,14 @@ impl TableProvider for SelectionTable {
     }
 }
 
-/// The per-dimension report of a selection, as rows.
+/// The per-dimension report of a selection, as rows: the candidate pass
+/// and the draft (or the last draft of the same selection), in the client.
 #[derive(Debug)]
-pub struct ReportTable {
-    selection: Arc<Selection>,
-    schema: SchemaRef,
+struct ReportJob(Arc<Selection>);
+
+/// The per-dimension report of a selection, as a table.
+pub fn report_table(selection: Selection) -> ClientTable {
+    ClientTable(Arc::new(ReportJob(Arc::new(selection))))
 }
 
 pub fn report_schema() -> SchemaRef {
@@ -729,15 +664,6 @@ pub fn report_schema() -> SchemaRef {
         Field::new("overlap_cost", DataType::Int64, true),
         Field::new("overlap_cost_ratio", DataType::Float64, true),
     ]))
-}
-
-impl ReportTable {
-    pub fn new(selection: Selection) -> Self {
-        Self {
-            selection: Arc::new(selection),
-            schema: report_schema(),
-        }
-    }
 }
 
 fn report_batch(schema: &SchemaRef, lines: &[DimensionReport]) -> Result<RecordBatch> {
@@ -759,105 +685,22 @@ fn report_batch(schema: &SchemaRef, lines: &[DimensionReport]) -> Result<RecordB
 }
 
 #[async_trait]
-impl TableProvider for ReportTable {
+impl ClientJob for ReportJob {
+    fn function(&self) -> &'static str {
+        self.0.function
+    }
+
+    fn describe(&self) -> String {
+        format!("table={}, budget={}", self.0.table_name, self.0.budget)
+    }
+
     fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.schema)
+        report_schema()
     }
 
-    fn table_type(&self) -> TableType {
-        TableType::Temporary
-    }
-
-    async fn scan(
-        &self,
-        session: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
-        _limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let exec: Arc<dyn ExecutionPlan> = Arc::new(ReportExec::new(Arc::clone(&self.selection), session_state(session)?));
-        match projection {
-            None => Ok(exec),
-            Some(columns) => {
-                let exprs = columns
-                    .iter()
-                    .map(|&i| {
-                        let name = self.schema.field(i).name();
-                        Ok((col(name, &self.schema)?, name.clone()))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                Ok(Arc::new(ProjectionExec::try_new(exprs, exec)?))
-            }
-        }
-    }
-}
-
-/// Runs the candidate pass and the draft, and emits the report.
-#[derive(Debug)]
-pub struct ReportExec {
-    selection: Arc<Selection>,
-    state: SessionState,
-    properties: Arc<PlanProperties>,
-}
-
-impl ReportExec {
-    fn new(selection: Arc<Selection>, state: SessionState) -> Self {
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(report_schema()),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        ));
-        Self {
-            selection,
-            state,
-            properties,
-        }
-    }
-}
-
-impl DisplayAs for ReportExec {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "ReportExec: {}(table={}, budget={})", self.selection.function, self.selection.table_name, self.selection.budget)
-    }
-}
-
-impl ExecutionPlan for ReportExec {
-    fn name(&self) -> &str {
-        "ReportExec"
-    }
-
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn with_new_children(self: Arc<Self>, _children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
-        if partition != 0 {
-            return Err(DataFusionError::Internal(format!("ReportExec has one partition, asked for {partition}")));
-        }
-        let (selection, state) = (Arc::clone(&self.selection), self.state.clone());
-        let schema = report_schema();
-        let batch_schema = Arc::clone(&schema);
-        let future = async move {
-            let drafted = selection.draft(&state).await?;
-            let lines = report(&drafted.quotas, &drafted.dims, &drafted.picks, selection.cost.is_some());
-            report_batch(&batch_schema, &lines)
-        };
-        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, futures::stream::once(future))))
+    async fn run(&self, state: SessionState, projection: Vec<usize>) -> Result<SendableRecordBatchStream> {
+        let drafted = self.0.draft(&state).await?;
+        let lines = report(&drafted.quotas, &drafted.dims, &drafted.picks, self.0.cost.is_some());
+        batch_stream(report_batch(&report_schema(), &lines)?, &projection)
     }
 }

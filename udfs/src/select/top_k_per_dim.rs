@@ -1,28 +1,24 @@
 //! `top_k_per_dim(table, id_column, scores_column, budget [, weights])`:
 //! ODiS step 4, the top rows of each orthogonal dimension under one budget.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::error::{DataFusionError, Result};
-use datafusion::logical_expr::{DocSection, Documentation};
 
+use datafusion_macros::user_doc;
+
+use crate::docs::documented_table_function;
 use crate::select::selection_plan::{Method, Selection, SelectionTable};
-use crate::select::table_args::Args;
+use crate::plan::table_args::Args;
 
 pub const NAME: &str = "top_k_per_dim";
 const USAGE: &str = "top_k_per_dim('table', 'id_column', 'scores_column', budget [, weights] [, cost => 'cost_column'])";
 
-pub(crate) const SELECTION_SECTION: DocSection = DocSection {
-    include: true,
-    label: "ODiS Selection Functions",
-    description: Some("Table functions that select rows of a registered table or view."),
-};
-
-pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        SELECTION_SECTION,
-        r#"Selects the best rows of each score dimension, under one total budget, without taking any row twice (ODiS step 4). Returns every column of the table plus `odis_dim` (Int32, 0-based: the dimension that took the row), `odis_rank` (Int64, 1-based pick number within that dimension) and `odis_score` (Float64, the row's score on odis_dim), ordered by odis_dim, odis_rank.
+/// The table function.
+#[user_doc(
+    doc_section(label = "ODiS Selection Functions"),
+    description = r#"Selects the best rows of each score dimension, under one total budget, without taking any row twice (ODiS step 4). Returns every column of the table plus `odis_dim` (Int32, 0-based: the dimension that took the row), `odis_rank` (Int64, 1-based pick number within that dimension) and `odis_score` (Float64, the row's score on odis_dim), ordered by odis_dim, odis_rank.
 
 Semantics, exactly:
 - budget B: an integer >= 1, or a fraction in (0, 1) meaning floor(fraction × the table's row count);
@@ -34,10 +30,8 @@ So the result has exactly min(B, candidate rows) rows, none twice, and is the sa
 With a cost column (`cost => 'odis_tokens'`: non-negative integers per row, such as token_count's), B is an amount of that unit (an integer, or a fraction of the column's total over the table), the quotas split it the same way, and a row costs its value instead of 1: in phase 1 a dimension takes its next untaken candidate only if it fits in what is left of its quota, passes over a candidate that alone exceeds its quota (another dimension may take it), and stops at the first other one that does not fit, so each dimension's selection is a prefix of its ranking and ends within one row's cost of its quota. A row two dimensions rank high is taken, and paid for, once, by the first to reach it. Phase 2 runs only when a dimension ran out of candidates with quota left: round-robin, each dimension while its next candidate fits in what is left of B. A NULL or negative cost is an error.
 
 One pass reads only the id and scores columns into bounded per-dimension heaps (memory grows with the budget, not the table); if overlap between dimensions uses up a heap, the pass is repeated with larger heaps, so the result is always exact. A second pass fetches the selected rows, reading only the columns the query uses: by position when the table reads its rows in the same order every time (Parquet and other files, memory tables, projections and filters of them; each row's id is checked), otherwise by id. The table must be registered (CREATE EXTERNAL TABLE or CREATE VIEW); ids must be unique and non-NULL: an id on two rows that both reach the candidate lists, or (when fetching by id) that is selected, is an error."#,
-        USAGE,
-    )
-    .with_sql_example(
-        r#"```sql
+    syntax_example = "top_k_per_dim('table', 'id_column', 'scores_column', budget [, weights] [, cost => 'cost_column'])",
+    sql_example = r#"```sql
 > CREATE VIEW scored AS
     WITH m AS (SELECT pca_fit(s, 4) AS model FROM docs)
     SELECT docs.*, pca_project(s, m.model) AS pc FROM docs, m;
@@ -45,21 +39,17 @@ One pass reads only the id and scores columns into bounded per-dimension heaps (
 > SELECT * FROM top_k_per_dim('scored', 'id', 'pc', 1000, [2, 1, 1, 1]);
 > SELECT * FROM top_k_per_dim('scored', 'id', 'pc', 500000, cost => 'tokens');
 ```"#,
-    )
-    .with_argument("table", "Name of a registered table or view, quoted: 'docs'.")
-    .with_argument("id_column", "Name of a column of unique, non-NULL, orderable ids (ties are broken by id ascending).")
-    .with_argument("scores_column", "Name of a column holding a list of D scores per row, e.g. pca_project's output.")
-    .with_argument("budget", "Rows to select: an integer >= 1, or a fraction of the table's rows in (0, 1).")
-    .with_argument("weights", "Optional list of D non-negative numbers, not all zero, that split the budget; default equal.")
-    .with_argument("cost", "Optional name of a column of non-negative integers, each row's cost (tokens, bytes): the budget is then spent in that unit. Written `cost => 'odis_tokens'` or as a quoted name after the budget.")
-    .with_related_udf("top_k_per_dim_report")
-    .with_related_udf("top_k_average")
-    .with_related_udf("sample_by_average")
-    .with_related_udf("sample_uniform")
-    .build()
-});
-
-/// The table function.
+    argument(name = "table", description = "Name of a registered table or view, quoted: 'docs'."),
+    argument(name = "id_column", description = "Name of a column of unique, non-NULL, orderable ids (ties are broken by id ascending)."),
+    argument(name = "scores_column", description = "Name of a column holding a list of D scores per row, e.g. pca_project's output."),
+    argument(name = "budget", description = "Rows to select: an integer >= 1, or a fraction of the table's rows in (0, 1)."),
+    argument(name = "weights", description = "Optional list of D non-negative numbers, not all zero, that split the budget; default equal."),
+    argument(name = "cost", description = "Optional name of a column of non-negative integers, each row's cost (tokens, bytes): the budget is then spent in that unit. Written `cost => 'odis_tokens'` or as a quoted name after the budget."),
+    related_udf(name = "top_k_per_dim_report"),
+    related_udf(name = "top_k_average"),
+    related_udf(name = "sample_by_average"),
+    related_udf(name = "sample_uniform"),
+)]
 #[derive(Debug, Default)]
 pub struct TopKPerDimFunc;
 
@@ -70,8 +60,8 @@ pub(crate) fn per_dimension_selection(function: &'static str, usage: &str, args:
     let schema = table.schema();
     let id = args.id_column(1, &table_name, &schema)?;
     let scores = args.scores_column(2, &table_name, &schema)?;
-    let budget = args.budget(3)?;
     let (cost, rest) = args.cost_and_rest(4, &table_name, &schema)?;
+    let budget = args.costed_budget(3, cost.as_ref())?;
     let weights = match rest[..] {
         [] => None,
         [at] => Some(args.weights(at)?),
@@ -94,3 +84,5 @@ impl TableFunctionImpl for TopKPerDimFunc {
         Ok(Arc::new(SelectionTable::new(per_dimension_selection(NAME, USAGE, &args)?)))
     }
 }
+
+documented_table_function!(TopKPerDimFunc, NAME);

@@ -8,6 +8,11 @@
 //! case are Unicode properties. A ratio over nothing (no words, no
 //! letters) is 0, so that PCA always sees a finite row, never NaN.
 
+use std::sync::{Arc, LazyLock};
+
+use datafusion::logical_expr::{Documentation, ScalarUDF};
+
+use crate::signals::quality_functions::{Measures, QualityFunc, Shape};
 use crate::text::intern::{SpanSet, repeats};
 use crate::text::prose::{self, ProseScratch};
 use crate::text::ratio;
@@ -84,6 +89,79 @@ pub fn signals_with(text: &str, scratch: &mut SignalScratch) -> [f64; COUNT] {
 /// The signal definitions as a Markdown list, for the functions' docs.
 pub fn definitions() -> String {
     markdown_list(&SIGNALS)
+}
+
+/// The signals as a family of `quality_signals` and
+/// `quality_signals_vector`.
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct Signals;
+
+static STRUCT_DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        crate::docs::SIGNALS.section,
+        format!(
+            "Measures a text on {COUNT} cheap, deterministic statistics in the ODiS paper's three families (language quality, \
+             knowledge, comprehension difficulty) and returns them as a struct of Float64 fields. They are raw statistics, \
+             not ratings: their extremes are degenerate texts, so select with quality_ratings (after quality_filter) and \
+             use these to inspect or to build ratings of your own. NULL text gives NULL; \
+             without words, the signals over words are 0 (never NaN). Words and sentences are Unicode (UAX #29) words and \
+             sentences. quality_signals_vector returns the same values as a list, for pca_fit.\n\n{}",
+            definitions()
+        ),
+        "quality_signals(text)",
+    )
+    .with_sql_example(
+        "```sql\n> SELECT q['stop_word_fraction'], q['flesch_kincaid_grade']\n  FROM (SELECT quality_signals(text) AS q FROM corpus);\n```",
+    )
+    .with_argument("text", "A string column.")
+    .with_related_udf("quality_signals_vector")
+    .with_related_udf("pca_fit")
+    .build()
+});
+
+static LIST_DOC: LazyLock<Documentation> = LazyLock::new(|| {
+    Documentation::builder(
+        crate::docs::SIGNALS.section,
+        format!(
+            "The {COUNT} signals of quality_signals as a List<Float64>, in this order: {}. Feed it to pca_fit and \
+             pca_project; name the dimensions for pca_loadings with the same list of names.",
+            Signals::names().join(", ")
+        ),
+        "quality_signals_vector(text)",
+    )
+    .with_sql_example("```sql\n> SELECT pca_fit(quality_signals_vector(text), 4) AS model FROM corpus;\n```")
+    .with_argument("text", "A string column.")
+    .with_related_udf("quality_signals")
+    .with_related_udf("pca_fit")
+    .build()
+});
+
+impl Measures for Signals {
+    type Scratch = SignalScratch;
+    const NAME: &'static str = "quality_signals";
+
+    fn names() -> Vec<&'static str> {
+        SIGNALS.iter().map(|(name, _, _)| *name).collect()
+    }
+
+    fn measure(text: &str, scratch: &mut SignalScratch, out: &mut [f64]) {
+        out.copy_from_slice(&signals_with(text, scratch));
+    }
+
+    fn documentation(shape: Shape) -> &'static Documentation {
+        match shape {
+            Shape::Struct => &STRUCT_DOC,
+            Shape::List => &LIST_DOC,
+        }
+    }
+}
+
+pub fn quality_signals_udf() -> Arc<ScalarUDF> {
+    QualityFunc::<Signals>::udf(Shape::Struct)
+}
+
+pub fn quality_signals_vector_udf() -> Arc<ScalarUDF> {
+    QualityFunc::<Signals>::udf(Shape::List)
 }
 
 /// (name, family, definition) triples as a Markdown list.

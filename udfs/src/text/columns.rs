@@ -5,15 +5,49 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::error::{DataFusionError, Result};
 
-/// Checks that a function's single argument is text.
-pub fn check_text(name: &str, arg_types: &[DataType]) -> Result<()> {
-    match arg_types {
-        [DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null] => Ok(()),
-        [other] => Err(DataFusionError::Plan(format!(
-            "{name}: `text` must be a string column, got {other}; cast it, e.g. {name}(CAST(x AS VARCHAR))"
+/// The text type a function's `text` argument of `arg` type is read as:
+/// every string type as it is, a dictionary of strings as its values, NULL
+/// as Utf8; anything else is an error that says to cast.
+pub fn text_type(name: &str, arg: &DataType, example: &str) -> Result<DataType> {
+    match arg {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Ok(arg.clone()),
+        DataType::Null => Ok(DataType::Utf8),
+        DataType::Dictionary(_, values) if matches!(**values, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
+            Ok((**values).clone())
+        }
+        other => Err(DataFusionError::Plan(format!(
+            "{name}: `text` must be a string column, got {other}; cast it, e.g. {example}"
         ))),
-        _ => Err(DataFusionError::Plan(format!("{name} takes one argument, the text: {name}(text)"))),
     }
+}
+
+/// The coercion of a function whose only argument is a text (its typed
+/// signature: DataFusion casts the argument to what this returns).
+pub fn coerce_text(name: &str, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+    match arg_types {
+        [arg] => Ok(vec![text_type(name, arg, &format!("{name}(CAST(x AS VARCHAR))"))?]),
+        _ => Err(DataFusionError::Plan(format!(
+            "The function '{name}' expected 1 arguments but received {}; usage: {name}(text)",
+            arg_types.len()
+        ))),
+    }
+}
+
+/// The coercion of a function whose first argument is a text and whose
+/// others are left as they are; `usage` is its syntax, e.g.
+/// `f(text [, spec])`, and `example` a call with the text cast.
+pub fn coerce_text_first(name: &str, arg_types: &[DataType], arities: &[usize], usage: &str, example: &str) -> Result<Vec<DataType>> {
+    if !arities.contains(&arg_types.len()) {
+        let counts: Vec<String> = arities.iter().map(usize::to_string).collect();
+        return Err(DataFusionError::Plan(format!(
+            "The function '{name}' expected {} arguments but received {}; usage: {usage}",
+            counts.join(" or "),
+            arg_types.len()
+        )));
+    }
+    let mut types = arg_types.to_vec();
+    types[0] = text_type(name, &arg_types[0], example)?;
+    Ok(types)
 }
 
 /// The texts of a string column of any string type, read in place (no

@@ -4,20 +4,20 @@
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::Int64Array;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{
-    ColumnarValue, DocSection, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+use datafusion_macros::user_doc;
 use tokenizers::Tokenizer;
 
-use crate::score::model::TOKENIZER_FILE;
-use crate::score::model_registry::ModelRegistry;
-use crate::text::columns::text_values;
+use crate::model_dirs::{ModelNames, TOKENIZER_FILE};
+use crate::text::columns::{coerce_text_first, text_values};
 
 pub const NAME: &str = "token_count";
 
@@ -30,41 +30,6 @@ pub const APPROX_BYTES_PER_TOKEN: usize = 4;
 
 /// Texts counted by one task of the thread pool.
 const CHUNK: usize = 64;
-
-const BUDGET_SECTION: DocSection = DocSection {
-    include: true,
-    label: "ODiS Budget Functions",
-    description: Some("What a document costs: the unit token and byte budgets are spent in."),
-};
-
-pub static DOCUMENTATION: LazyLock<Documentation> = LazyLock::new(|| {
-    Documentation::builder(
-        BUDGET_SECTION,
-        "The number of tokens `text` is under a HuggingFace tokenizer (`tokenizer.json`): no special tokens \
-         added, no truncation, no padding, so the count is what the text adds to a training set. The tokenizer is \
-         read once per session and counts each batch on all cores. Where its normalizer works char by char and its \
-         pre-tokenizer ends every pre-token at whitespace (BERT-style WordPiece tokenizers such as MiniLM's; the \
-         Whitespace and WhitespaceSplit pre-tokenizers), a text's count is the sum of its words' counts (with BERT's \
-         pre-tokenizer, of its words' and punctuation's), each kept in a cache: the same count, without running the \
-         whole pipeline on every text. Other tokenizers (byte-level BPE, SentencePiece) tokenise whole texts, several \
-         times slower. `approx` instead estimates \
-         ceil(UTF-8 bytes / 4) without a tokenizer: an estimate, named as one wherever odis reports it. \
-         NULL text gives NULL.",
-        "token_count(text, tokenizer)",
-    )
-    .with_sql_example(
-        "```sql\n> SELECT sum(token_count(text, 'models/minilm')) AS tokens FROM corpus;\n\
-         > SELECT * FROM top_k_per_dim('scored', 'id', 'pc', 1000000, cost => 'tokens');\n```",
-    )
-    .with_argument("text", "A string column.")
-    .with_argument(
-        "tokenizer",
-        "A string literal: a model directory holding tokenizer.json, a tokenizer.json file, a registered model \
-         name, or 'approx'.",
-    )
-    .with_related_udf("odis_score")
-    .build()
-});
 
 /// How a text is counted.
 #[derive(Debug, Clone)]
@@ -233,10 +198,30 @@ fn pieces_of(tokenizer: &Tokenizer, added: &[tokenizers::AddedToken]) -> Pieces 
 /// replaced during a session is read again.
 type Stamp = (u64, Option<std::time::SystemTime>);
 
+#[user_doc(
+    doc_section(label = "ODiS Text Functions"),
+    description = "The number of tokens `text` is under a HuggingFace tokenizer (`tokenizer.json`): no special tokens \
+         added, no truncation, no padding, so the count is what the text adds to a training set. The tokenizer is \
+         read once per session and counts each batch on all cores. Where its normalizer works char by char and its \
+         pre-tokenizer ends every pre-token at whitespace (BERT-style WordPiece tokenizers such as MiniLM's; the \
+         Whitespace and WhitespaceSplit pre-tokenizers), a text's count is the sum of its words' counts (with BERT's \
+         pre-tokenizer, of its words' and punctuation's), each kept in a cache: the same count, without running the \
+         whole pipeline on every text. Other tokenizers (byte-level BPE, SentencePiece) tokenise whole texts, several \
+         times slower. `approx` instead estimates \
+         ceil(UTF-8 bytes / 4) without a tokenizer: an estimate, named as one wherever odis reports it. \
+         NULL text gives NULL.",
+    syntax_example = "token_count(text, tokenizer)",
+    sql_example = "```sql\n> SELECT sum(token_count(text, 'models/minilm')) AS tokens FROM corpus;\n\
+         > SELECT * FROM top_k_per_dim('scored', 'id', 'pc', 1000000, cost => 'tokens');\n```",
+    argument(name = "text", description = "A string column."),
+    argument(name = "tokenizer", description = "A string literal: a model directory holding tokenizer.json, a tokenizer.json file, a registered model \
+         name, or 'approx'."),
+    related_udf(name = "odis_score"),
+)]
 #[derive(Debug)]
 pub struct TokenCountFunc {
     signature: Signature,
-    models: Arc<ModelRegistry>,
+    models: Arc<ModelNames>,
     loaded: Mutex<HashMap<PathBuf, (Stamp, Arc<Loaded>)>>,
 }
 
@@ -290,9 +275,9 @@ pub fn load_tokenizer(file: &Path) -> Result<Tokenizer> {
 }
 
 impl TokenCountFunc {
-    pub fn new(models: Arc<ModelRegistry>) -> Self {
+    pub fn new(models: Arc<ModelNames>) -> Self {
         Self {
-            signature: Signature::any(2, Volatility::Immutable),
+            signature: Signature::user_defined(Volatility::Immutable),
             models,
             loaded: Mutex::new(HashMap::new()),
         }
@@ -355,17 +340,15 @@ impl ScalarUDFImpl for TokenCountFunc {
         &self.signature
     }
 
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        coerce_text_first(NAME, arg_types, &[2], "token_count(text, tokenizer)", "token_count(CAST(x AS VARCHAR), 'approx')")
+    }
+
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
         Ok(DataType::Int64)
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        let text = args.arg_fields[0].data_type();
-        if !matches!(text, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null) {
-            return Err(plan_err(format!(
-                "{NAME}: `text` must be a string column, got {text}; cast it, e.g. {NAME}(CAST(x AS VARCHAR), '{APPROX}')"
-            )));
-        }
         // A bad tokenizer is an error when the query is planned.
         self.counter(&tokenizer_literal(args.scalar_arguments[1])?)?;
         Ok(Arc::new(Field::new(NAME, DataType::Int64, true)))
@@ -382,11 +365,11 @@ impl ScalarUDFImpl for TokenCountFunc {
     }
 
     fn documentation(&self) -> Option<&Documentation> {
-        Some(&DOCUMENTATION)
+        self.doc()
     }
 }
 
-pub fn token_count_udf(models: Arc<ModelRegistry>) -> Arc<ScalarUDF> {
+pub fn token_count_udf(models: Arc<ModelNames>) -> Arc<ScalarUDF> {
     Arc::new(ScalarUDF::new_from_impl(TokenCountFunc::new(models)))
 }
 
@@ -419,7 +402,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("odis-token-count-{}", std::process::id()));
         word_tokenizer(&dir);
         let ctx = SessionContext::new();
-        ctx.register_udf(token_count_udf(Arc::new(ModelRegistry::new())).as_ref().clone());
+        ctx.register_udf(token_count_udf(Arc::new(ModelNames::default())).as_ref().clone());
         let texts = Arc::new(StringArray::from(vec![Some("a b c d e"), None, Some("")]));
         let batch = datafusion::arrow::array::RecordBatch::try_from_iter(vec![("text", texts as _)]).unwrap();
         ctx.register_batch("t", batch).unwrap();

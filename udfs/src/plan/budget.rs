@@ -35,6 +35,16 @@ impl Budget {
         }
     }
 
+    /// The budget as a selection function's `budget` argument, with its
+    /// unit: `5000`, `0.1`, `'30000000000 tokens'`, `'20000000000 bytes'`
+    /// (an amount of text is spent over the function's `cost` column).
+    pub fn sql_argument(&self) -> String {
+        match self {
+            Budget::Rows(_) | Budget::Fraction(_) => self.sql_literal(),
+            Budget::Tokens(_) | Budget::Bytes(_) => format!("'{self}'"),
+        }
+    }
+
     /// The cost unit the budget is spent in, if not rows.
     pub fn unit(&self) -> Option<CostUnit> {
         match self {
@@ -190,6 +200,15 @@ mod tests {
         assert!("30X tokens".parse::<Budget>().unwrap_err().contains("unknown suffix 'x'"));
         assert!("30B".parse::<Budget>().unwrap_err().contains("'30B tokens'"));
         assert!("many tokens".parse::<Budget>().unwrap_err().contains("expected an amount"));
+    }
+
+    #[test]
+    fn a_budget_keeps_its_unit_as_an_argument() {
+        for budget in [Budget::Rows(5000), Budget::Fraction(0.1), Budget::Tokens(30_000_000_000), Budget::Bytes(20)] {
+            let argument = budget.sql_argument();
+            assert_eq!(argument.trim_matches('\'').parse::<Budget>(), Ok(budget), "{argument}");
+        }
+        assert_eq!(Budget::Tokens(500_000).sql_argument(), "'500000 tokens'");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use crate::select::budget::Budget;
+use crate::plan::budget::Budget;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, FieldRef, Float64Type, SchemaRef};
@@ -20,7 +20,7 @@ use datafusion::logical_expr::simplify::SimplifyContext;
 use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 use futures::FutureExt;
 
-use crate::select::id_keys::is_orderable;
+use crate::plan::id_keys::is_orderable;
 use crate::literals::scalar_integer;
 use crate::vectors::is_vector_type;
 
@@ -239,10 +239,50 @@ impl<'a> Args<'a> {
         Ok(column)
     }
 
-    /// An integer B >= 1, or a fraction in (0, 1).
+    /// A budget of rows: an integer B >= 1, a fraction in (0, 1), or the
+    /// same as a string ('5000', '10%', '0.1'). An amount of text ('30B
+    /// tokens') is an error: these functions select rows.
     pub fn budget(&self, position: usize) -> Result<Budget> {
+        let budget = self.any_budget(position)?;
+        match budget.unit() {
+            Some(_) => Err(plan_err(format!(
+                "{}: `budget` {budget} is an amount of text; {} takes a budget of rows: a count (1000) or a fraction (0.1)",
+                self.function, self.function
+            ))),
+            None => Ok(budget),
+        }
+    }
+
+    /// A budget of rows, or with a `cost` column an amount of its unit: a
+    /// number, or a string with its unit ('30B tokens', '20GB'), which needs
+    /// the cost column.
+    pub fn costed_budget(&self, position: usize, cost: Option<&Column>) -> Result<Budget> {
+        let budget = self.any_budget(position)?;
+        if let (Some(unit), None) = (budget.unit(), cost) {
+            let unit = match unit {
+                crate::plan::budget::CostUnit::Tokens => "tokens",
+                crate::plan::budget::CostUnit::Bytes => "bytes",
+            };
+            return Err(plan_err(format!(
+                "{}: `budget` {budget} counts {unit}; name the column of each row's {unit}, e.g. cost => 'odis_{unit}'",
+                self.function
+            )));
+        }
+        Ok(budget)
+    }
+
+    /// An integer B >= 1, a fraction in (0, 1), or a budget as a string.
+    fn any_budget(&self, position: usize) -> Result<Budget> {
         let f = self.function;
         let value = self.literal(position, "budget", "1000 or 0.1")?;
+        if let ScalarValue::Utf8(Some(text)) | ScalarValue::LargeUtf8(Some(text)) | ScalarValue::Utf8View(Some(text)) = &value {
+            return text.parse::<Budget>().map_err(|e| {
+                plan_err(format!(
+                    "{f}: `budget` must be a number of rows (e.g. 1000) or a fraction in (0, 1) (e.g. 0.1), or an \
+                     amount of text with its unit ('30B tokens', with a cost column); got '{text}': {e}"
+                ))
+            });
+        }
         if let Some(n) = scalar_integer(&value) {
             return if n >= 1 {
                 Ok(Budget::Rows(n as u64))

@@ -1,7 +1,9 @@
 //! Table functions that do their work in the client: a job runs plans of its
 //! own over the table (here, or on the session's cluster: the session's
 //! config says which) and does the small part in between itself. Their plan
-//! node, [`ClientExec`], never travels to a cluster (`runs_in_client`).
+//! node, [`ClientExec`], never travels to a cluster ([`runs_in_client`]): the
+//! selection functions, the dedup functions and their reports are all jobs
+//! on it.
 
 use std::fmt;
 use std::sync::Arc;
@@ -20,6 +22,8 @@ use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
 use futures::TryStreamExt;
+
+use crate::plan::remote::session_state;
 
 /// A table function's work, once its arguments are resolved.
 #[async_trait]
@@ -55,21 +59,8 @@ impl TableProvider for ClientTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let state = session
-            .as_any()
-            .downcast_ref::<SessionState>()
-            .cloned()
-            .ok_or_else(|| DataFusionError::Internal(format!("{} needs a DataFusion SessionState", self.0.function())))?;
-        let full = self.0.schema();
-        let projection = projection.cloned().unwrap_or_else(|| (0..full.fields().len()).collect());
-        let schema = Arc::new(full.project(&projection)?);
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        ));
-        Ok(Arc::new(ClientExec { job: Arc::clone(&self.0), state, projection, schema, properties }))
+        let projection = projection.cloned().unwrap_or_else(|| (0..self.0.schema().fields().len()).collect());
+        Ok(Arc::new(ClientExec::new(Arc::clone(&self.0), session_state(session)?, projection)?))
     }
 }
 
@@ -81,6 +72,21 @@ pub struct ClientExec {
     projection: Vec<usize>,
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
+}
+
+impl ClientExec {
+    /// The node that runs `job` in this process and yields its columns
+    /// `projection` (indices into the job's schema), as one partition.
+    pub fn new(job: Arc<dyn ClientJob>, state: SessionState, projection: Vec<usize>) -> Result<Self> {
+        let schema = Arc::new(job.schema().project(&projection)?);
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        ));
+        Ok(ClientExec { job, state, projection, schema, properties })
+    }
 }
 
 impl DisplayAs for ClientExec {
@@ -128,4 +134,11 @@ pub fn batch_stream(batch: datafusion::arrow::array::RecordBatch, projection: &[
     let batch = batch.project(projection)?;
     let schema = batch.schema();
     Ok(Box::pin(RecordBatchStreamAdapter::new(schema, futures::stream::iter([Ok(batch)]))))
+}
+
+/// Whether `plan` must run in the client, never on a cluster's executors:
+/// the nodes that drive passes of their own over a table (on the cluster,
+/// when there is one) and do their work in between.
+pub fn runs_in_client(plan: &dyn ExecutionPlan) -> bool {
+    plan.downcast_ref::<ClientExec>().is_some()
 }

@@ -1,4 +1,7 @@
-//! The library's error type.
+//! The library's error type, and [`select`]'s errors: what can be wrong
+//! with a selection's options, by option.
+
+pub mod select;
 
 use datafusion::error::DataFusionError;
 
@@ -36,7 +39,7 @@ pub enum OdisError {
 
     /// An option of `odis select` is wrong (it names which).
     #[error(transparent)]
-    Select(#[from] crate::select::error::SelectError),
+    Select(#[from] select::SelectError),
 
     /// A caller-supplied value is out of range or malformed.
     #[error("{0}")]

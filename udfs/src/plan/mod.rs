@@ -1,0 +1,15 @@
+//! The plan layer under the SQL functions: what every table function needs
+//! to read its arguments and run plans of its own, here or on a cluster.
+//!
+//! [`table_args`] (arguments: tables, columns, budgets, specs), [`budget`]
+//! (the one budget type), [`id_keys`] (ids of any orderable type as compact
+//! keys), [`remote`] (the session's cluster, and [`remote::run`], which runs a
+//! plan there or here), [`client`] (table functions whose work runs in the
+//! client between plans of their own: [`client::ClientExec`], never sent to a
+//! cluster).
+
+pub mod budget;
+pub mod client;
+pub mod id_keys;
+pub mod remote;
+pub mod table_args;
