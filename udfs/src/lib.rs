@@ -35,7 +35,7 @@ use datafusion::prelude::SessionContext;
 pub use docs::DocumentedTableFunction;
 pub use plan::client::runs_in_client;
 pub use score::model_registry::ModelRegistry;
-pub use score::options::OdisOptions;
+pub use plan::settings::OdisOptions;
 
 pub mod blas;
 pub mod clustering;
@@ -187,6 +187,9 @@ pub fn register_with_models(ctx: &SessionContext, models: Arc<ModelRegistry>) ->
     let mut state = state.write();
     if state.config().options().extensions.get::<OdisOptions>().is_none() {
         state.config_mut().options_mut().extensions.insert(OdisOptions::default());
+    }
+    if state.config().get_extension::<plan::stages::Stages>().is_none() {
+        state.config_mut().set_extension(Arc::new(plan::stages::Stages::default()));
     }
     Ok(())
 }

@@ -6,10 +6,17 @@
 //! keys), [`remote`] (the session's cluster, and [`remote::run`], which runs a
 //! plan there or here), [`client`] (table functions whose work runs in the
 //! client between plans of their own: [`client::ClientExec`], never sent to a
-//! cluster).
+//! cluster), [`settings`] (`SET odis.*`), [`stages`] (what a long function
+//! tells its caller as it goes), [`work_area`] (where a function keeps the
+//! tables it writes between its plans), [`sorted_join`] (a join with a table
+//! stored in key order, as a merge).
 
 pub mod budget;
 pub mod client;
 pub mod id_keys;
 pub mod remote;
+pub mod settings;
+pub mod sorted_join;
+pub mod stages;
 pub mod table_args;
+pub mod work_area;

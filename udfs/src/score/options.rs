@@ -1,36 +1,10 @@
-//! odis's session settings: `SET odis.<name> = <value>`.
+//! The scoring settings of a session (`SET odis.device`, `odis.sessions`,
+//! `odis.threads`, `odis.micro_batch`), resolved for this machine.
 
-use datafusion::common::config::ConfigExtension;
-use datafusion::common::extensions_options;
 use datafusion::config::ConfigOptions;
+
+pub use crate::plan::settings::OdisOptions;
 use datafusion::error::{DataFusionError, Result};
-
-extensions_options! {
-    /// Settings of the odis functions, changed with `SET odis.<name> = <value>`
-    /// or the CLI's flags.
-    pub struct OdisOptions {
-        /// Where odis_score runs models: 'cpu', or 'cuda:N' for ONNX Runtime's
-        /// CUDA execution provider on GPU N (needs the onnxruntime-gpu library).
-        pub device: String, default = "cpu".to_string()
-        /// ONNX Runtime sessions per model, each scoring micro-batches in
-        /// parallel on its own thread (0: one per CPU core; one on a GPU).
-        /// Measured on a 2-core machine with MiniLM: 2 sessions x 1 thread
-        /// with micro-batches of 8 beat 1 session x 2 threads (batches of 32)
-        /// by about 20% (benches/score_side_by_side.py).
-        pub sessions: usize, default = 0
-        /// Intra-op threads of each session (0: the CPU cores divided among the sessions).
-        pub threads: usize, default = 0
-        /// Rows per inference call; rows are sorted by token length first so
-        /// that a micro-batch needs little padding.
-        pub micro_batch: usize, default = 8
-        /// Show scoring progress in the CLI.
-        pub progress: bool, default = true
-    }
-}
-
-impl ConfigExtension for OdisOptions {
-    const PREFIX: &'static str = "odis";
-}
 
 /// The device to run models on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
