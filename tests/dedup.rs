@@ -261,3 +261,160 @@ async fn clusters_agree_with_datasketch() {
     assert!(both as f64 >= 0.95 * ours.len() as f64 && both as f64 >= 0.95 * theirs.len() as f64);
     assert!(off.is_empty(), "disagreements far from the threshold");
 }
+
+/// Texts whose band buckets are crowded: 150 filled-in templates (one page
+/// with a product name and price changed), 120 edited copies of one
+/// paragraph, and 300 unrelated texts. (id, text).
+fn crowded_corpus() -> Vec<(i64, String)> {
+    let words: Vec<String> = (0..400).map(|i| format!("w{}", (i * 7919) % 1009)).collect();
+    let mut seed = 17u64;
+    let mut next = move || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed >> 33
+    };
+    let template = "welcome to the shop of the week where every order ships on the day it is placed and every \
+                    return is free for thirty days please read the care guide before you wash the item and keep \
+                    the receipt for the warranty which covers two years of normal use";
+    let paragraph: Vec<&str> = "the committee met on tuesday to discuss the budget for the coming year and agreed \
+                                that the library should open on sundays from the spring while the pool stays closed \
+                                for repairs until the summer when the new filters arrive"
+        .split(' ')
+        .collect();
+    let mut out = Vec::new();
+    // Long enough that a filled-in slot or a few edits leave them alike.
+    let template = [template; 5].join(" ");
+    for i in 0..150 {
+        out.push((out.len() as i64 + 1, format!("{template} product {} costs {} dollars", words[i % 400], 10 + i)));
+    }
+    for _ in 0..120 {
+        let mut copy: Vec<String> = paragraph.iter().chain(&paragraph).chain(&paragraph).chain(&paragraph).map(|w| w.to_string()).collect();
+        for _ in 0..(1 + next() % 3) {
+            let at = next() as usize % copy.len();
+            copy[at] = words[next() as usize % 400].clone();
+        }
+        out.push((out.len() as i64 + 1, copy.join(" ")));
+    }
+    for _ in 0..300 {
+        let text: Vec<&str> = (0..40).map(|_| words[next() as usize % 400].as_str()).collect();
+        out.push((out.len() as i64 + 1, text.join(" ")));
+    }
+    out
+}
+
+/// In buckets of 100 and more near copies and filled-in templates, the
+/// rows near_duplicates flags are at least 95% of those a check of every
+/// pair of every bucket flags (the same signatures, bands and threshold),
+/// and each of its clusters lies inside one of the reference's.
+#[tokio::test(flavor = "multi_thread")]
+async fn crowded_buckets_keep_their_recall() {
+    let engine = Engine::new().unwrap();
+    let corpus = crowded_corpus();
+    let values: Vec<String> = corpus.iter().map(|(id, t)| format!("({id}, '{t}')")).collect();
+    engine.sql(&format!("CREATE TABLE crowded AS SELECT * FROM (VALUES {}) AS t(id, text)", values.join(", "))).await.unwrap();
+    // The reference: every pair of every band bucket, checked with the same estimate.
+    let spec = odis::udfs::dedup::minhash::MinHashSpec::default();
+    let sql = "SELECT id, text_minhash(text) AS sig FROM crowded";
+    let mut signatures: Vec<(i64, Vec<u32>)> = Vec::new();
+    for b in batches(&engine, sql).await {
+        let ids = b.column(0).as_primitive::<Int64Type>();
+        let lists = b.column(1).as_fixed_size_list();
+        for i in 0..b.num_rows() {
+            let values = lists.value(i);
+            signatures.push((ids.value(i), values.as_primitive::<datafusion::arrow::datatypes::UInt32Type>().values().to_vec()));
+        }
+    }
+    let mut parent: HashMap<i64, i64> = HashMap::new();
+    fn root(parent: &mut HashMap<i64, i64>, mut x: i64) -> i64 {
+        while let Some(&p) = parent.get(&x).filter(|&&p| p != x) {
+            x = p;
+        }
+        x
+    }
+    let mut largest = 0;
+    for band in 0..spec.bands {
+        let mut buckets: HashMap<&[u32], Vec<usize>> = HashMap::new();
+        for (i, (_, sig)) in signatures.iter().enumerate() {
+            buckets.entry(&sig[band * spec.rows..(band + 1) * spec.rows]).or_default().push(i);
+        }
+        for members in buckets.values() {
+            largest = largest.max(members.len());
+            for (x, &a) in members.iter().enumerate() {
+                for &b in &members[..x] {
+                    let (sa, sb) = (&signatures[a].1, &signatures[b].1);
+                    let equal = sa.iter().zip(sb).filter(|(p, q)| p == q).count();
+                    if odis::udfs::dedup::minhash::corrected_jaccard(equal, sa.len(), spec.bits) >= spec.threshold {
+                        let (ra, rb) = (root(&mut parent, signatures[a].0), root(&mut parent, signatures[b].0));
+                        let (low, high) = (ra.min(rb), ra.max(rb));
+                        parent.insert(high, low);
+                        parent.entry(low).or_insert(low);
+                    }
+                }
+            }
+        }
+    }
+    assert!(largest >= 100, "the corpus must crowd a bucket with 100+ rows, the largest holds {largest}");
+    let reference: HashMap<i64, i64> = signatures
+        .iter()
+        .map(|(id, _)| (*id, root(&mut parent, *id)))
+        .filter(|(id, r)| id != r)
+        .collect();
+    let mut found: HashMap<i64, i64> = HashMap::new();
+    for b in batches(&engine, "SELECT id, duplicate_of FROM near_duplicates('crowded', 'id', 'text')").await {
+        let (ids, of) = (b.column(0).as_primitive::<Int64Type>(), b.column(1).as_primitive::<Int64Type>());
+        for i in 0..b.num_rows() {
+            found.insert(ids.value(i), of.value(i));
+        }
+    }
+    let both = found.keys().filter(|id| reference.contains_key(id)).count();
+    let recall = both as f64 / reference.len().max(1) as f64;
+    println!("crowded buckets (largest {largest} rows): {} flagged by every pair, {} by near_duplicates, recall {:.1}%", reference.len(), found.len(), 100.0 * recall);
+    assert!(reference.len() >= 200, "the reference flags {} rows", reference.len());
+    assert!(recall >= 0.95, "recall {recall} in crowded buckets");
+    for (id, of) in &found {
+        let (a, b) = (root(&mut parent, *id), root(&mut parent, *of));
+        assert_eq!(a, b, "near_duplicates put {id} with {of}, which no checked pair links");
+    }
+}
+
+/// A query killed between rounds resumes from the work area: the pairs of
+/// finished bands and the finished rounds are not computed again, and the
+/// answer is the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rerun_resumes_from_the_rounds_it_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new().unwrap();
+    let corpus = crowded_corpus();
+    let values: Vec<String> = corpus.iter().map(|(id, t)| format!("({id}, '{t}')")).collect();
+    engine.sql(&format!("CREATE TABLE crowded AS SELECT * FROM (VALUES {}) AS t(id, text)", values.join(", "))).await.unwrap();
+    engine.sql(&format!("SET odis.work_dir = '{}'", dir.path().display())).await.unwrap();
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stages = engine.context().state().config().get_extension::<odis::udfs::plan::stages::Stages>().unwrap();
+    let listening = {
+        let heard = std::sync::Arc::clone(&heard);
+        stages.listen(move |stage: &str| heard.lock().unwrap().push(stage.to_string()))
+    };
+    let sql = "SELECT id, duplicate_of FROM near_duplicates('crowded', 'id', 'text') ORDER BY id";
+    let show = |b: Vec<RecordBatch>| datafusion::arrow::util::pretty::pretty_format_batches(&b).unwrap().to_string();
+    let first = show(batches(&engine, sql).await);
+    let said: Vec<String> = std::mem::take(&mut *heard.lock().unwrap());
+    assert!(said.iter().any(|s| s.contains("band 14 of 14")) && said.iter().any(|s| s.contains("round 1")), "{said:?}");
+    // As if killed during band 9 and during round 2: their tables are gone.
+    let area = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+    let mut removed = 0;
+    for entry in std::fs::read_dir(&area).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("pairs-009") || name.starts_with("edges") || (name.starts_with("labels-") && name != "labels-00000.parquet" && name != "labels-00001.parquet") {
+            std::fs::remove_file(&path).unwrap();
+            removed += 1;
+        }
+    }
+    assert!(removed >= 2, "removed {removed} tables from {}", area.display());
+    let again = show(batches(&engine, sql).await);
+    let said: Vec<String> = std::mem::take(&mut *heard.lock().unwrap());
+    drop(listening);
+    assert_eq!(first, again);
+    assert!(!said.iter().any(|s| s.contains("signing") || s.contains("band 1 of")), "the rerun redid finished work: {said:?}");
+    assert!(said.iter().any(|s| s.contains("band 9 of 14")), "{said:?}");
+    assert!(!said.iter().any(|s| s.contains("round 1 ") || s.ends_with("round 1")), "round 1 was done: {said:?}");
+}

@@ -116,6 +116,12 @@ pub fn queries(model: &str) -> Vec<(&'static str, String)> {
             "minhash_band",
             "SELECT id, minhash_band(text_minhash(text, 'bands=4,rows=2'), 3, 'bands=4,rows=2') AS b FROM docs WHERE id % 500 = 0 ORDER BY id".into(),
         ),
+        (
+            "minhash_similarity",
+            "SELECT id, round(minhash_similarity(text_minhash(text), text_minhash(upper(substr(text, 2)))), 9) AS s FROM docs \
+             WHERE id % 50 = 0 ORDER BY id"
+                .into(),
+        ),
         ("near_duplicates", "SELECT id, duplicate_of, round(similarity, 9) AS s FROM near_duplicates('docs', 'id', 'text')".into()),
         (
             "odis_score",

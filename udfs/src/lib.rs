@@ -9,7 +9,7 @@
 //! | family | functions |
 //! |---|---|
 //! | ODiS Quality Filter Functions | `quality_filter` |
-//! | ODiS Dedup Functions | `text_fingerprint`, `text_minhash`, `minhash_pack`, `minhash_bands`, `minhash_band`, `near_duplicates`, `semantic_duplicates` |
+//! | ODiS Dedup Functions | `text_fingerprint`, `text_minhash`, `minhash_pack`, `minhash_bands`, `minhash_band`, `minhash_similarity`, `near_duplicates`, `semantic_duplicates` |
 //! | ODiS Quality Rating Functions | `quality_ratings`, `quality_ratings_vector`, `quality_signals`, `quality_signals_vector` |
 //! | ODiS PCA Functions | `quantile_fit`, `quantile_transform`, `pca_fit`, `pca_project`, `pca_loadings` |
 //! | ODiS Scoring Functions | `odis_score`, `odis_models` |
@@ -65,6 +65,7 @@ pub fn scalar_functions(models: &Arc<ModelRegistry>) -> Vec<Arc<ScalarUDF>> {
         dedup::minhash_pack::minhash_pack_udf(),
         dedup::minhash_bands::minhash_bands_udf(),
         dedup::minhash_band::minhash_band_udf(),
+        dedup::minhash_similarity::minhash_similarity_udf(),
         signals::text_ratings::quality_ratings_udf(),
         signals::text_ratings::quality_ratings_vector_udf(),
         signals::text_signals::quality_signals_udf(),

@@ -14,10 +14,12 @@ use datafusion::error::{DataFusionError, Result};
 
 use crate::dedup::minhash::MinHashSpec;
 
+pub mod band_pairs;
 pub mod minhash;
 pub mod minhash_band;
 pub mod minhash_bands;
 pub mod minhash_pack;
+pub mod minhash_similarity;
 pub mod near_duplicates;
 pub mod semantic_duplicates;
 pub mod text_fingerprint;

@@ -1,7 +1,8 @@
 //! How the selection's plan nodes travel to a cluster's executors:
 //! [`CandidatesExec`] and [`MergeCandidatesExec`] (the candidate pass),
-//! [`FetchExec`] (the fetch, with its picks) and [`PerGroupExec`] (work
-//! done cluster by cluster: SemDeDup, DPP).
+//! [`FetchExec`] (the fetch, with its picks), [`PerGroupExec`] (work
+//! done cluster by cluster: SemDeDup, DPP) and [`BandPairsExec`]
+//! (near_duplicates' verified pairs of a band).
 //!
 //! An encoding is `MAGIC`, the length of a JSON header (u32, little
 //! endian), the header, then for a fetch its picks as an Arrow IPC stream
@@ -19,6 +20,7 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use serde::{Deserialize, Serialize};
 
 use crate::clustering::per_group::{GroupSpec, PerGroupExec};
+use crate::dedup::band_pairs::BandPairsExec;
 use crate::select::candidates::{CandidateSpec, CandidatesExec, MergeCandidatesExec};
 use crate::select::selection::Capacity;
 use crate::select::fetch::{FetchExec, FetchPicks};
@@ -31,6 +33,7 @@ enum Node {
     /// The picks follow the header.
     Fetch { function: String, id_column: usize },
     PerGroup(GroupSpec),
+    BandPairs,
 }
 
 /// Marks odis's own node encodings among others in a composite codec.
@@ -53,6 +56,7 @@ impl SelectionCodec {
             || node.downcast_ref::<MergeCandidatesExec>().is_some()
             || node.downcast_ref::<FetchExec>().is_some()
             || node.downcast_ref::<PerGroupExec>().is_some()
+            || node.downcast_ref::<BandPairsExec>().is_some()
     }
 
     /// Whether `buf` is an encoding of this codec.
@@ -81,6 +85,7 @@ impl PhysicalExtensionCodec for SelectionCodec {
             Node::Candidates(spec) => Arc::new(CandidatesExec::try_new(input, spec)?),
             Node::Merge { capacities } => Arc::new(MergeCandidatesExec::new(input, capacities)),
             Node::PerGroup(spec) => Arc::new(PerGroupExec::try_new(input, spec)?),
+            Node::BandPairs => Arc::new(BandPairsExec::try_new(input)?),
             Node::Fetch { function, id_column } => {
                 let reader = StreamReader::try_new(Cursor::new(rest), None)?;
                 let batches = reader.collect::<Result<Vec<_>, _>>()?;
@@ -105,6 +110,8 @@ impl PhysicalExtensionCodec for SelectionCodec {
             Node::Merge { capacities: exec.capacities.clone() }
         } else if let Some(exec) = node.downcast_ref::<PerGroupExec>() {
             Node::PerGroup(exec.spec.clone())
+        } else if node.downcast_ref::<BandPairsExec>().is_some() {
+            Node::BandPairs
         } else if let Some(exec) = node.downcast_ref::<FetchExec>() {
             let (function, id_column, batch) = exec.picks.to_parts()?;
             picks = Some(batch);

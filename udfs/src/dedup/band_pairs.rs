@@ -1,0 +1,217 @@
+//! The candidate pairs of one MinHash band, as a plan node: the rows of each
+//! band key in id order, each paired with the key's first rows and the rows
+//! just before it. A task holds a few ids of the key it is in, whatever the
+//! key's size, and streams the pairs out; `near_duplicates` checks their
+//! similarity afterwards, once for a pair that several bands propose.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::SortOptions;
+use datafusion::arrow::datatypes::{Field, Schema, UInt64Type};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::expressions::col as physical_col;
+use datafusion::physical_expr::{Distribution, EquivalenceProperties, LexOrdering, LexRequirement, OrderingRequirements, PhysicalExpr, PhysicalSortExpr};
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
+use futures::StreamExt;
+
+use crate::plan::id_keys::{IdCodec, IdKey};
+
+/// The input columns: the band key (UInt64) and the id.
+pub const KEY: &str = "odis_key";
+pub const ID: &str = "odis_id";
+
+/// The first rows of a band key, in id order, that each of its rows is
+/// paired with.
+pub const FIRSTS: usize = 2;
+
+/// Rows before a row in its band key's order that it is paired with,
+/// besides the key's first rows.
+pub const NEIGHBOURS: usize = 6;
+
+/// `input` (the columns above) hash-partitioned by key and sorted by (key,
+/// id) into the candidate pairs of every key's rows: `odis_high`,
+/// `odis_low` (equal for one id held twice, for the caller to refuse).
+pub fn band_pairs_plan(input: Arc<dyn ExecutionPlan>, partitions: usize) -> Result<Arc<dyn ExecutionPlan>> {
+    let schema = input.schema();
+    let key = physical_col(KEY, &schema)?;
+    let repartitioned = Arc::new(RepartitionExec::try_new(input, Partitioning::Hash(vec![key], partitions.max(1)))?);
+    let sorted = Arc::new(SortExec::new(key_ordering(&schema)?, repartitioned).with_preserve_partitioning(true));
+    Ok(Arc::new(CoalescePartitionsExec::new(Arc::new(BandPairsExec::try_new(sorted)?))))
+}
+
+fn key_ordering(schema: &Schema) -> Result<LexOrdering> {
+    let ascending = SortOptions { descending: false, nulls_first: false };
+    let columns = [KEY, ID].map(|c| physical_col(c, schema).map(|e| PhysicalSortExpr::new(e, ascending)));
+    Ok(LexOrdering::new(columns.into_iter().collect::<Result<Vec<_>>>()?).expect("non-empty ordering"))
+}
+
+/// The pairs of each band key's rows, per partition of its sorted input.
+#[derive(Debug)]
+pub struct BandPairsExec {
+    input: Arc<dyn ExecutionPlan>,
+    key: Arc<dyn PhysicalExpr>,
+    ordering: LexOrdering,
+    properties: Arc<PlanProperties>,
+}
+
+impl BandPairsExec {
+    pub fn try_new(input: Arc<dyn ExecutionPlan>) -> Result<Self> {
+        let input_schema = input.schema();
+        let id_type = input_schema.field_with_name(ID)?.data_type().clone();
+        let (key, ordering) = (physical_col(KEY, &input_schema)?, key_ordering(&input_schema)?);
+        let schema = Arc::new(Schema::new(vec![Field::new("odis_high", id_type.clone(), false), Field::new("odis_low", id_type, false)]));
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(schema),
+            Partitioning::UnknownPartitioning(input.properties().output_partitioning().partition_count()),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        Ok(Self { input, key, ordering, properties })
+    }
+}
+
+impl DisplayAs for BandPairsExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "BandPairsExec: the first {FIRSTS} rows of a key and the {NEIGHBOURS} before")
+    }
+}
+
+impl ExecutionPlan for BandPairsExec {
+    fn name(&self) -> &str {
+        "BandPairsExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![false]
+    }
+
+    fn required_input_distribution(&self) -> Vec<Distribution> {
+        vec![Distribution::KeyPartitioned(vec![Arc::clone(&self.key)])]
+    }
+
+    fn required_input_ordering(&self) -> Vec<Option<OrderingRequirements>> {
+        vec![Some(OrderingRequirements::new(LexRequirement::from(self.ordering.clone())))]
+    }
+
+    fn with_new_children(self: Arc<Self>, mut children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(Arc::new(Self::try_new(children.remove(0))?))
+    }
+
+    fn apply_expressions(&self, _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let input = self.input.execute(partition, context)?;
+        let schema = self.schema();
+        let codec = IdCodec::new(self.input.schema().field_with_name(ID)?.data_type())?;
+        let mut state = KeyRows::default();
+        let out = Arc::clone(&schema);
+        let stream = input.map(move |batch| {
+            let batch = batch?;
+            let keys = batch.column_by_name(KEY).ok_or_else(|| missing(KEY))?.as_primitive::<UInt64Type>();
+            let ids = codec.keys(batch.column_by_name(ID).ok_or_else(|| missing(ID))?)?;
+            let (mut high, mut low) = (Vec::new(), Vec::new());
+            for i in 0..batch.num_rows() {
+                if keys.is_valid(i) {
+                    state.push(keys.value(i), ids.key(i), &mut high, &mut low);
+                }
+            }
+            Ok(RecordBatch::try_new(Arc::clone(&out), vec![codec.values(&high)?, codec.values(&low)?])?)
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+    }
+}
+
+fn missing(column: &str) -> DataFusionError {
+    DataFusionError::Internal(format!("BandPairsExec: the input has no column {column}"))
+}
+
+/// The ids of the current key a row is paired with.
+#[derive(Default)]
+struct KeyRows {
+    key: Option<u64>,
+    /// The key's first rows.
+    firsts: Vec<IdKey>,
+    /// The last NEIGHBOURS rows after the first ones, newest last.
+    before: VecDeque<IdKey>,
+}
+
+impl KeyRows {
+    /// Pairs a row with the key's first rows and its predecessors, into
+    /// (high, low), and keeps it for the rows after it.
+    fn push(&mut self, key: u64, id: IdKey, high: &mut Vec<IdKey>, low: &mut Vec<IdKey>) {
+        if self.key != Some(key) {
+            self.key = Some(key);
+            self.firsts.clear();
+            self.before.clear();
+        }
+        for other in self.firsts.iter().chain(&self.before) {
+            // Ids come sorted: the row's is the larger (or, held twice, equal).
+            high.push(id.clone());
+            low.push(other.clone());
+        }
+        if self.firsts.len() < FIRSTS {
+            self.firsts.push(id);
+        } else {
+            if self.before.len() == NEIGHBOURS {
+                self.before.pop_front();
+            }
+            self.before.push_back(id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::{DataType, Int64Type};
+
+    fn pairs(rows: &[(u64, i64)]) -> Vec<(i64, i64)> {
+        let codec = IdCodec::new(&DataType::Int64).unwrap();
+        let ids = codec.keys(&(Arc::new(datafusion::arrow::array::Int64Array::from_iter_values(rows.iter().map(|r| r.1))) as _)).unwrap();
+        let mut state = KeyRows::default();
+        let (mut high, mut low) = (Vec::new(), Vec::new());
+        for (i, (key, _)) in rows.iter().enumerate() {
+            state.push(*key, ids.key(i), &mut high, &mut low);
+        }
+        let (high, low) = (codec.values(&high).unwrap(), codec.values(&low).unwrap());
+        let (high, low) = (high.as_primitive::<Int64Type>(), low.as_primitive::<Int64Type>());
+        (0..high.len()).map(|i| (high.value(i), low.value(i))).collect()
+    }
+
+    #[test]
+    fn each_row_is_paired_with_the_first_rows_and_its_neighbours_of_its_key() {
+        // Eleven rows of one key: row r meets rows 1, 2 and the six before
+        // it, so rows up to 9 meet every earlier row and row 11 meets rows 1,
+        // 2 and 5 to 10, not 3 and 4.
+        let rows: Vec<(u64, i64)> = (1..=11).map(|id| (7, id)).collect();
+        let found = pairs(&rows);
+        let with_11: Vec<i64> = found.iter().filter(|p| p.0 == 11).map(|p| p.1).collect();
+        assert_eq!(with_11, [1, 2, 5, 6, 7, 8, 9, 10]);
+        assert_eq!(found.iter().filter(|p| p.0 == 9).count(), 8);
+        // A new key starts afresh; a key of one row pairs nothing.
+        assert_eq!(pairs(&[(1, 1), (2, 2), (2, 3), (3, 4)]), [(3, 2)]);
+        // One id on two rows is a pair of equal ids, to be refused.
+        assert_eq!(pairs(&[(1, 5), (1, 5)]), [(5, 5)]);
+    }
+}
