@@ -180,6 +180,22 @@ pub async fn run_per_group(state: &SessionState, rows: DataFrame, spec: GroupSpe
     run(plan, state)?.try_collect().await
 }
 
+/// As [`run_per_group`], its output streamed in `order` (ascending column
+/// names; a sort that spills), not collected.
+pub async fn stream_per_group(state: &SessionState, rows: DataFrame, spec: GroupSpec, order: &[&str]) -> Result<SendableRecordBatchStream> {
+    let scan = rows.into_view().scan(state, None, &[], None).await?;
+    let scan = match remote(state.config()) {
+        Some(remote) => remote.0.scan_input(scan),
+        None => scan,
+    };
+    let plan = per_group_plan(scan, spec, state.config().target_partitions())?;
+    let schema = plan.schema();
+    let ascending = SortOptions { descending: false, nulls_first: false };
+    let ordering = order.iter().map(|c| Ok(PhysicalSortExpr::new(physical_col(c, &schema)?, ascending))).collect::<Result<Vec<_>>>()?;
+    let ordering = LexOrdering::new(ordering).ok_or_else(|| DataFusionError::Internal("an empty order".into()))?;
+    run(Arc::new(SortExec::new(ordering, plan)), state)
+}
+
 /// The per-group work over each partition of its sorted input.
 #[derive(Debug)]
 pub struct PerGroupExec {
@@ -284,6 +300,10 @@ impl ExecutionPlan for PerGroupExec {
 /// One group's rows, in the input's order.
 #[derive(Default)]
 struct Rows {
+    /// SemDeDup: rows of the group before the first one held (dropped once
+    /// no later row compares with them), and rows compared so far.
+    dropped: usize,
+    compared: usize,
     ids: Vec<IdKey>,
     /// Row-major unit vectors.
     values: Vec<f32>,
@@ -367,23 +387,51 @@ impl GroupState {
             self.rows.values.extend(x.iter().map(|v| (v / norm) as f32));
             self.rows.ids.push(keys.key(i));
             self.rows.order.push(order.value(i));
+            if let GroupWork::SemanticDuplicates { eps } = self.spec.work {
+                // A block's worth of new rows: compare them now, so that the
+                // group's rows before the window can go.
+                if self.rows.ids.len() - self.rows.compared >= BLOCK {
+                    self.compare(eps, self.rows.compared + BLOCK, &mut out);
+                }
+            }
         }
         out.batch(&self.spec.work, &self.schema, &self.codec)
     }
 
+    /// SemDeDup of the held rows from the first not compared up to `end`
+    /// (indices into the held rows), each against the rows of its window;
+    /// then the rows no later row can reach are dropped.
+    fn compare(&mut self, eps: f64, end: usize, out: &mut Output) {
+        let rows = &mut self.rows;
+        let dims = rows.dims.unwrap_or(0);
+        for (j, i, similarity) in semantic_duplicates(&rows.values, dims, eps, rows.compared..end, SEMDEDUP_WINDOW) {
+            out.ids.push(rows.ids[j].clone());
+            out.others.push(rows.ids[i].clone());
+            out.scores.push(similarity);
+        }
+        rows.compared = end;
+        // Dropped a window's worth at a time, so that the copy is amortised.
+        let reachable = rows.compared.saturating_sub(SEMDEDUP_WINDOW);
+        if reachable >= SEMDEDUP_WINDOW {
+            rows.ids.drain(..reachable);
+            rows.values.drain(..reachable * dims);
+            rows.order.drain(..reachable);
+            rows.compared -= reachable;
+            rows.dropped += reachable;
+        }
+    }
+
     /// The current group's work, into `out`.
     fn finish_group(&mut self, out: &mut Output) -> Result<()> {
+        if let GroupWork::SemanticDuplicates { eps } = self.spec.work {
+            let end = self.rows.ids.len();
+            self.compare(eps, end, out);
+        }
         let rows = std::mem::take(&mut self.rows);
         let Some(group) = self.group else { return Ok(()) };
         let dims = rows.dims.unwrap_or(0);
         match &self.spec.work {
-            GroupWork::SemanticDuplicates { eps } => {
-                for (j, i, similarity) in semantic_duplicates(&rows.values, dims, *eps) {
-                    out.ids.push(rows.ids[j].clone());
-                    out.others.push(rows.ids[i].clone());
-                    out.scores.push(similarity);
-                }
-            }
+            GroupWork::SemanticDuplicates { .. } => {}
             GroupWork::Dpp { alpha, quotas, .. } => {
                 let quota = quotas.get(group as usize).copied().unwrap_or(0) as usize;
                 for (rank, (i, gain)) in dpp_greedy(&rows.values, dims, &rows.order, *alpha, quota).into_iter().enumerate() {
@@ -401,27 +449,39 @@ impl GroupState {
 /// Rows a block of SemDeDup's products holds: the scratch is `BLOCK × n`.
 const BLOCK: usize = 512;
 
-/// SemDeDup over one group of `n` unit rows in rank order: each row whose
-/// highest cosine similarity to an earlier row exceeds `1 - eps`, with that
-/// row (the earliest on ties) and the similarity. Blocked matrix products of
-/// a block of rows with the rows before its end: about n²·d/2 multiply-adds,
-/// and never an n × n matrix.
-pub fn semantic_duplicates(x: &[f32], dims: usize, eps: f64) -> Vec<(usize, usize, f64)> {
+/// Earlier rows of its group (in the group's order) a row is compared with:
+/// every one in a group of up to this many rows, as SemDeDup does; in a
+/// larger group (one that the second k-means of `semantic_duplicates` could
+/// not split), the last this many, so that a task holds at most this many
+/// rows (30 MB of 384-wide embeddings) and does n × 20,000 products, not n².
+/// Copies lie close in the order (their distances to the centroid differ by
+/// at most their own distance), so the window keeps most of them.
+pub const SEMDEDUP_WINDOW: usize = 20_000;
+
+/// SemDeDup over the unit rows `x` of one group in rank order, for the rows
+/// `rows`: each whose highest cosine similarity to one of the `window` rows
+/// before it exceeds `1 - eps`, with that row (the earliest on ties) and the
+/// similarity. Blocked matrix products of a block of rows with the rows of
+/// its windows: never a rows × rows matrix.
+pub fn semantic_duplicates(x: &[f32], dims: usize, eps: f64, rows: std::ops::Range<usize>, window: usize) -> Vec<(usize, usize, f64)> {
     let n = if dims == 0 { 0 } else { x.len() / dims };
     let mut found = Vec::new();
-    if n < 2 {
+    let rows = rows.start.max(1)..rows.end.min(n);
+    if rows.is_empty() {
         return found;
     }
     let all = ArrayView2::from_shape((n, dims), x).expect("n × d values");
-    for start in (0..n).step_by(BLOCK) {
-        let end = (start + BLOCK).min(n);
+    for start in rows.clone().step_by(BLOCK) {
+        let end = (start + BLOCK).min(rows.end);
+        let first = start.saturating_sub(window);
         let block = all.slice(ndarray::s![start..end, ..]);
-        let before = all.slice(ndarray::s![0..end, ..]);
+        let before = all.slice(ndarray::s![first..end, ..]);
         let sims = sgemm_abt(block, before);
         for j in start..end {
             let row = sims.row(j - start);
             let mut best: Option<(usize, f32)> = None;
-            for (i, &s) in row.iter().take(j).enumerate() {
+            for i in j.saturating_sub(window)..j {
+                let s = row[i - first];
                 if best.is_none_or(|(_, b)| s > b) {
                     best = Some((i, s));
                 }
@@ -505,7 +565,7 @@ mod tests {
         // Row 1 is near row 0, row 2 near row 1 but not near row 0: row 2 is
         // a duplicate of row 1 although row 1 is itself dropped.
         let x = unit(&[&[1.0, 0.0], &[1.0, 0.3], &[1.0, 0.62], &[0.0, 1.0]]);
-        let found = semantic_duplicates(&x, 2, 0.05);
+        let found = semantic_duplicates(&x, 2, 0.05, 0..4, SEMDEDUP_WINDOW);
         let pairs: Vec<(usize, usize)> = found.iter().map(|&(j, i, _)| (j, i)).collect();
         assert_eq!(pairs, [(1, 0), (2, 1)]);
         assert!(found.iter().all(|&(_, _, s)| s > 0.95));
@@ -513,8 +573,24 @@ mod tests {
         let mut rows: Vec<Vec<f64>> = (0..1200).map(|i| vec![(i as f64).cos(), (i as f64).sin(), 5.0 + (i % 7) as f64]).collect();
         rows.push(rows[3].clone());
         let refs: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
-        let found = semantic_duplicates(&unit(&refs), 3, 1e-6);
+        let found = semantic_duplicates(&unit(&refs), 3, 1e-6, 0..1201, SEMDEDUP_WINDOW);
         assert!(found.contains(&(1200, 3, found.iter().find(|f| f.0 == 1200).unwrap().2)), "{:?}", &found[..found.len().min(5)]);
+    }
+
+    #[test]
+    fn semdedup_compares_with_the_rows_of_its_window() {
+        // A copy two rows later: found with a window of 2, not of 1.
+        let x = unit(&[&[1.0, 0.0], &[0.0, 1.0], &[1.0, 0.0]]);
+        let pairs = |window| semantic_duplicates(&x, 2, 0.05, 0..3, window).iter().map(|&(j, i, _)| (j, i)).collect::<Vec<_>>();
+        assert_eq!(pairs(2), [(2, 0)]);
+        assert!(pairs(1).is_empty());
+        // Rows compared in parts find what one pass finds.
+        let rows: Vec<Vec<f64>> = (0..40).map(|i| vec![((i % 9) as f64).cos(), ((i % 9) as f64).sin()]).collect();
+        let refs: Vec<&[f64]> = rows.iter().map(|r| r.as_slice()).collect();
+        let x = unit(&refs);
+        let whole = semantic_duplicates(&x, 2, 0.01, 0..40, 40);
+        let parts = [semantic_duplicates(&x, 2, 0.01, 0..17, 40), semantic_duplicates(&x, 2, 0.01, 17..40, 40)].concat();
+        assert_eq!(whole, parts);
     }
 
     #[test]

@@ -2,31 +2,44 @@
 //! SemDeDup (Abbas et al., "SemDeDup: Data-efficient learning at web-scale
 //! through semantic deduplication", 2023).
 //!
-//! A plan fits spherical k-means to the embeddings (`kmeans_fit`), a second
-//! one assigns every row (`kmeans_assign`), hash-partitions the rows by
-//! cluster and sorts each partition, and each cluster's rows are compared
-//! by blocked matrix products in the task that holds them
-//! (`clustering/per_group.rs`): memory follows the largest cluster, never
-//! the table. Only the duplicates come back.
+//! A plan fits spherical k-means to the embeddings (`kmeans_fit`, on a
+//! sample of 64 rows a centroid; one cluster per 1,000 rows, at most 1,000
+//! unless `clusters` says), a second one assigns every row
+//! (`kmeans_assign`); clusters of more than 20,000 rows are split by a
+//! second k-means fitted on their rows into parts of about 5,000. A third
+//! plan hash-partitions the rows by group and sorts each partition, and each
+//! group's rows are compared by blocked matrix products in the task that
+//! holds them (`clustering/per_group.rs`), each row with at most the 20,000
+//! rows before it: a task's memory and work per row are bounded whatever
+//! the table's size. The duplicates stream back sorted (a sort that
+//! spills); this process holds the cluster sizes, never a row per document.
 
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::SessionState;
 
-use datafusion::prelude::{SessionContext, ident};
+use datafusion::dataframe::DataFrame;
+use datafusion::functions::core::expr_fn::get_field;
+use datafusion::functions_aggregate::count::count_all;
+use datafusion::logical_expr::{Expr, when};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::prelude::{SessionContext, cast, col, ident, lit};
+use futures::StreamExt;
 use datafusion_macros::user_doc;
 
 use crate::docs::documented_table_function;
 use crate::plan::client::{ClientJob, ClientTable, batch_stream};
-use crate::clustering::per_group::{ClusterOrder, GroupSpec, GroupWork, clustered, fit, has_direction, kmeans_spec, run_per_group};
+use crate::clustering::kmeans::KMeansSpec;
+use crate::clustering::kmeans_assign::kmeans_assign_udf;
+use crate::clustering::per_group::{EMBEDDING, GROUP, GroupSpec, GroupWork, ID, ORDER, SEMDEDUP_WINDOW, fit, has_direction, kmeans_spec, stream_per_group};
+use crate::plan::stages::Stages;
 use crate::plan::id_keys::IdCodec;
 use crate::plan::table_args::{Args, Column};
 
@@ -37,6 +50,16 @@ const EXAMPLE: &str = "eps=0.05,clusters=100,order=far,seed=1";
 /// Rows a cluster holds on average when `clusters` is not given: the work
 /// within clusters grows with this, the k-means fit with the cluster count.
 const ROWS_PER_CLUSTER: u64 = 1000;
+
+/// The most clusters chosen when `clusters` is not given: NeMo Curator's
+/// default (the SemDeDup paper clustered LAION-440M into 50,000). Beyond
+/// 1,000,000 rows clusters grow, and those too large are split.
+const MAX_CLUSTERS: u64 = 1000;
+
+/// A cluster of more rows than one task compares in full (the window of
+/// `per_group.rs`) is split by a second k-means over the rows of such
+/// clusters, into parts of about this many rows.
+const SPLIT_SIZE: u64 = 5000;
 
 /// Which rows of a cluster come first, and so are kept.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -160,7 +183,7 @@ fn output_schema(id_type: &DataType) -> SchemaRef {
 
 /// The clusters of a SemDeDup run over `rows` rows.
 pub fn cluster_count(spec: &SemDedupSpec, rows: u64) -> u64 {
-    spec.clusters.unwrap_or(rows.div_ceil(ROWS_PER_CLUSTER)).clamp(1, rows.max(1))
+    spec.clusters.unwrap_or(rows.div_ceil(ROWS_PER_CLUSTER).min(MAX_CLUSTERS)).clamp(1, rows.max(1))
 }
 
 #[async_trait]
@@ -180,6 +203,7 @@ impl ClientJob for SemanticDuplicates {
     async fn run(&self, state: SessionState, projection: Vec<usize>) -> Result<SendableRecordBatchStream> {
         let schema = self.schema();
         let ctx = SessionContext::new_with_state(state.clone());
+        let config = state.config().clone();
         let (id, embedding) = (ident(self.id.field.name()), ident(self.embedding.field.name()));
         let table = ctx.read_table(Arc::clone(&self.table))?;
         let null_ids = table.clone().filter(id.clone().is_null())?.count().await?;
@@ -195,31 +219,76 @@ impl ClientJob for SemanticDuplicates {
         if count == 0 {
             return batch_stream(RecordBatch::new_empty(schema), &projection);
         }
-        let model = fit(rows.clone(), embedding.clone(), cluster_count(&self.spec, count), &kmeans_spec(self.spec.seed)).await?;
+        let k = cluster_count(&self.spec, count);
+        Stages::say(&config, &format!("semantic dedup: {k} k-means clusters of {count} embeddings"));
+        let kmeans = kmeans_spec(self.spec.seed);
+        let model = fit(rows.clone(), embedding.clone(), k, &kmeans).await?;
+        let assigned = rows
+            .select(vec![id.alias(ID), embedding.clone().alias(EMBEDDING), kmeans_assign_udf().call(vec![embedding, lit(model)]).alias(ASSIGNMENT)])?
+            .filter(col(ASSIGNMENT).is_not_null())?;
+        let cluster = cast(get_field(col(ASSIGNMENT), "cluster"), DataType::Int64);
+        let group = self.split_large(&config, assigned.clone(), cluster, k, &kmeans).await?;
+        let distance = get_field(col(ASSIGNMENT), "distance");
         let order = match self.spec.order {
-            Order::Far => ClusterOrder::Farthest,
-            Order::Near => ClusterOrder::Nearest,
+            Order::Far => distance,
+            Order::Near => -distance,
         };
-        let input = clustered(rows, id, embedding, model, order)?;
+        let input = assigned.select(vec![group.alias(GROUP), col(ID), col(EMBEDDING), order.alias(ORDER)])?;
+        Stages::say(&config, "semantic dedup: comparing the embeddings of each cluster");
         let work = GroupSpec { function: NAME.into(), work: GroupWork::SemanticDuplicates { eps: self.spec.eps } };
-        let batches = run_per_group(&state, input, work).await?;
-        let found = concat_batches(&schema, &batches)?;
+        let found = stream_per_group(&state, input, work, &["duplicate_of", "id"]).await?;
         // Two rows sharing an id would show as a row that duplicates itself.
         let codec = IdCodec::new(self.id.field.data_type())?;
-        let (ids, of) = (codec.keys(found.column(0))?, codec.keys(found.column(1))?);
-        if let Some(i) = (0..found.num_rows()).find(|&i| ids.key(i) == of.key(i)) {
-            return Err(DataFusionError::Execution(format!(
-                "{NAME}: id {} appears in more than one row of '{}'; ids in column '{}' must be unique",
-                codec.display(&ids.key(i)),
-                self.table_name,
-                self.id.field.name()
-            )));
+        let (table_name, id_name) = (self.table_name.clone(), self.id.field.name().clone());
+        let out = Arc::new(schema.project(&projection)?);
+        let checked = found.map(move |batch| {
+            let batch = RecordBatch::try_new(Arc::clone(&schema), batch?.columns().to_vec())?;
+            let (ids, of) = (codec.keys(batch.column(0))?, codec.keys(batch.column(1))?);
+            if let Some(i) = (0..batch.num_rows()).find(|&i| ids.key(i) == of.key(i)) {
+                return Err(DataFusionError::Execution(format!(
+                    "{NAME}: id {} appears in more than one row of '{table_name}'; ids in column '{id_name}' must be unique",
+                    codec.display(&ids.key(i)),
+                )));
+            }
+            Ok(batch.project(&projection)?)
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(out, checked)))
+    }
+}
+
+/// The column of each row's cluster and distance to its centroid.
+const ASSIGNMENT: &str = "__odis_assignment";
+
+impl SemanticDuplicates {
+    /// The group of each row: its cluster, or for a cluster of more rows
+    /// than a task compares in full, its part of that cluster by a second
+    /// k-means fitted on the rows of all such clusters (about SPLIT_SIZE
+    /// rows a part). Cluster sizes are the only rows this process reads.
+    async fn split_large(&self, config: &datafusion::prelude::SessionConfig, assigned: DataFrame, cluster: Expr, k: u64, kmeans: &KMeansSpec) -> Result<Expr> {
+        let sizes = assigned
+            .clone()
+            .aggregate(vec![cluster.clone().alias("__odis_cluster")], vec![count_all().alias("__odis_rows")])?
+            .filter(col("__odis_rows").gt(lit(SEMDEDUP_WINDOW as i64)))?
+            .collect()
+            .await?;
+        let mut large = Vec::new();
+        let mut parts = 0u64;
+        for batch in &sizes {
+            let (clusters, counts) = (batch.column(0).as_primitive::<Int64Type>(), batch.column(1).as_primitive::<Int64Type>());
+            for i in 0..batch.num_rows() {
+                large.push(lit(clusters.value(i)));
+                parts += (counts.value(i) as u64).div_ceil(SPLIT_SIZE);
+            }
         }
-        let order = lexsort_to_indices(
-            &[SortColumn { values: found.column(1).clone(), options: None }, SortColumn { values: found.column(0).clone(), options: None }],
-            None,
-        )?;
-        batch_stream(take_record_batch(&found, &order)?, &projection)
+        if large.is_empty() {
+            return Ok(cluster);
+        }
+        Stages::say(config, &format!("semantic dedup: splitting {} clusters of over {SEMDEDUP_WINDOW} rows into {parts} parts", large.len()));
+        let in_large = cluster.clone().in_list(large, false);
+        let model = fit(assigned.filter(in_large.clone())?, col(EMBEDDING), parts, kmeans).await?;
+        let part = cast(get_field(kmeans_assign_udf().call(vec![col(EMBEDDING), lit(model)]), "cluster"), DataType::Int64);
+        // Parts numbered after the k clusters, one range per cluster.
+        Ok(when(in_large, lit(k as i64) + cluster.clone() * lit(parts as i64) + part).otherwise(cluster)?)
     }
 }
 
