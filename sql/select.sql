@@ -101,6 +101,10 @@ CREATE EXTERNAL TABLE raw_scores STORED AS PARQUET LOCATION '${work}/raw_scores/
 --     others are removed before the PCA, so they neither weigh the fit nor
 --     take the budget. Read from the keys pass 1 wrote: no text is read.
 CREATE VIEW odis_dedup_keys AS SELECT odis_id, odis_dedup, odis_embedding FROM raw_scores WHERE odis_rule IS NULL;
+--     near_duplicates works in rounds (the pairs of each band, then the
+--     labels of each round of clustering), each a table it keeps here, so
+--     that a killed run resumes from the last round it finished.
+SET odis.work_dir = '${work}/dedup';
 -- step: duplicates
 COPY (
     SELECT id AS odis_id, duplicate_of AS odis_duplicate_of, similarity AS odis_similarity

@@ -103,7 +103,20 @@ fn fixtures(dir: &Path) {
     std::fs::write(dir.join("model-corrupt/model.onnx"), b"this is not an ONNX graph").unwrap();
     std::fs::write(dir.join("model-corrupt/tokenizer.json"), b"{\"not\": \"a tokenizer\"}").unwrap();
     std::fs::write(dir.join("undefined-var.sql"), "SELECT * FROM '${corpus}';\n").unwrap();
+    // A work directory kept by a run, then marked as an older layout.
+    let mut kept = odis(dir);
+    kept.args(["select", "--input", "good.parquet", "--out", "old.parquet", "--work-dir", "old-work", "--keep-work"]);
+    kept.args(["--scores", "s", "--components", "2", "--filter", "none", "--dedup", "none", "--budget", "10"]);
+    run(&mut kept).ok();
+    let manifest = dir.join("old-work/manifest.json");
+    let text = std::fs::read_to_string(&manifest).expect("the kept run wrote its manifest");
+    let older = text.replacen(&format!("\"format\": {WORK_DIR_FORMAT}"), &format!("\"format\": {}", WORK_DIR_FORMAT - 1), 1);
+    assert_ne!(older, text, "the manifest names its format: {text}");
+    std::fs::write(&manifest, older).unwrap();
 }
+
+/// The layout version `odis select` writes into a work directory's manifest.
+const WORK_DIR_FORMAT: u32 = 4;
 
 fn cases() -> Vec<Case> {
     use Expect::*;
@@ -273,6 +286,20 @@ fn cases() -> Vec<Case> {
         select("select: tokenizer without tokenizer.json", "good.parquet", &["--budget", "5K tokens", "--tokenizer", "."], Error(&["--tokenizer . has no tokenizer.json"])),
         select("select: tokens for a method that counts rows", "good.parquet", &["--budget", "5K tokens", "--tokenizer", "approx", "--method", "ccs"], Error(&["--method ccs takes a row budget"])),
         select("select: work directory under a file", "good.parquet", &["--work-dir", "a-file/work"], Error(&["--work-dir a-file/work: cannot create it"])),
+        select(
+            "select: a work directory of an older layout",
+            "good.parquet",
+            &["--scores", "s", "--components", "2", "--filter", "none", "--dedup", "none", "--budget", "10", "--work-dir", "old-work"],
+            Error(&["--work-dir old-work holds the scores of another run: its layout is version 3", "remove it to score again"]),
+        ),
+        sql(
+            "near_duplicates: clusters that do not settle within the rounds",
+            "CREATE TABLE chain AS SELECT id, CAST(sig AS INT UNSIGNED[]) AS sig FROM (VALUES \
+             (1, [1,1,1,1, 2,2,2,2, 3,3,3,3, 4,4,4,4]), (2, [5,5,5,5, 2,2,2,2, 3,3,3,3, 4,4,4,4]), \
+             (3, [5,5,5,5, 6,6,6,6, 3,3,3,3, 4,4,4,4]), (4, [5,5,5,5, 6,6,6,6, 7,7,7,7, 4,4,4,4])) AS t(id, sig); \
+             SELECT * FROM near_duplicates('chain', 'id', 'sig', 'threshold=0.6,bands=4,rows=4,rounds=1')",
+            Error(&["did not settle within rounds=1 of label propagation", "pass a spec with more rounds", "rounds=2"]),
+        ),
         select("select: missing model", "good.parquet", &["--model", "no/such/model"], Error(&["model directory 'no/such/model' does not exist"])),
         select("select: fetch memory unparsable", "good.parquet", &["--fetch-memory", "lots"], Usage(&["--fetch-memory", "4G"])),
         select("select: fetch memory too small", "good.parquet", &["--fetch-memory", "1M"], Usage(&["--fetch-memory", "64 MiB"])),

@@ -62,6 +62,8 @@ pub async fn select(engine: &Engine, options: &SelectOptions, progress: impl Pro
     // engine gets its own setting back, and loses the script's transient
     // names, however the run ends.
     let view_types = engine.context().state().config().options().execution.parquet.schema_force_view_types;
+    // The script keeps near_duplicates' rounds in its work directory.
+    let work_dir = engine.context().state().config().options().extensions.get::<odis_udfs::OdisOptions>().map(|o| o.work_dir.clone()).unwrap_or_default();
     // The selection and its report read the same work tables, which do not
     // change during the run: one draft serves both.
     let drafts = engine.context().state().config().get_extension::<DraftReuse>().map(DraftReuse::keep);
@@ -70,7 +72,8 @@ pub async fn select(engine: &Engine, options: &SelectOptions, progress: impl Pro
     progress.pass_finished();
     let cleanup = async {
         engine.sql(&drops(&TRANSIENT_NAMES)).await?;
-        engine.sql(&format!("SET datafusion.execution.parquet.schema_force_view_types = {view_types}")).await
+        engine.sql(&format!("SET datafusion.execution.parquet.schema_force_view_types = {view_types}")).await?;
+        engine.sql(&format!("SET odis.work_dir = '{}'", quote(&work_dir))).await
     };
     match (result, cleanup.await) {
         (Ok(report), Ok(_)) => Ok(report),
@@ -163,6 +166,23 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
                         Ok(Ok(batches)) => batches,
                         Ok(Err(e)) => return Err(cannot_read(e.to_string())),
                         Err(panic) => return Err(cannot_read(format!("it is corrupt or not Parquet ({panic})"))),
+                    }
+                }
+                // Dedup tells its bands and rounds as they start.
+                Some(Step::Duplicates) => {
+                    let stages = engine.context().state().config().get_extension::<odis_udfs::plan::stages::Stages>();
+                    let (said, mut heard) = tokio::sync::mpsc::unbounded_channel::<String>();
+                    let _listening = stages.map(|s| s.listen(move |stage: &str| drop(said.send(stage.to_string()))));
+                    let work = async { Ok::<Vec<RecordBatch>, OdisError>(engine.execute(statement).await?.try_collect().await?) };
+                    let relay = async {
+                        while let Some(stage) = heard.recv().await {
+                            progress.stage(&stage);
+                        }
+                    };
+                    tokio::pin!(work);
+                    tokio::select! {
+                        done = &mut work => done?,
+                        () = relay => work.await?,
                     }
                 }
                 _ => engine.execute(statement).await?.try_collect().await?,

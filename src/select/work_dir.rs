@@ -23,8 +23,9 @@ const MANIFEST: &str = "manifest.json";
 const LOCK: &str = "lock";
 const SHARDS: &str = "raw_scores";
 /// Bumped when the layout or the shards' schema changes (2: each kept
-/// document's bytes and tokens; 3: MinHash signatures packed).
-const FORMAT: u32 = 3;
+/// document's bytes and tokens; 3: MinHash signatures packed; 4: near_duplicates'
+/// rounds kept in dedup/).
+const FORMAT: u32 = 4;
 /// Small input files are scored together, up to this many bytes per shard
 /// by default: a shard is the unit of resumption, and one statement per
 /// tiny file would leave cores idle.
