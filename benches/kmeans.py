@@ -8,6 +8,12 @@ embeddings are; reused when there), then measures each side in its own
 process: wall time, peak RSS and the inertia over every row (the sum of
 squared Euclidean distances to the nearest centroid; metric=l2 on both
 sides). The target: odis's peak RSS within 2 GiB.
+
+With --semantic it measures SemDeDup instead, beside the k-means it stands on:
+`semantic_duplicates` over the same vectors (its defaults: spherical k-means,
+one cluster per 1,000 rows up to 1,000) against `kmeans_fit` + `kmeans_assign`
+at that k and metric, each in its own process under --memory-limit (1G by
+default); the targets: peak RSS within 2 GiB and time within 2x the k-means.
 """
 
 import argparse
@@ -70,6 +76,8 @@ def main():
     parser.add_argument("--spec", default="metric=l2", help="kmeans_fit's spec")
     parser.add_argument("--row-group", type=int, default=ROW_GROUP, help="rows per Parquet row group of the vectors")
     parser.add_argument("--odis-only", action="store_true", help="skip scikit-learn (minutes, and RAM for every vector)")
+    parser.add_argument("--semantic", action="store_true", help="measure semantic_duplicates beside its k-means instead")
+    parser.add_argument("--memory-limit", default="1G", help="odis's --memory-limit in the --semantic runs")
     args = parser.parse_args()
     meta = os.path.join(args.out, "vectors.json")
     wanted = {"rows": args.rows, "dims": args.dims, "row_group": args.row_group}
@@ -77,6 +85,8 @@ def main():
         write_vectors(args.out, args.rows, args.dims, args.row_group)
         json.dump(wanted, open(meta, "w"))
     files = os.path.join(args.out, "part-*.parquet")
+    if args.semantic:
+        return semantic(args, files)
 
     summary = os.path.join(args.out, "odis.json")
     sql = [
@@ -106,6 +116,31 @@ def main():
     print(f"| scikit-learn MiniBatchKMeans (batch 4096, n_init 1) | {s_seconds:.1f} s | {s_mib:,.0f} MiB | {reference['inertia']:,.1f} |")
     if mib > 2048:
         sys.exit(1)
+
+
+def semantic(args, files):
+    """semantic_duplicates against kmeans_fit + kmeans_assign at its k, on the same vectors."""
+    k = min(-(-args.rows // 1000), 1000)
+    table = f"CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{os.path.dirname(files)}/'"
+    kmeans = [
+        table,
+        f"CREATE TABLE m AS SELECT kmeans_fit(v, {k}) AS model FROM t",
+        "SELECT count(DISTINCT a['cluster']) AS used FROM (SELECT kmeans_assign(v, (SELECT model FROM m)) AS a FROM t)",
+    ]
+    dedup = [table, "SELECT count(*) AS duplicates, count(DISTINCT duplicate_of) AS kept FROM semantic_duplicates('t', 'id', 'v')"]
+    results = {}
+    for name, sql in (("kmeans_fit + kmeans_assign", kmeans), ("semantic_duplicates", dedup)):
+        answer = os.path.join(args.out, "semantic.csv")
+        argv = [args.odis, "--memory-limit", args.memory_limit, "--format", "csv"] + [a for q in sql for a in ("-c", q)]
+        seconds, mib, _ = measured(argv, stdout_path=answer)
+        results[name] = (seconds, mib, open(answer).read().split())
+        print(f"{name}: {seconds:.1f} s, peak {mib:,.0f} MiB, {results[name][2][-2:]}", flush=True)
+    (k_s, k_mib, _), (d_s, d_mib, _) = results["kmeans_fit + kmeans_assign"], results["semantic_duplicates"]
+    print(f"\n| {args.rows:,} × {args.dims}, k = {k} | wall | peak RSS |\n|---|---:|---:|")
+    print(f"| kmeans_fit + kmeans_assign | {k_s:.1f} s | {k_mib:,.0f} MiB |")
+    print(f"| semantic_duplicates | {d_s:.1f} s | {d_mib:,.0f} MiB |")
+    print(f"\nsemantic_duplicates / k-means: {d_s / k_s:.2f}x the time; peak {d_mib:,.0f} MiB "
+          f"({'within' if d_mib <= 2048 else 'over'} 2 GiB)")
 
 
 if __name__ == "__main__":
