@@ -173,7 +173,11 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
                     let stages = engine.context().state().config().get_extension::<odis_udfs::plan::stages::Stages>();
                     let (said, mut heard) = tokio::sync::mpsc::unbounded_channel::<String>();
                     let _listening = stages.map(|s| s.listen(move |stage: &str| drop(said.send(stage.to_string()))));
-                    let work = async { Ok::<Vec<RecordBatch>, OdisError>(engine.execute(statement).await?.try_collect().await?) };
+                    // Bounded: its sorts spill rather than take the engine's
+                    // whole limit.
+                    let bounds = options.dedup_bounds(engine.context().state().config().batch_size());
+                    let watch = StatementProgress::default();
+                    let work = async { Ok::<Vec<RecordBatch>, OdisError>(engine.execute_bounded(statement, &watch, bounds).await?.try_collect().await?) };
                     let relay = async {
                         while let Some(stage) = heard.recv().await {
                             progress.stage(&stage);

@@ -233,6 +233,11 @@ pub struct SelectOptions {
 /// What the fetch's sort holds unless told otherwise.
 pub const FETCH_MEMORY: usize = 256 << 20;
 
+/// What the dedup step's sorts, joins and counts hold (never more than the
+/// engine's limit): past it they spill. Under the engine's default limit
+/// (3/4 of memory) they would keep every signature in memory instead.
+pub const DEDUP_MEMORY: usize = 512 << 20;
+
 /// The text a batch of the fetch holds. A sort that spilled merges its
 /// sorted runs holding a batch of each: batches of a fixed row count would
 /// make that grow with the documents' width, and 1 MiB keeps it a small
@@ -280,6 +285,11 @@ impl SelectOptions {
         };
         let batch_rows = (FETCH_BATCH_BYTES / mean_bytes.max(1)).clamp(1, max_rows.max(1) as u64) as usize;
         Bounds { memory, batch_rows }
+    }
+
+    /// The dedup step's bounds, in batches of `max_rows` rows.
+    pub fn dedup_bounds(&self, max_rows: usize) -> Bounds {
+        Bounds { memory: DEDUP_MEMORY, batch_rows: max_rows.max(1) }
     }
 
     /// How pass 1 counts tokens: the tokenizer given, or for a token budget

@@ -15,6 +15,7 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::datasource::TableType;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionState;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::Expr;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
@@ -119,11 +120,14 @@ impl ExecutionPlan for ClientExec {
         Ok(TreeNodeRecursion::Continue)
     }
 
-    fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         if partition != 0 {
             return Err(DataFusionError::Internal(format!("ClientExec has one partition, asked for {partition}")));
         }
-        let (job, state, projection) = (Arc::clone(&self.job), self.state.clone(), self.projection.clone());
+        // The job's plans share the memory pool of the statement that runs
+        // it, which may be a bounded one of its own.
+        let state = SessionStateBuilder::new_from_existing(self.state.clone()).with_runtime_env(context.runtime_env()).build();
+        let (job, projection) = (Arc::clone(&self.job), self.projection.clone());
         let future = async move { job.run(state, projection).await };
         Ok(Box::pin(RecordBatchStreamAdapter::new(Arc::clone(&self.schema), futures::stream::once(future).try_flatten())))
     }
