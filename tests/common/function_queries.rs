@@ -92,15 +92,15 @@ pub fn queries(model: &str) -> Vec<(&'static str, String)> {
         ),
         (
             "semantic_duplicates",
-            "SELECT id, duplicate_of, round(similarity, 6) AS s FROM semantic_duplicates('docs', 'id', 's', 'clusters=8,eps=0.001')".into(),
+            "SELECT id, duplicate_of, round(similarity, 6) AS s FROM semantic_duplicates('docs', 'id', 's', 'clusters=8,eps=0.001') ORDER BY duplicate_of, id".into(),
         ),
         (
             "dpp_select",
-            "SELECT id, odis_dim, odis_rank, round(odis_score, 6) AS g FROM dpp_select('scored', 'id', 's', 'q', 40, 'clusters=6,theta=0.7')".into(),
+            "SELECT id, odis_dim, odis_rank, round(odis_score, 6) AS g FROM dpp_select('scored', 'id', 's', 'q', 40, 'clusters=6,theta=0.7') ORDER BY odis_dim, odis_rank, id".into(),
         ),
         (
             "mig_select",
-            "SELECT id, odis_dim, odis_rank, round(odis_score, 6) AS g FROM mig_select('scored', 'id', 's', 'w', 60, 'clusters=6,threshold=0.5')".into(),
+            "SELECT id, odis_dim, odis_rank, round(odis_score, 6) AS g FROM mig_select('scored', 'id', 's', 'w', 60, 'clusters=6,threshold=0.5') ORDER BY odis_dim, odis_rank, id".into(),
         ),
         (
             "text_fingerprint",
@@ -122,7 +122,8 @@ pub fn queries(model: &str) -> Vec<(&'static str, String)> {
              WHERE id % 50 = 0 ORDER BY id"
                 .into(),
         ),
-        ("near_duplicates", "SELECT id, duplicate_of, round(similarity, 9) AS s FROM near_duplicates('docs', 'id', 'text')".into()),
+        ("near_duplicates", "SELECT id, duplicate_of, round(similarity, 9) AS s FROM near_duplicates('docs', 'id', 'text') ORDER BY duplicate_of, id".into()),
+        ("near_duplicates", "SELECT id, duplicate_of, round(similarity, 9) AS s FROM near_duplicates('docs', 'id', 'text', 'datatrove') ORDER BY duplicate_of, id".into()),
         (
             "odis_score",
             format!("SELECT id, odis_score(text, '{model}') AS e FROM docs WHERE id % 25 = 0 ORDER BY id"),
