@@ -112,6 +112,36 @@ const CLITIC_STEMS: [&str; 17] =
 /// Words spaCy splits though they have no apostrophe, and where.
 const SPLIT_WORDS: [(&str, usize); 8] =
     [("cannot", 3), ("gonna", 3), ("gotta", 3), ("whats", 4), ("thats", 4), ("theres", 5), ("im", 1), ("ive", 1)];
+/// Contractions written without their apostrophe ("youre", "theyll",
+/// "shouldve") that spaCy splits as it splits them with it: a stem and the
+/// clitics it takes bare. Left out where the bare form is a word of its
+/// own ("ill", "hell", "shell", "shed", "its", "well", "were").
+const BARE_CLITICS: [(&str, &[&str]); 24] = [
+    ("i", &["d"]),
+    ("you", &["d", "ll", "re", "ve"]),
+    ("he", &["d", "s"]),
+    ("she", &["s"]),
+    ("it", &["d", "ll"]),
+    ("we", &["d", "ve"]),
+    ("they", &["d", "ll", "re", "ve"]),
+    ("that", &["d", "ll"]),
+    ("there", &["d", "ll", "re", "ve"]),
+    ("these", &["d", "ll", "re", "ve"]),
+    ("those", &["d", "ll", "re", "ve"]),
+    ("this", &["d", "ll", "s"]),
+    ("what", &["d", "ll", "re", "ve"]),
+    ("when", &["d", "ll", "re", "s", "ve"]),
+    ("where", &["d", "ll", "re", "s", "ve"]),
+    ("who", &["d", "ll", "s", "ve"]),
+    ("why", &["d", "ll", "re", "s", "ve"]),
+    ("how", &["d", "ll", "re", "s", "ve"]),
+    ("could", &["ve"]),
+    ("might", &["ve"]),
+    ("must", &["ve"]),
+    ("should", &["ve"]),
+    ("would", &["ve"]),
+    ("not", &["ve"]),
+];
 
 /// How a special case is tokenised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +193,17 @@ fn special(s: &str) -> Option<Special> {
     for clitic in ["'m", "'re", "'ve", "'ll", "'d", "’m", "’re", "’ve", "’ll", "’d"] {
         if let Some(stem) = lower.strip_suffix(clitic)
             && CLITIC_STEMS.contains(&stem)
+        {
+            return Some(Special::Split(stem.len()));
+        }
+    }
+    // Lowercase only: "Yall" stays whole.
+    if s == "yall" {
+        return Some(Special::Split(1));
+    }
+    for (stem, clitics) in BARE_CLITICS {
+        if let Some(clitic) = lower.strip_prefix(stem)
+            && clitics.contains(&clitic)
         {
             return Some(Special::Split(stem.len()));
         }
@@ -481,6 +522,15 @@ mod tests {
         assert_eq!(
             words("DON'T I'M It's You're Dont cannot end.Next example.com a@b.co NASA. 3.5. e.g., (a.) etc.) i.e., Ph.D. 'Tis ---- jpl-devvax.jpl.nasa.gov"),
             ["DON'T", "I'M", "It", "'s", "You", "'re", "Do", "nt", "can", "not", "end", ".", "Next", "example.com", "a@b.co", "NASA", ".", "3.5", ".", "e.g.", ",", "(", "a.", ")", "etc", ".", ")", "i.e.", ",", "Ph.D.", "'", "Tis", "----", "jpl-devvax.jpl.nasa.gov"]
+        );
+    }
+
+    /// Contractions without their apostrophe, as spaCy 3.8 splits them.
+    #[test]
+    fn bare_contractions_split_like_spacy() {
+        assert_eq!(
+            words("id youre Theyll shouldve hes shed ill well its were whos wed Yall yall hows"),
+            ["i", "d", "you", "re", "They", "ll", "should", "ve", "he", "s", "shed", "ill", "well", "its", "were", "who", "s", "we", "d", "Yall", "y", "all", "how", "s"]
         );
     }
 
