@@ -19,7 +19,11 @@
 
 use std::fmt;
 
+use crate::dedup::datatrove_minhash::{DatatroveSigner, MAX_SEED};
 use crate::spec::{self, splitmix64};
+
+/// The spec word for datatrove's signatures and rules.
+pub const DATATROVE: &str = "datatrove";
 use crate::text::shingles::{ShingleScratch, shingle_hashes};
 
 /// MinHash settings, from a spec string such as
@@ -40,11 +44,14 @@ pub struct MinHashSpec {
     /// König 2010: a quarter of the space at 8 bits, the estimate corrected
     /// for the 2^-b chance that two unrelated values agree).
     pub bits: u32,
+    /// datatrove's signatures and rules (`datatrove_minhash.rs`): its
+    /// shingles and hash functions, and band matches linked unverified.
+    pub datatrove: bool,
 }
 
 impl Default for MinHashSpec {
     fn default() -> Self {
-        MinHashSpec { threshold: 0.8, ngram: 5, bands: 14, rows: 8, seed: 1, bits: 32 }
+        MinHashSpec { threshold: 0.8, ngram: 5, bands: 14, rows: 8, seed: 1, bits: 32, datatrove: false }
     }
 }
 
@@ -55,11 +62,17 @@ impl MinHashSpec {
     /// Parses a spec (see the type's docs); an empty spec is the default.
     pub fn parse(spec: &str) -> Result<Self, String> {
         let mut out = MinHashSpec::default();
-        for item in spec::items(spec, "threshold=0.8,ngram=5,bands=14,rows=8,seed=1") {
+        // `datatrove` is a word, not KEY=VALUE.
+        let datatrove = spec.split(',').any(|item| item.trim() == DATATROVE);
+        let rest: Vec<&str> = spec.split(',').filter(|item| item.trim() != DATATROVE).collect();
+        let rest = rest.join(",");
+        let mut threshold_given = false;
+        for item in spec::items(&rest, "threshold=0.8,ngram=5,bands=14,rows=8,seed=1") {
             let (key, value) = item?;
             let integer = |low: u64, high: u64| spec::integer(key, value, low, high);
             match key {
                 "threshold" => {
+                    threshold_given = true;
                     out.threshold = value
                         .parse::<f64>()
                         .ok()
@@ -79,9 +92,30 @@ impl MinHashSpec {
                     }
                 }
                 other => {
-                    return Err(format!("unknown key '{other}'; the keys are threshold, ngram, bands, rows, seed and bits"));
+                    return Err(format!(
+                        "unknown key '{other}'; the keys are threshold, ngram, bands, rows, seed and bits (or the word \
+                         'datatrove')"
+                    ));
                 }
             }
+        }
+        if datatrove {
+            if threshold_given {
+                return Err("'datatrove' links every pair of equal bands without checking their similarity, so it \
+                     takes no threshold; leave threshold out"
+                    .to_string());
+            }
+            if out.bits != 32 {
+                return Err(format!(
+                    "'datatrove' keeps 32 bits a value (fewer would match bands that datatrove's 61-bit values tell \
+                     apart); leave bits={} out",
+                    out.bits
+                ));
+            }
+            if out.seed > MAX_SEED {
+                return Err(format!("'datatrove' seeds numpy's generator, which takes a seed up to {MAX_SEED}; got {}", out.seed));
+            }
+            out.datatrove = true;
         }
         if out.bands * out.rows > MAX_HASHES {
             return Err(format!(
@@ -113,6 +147,9 @@ impl MinHashSpec {
 
 impl fmt::Display for MinHashSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.datatrove {
+            return write!(f, "{DATATROVE},ngram={},bands={},rows={},seed={}", self.ngram, self.bands, self.rows, self.seed);
+        }
         write!(
             f,
             "threshold={},ngram={},bands={},rows={},seed={},bits={}",
@@ -128,6 +165,7 @@ pub struct MinHasher {
     a: Vec<u64>,
     b: Vec<u64>,
     scratch: ShingleScratch,
+    datatrove: Option<Box<DatatroveSigner>>,
 }
 
 impl MinHasher {
@@ -138,7 +176,8 @@ impl MinHasher {
             a.push(splitmix64(&mut state) | 1);
             b.push(splitmix64(&mut state));
         }
-        MinHasher { spec, a, b, scratch: ShingleScratch::default() }
+        let datatrove = spec.datatrove.then(|| Box::new(DatatroveSigner::new(spec.ngram, spec.hashes(), spec.seed)));
+        MinHasher { spec, a, b, scratch: ShingleScratch::default(), datatrove }
     }
 
     pub fn spec(&self) -> &MinHashSpec {
@@ -146,8 +185,12 @@ impl MinHasher {
     }
 
     /// Writes the signature of `text` into `out` (`bands × rows` values of
-    /// `bits` bits each).
-    pub fn signature(&mut self, text: &str, out: &mut Vec<u32>) {
+    /// `bits` bits each). False for a text that has none (under
+    /// 'datatrove', one of fewer than `ngram` tokens).
+    pub fn signature(&mut self, text: &str, out: &mut Vec<u32>) -> bool {
+        if let Some(signer) = &mut self.datatrove {
+            return signer.signature(text, out);
+        }
         out.clear();
         out.resize(self.spec.hashes(), u32::MAX);
         let shingles = shingle_hashes(text, self.spec.ngram, &mut self.scratch);
@@ -158,6 +201,7 @@ impl MinHasher {
             let mask = (1u32 << self.spec.bits) - 1;
             out.iter_mut().for_each(|v| *v &= mask);
         }
+        true
     }
 }
 
@@ -322,7 +366,13 @@ mod tests {
     fn specs_parse_and_name_what_is_wrong() {
         assert_eq!(MinHashSpec::parse("").unwrap(), MinHashSpec::default());
         let spec = MinHashSpec::parse(" threshold=0.7, ngram=3,bands=20,rows=5,seed=9,bits=8 ").unwrap();
-        assert_eq!(spec, MinHashSpec { threshold: 0.7, ngram: 3, bands: 20, rows: 5, seed: 9, bits: 8 });
+        assert_eq!(spec, MinHashSpec { threshold: 0.7, ngram: 3, bands: 20, rows: 5, seed: 9, bits: 8, datatrove: false });
+        let datatrove = MinHashSpec::parse("datatrove").unwrap();
+        assert!(datatrove.datatrove && datatrove.bits == 32);
+        assert_eq!(MinHashSpec::parse(&datatrove.to_string()).unwrap(), datatrove);
+        assert!(MinHashSpec::parse("datatrove,threshold=0.7").unwrap_err().contains("takes no threshold"));
+        assert!(MinHashSpec::parse("bits=8, datatrove").unwrap_err().contains("leave bits=8 out"));
+        assert!(MinHashSpec::parse("datatrove,seed=5000000000").unwrap_err().contains("up to 4294967295"));
         assert_eq!(MinHashSpec::parse(&spec.to_string()).unwrap(), spec);
         let err = |s: &str| MinHashSpec::parse(s).unwrap_err();
         assert!(err("threshold=0").contains("threshold must be a number in (0, 1]"));

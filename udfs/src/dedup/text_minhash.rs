@@ -47,7 +47,12 @@ fn signature_type(spec: &MinHashSpec) -> DataType {
          quarter of the space and the estimate is corrected for values that agree by chance, as in b-bit minwise \
          hashing). The defaults are FineWeb's deduplication setting (datatrove's MinhashConfig: 5-grams, 14 \
          buckets of 8 hashes): pairs at Jaccard 0.68 share a band half the time, pairs from 0.86 on more than 99% \
-         of the time.",
+         of the time.\n\n\
+         The word `datatrove` in the spec (e.g. 'datatrove' or 'datatrove,seed=7') gives datatrove 0.10's \
+         signature instead (its MinhashDedupSignature): the text simplified as datatrove does (lowercase, numbers \
+         as 0, no punctuation or accents), spaCy's English tokens, 5-token shingles hashed by xxHash64, its \
+         hash functions (a·x + b mod 2^61 − 1, drawn by numpy from `seed`); each value the low 32 bits of its \
+         minimum. A text of fewer than `ngram` tokens then has no signature (NULL), as in datatrove.",
     syntax_example = "text_minhash(text [, spec])",
     sql_example = "```sql\n> SELECT id, text_minhash(text) AS signature FROM corpus;\n\
          > SELECT id, text_minhash(text, 'ngram=3,bands=20,rows=5,seed=7') AS signature FROM corpus;\n```",
@@ -105,17 +110,21 @@ impl ScalarUDFImpl for TextMinhashFunc {
         let mut hasher = MinHasher::new(spec);
         let mut all = Vec::with_capacity(values.len() * width);
         let mut signature = Vec::with_capacity(width);
+        let mut valid = Vec::with_capacity(values.len());
         for text in &values {
-            match text {
-                Some(text) => {
-                    hasher.signature(text, &mut signature);
-                    all.extend_from_slice(&signature);
-                }
+            let signed = match text {
+                Some(text) => hasher.signature(text, &mut signature),
+                None => false,
+            };
+            if signed {
+                all.extend_from_slice(&signature);
+            } else {
                 // A NULL row's slots exist but are masked.
-                None => all.extend(std::iter::repeat_n(0, width)),
+                all.extend(std::iter::repeat_n(0, width));
             }
+            valid.push(signed);
         }
-        let nulls = NullBuffer::from(values.iter().map(Option::is_some).collect::<Vec<bool>>());
+        let nulls = NullBuffer::from(valid);
         let values: ArrayRef = match spec.bits {
             8 => Arc::new(UInt8Array::from_iter_values(all.into_iter().map(|v| v as u8))),
             16 => Arc::new(UInt16Array::from_iter_values(all.into_iter().map(|v| v as u16))),

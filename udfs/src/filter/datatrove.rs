@@ -42,9 +42,9 @@ pub enum DatatroveMeasure {
 /// datatrove's punctuation: a token made only of these is not a word for
 /// Gopher's word count and mean word length. Its `PUNCTUATION` string,
 /// control characters, and its terminal punctuation.
-const PUNCTUATION: &str = "!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';’{|∶´[=-`*．（–？！：$～«〉,><》)?）。…@_.\"}►»";
+pub(crate) const PUNCTUATION: &str = "!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';’{|∶´[=-`*．（–？！：$～«〉,><》)?）。…@_.\"}►»";
 
-fn is_control(c: char) -> bool {
+pub(crate) fn is_control(c: char) -> bool {
     matches!(c as u32, 0..=8 | 11..=31 | 127..=159)
 }
 
