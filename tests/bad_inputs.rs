@@ -276,6 +276,7 @@ fn cases() -> Vec<Case> {
         select("select: missing embedding model", "good.parquet", &["--embed", "no/such/model"], Error(&["--embed no/such/model", "does not exist"])),
         select("select: no clusters", "good.parquet", &["--method", "ccs", "--clusters", "0"], Error(&["--clusters must be at least 1"])),
         select("select: bad MinHash spec", "good.parquet", &["--dedup-spec", "threshold=2"], Error(&["--dedup minhash: threshold must be a number in (0, 1]"])),
+        select("select: datatrove spec with a threshold", "good.parquet", &["--dedup-spec", "datatrove,threshold=0.7"], Error(&["--dedup minhash: 'datatrove' links every pair of equal bands", "leave threshold out"])),
         select("select: MinHash spec without minhash", "good.parquet", &["--dedup", "exact", "--dedup-spec", "bands=4"], Usage(&["--dedup-spec sets MinHash or SemDeDup settings"])),
         select("select: --out-files 0", "good.parquet", &["--out-files", "0"], Error(&["--out-files must be at least 1"])),
         select("select: zero tokens", "good.parquet", &["--budget", "0 tokens"], Usage(&["the budget must be at least 1, got '0 tokens'"])),

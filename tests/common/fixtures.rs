@@ -6,6 +6,10 @@ use std::path::PathBuf;
 /// Runs `tests/support/<script>` into a cache directory unless its output
 /// (`expected.json`) is already there, and returns the directory.
 pub fn generate(script: &str) -> PathBuf {
+    // Tests of one binary run as threads: the first runs the script, the
+    // others wait for it.
+    static RUNNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
     let path = super::repo_root().join("tests/support").join(script);
     let source = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     // FNV-1a: a stable key for the script's version.

@@ -28,6 +28,8 @@ import struct
 import sys
 import time
 
+os.environ.setdefault("TQDM_DISABLE", "1")
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datatrove.data import Document
@@ -38,6 +40,11 @@ from datatrove.pipeline.dedup.minhash import (
     MinhashDedupSignature,
 )
 from datatrove.utils.hashing import HashConfig
+from datatrove.utils.logging import logger
+
+# datatrove logs every bucket and draws bars; the stages' times are
+# printed at the end.
+logger.remove()
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = MinhashConfig(hash_config=HashConfig(precision=64))
@@ -83,7 +90,7 @@ def signatures(args):
 
 
 def main(out_dir, docs, workers):
-    work = out_dir + ".work"
+    work = f"{out_dir}.work-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     texts = build_corpus(docs)
@@ -128,16 +135,18 @@ def main(out_dir, docs, workers):
         shingles = step.get_shingles(text)
         sample[str(i)] = [v for band in step.get_signature(shingles) for v in band] if shingles.size else None
 
+    # Each file whole or not there (expected.json last): a reader never
+    # sees half of one.
     os.makedirs(out_dir, exist_ok=True)
-    pq.write_table(pa.table({"id": pa.array(range(len(texts)), pa.int64()), "text": texts}), os.path.join(out_dir, "corpus.parquet"))
-    with open(os.path.join(out_dir, "signatures.json"), "w") as f:
-        json.dump(sample, f)
+    staged = os.path.join(work, "corpus.parquet")
+    pq.write_table(pa.table({"id": pa.array(range(len(texts)), pa.int64()), "text": texts}), staged)
+    os.replace(staged, os.path.join(out_dir, "corpus.parquet"))
     summary = {"docs": len(texts), "workers": workers, "removed": sorted(removed), "seconds": seconds}
-    with open(os.path.join(out_dir, "expected.json.tmp"), "w") as f:
-        json.dump(summary, f)
-    os.replace(os.path.join(out_dir, "expected.json.tmp"), os.path.join(out_dir, "expected.json"))
-    if not os.environ.get("ODIS_KEEP_WORK"):
-        shutil.rmtree(work, ignore_errors=True)
+    for name, value in (("signatures.json", sample), ("expected.json", summary)):
+        with open(os.path.join(work, name), "w") as f:
+            json.dump(value, f)
+        os.replace(os.path.join(work, name), os.path.join(out_dir, name))
+    shutil.rmtree(work, ignore_errors=True)
     print(f"datatrove: {len(texts)} documents, {len(removed)} removed; " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()), file=sys.stderr)
 
 

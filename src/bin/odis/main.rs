@@ -331,7 +331,7 @@ struct SelectArgs {
     #[arg(long, default_value = "minhash", value_name = "minhash|exact|semantic|none", value_parser = parse_dedup_mode)]
     dedup: String,
 
-    /// Settings for --dedup minhash (threshold=0.8,ngram=5,bands=14,rows=8,seed=1 by default, FineWeb's; \h near_duplicates) or --dedup semantic (eps=0.05,clusters=...,order=far; \h semantic_duplicates)
+    /// Settings for --dedup minhash (threshold=0.8,ngram=5,bands=14,rows=8,seed=1 by default, FineWeb's; datatrove for the documents datatrove removes; \h near_duplicates) or --dedup semantic (eps=0.05,clusters=...,order=far; \h semantic_duplicates)
     #[arg(long, value_name = "SPEC", default_value = "")]
     dedup_spec: String,
 

@@ -1,6 +1,7 @@
 //! `--dedup minhash`: MinHash LSH near duplicates (`near_duplicates`), at
 //! FineWeb's settings unless `--dedup-spec` says otherwise. Pass 1 keeps
-//! each document's signature at 8 bits a value, packed into bytes.
+//! each document's signature at 8 bits a value, packed into bytes (32 bits
+//! with `--dedup-spec datatrove`, datatrove's signatures and rules).
 
 use odis_udfs::dedup::minhash::MinHashSpec;
 
@@ -21,7 +22,9 @@ impl Default for MinHash {
 }
 
 pub(super) fn make(spec: &str) -> Result<Arc<dyn DedupMode>, String> {
-    Ok(Arc::new(MinHash(MinHashSpec::parse(&format!("{BITS},{spec}"))?)))
+    // datatrove's signatures keep 32 bits a value.
+    let given = MinHashSpec::parse(spec)?;
+    Ok(Arc::new(MinHash(if given.datatrove { given } else { MinHashSpec::parse(&format!("{BITS},{spec}"))? })))
 }
 
 impl DedupMode for MinHash {
@@ -32,6 +35,10 @@ impl DedupMode for MinHash {
     /// The threshold stays out of the key: another threshold reuses pass 1.
     fn key(&self, text: &str) -> Option<String> {
         let m = &self.0;
+        if m.datatrove {
+            // Its spec names no threshold.
+            return Some(format!("minhash_pack(text_minhash({text}, '{m}'))"));
+        }
         Some(format!(
             "minhash_pack(text_minhash({text}, 'ngram={},bands={},rows={},seed={},bits={}'))",
             m.ngram, m.bands, m.rows, m.seed, m.bits

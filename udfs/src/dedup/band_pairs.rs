@@ -31,23 +31,32 @@ use crate::plan::id_keys::{IdCodec, IdKey};
 pub const KEY: &str = "odis_key";
 pub const ID: &str = "odis_id";
 
-/// The first rows of a band key, in id order, that each of its rows is
-/// paired with.
-pub const FIRSTS: usize = 2;
+/// Which earlier rows of its band key, in id order, a row is paired with:
+/// the key's first `firsts` rows and the `neighbours` rows before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Reach {
+    pub firsts: usize,
+    pub neighbours: usize,
+}
 
-/// Rows before a row in its band key's order that it is paired with,
-/// besides the key's first rows.
-pub const NEIGHBOURS: usize = 6;
+impl Reach {
+    /// odis's own: the pairs are checked afterwards, and a crowded key's
+    /// rows meet its first ones as well as their neighbours.
+    pub const CHECKED: Reach = Reach { firsts: 2, neighbours: 6 };
+    /// datatrove's: each row with the one before it, unchecked, so a key's
+    /// rows form a chain.
+    pub const CHAIN: Reach = Reach { firsts: 0, neighbours: 1 };
+}
 
 /// `input` (the columns above) hash-partitioned by key and sorted by (key,
 /// id) into the candidate pairs of every key's rows: `odis_high`,
 /// `odis_low` (equal for one id held twice, for the caller to refuse).
-pub fn band_pairs_plan(input: Arc<dyn ExecutionPlan>, partitions: usize) -> Result<Arc<dyn ExecutionPlan>> {
+pub fn band_pairs_plan(input: Arc<dyn ExecutionPlan>, partitions: usize, reach: Reach) -> Result<Arc<dyn ExecutionPlan>> {
     let schema = input.schema();
     let key = physical_col(KEY, &schema)?;
     let repartitioned = Arc::new(RepartitionExec::try_new(input, Partitioning::Hash(vec![key], partitions.max(1)))?);
     let sorted = Arc::new(SortExec::new(key_ordering(&schema)?, repartitioned).with_preserve_partitioning(true));
-    Ok(Arc::new(CoalescePartitionsExec::new(Arc::new(BandPairsExec::try_new(sorted)?))))
+    Ok(Arc::new(CoalescePartitionsExec::new(Arc::new(BandPairsExec::try_new(sorted, reach)?))))
 }
 
 fn key_ordering(schema: &Schema) -> Result<LexOrdering> {
@@ -63,10 +72,11 @@ pub struct BandPairsExec {
     key: Arc<dyn PhysicalExpr>,
     ordering: LexOrdering,
     properties: Arc<PlanProperties>,
+    pub reach: Reach,
 }
 
 impl BandPairsExec {
-    pub fn try_new(input: Arc<dyn ExecutionPlan>) -> Result<Self> {
+    pub fn try_new(input: Arc<dyn ExecutionPlan>, reach: Reach) -> Result<Self> {
         let input_schema = input.schema();
         let id_type = input_schema.field_with_name(ID)?.data_type().clone();
         let (key, ordering) = (physical_col(KEY, &input_schema)?, key_ordering(&input_schema)?);
@@ -77,13 +87,13 @@ impl BandPairsExec {
             EmissionType::Incremental,
             Boundedness::Bounded,
         ));
-        Ok(Self { input, key, ordering, properties })
+        Ok(Self { input, key, ordering, properties, reach })
     }
 }
 
 impl DisplayAs for BandPairsExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "BandPairsExec: the first {FIRSTS} rows of a key and the {NEIGHBOURS} before")
+        write!(f, "BandPairsExec: the first {} rows of a key and the {} before", self.reach.firsts, self.reach.neighbours)
     }
 }
 
@@ -113,7 +123,7 @@ impl ExecutionPlan for BandPairsExec {
     }
 
     fn with_new_children(self: Arc<Self>, mut children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(Arc::new(Self::try_new(children.remove(0))?))
+        Ok(Arc::new(Self::try_new(children.remove(0), self.reach)?))
     }
 
     fn apply_expressions(&self, _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>) -> Result<TreeNodeRecursion> {
@@ -124,7 +134,7 @@ impl ExecutionPlan for BandPairsExec {
         let input = self.input.execute(partition, context)?;
         let schema = self.schema();
         let codec = IdCodec::new(self.input.schema().field_with_name(ID)?.data_type())?;
-        let mut state = KeyRows::default();
+        let mut state = KeyRows::new(self.reach);
         let out = Arc::clone(&schema);
         let stream = input.map(move |batch| {
             let batch = batch?;
@@ -147,16 +157,20 @@ fn missing(column: &str) -> DataFusionError {
 }
 
 /// The ids of the current key a row is paired with.
-#[derive(Default)]
 struct KeyRows {
+    reach: Reach,
     key: Option<u64>,
     /// The key's first rows.
     firsts: Vec<IdKey>,
-    /// The last NEIGHBOURS rows after the first ones, newest last.
+    /// The last `neighbours` rows after the first ones, newest last.
     before: VecDeque<IdKey>,
 }
 
 impl KeyRows {
+    fn new(reach: Reach) -> Self {
+        KeyRows { reach, key: None, firsts: Vec::new(), before: VecDeque::new() }
+    }
+
     /// Pairs a row with the key's first rows and its predecessors, into
     /// (high, low), and keeps it for the rows after it.
     fn push(&mut self, key: u64, id: IdKey, high: &mut Vec<IdKey>, low: &mut Vec<IdKey>) {
@@ -170,10 +184,10 @@ impl KeyRows {
             high.push(id.clone());
             low.push(other.clone());
         }
-        if self.firsts.len() < FIRSTS {
+        if self.firsts.len() < self.reach.firsts {
             self.firsts.push(id);
         } else {
-            if self.before.len() == NEIGHBOURS {
+            if self.before.len() == self.reach.neighbours {
                 self.before.pop_front();
             }
             self.before.push_back(id);
@@ -187,9 +201,13 @@ mod tests {
     use datafusion::arrow::datatypes::{DataType, Int64Type};
 
     fn pairs(rows: &[(u64, i64)]) -> Vec<(i64, i64)> {
+        pairs_within(rows, Reach::CHECKED)
+    }
+
+    fn pairs_within(rows: &[(u64, i64)], reach: Reach) -> Vec<(i64, i64)> {
         let codec = IdCodec::new(&DataType::Int64).unwrap();
         let ids = codec.keys(&(Arc::new(datafusion::arrow::array::Int64Array::from_iter_values(rows.iter().map(|r| r.1))) as _)).unwrap();
-        let mut state = KeyRows::default();
+        let mut state = KeyRows::new(reach);
         let (mut high, mut low) = (Vec::new(), Vec::new());
         for (i, (key, _)) in rows.iter().enumerate() {
             state.push(*key, ids.key(i), &mut high, &mut low);
@@ -213,5 +231,11 @@ mod tests {
         assert_eq!(pairs(&[(1, 1), (2, 2), (2, 3), (3, 4)]), [(3, 2)]);
         // One id on two rows is a pair of equal ids, to be refused.
         assert_eq!(pairs(&[(1, 5), (1, 5)]), [(5, 5)]);
+    }
+
+    #[test]
+    fn a_chain_pairs_each_row_with_the_one_before() {
+        let rows = [(7, 1), (7, 2), (7, 3), (8, 4), (9, 5), (9, 6)];
+        assert_eq!(pairs_within(&rows, Reach::CHAIN), [(2, 1), (3, 2), (6, 5)]);
     }
 }

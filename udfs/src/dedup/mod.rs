@@ -15,6 +15,7 @@ use datafusion::error::{DataFusionError, Result};
 use crate::dedup::minhash::MinHashSpec;
 
 pub mod band_pairs;
+pub mod datatrove_minhash;
 pub mod minhash;
 pub mod minhash_band;
 pub mod minhash_bands;
@@ -24,6 +25,7 @@ pub mod near_duplicates;
 pub mod semantic_duplicates;
 pub mod text_fingerprint;
 pub mod text_minhash;
+pub mod union_by_size;
 
 /// The MinHash spec a `spec` argument names, or an error that says how to
 /// fix it.

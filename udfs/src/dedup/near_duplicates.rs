@@ -31,6 +31,12 @@
 //!
 //! 'exact' is one plan: rows sorted by fingerprint and id, each taking the
 //! first id of its fingerprint (a window).
+//!
+//! 'datatrove' (a MinHash spec word) reproduces datatrove 0.10's MinHash
+//! dedup: its signatures (`datatrove_minhash.rs`), each band key's rows
+//! linked in a chain and unchecked (step 2 pairs each row with the one
+//! before it), and the document each cluster keeps chosen by datatrove's
+//! union-find (`union_by_size.rs`) instead of the smallest id.
 
 use std::sync::Arc;
 
@@ -54,7 +60,8 @@ use futures::StreamExt;
 use crate::dedup::minhash::MinHashSpec;
 use crate::dedup::minhash_band::minhash_band_udf;
 use crate::dedup::minhash_pack::minhash_pack_udf;
-use crate::dedup::band_pairs::{self, band_pairs_plan};
+use crate::dedup::band_pairs::{self, Reach, band_pairs_plan};
+use crate::dedup::union_by_size::{self, union_by_size_plan};
 use crate::dedup::minhash_similarity::minhash_similarity_udf;
 use crate::dedup::text_fingerprint::{WIDTH as FINGERPRINT_WIDTH, text_fingerprint_udf};
 use crate::dedup::text_minhash::text_minhash_udf;
@@ -160,7 +167,14 @@ struct Dedup {
          `minhash_pack` (then no text is read; texts are signed once, into the work directory). \
          `spec` is `text_minhash`'s (threshold=0.8, ngram=5, bands=14, rows=8, seed=1 by default: FineWeb's \
          setting), or 'exact' for exact duplicates only (equal `text_fingerprint`s; `text_column` may then hold \
-         fingerprints). Ids must be non-NULL and orderable; an id on two rows of one cluster is an error.",
+         fingerprints). Ids must be non-NULL and orderable; an id on two rows of one cluster is an error.\n\n\
+         With the word `datatrove` in the spec ('datatrove', or e.g. 'datatrove,rounds=100') it removes the \
+         documents Hugging Face datatrove 0.10's MinHash dedup (FineWeb's) removes: datatrove's signatures \
+         (see `text_minhash`), every two rows that share a band's values linked without checking their \
+         similarity, and in each cluster the document datatrove's union-find keeps (the root of the larger set \
+         at each union, band by band), which is not always the smallest id; a text of fewer than 5 tokens is \
+         never a duplicate. It removes more than the default (pairs that share a band by chance at lower \
+         similarity are linked), and `similarity` then says how near each removed row is to the one kept.",
     syntax_example = "near_duplicates('table', 'id_column', 'text_column' [, 'spec'])",
     sql_example = "```sql\n> SELECT * FROM near_duplicates('corpus', 'id', 'text');\n\
          > SELECT c.* FROM corpus c WHERE c.id NOT IN (SELECT id FROM near_duplicates('corpus', 'id', 'text', 'threshold=0.7'));\n```",
@@ -314,12 +328,14 @@ impl Dedup {
         ))
     }
 
-    /// The rows with a text: (odis_id, odis_key).
+    /// The rows with a text and a key: (odis_id, odis_key). (Under
+    /// 'datatrove' a text of too few tokens has no signature.)
     fn keyed(&self, ctx: &SessionContext, key: Expr) -> Result<DataFrame> {
         let text = ident(self.text.field.name());
         ctx.read_table(Arc::clone(&self.table))?
             .filter(text.is_not_null())?
-            .select(vec![ident(self.id.field.name()).alias("odis_id"), key.alias("odis_key")])
+            .select(vec![ident(self.id.field.name()).alias("odis_id"), key.alias("odis_key")])?
+            .filter(col("odis_key").is_not_null())
     }
 
     /// Exact duplicates: each row takes the first id of its fingerprint.
@@ -434,8 +450,12 @@ impl Dedup {
                 Some(remote) => remote.0.scan_input(scan),
                 None => scan,
             };
-            let pairs = run(band_pairs_plan(scan, state.config().target_partitions())?, &state)?;
+            let reach = if spec.datatrove { Reach::CHAIN } else { Reach::CHECKED };
+            let pairs = run(band_pairs_plan(scan, state.config().target_partitions(), reach)?, &state)?;
             area.write_stream(pairs, &name).await?;
+        }
+        if spec.datatrove {
+            return self.datatrove(ctx, area, signatures, &bands).await;
         }
         // A pair several bands propose is checked once.
         if !area.has("candidates") {
@@ -458,11 +478,65 @@ impl Dedup {
         }
         let edges = ctx.read_parquet(area.path("edges").display().to_string(), ParquetReadOptions::default()).await?;
         let labels = self.components(ctx, area, edges).await?;
+        let duplicates = labels.filter(col("odis_node").not_eq(col("odis_label")))?;
+        self.with_similarity(ctx, duplicates, signatures, spec).await
+    }
 
+    /// datatrove's rules: every pair a band proposes is an edge, unchecked,
+    /// and each cluster keeps the root of datatrove's union-find
+    /// (`union_by_size.rs`), not always its smallest id.
+    async fn datatrove(&self, ctx: &SessionContext, area: &WorkArea, signatures: DataFrame, bands: &[String]) -> Result<DataFrame> {
+        let config = ctx.state().config().clone();
+        let Mode::MinHash(spec) = self.settings.mode else {
+            return Err(exec_err(format!("{NAME}: datatrove's rules apply to MinHash only")));
+        };
+        // Each pair with the first band that proposes it: the union-find
+        // meets it there, and again later to no effect.
+        if !area.has("candidates") {
+            Stages::say(&config, "collecting the band matches");
+            let mut proposed: Option<DataFrame> = None;
+            for (band, path) in bands.iter().enumerate() {
+                let pairs = ctx.read_parquet(path.clone(), ParquetReadOptions::default()).await?.with_column(union_by_size::BAND, lit(band as u32 + 1))?;
+                proposed = Some(match proposed {
+                    None => pairs,
+                    Some(all) => all.union(pairs)?,
+                });
+            }
+            let proposed = proposed.ok_or_else(|| exec_err(format!("{NAME}: a spec of no bands")))?;
+            self.refuse_ids_twice(proposed.clone().filter(col("odis_high").eq(col("odis_low")))?.select(vec![col("odis_high")])?).await?;
+            let first = proposed.aggregate(vec![col("odis_high"), col("odis_low")], vec![min(col(union_by_size::BAND)).alias(union_by_size::BAND)])?;
+            area.write(first, "candidates").await?;
+        }
+        let edges = ctx.read_parquet(area.path("candidates").display().to_string(), ParquetReadOptions::default()).await?;
+        let labels = self.components(ctx, area, edges.clone().select(vec![col("odis_high"), col("odis_low")])?).await?;
+        if !area.has("roots") {
+            Stages::say(&config, "keeping datatrove's document of each cluster");
+            let theirs = labels.select(vec![col("odis_node").alias("odis_low_node"), col("odis_label").alias(union_by_size::LABEL)])?;
+            let labelled = edges
+                .join_on(theirs, JoinType::Inner, [col("odis_low").eq(col("odis_low_node"))])?
+                .select(vec![col(union_by_size::LABEL), col(union_by_size::BAND), col(union_by_size::LOW), col(union_by_size::HIGH)])?;
+            let state = ctx.state();
+            let scan = labelled.into_view().scan(&state, None, &[], None).await?;
+            let scan = match remote(state.config()) {
+                Some(remote) => remote.0.scan_input(scan),
+                None => scan,
+            };
+            let roots = run(union_by_size_plan(scan, state.config().target_partitions())?, &state)?;
+            area.write_stream(roots, "roots").await?;
+        }
+        let roots = ctx.read_parquet(area.path("roots").display().to_string(), ParquetReadOptions::default()).await?;
+        let duplicates = roots.select(vec![col("odis_node"), col("odis_root").alias("odis_label")])?;
+        self.with_similarity(ctx, duplicates, signatures, spec).await
+    }
+
+    /// The duplicates (odis_node, odis_label: the document kept) as the
+    /// output's rows, with the estimated similarity of each to the one kept.
+    async fn with_similarity(&self, ctx: &SessionContext, duplicates: DataFrame, signatures: DataFrame, spec: MinHashSpec) -> Result<DataFrame> {
+        let spec_text = lit(spec.to_string());
+        let similarity = |a: Expr, b: Expr| minhash_similarity_udf().call(vec![a, b, spec_text.clone()]);
         // Each duplicate with its own signature, then its label's: two
         // merges with the signatures in id order, so one sort (by label)
         // carries a signature and only the duplicates' rows.
-        let duplicates = labels.filter(col("odis_node").not_eq(col("odis_label")))?;
         let own = signatures.clone().select(vec![col("odis_id").alias("odis_own_id"), col("odis_sig").alias("odis_own_sig")])?;
         let with_own = join_sorted(ctx, duplicates, "odis_node", own, "odis_own_id").await?;
         join_sorted(ctx, with_own, "odis_label", signatures, "odis_id")

@@ -1,8 +1,9 @@
 //! How the selection's plan nodes travel to a cluster's executors:
 //! [`CandidatesExec`] and [`MergeCandidatesExec`] (the candidate pass),
 //! [`FetchExec`] (the fetch, with its picks), [`PerGroupExec`] (work
-//! done cluster by cluster: SemDeDup, DPP) and [`BandPairsExec`]
-//! (near_duplicates' verified pairs of a band).
+//! done cluster by cluster: SemDeDup, DPP), [`BandPairsExec`]
+//! and [`UnionBySizeExec`] (near_duplicates' pairs of a band, and the
+//! root of each cluster under its 'datatrove' spec).
 //!
 //! An encoding is `MAGIC`, the length of a JSON header (u32, little
 //! endian), the header, then for a fetch its picks as an Arrow IPC stream
@@ -20,7 +21,8 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use serde::{Deserialize, Serialize};
 
 use crate::clustering::per_group::{GroupSpec, PerGroupExec};
-use crate::dedup::band_pairs::BandPairsExec;
+use crate::dedup::band_pairs::{BandPairsExec, Reach};
+use crate::dedup::union_by_size::UnionBySizeExec;
 use crate::select::candidates::{CandidateSpec, CandidatesExec, MergeCandidatesExec};
 use crate::select::selection::Capacity;
 use crate::select::fetch::{FetchExec, FetchPicks};
@@ -33,7 +35,8 @@ enum Node {
     /// The picks follow the header.
     Fetch { function: String, id_column: usize },
     PerGroup(GroupSpec),
-    BandPairs,
+    BandPairs(Reach),
+    UnionBySize,
 }
 
 /// Marks odis's own node encodings among others in a composite codec.
@@ -57,6 +60,7 @@ impl SelectionCodec {
             || node.downcast_ref::<FetchExec>().is_some()
             || node.downcast_ref::<PerGroupExec>().is_some()
             || node.downcast_ref::<BandPairsExec>().is_some()
+            || node.downcast_ref::<UnionBySizeExec>().is_some()
     }
 
     /// Whether `buf` is an encoding of this codec.
@@ -85,7 +89,8 @@ impl PhysicalExtensionCodec for SelectionCodec {
             Node::Candidates(spec) => Arc::new(CandidatesExec::try_new(input, spec)?),
             Node::Merge { capacities } => Arc::new(MergeCandidatesExec::new(input, capacities)),
             Node::PerGroup(spec) => Arc::new(PerGroupExec::try_new(input, spec)?),
-            Node::BandPairs => Arc::new(BandPairsExec::try_new(input)?),
+            Node::BandPairs(reach) => Arc::new(BandPairsExec::try_new(input, reach)?),
+            Node::UnionBySize => Arc::new(UnionBySizeExec::try_new(input)?),
             Node::Fetch { function, id_column } => {
                 let reader = StreamReader::try_new(Cursor::new(rest), None)?;
                 let batches = reader.collect::<Result<Vec<_>, _>>()?;
@@ -110,8 +115,10 @@ impl PhysicalExtensionCodec for SelectionCodec {
             Node::Merge { capacities: exec.capacities.clone() }
         } else if let Some(exec) = node.downcast_ref::<PerGroupExec>() {
             Node::PerGroup(exec.spec.clone())
-        } else if node.downcast_ref::<BandPairsExec>().is_some() {
-            Node::BandPairs
+        } else if let Some(exec) = node.downcast_ref::<BandPairsExec>() {
+            Node::BandPairs(exec.reach)
+        } else if node.downcast_ref::<UnionBySizeExec>().is_some() {
+            Node::UnionBySize
         } else if let Some(exec) = node.downcast_ref::<FetchExec>() {
             let (function, id_column, batch) = exec.picks.to_parts()?;
             picks = Some(batch);
