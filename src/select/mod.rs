@@ -52,6 +52,9 @@ use report::{Finished, finish_report, selected_size};
 use shards::{SHARD_NAME, SHARD_TABLE, kept_scores_hint, open_work_dir, score_shards};
 use steps::{Step, TRANSIENT_NAMES, drops, named_steps};
 
+/// How often a long step says that it still runs.
+const STILL_EVERY: Duration = Duration::from_secs(10);
+
 /// Runs the ODiS pipeline of `sql/select.sql` with `options`, writing the
 /// selection (and the report, if asked) atomically.
 ///
@@ -178,9 +181,22 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
                     let bounds = options.dedup_bounds(engine.context().state().config().batch_size());
                     let watch = StatementProgress::default();
                     let work = async { Ok::<Vec<RecordBatch>, OdisError>(engine.execute_bounded(statement, &watch, bounds).await?.try_collect().await?) };
+                    // A step may run for minutes at scale: a log hears
+                    // that it still runs.
                     let relay = async {
-                        while let Some(stage) = heard.recv().await {
-                            progress.stage(&stage);
+                        let (mut current, mut since) = (String::from("removing duplicates"), Instant::now());
+                        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + STILL_EVERY, STILL_EVERY);
+                        loop {
+                            tokio::select! {
+                                stage = heard.recv() => match stage {
+                                    Some(stage) => {
+                                        progress.stage(&stage);
+                                        (current, since) = (stage, Instant::now());
+                                    }
+                                    None => break,
+                                },
+                                _ = beat.tick() => progress.still(&current, since.elapsed()),
+                            }
                         }
                     };
                     tokio::pin!(work);

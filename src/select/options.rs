@@ -31,6 +31,9 @@ pub enum ScoreSource {
 pub trait Progress: Sync {
     /// A stage starts (a short phrase, e.g. "selecting").
     fn stage(&self, _stage: &str) {}
+    /// A stage of the dedup step still runs, `elapsed` after it started
+    /// (every 10 s).
+    fn still(&self, _stage: &str, _elapsed: std::time::Duration) {}
     /// A pass over the corpus starts: `done` counts the rows read so far,
     /// out of `total`; it may start above zero (a resumed pass).
     fn pass(&self, _name: &str, _total: u64, _done: Arc<AtomicU64>) {}

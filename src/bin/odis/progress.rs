@@ -45,6 +45,13 @@ impl odis::select::Progress for SelectProgress {
         }
     }
 
+    /// A log gets a line; a terminal keeps the stage's line.
+    fn still(&self, stage: &str, elapsed: Duration) {
+        if self.show && !self.terminal {
+            eprintln!("odis select: {stage}: still running after {:.0} s", elapsed.as_secs_f64());
+        }
+    }
+
     fn pass(&self, name: &str, total: u64, done: Arc<AtomicU64>) {
         self.pass_finished();
         if !self.show {
