@@ -8,7 +8,8 @@
 //! Clusters are independent, so the union-find runs cluster by cluster:
 //! the pairs, labelled with their cluster, are hash-partitioned by label and
 //! sorted by (label, band, low id, high id), and a task holds the union-find
-//! of one cluster at a time, never the table's. The order of the pairs of one
+//! of one cluster at a time, never the table's, charged to the memory pool
+//! (a cluster too large for the limit is an error that says so). The order of the pairs of one
 //! band (within a band key: datatrove's, each row after the one before it;
 //! across keys: by id here, by the keys' values in datatrove) only changes
 //! the root when two keys of one band join the same clusters; on 12,000
@@ -23,6 +24,7 @@ use datafusion::arrow::compute::SortOptions;
 use datafusion::arrow::datatypes::{Field, Schema, UInt32Type};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::expressions::col as physical_col;
 use datafusion::physical_expr::{Distribution, EquivalenceProperties, LexOrdering, LexRequirement, OrderingRequirements, PhysicalExpr, PhysicalSortExpr};
@@ -125,6 +127,9 @@ impl ExecutionPlan for UnionBySizeExec {
     }
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        // A cluster's union-find is charged to the memory pool: one cluster
+        // too large for the limit is an error, not an allocation past it.
+        let reservation = MemoryConsumer::new(format!("UnionBySizeExec[{partition}]")).register(context.memory_pool());
         let input = self.input.execute(partition, context)?;
         let schema = self.schema();
         let input_schema = self.input.schema();
@@ -132,7 +137,7 @@ impl ExecutionPlan for UnionBySizeExec {
         let label_codec = IdCodec::new(input_schema.field_with_name(LABEL)?.data_type())?;
         // Shared by the batches and the end of the input, which finishes the
         // last cluster.
-        let state = Arc::new(Mutex::new(Clusters::default()));
+        let state = Arc::new(Mutex::new(Clusters::new(reservation)));
         let (out, batch_codec, batch_state) = (Arc::clone(&schema), Arc::clone(&codec), Arc::clone(&state));
         let batches = input.map(move |batch| {
             let batch = batch?;
@@ -144,7 +149,7 @@ impl ExecutionPlan for UnionBySizeExec {
             let mut state = batch_state.lock().map_err(|_| poisoned())?;
             for i in 0..batch.num_rows() {
                 if bands.is_valid(i) {
-                    state.push(labels.key(i), lows.key(i), highs.key(i), &mut nodes, &mut roots);
+                    state.push(labels.key(i), lows.key(i), highs.key(i), &mut nodes, &mut roots)?;
                 }
             }
             Ok(RecordBatch::try_new(Arc::clone(&out), vec![batch_codec.values(&nodes)?, batch_codec.values(&roots)?])?)
@@ -168,15 +173,27 @@ fn missing(column: &str) -> DataFusionError {
 }
 
 /// The union-find of the current cluster.
-#[derive(Default)]
 struct Clusters {
     label: Option<IdKey>,
     /// Each node's parent (itself for a root) and, for a root, its set's size.
     parent: HashMap<IdKey, IdKey>,
     size: HashMap<IdKey, u64>,
+    /// What `parent` and `size` hold, in the memory pool.
+    reservation: MemoryReservation,
+}
+
+/// What the union-find holds for one node: its key in both maps and as a
+/// parent, with the maps' own overhead.
+fn node_bytes(node: &IdKey) -> usize {
+    let key = std::mem::size_of::<IdKey>() + if let IdKey::Bytes(bytes) = node { bytes.len() } else { 0 };
+    3 * key + std::mem::size_of::<u64>() + 32
 }
 
 impl Clusters {
+    fn new(reservation: MemoryReservation) -> Self {
+        Clusters { label: None, parent: HashMap::new(), size: HashMap::new(), reservation }
+    }
+
     fn find(&mut self, node: &IdKey) -> IdKey {
         let mut root = node.clone();
         while let Some(up) = self.parent.get(&root).filter(|up| **up != root) {
@@ -193,17 +210,27 @@ impl Clusters {
 
     /// One pair of the current cluster, or the first of the next (the
     /// finished cluster's nodes then go out).
-    fn push(&mut self, label: IdKey, low: IdKey, high: IdKey, nodes: &mut Vec<IdKey>, roots: &mut Vec<IdKey>) {
+    fn push(&mut self, label: IdKey, low: IdKey, high: IdKey, nodes: &mut Vec<IdKey>, roots: &mut Vec<IdKey>) -> Result<()> {
         if self.label.as_ref() != Some(&label) {
             self.finish(nodes, roots);
             self.label = Some(label);
         }
         for node in [&low, &high] {
-            self.parent.entry(node.clone()).or_insert_with(|| node.clone());
+            if !self.parent.contains_key(node) {
+                self.reservation.try_grow(node_bytes(node)).map_err(|e| {
+                    DataFusionError::ResourcesExhausted(format!(
+                        "near_duplicates 'datatrove': a cluster of more than {} documents does not fit the memory limit \
+                         while the document datatrove keeps is found; raise the memory limit (--memory-limit, or SET \
+                         datafusion.runtime.memory_limit). {e}",
+                        self.parent.len()
+                    ))
+                })?;
+                self.parent.insert(node.clone(), node.clone());
+            }
         }
         let (mut a, mut b) = (self.find(&low), self.find(&high));
         if a == b {
-            return;
+            return Ok(());
         }
         let (size_a, size_b) = (self.size.get(&a).copied().unwrap_or(1), self.size.get(&b).copied().unwrap_or(1));
         if size_a < size_b {
@@ -212,6 +239,7 @@ impl Clusters {
         self.size.remove(&b);
         self.size.insert(a.clone(), size_a + size_b);
         self.parent.insert(b, a);
+        Ok(())
     }
 
     /// The finished cluster's nodes that are not its root, with the root.
@@ -227,6 +255,7 @@ impl Clusters {
         }
         self.parent.clear();
         self.size.clear();
+        self.reservation.free();
         self.label = None;
     }
 }
@@ -234,13 +263,19 @@ impl Clusters {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool};
 
     /// (node, root) of the non-roots after the pairs (low, high), in order.
+    fn clusters(limit: usize) -> Clusters {
+        let pool: Arc<dyn MemoryPool> = Arc::new(GreedyMemoryPool::new(limit));
+        Clusters::new(MemoryConsumer::new("test").register(&pool))
+    }
+
     fn roots(pairs: &[(i128, i128)]) -> Vec<(i128, i128)> {
-        let mut clusters = Clusters::default();
+        let mut clusters = clusters(1 << 20);
         let (mut nodes, mut roots) = (Vec::new(), Vec::new());
         for &(low, high) in pairs {
-            clusters.push(IdKey::Int(0), IdKey::Int(low), IdKey::Int(high), &mut nodes, &mut roots);
+            clusters.push(IdKey::Int(0), IdKey::Int(low), IdKey::Int(high), &mut nodes, &mut roots).unwrap();
         }
         clusters.finish(&mut nodes, &mut roots);
         let int = |k: &IdKey| match k {
@@ -261,13 +296,29 @@ mod tests {
 
     #[test]
     fn each_cluster_starts_afresh() {
-        let mut clusters = Clusters::default();
+        let mut clusters = clusters(1 << 20);
         let (mut nodes, mut roots) = (Vec::new(), Vec::new());
-        clusters.push(IdKey::Int(1), IdKey::Int(1), IdKey::Int(2), &mut nodes, &mut roots);
+        clusters.push(IdKey::Int(1), IdKey::Int(1), IdKey::Int(2), &mut nodes, &mut roots).unwrap();
         assert!(nodes.is_empty());
-        clusters.push(IdKey::Int(3), IdKey::Int(3), IdKey::Int(4), &mut nodes, &mut roots);
+        assert!(clusters.reservation.size() > 0);
+        clusters.push(IdKey::Int(3), IdKey::Int(3), IdKey::Int(4), &mut nodes, &mut roots).unwrap();
         assert_eq!((nodes.clone(), roots.clone()), (vec![IdKey::Int(2)], vec![IdKey::Int(1)]));
         clusters.finish(&mut nodes, &mut roots);
         assert_eq!(nodes, [IdKey::Int(2), IdKey::Int(4)]);
+        assert_eq!(clusters.reservation.size(), 0);
+    }
+
+    /// A cluster larger than the pool allows is an error that says what to
+    /// raise, not memory taken past the limit.
+    #[test]
+    fn a_cluster_past_the_memory_limit_is_a_clear_error() {
+        let mut clusters = clusters(100 * node_bytes(&IdKey::Int(0)));
+        let (mut nodes, mut roots) = (Vec::new(), Vec::new());
+        let error = (1..1000)
+            .map(|i| clusters.push(IdKey::Int(0), IdKey::Int(0), IdKey::Int(i), &mut nodes, &mut roots))
+            .find_map(Result::err)
+            .expect("the pool runs out");
+        let message = error.to_string();
+        assert!(message.contains("a cluster of more than 100 documents") && message.contains("raise the memory limit"), "{message}");
     }
 }
