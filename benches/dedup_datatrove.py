@@ -56,7 +56,7 @@ def main():
             lines = answer.read().splitlines()[1:]
         ours = {int(line.split(",")[0]) for line in lines if line}
         both = len(ours & theirs)
-        print(f"odis near_duplicates '{spec or 'default'}': {wall:.1f} s ({total / wall:.0f}x faster), peak {mib:.0f} MiB, "
+        print(f"odis near_duplicates '{spec or 'default'}': {wall:.1f} s ({wall / total:.3f}x datatrove's time), peak {mib:.0f} MiB, "
               f"{len(ours):,} removed; {both:,} also by datatrove, {len(ours - theirs):,} only by odis, "
               f"{len(theirs - ours):,} only by datatrove: agreement {100 * both / max(1, len(ours | theirs)):.2f}%", flush=True)
 
