@@ -92,11 +92,30 @@ impl DatatroveSigner {
             self.shingles.push(xxhash_rust::xxh64::xxh64(self.shingle.as_bytes(), 0));
         }
         out.extend(self.a.iter().zip(&self.b).map(|(&a, &b)| {
-            let minimum = self.shingles.iter().map(|&x| x.wrapping_mul(a).wrapping_add(b) % MERSENNE).min().unwrap_or(u64::MAX);
+            let minimum = self.shingles.iter().map(|&x| mod_mersenne(x.wrapping_mul(a).wrapping_add(b))).min().unwrap_or(u64::MAX);
             minimum as u32
         }));
         true
     }
+}
+
+/// `x mod (2^61 − 1)`: x = hi·2^61 + lo ≡ hi + lo, which is below 2·(2^61 − 1).
+fn mod_mersenne(x: u64) -> u64 {
+    let folded = (x & MERSENNE) + (x >> 61);
+    if folded >= MERSENNE { folded - MERSENNE } else { folded }
+}
+
+/// Whether `simplify_text` makes `c` a space: datatrove's punctuation and
+/// control characters (a sorted table: the text's every character is
+/// looked up).
+fn is_punctuation(c: char) -> bool {
+    static SORTED: std::sync::LazyLock<Vec<char>> = std::sync::LazyLock::new(|| {
+        let mut chars: Vec<char> = PUNCTUATION.chars().collect();
+        chars.sort_unstable();
+        chars.dedup();
+        chars
+    });
+    is_control(c) || SORTED.binary_search(&c).is_ok()
 }
 
 /// The separators a number's decimal part may follow (datatrove's
@@ -124,7 +143,7 @@ pub fn simplify(text: &str, out: &mut String) {
                 }
             }
             spaced.push('0');
-        } else if PUNCTUATION.contains(c) || is_control(c) {
+        } else if is_punctuation(c) {
             spaced.push(' ');
         } else {
             spaced.push(c);
@@ -205,6 +224,23 @@ mod tests {
         let signer = DatatroveSigner::new(5, 112, 1);
         assert_eq!(signer.a[..3], [775169054918279404, 1758426461858698313, 2109959069025162]);
         assert!(signer.a.iter().chain(&signer.b).all(|&v| v < MERSENNE));
+    }
+
+    #[test]
+    fn the_mersenne_reduction_is_the_remainder() {
+        let mut state = 3u64;
+        for x in [0, 1, MERSENNE - 1, MERSENNE, MERSENNE + 1, 2 * MERSENNE, u64::MAX, u64::MAX - 1]
+            .into_iter()
+            .chain((0..10_000).map(|_| crate::spec::splitmix64(&mut state)))
+        {
+            assert_eq!(mod_mersenne(x), x % MERSENNE, "{x}");
+        }
+        for c in PUNCTUATION.chars().chain(['\u{0}', '\u{1f}', '\u{85}']) {
+            assert!(is_punctuation(c), "{c:?}");
+        }
+        for c in ['a', '0', ' ', '\n', '\t', 'é', '\u{a0}'] {
+            assert!(!is_punctuation(c), "{c:?}");
+        }
     }
 
     #[test]
