@@ -17,9 +17,7 @@ use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::expressions::col as physical_col;
 use datafusion::physical_expr::{Distribution, EquivalenceProperties, LexOrdering, LexRequirement, OrderingRequirements, PhysicalExpr, PhysicalSortExpr};
-use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
@@ -40,7 +38,7 @@ use crate::blas::sgemm_abt;
 use crate::clustering::kmeans::{KMeansSpec, Metric};
 use crate::clustering::kmeans_assign::kmeans_assign_udf;
 use crate::clustering::kmeans_fit::kmeans_fit_udaf;
-use crate::plan::remote::{remote, run};
+use crate::plan::remote::{by_key, plan_of, run};
 use crate::plan::id_keys::{IdCodec, IdKey};
 use crate::vectors::{Vectors, mixed_embedding_lengths};
 
@@ -94,11 +92,8 @@ impl GroupSpec {
 /// `input` (the four columns above, NULL-free groups and embeddings) into
 /// groups, each group's work done by one task.
 pub fn per_group_plan(input: Arc<dyn ExecutionPlan>, spec: GroupSpec, partitions: usize) -> Result<Arc<dyn ExecutionPlan>> {
-    let schema = input.schema();
-    let group = physical_col(GROUP, &schema)?;
-    let repartitioned = Arc::new(RepartitionExec::try_new(input, Partitioning::Hash(vec![group], partitions.max(1)))?);
-    let sorted = Arc::new(SortExec::new(group_ordering(&schema)?, repartitioned).with_preserve_partitioning(true));
-    Ok(Arc::new(CoalescePartitionsExec::new(Arc::new(PerGroupExec::try_new(sorted, spec)?))))
+    let ordering = group_ordering(&input.schema())?;
+    by_key(input, ordering, partitions, |sorted| Ok(Arc::new(PerGroupExec::try_new(sorted, spec)?)))
 }
 
 /// The order a task reads its rows in: group, then order descending, then id.
@@ -171,24 +166,14 @@ pub async fn fit(rows: DataFrame, embedding: Expr, k: u64, spec: &KMeansSpec) ->
 /// Runs `spec`'s work over `rows` (the columns [`GROUP`], [`ID`],
 /// [`EMBEDDING`], [`ORDER`]) where the session runs plans; the output rows.
 pub async fn run_per_group(state: &SessionState, rows: DataFrame, spec: GroupSpec) -> Result<Vec<RecordBatch>> {
-    let scan = rows.into_view().scan(state, None, &[], None).await?;
-    let scan = match remote(state.config()) {
-        Some(remote) => remote.0.scan_input(scan),
-        None => scan,
-    };
-    let plan = per_group_plan(scan, spec, state.config().target_partitions())?;
+    let plan = per_group_plan(plan_of(rows, state).await?, spec, state.config().target_partitions())?;
     run(plan, state)?.try_collect().await
 }
 
 /// As [`run_per_group`], its output streamed in `order` (ascending column
 /// names; a sort that spills), not collected.
 pub async fn stream_per_group(state: &SessionState, rows: DataFrame, spec: GroupSpec, order: &[&str]) -> Result<SendableRecordBatchStream> {
-    let scan = rows.into_view().scan(state, None, &[], None).await?;
-    let scan = match remote(state.config()) {
-        Some(remote) => remote.0.scan_input(scan),
-        None => scan,
-    };
-    let plan = per_group_plan(scan, spec, state.config().target_partitions())?;
+    let plan = per_group_plan(plan_of(rows, state).await?, spec, state.config().target_partitions())?;
     let schema = plan.schema();
     let ascending = SortOptions { descending: false, nulls_first: false };
     let ordering = order.iter().map(|c| Ok(PhysicalSortExpr::new(physical_col(c, &schema)?, ascending))).collect::<Result<Vec<_>>>()?;

@@ -17,15 +17,13 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::expressions::col as physical_col;
 use datafusion::physical_expr::{Distribution, EquivalenceProperties, LexOrdering, LexRequirement, OrderingRequirements, PhysicalExpr, PhysicalSortExpr};
-use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::repartition::RepartitionExec;
-use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
 use futures::StreamExt;
 
 use crate::plan::id_keys::{IdCodec, IdKey};
+use crate::plan::remote::by_key;
 
 /// The input columns: the band key (UInt64) and the id.
 pub const KEY: &str = "odis_key";
@@ -52,11 +50,8 @@ impl Reach {
 /// id) into the candidate pairs of every key's rows: `odis_high`,
 /// `odis_low` (equal for one id held twice, for the caller to refuse).
 pub fn band_pairs_plan(input: Arc<dyn ExecutionPlan>, partitions: usize, reach: Reach) -> Result<Arc<dyn ExecutionPlan>> {
-    let schema = input.schema();
-    let key = physical_col(KEY, &schema)?;
-    let repartitioned = Arc::new(RepartitionExec::try_new(input, Partitioning::Hash(vec![key], partitions.max(1)))?);
-    let sorted = Arc::new(SortExec::new(key_ordering(&schema)?, repartitioned).with_preserve_partitioning(true));
-    Ok(Arc::new(CoalescePartitionsExec::new(Arc::new(BandPairsExec::try_new(sorted, reach)?))))
+    let ordering = key_ordering(&input.schema())?;
+    by_key(input, ordering, partitions, |sorted| Ok(Arc::new(BandPairsExec::try_new(sorted, reach)?)))
 }
 
 fn key_ordering(schema: &Schema) -> Result<LexOrdering> {

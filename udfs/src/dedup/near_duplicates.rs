@@ -68,7 +68,7 @@ use crate::dedup::text_minhash::text_minhash_udf;
 use crate::dedup::is_signature_type;
 use crate::docs::documented_table_function;
 use crate::plan::client::{ClientJob, ClientTable};
-use crate::plan::remote::{remote, run};
+use crate::plan::remote::{plan_of, run};
 use crate::plan::sorted_join::join_sorted;
 use crate::plan::stages::Stages;
 use crate::plan::table_args::{Args, Column};
@@ -445,11 +445,7 @@ impl Dedup {
             let key = minhash_band_udf().call(vec![col("odis_sig"), lit(band as i64), spec_text.clone()]);
             let keyed = signatures.clone().select(vec![key.alias(band_pairs::KEY), col("odis_id").alias(band_pairs::ID)])?;
             let state = ctx.state();
-            let scan = keyed.into_view().scan(&state, None, &[], None).await?;
-            let scan = match remote(state.config()) {
-                Some(remote) => remote.0.scan_input(scan),
-                None => scan,
-            };
+            let scan = plan_of(keyed, &state).await?;
             let reach = if spec.datatrove { Reach::CHAIN } else { Reach::CHECKED };
             let pairs = run(band_pairs_plan(scan, state.config().target_partitions(), reach)?, &state)?;
             area.write_stream(pairs, &name).await?;
@@ -516,11 +512,7 @@ impl Dedup {
                 .join_on(theirs, JoinType::Inner, [col("odis_low").eq(col("odis_low_node"))])?
                 .select(vec![col(union_by_size::LABEL), col(union_by_size::BAND), col(union_by_size::LOW), col(union_by_size::HIGH)])?;
             let state = ctx.state();
-            let scan = labelled.into_view().scan(&state, None, &[], None).await?;
-            let scan = match remote(state.config()) {
-                Some(remote) => remote.0.scan_input(scan),
-                None => scan,
-            };
+            let scan = plan_of(labelled, &state).await?;
             let roots = run(union_by_size_plan(scan, state.config().target_partitions())?, &state)?;
             area.write_stream(roots, "roots").await?;
         }

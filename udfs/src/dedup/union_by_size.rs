@@ -28,15 +28,13 @@ use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::expressions::col as physical_col;
 use datafusion::physical_expr::{Distribution, EquivalenceProperties, LexOrdering, LexRequirement, OrderingRequirements, PhysicalExpr, PhysicalSortExpr};
-use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::repartition::RepartitionExec;
-use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
 use futures::StreamExt;
 
 use crate::plan::id_keys::{IdCodec, IdKey};
+use crate::plan::remote::by_key;
 
 /// The input columns: each pair's cluster label, band (UInt32), and ids.
 pub const LABEL: &str = "odis_label";
@@ -48,11 +46,8 @@ pub const HIGH: &str = "odis_high";
 /// union-find's order, into (`odis_node`, `odis_root`) for every node that
 /// is not its cluster's root.
 pub fn union_by_size_plan(input: Arc<dyn ExecutionPlan>, partitions: usize) -> Result<Arc<dyn ExecutionPlan>> {
-    let schema = input.schema();
-    let label = physical_col(LABEL, &schema)?;
-    let repartitioned = Arc::new(RepartitionExec::try_new(input, Partitioning::Hash(vec![label], partitions.max(1)))?);
-    let sorted = Arc::new(SortExec::new(ordering(&schema)?, repartitioned).with_preserve_partitioning(true));
-    Ok(Arc::new(CoalescePartitionsExec::new(Arc::new(UnionBySizeExec::try_new(sorted)?))))
+    let order = ordering(&input.schema())?;
+    by_key(input, order, partitions, |sorted| Ok(Arc::new(UnionBySizeExec::try_new(sorted)?)))
 }
 
 fn ordering(schema: &Schema) -> Result<LexOrdering> {

@@ -3,8 +3,8 @@
 //!
 //! [`table_args`] (arguments: tables, columns, budgets, specs), [`budget`]
 //! (the one budget type), [`id_keys`] (ids of any orderable type as compact
-//! keys), [`remote`] (the session's cluster, and [`remote::run`], which runs a
-//! plan there or here), [`client`] (table functions whose work runs in the
+//! keys), [`remote`] (the session's cluster; [`remote::run`], which runs a
+//! plan there or here; [`remote::by_key`], work done one key at a time), [`client`] (table functions whose work runs in the
 //! client between plans of their own: [`client::ClientExec`], never sent to a
 //! cluster), [`settings`] (`SET odis.*`), [`stages`] (what a long function
 //! tells its caller as it goes), [`work_area`] (where a function keeps the

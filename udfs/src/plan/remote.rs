@@ -11,8 +11,12 @@ use datafusion::catalog::Session;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::SessionState;
-use datafusion::physical_plan::{ExecutionPlan, execute_stream};
-use datafusion::prelude::SessionConfig;
+use datafusion::physical_expr::LexOrdering;
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::{ExecutionPlan, Partitioning, execute_stream};
+use datafusion::prelude::{DataFrame, SessionConfig};
 
 /// Runs a plan somewhere else than in this process.
 pub trait PlanRunner: fmt::Debug + Send + Sync {
@@ -36,6 +40,32 @@ pub struct RemotePlans(pub Arc<dyn PlanRunner>);
 /// The cluster of a session, if it has one.
 pub fn remote(config: &SessionConfig) -> Option<Arc<RemotePlans>> {
     config.get_extension::<RemotePlans>()
+}
+
+/// The physical plan of `rows`, as it would run here or on the session's
+/// cluster.
+pub async fn plan_of(rows: DataFrame, state: &SessionState) -> Result<Arc<dyn ExecutionPlan>> {
+    let scan = rows.into_view().scan(state, None, &[], None).await?;
+    Ok(match remote(state.config()) {
+        Some(remote) => remote.0.scan_input(scan),
+        None => scan,
+    })
+}
+
+/// Work done one key at a time: `input` hash-partitioned by the first
+/// column of `ordering` and each partition sorted by `ordering` (a sort
+/// that spills), `node` run over the sorted partitions, its output in one.
+/// A task then holds the rows of one key, never the table's.
+pub fn by_key(
+    input: Arc<dyn ExecutionPlan>,
+    ordering: LexOrdering,
+    partitions: usize,
+    node: impl FnOnce(Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let key = Arc::clone(&ordering.first().expr);
+    let repartitioned = Arc::new(RepartitionExec::try_new(input, Partitioning::Hash(vec![key], partitions.max(1)))?);
+    let sorted = Arc::new(SortExec::new(ordering, repartitioned).with_preserve_partitioning(true));
+    Ok(Arc::new(CoalescePartitionsExec::new(node(sorted)?)))
 }
 
 /// Runs a plan: on the session's cluster when it has one, else here.

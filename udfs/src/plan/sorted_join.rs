@@ -16,7 +16,6 @@ use datafusion::common::{JoinType, NullEquality};
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::TableType;
 use datafusion::error::Result;
-use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_expr::expressions::col as physical_col;
 use datafusion::physical_expr::{LexOrdering, PhysicalExpr, PhysicalSortExpr};
@@ -28,17 +27,7 @@ use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
 use datafusion::prelude::SessionContext;
 
-use crate::plan::remote::remote;
-
-/// The physical plan of `rows`, as it would run here or on the session's
-/// cluster.
-async fn plan_of(rows: DataFrame, state: &SessionState) -> Result<Arc<dyn ExecutionPlan>> {
-    let scan = rows.into_view().scan(state, None, &[], None).await?;
-    Ok(match remote(state.config()) {
-        Some(remote) => remote.0.scan_input(scan),
-        None => scan,
-    })
-}
+use crate::plan::remote::{plan_of, remote};
 
 /// `plan` in one partition sorted by `ordering`: merged where each of its
 /// partitions is already in that order, else sorted (a sort that spills).
