@@ -51,7 +51,7 @@
 --               budget in bytes of text, such as '20GB')
 --   selection   the table function that selects (default: ODiS's
 --               top_k_per_dim over the components); e.g.
---               ccs_select('method_input', 'odis_id', 'odis_quality', 0.1)
+--               ccs_select('method_input', 'odis_id', 'odis_quality', 0.1, 'hard=low')
 --   method      the name the output's odis_method column gives it
 --   work        a directory for the raw scores and the other intermediate
 --               files (`odis select` keeps the raw scores there per shard,

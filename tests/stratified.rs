@@ -56,7 +56,7 @@ async fn ccs_strata_budgets_equal_the_published_allocation() {
     let engine = engine(4).await;
     for case in expected()["ccs"].as_array().unwrap() {
         let (beta, strata, budget) = (case["beta"].as_f64().unwrap(), case["strata"].as_u64().unwrap(), case["budget"].as_u64().unwrap());
-        let from = format!("ccs_select('scores', 'id', 'score', {budget}, 'beta={beta},strata={strata},seed=3')");
+        let from = format!("ccs_select('scores', 'id', 'score', {budget}, 'beta={beta},strata={strata},seed=3,hard=low')");
         let want = budgets(case);
         assert_eq!(per_group(&engine, &from, strata as usize).await, want, "{from}");
         // Nothing at or below the last dropped row (score, then id).
@@ -90,7 +90,7 @@ async fn cluster_quotas_equal_the_published_rule_with_leftovers_passed_on() {
 async fn selections(engine: &Engine) -> BTreeMap<&'static str, Vec<(i64, i32, i64)>> {
     let mut out = BTreeMap::new();
     for (name, from) in [
-        ("ccs", "ccs_select('scores', 'id', 'score', 0.1, 'seed=4')"),
+        ("ccs", "ccs_select('scores', 'id', 'score', 0.1, 'seed=4,hard=low')"),
         ("kmq", "cluster_balanced_sample('scores', 'id', 'cluster', 'score', 2000, 4)"),
     ] {
         let batches = query(engine, &format!("SELECT id, odis_dim, odis_rank FROM {from} ORDER BY id")).await;

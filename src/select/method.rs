@@ -83,7 +83,7 @@ impl SelectionMethod {
             SelectionMethod::KMeans => {
                 format!("cluster_balanced_sample({INPUT}, 'odis_embedding', 'odis_quality', {budget}, 'clusters={clusters},seed=1')")
             }
-            SelectionMethod::Ccs => format!("ccs_select({INPUT}, 'odis_quality', {budget})"),
+            SelectionMethod::Ccs => format!("ccs_select({INPUT}, 'odis_quality', {budget}, 'hard=low')"),
             SelectionMethod::Dpp => format!("dpp_select({INPUT}, 'odis_embedding', 'odis_quality', {budget}, 'clusters={clusters}')"),
             SelectionMethod::Mig => format!("mig_select({INPUT}, 'odis_embedding', 'odis_weight', {budget}, 'clusters={clusters}')"),
             SelectionMethod::Random => format!("sample_uniform({INPUT}, {budget}, 1{cost})"),

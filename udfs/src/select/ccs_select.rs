@@ -26,13 +26,34 @@ use crate::select::deferred::{DeferredFunction, Source, deferred_table, Planned,
 use crate::plan::table_args::{Args, Column};
 
 pub const NAME: &str = "ccs_select";
-const USAGE: &str = "ccs_select('table', 'id_column', 'score_column', budget [, 'beta=0.3,strata=50,seed=1'])";
-const EXAMPLE: &str = "beta=0.3,strata=50,seed=1";
+const USAGE: &str = "ccs_select('table', 'id_column', 'score_column', budget [, 'beta=0.3,strata=50,seed=1,hard=high'])";
+const EXAMPLE: &str = "beta=0.3,strata=50,seed=1,hard=high";
 
 /// Buckets per refinement step of the search for the β cut, and the rows
 /// below which the cut is read off the sorted rows.
 const BUCKETS: f64 = 1024.0;
 const SORT_ROWS: i64 = 4096;
+
+/// Which end of the score the hard examples are at: the `beta` fraction
+/// cut is taken there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hard {
+    /// The highest scores are the hardest: difficulty scores (EL2N,
+    /// forgetting counts), the paper's convention, and the default.
+    High,
+    /// The lowest scores are the hardest: quality scores (odis's ratings
+    /// and components, where higher is better) and AUM.
+    Low,
+}
+
+impl fmt::Display for Hard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Hard::High => "high",
+            Hard::Low => "low",
+        })
+    }
+}
 
 /// The settings of `spec`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -40,17 +61,18 @@ pub struct CcsSpec {
     pub beta: f64,
     pub strata: u64,
     pub seed: u64,
+    pub hard: Hard,
 }
 
 impl Default for CcsSpec {
     fn default() -> Self {
-        CcsSpec { beta: 0.3, strata: 50, seed: 1 }
+        CcsSpec { beta: 0.3, strata: 50, seed: 1, hard: Hard::High }
     }
 }
 
 impl fmt::Display for CcsSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "beta={},strata={},seed={}", self.beta, self.strata, self.seed)
+        write!(f, "beta={},strata={},seed={},hard={}", self.beta, self.strata, self.seed, self.hard)
     }
 }
 
@@ -63,7 +85,19 @@ impl CcsSpec {
                 "beta" => parsed.beta = crate::spec::number(key, value, |b| (0.0..1.0).contains(&b), "a fraction in [0, 1)")?,
                 "strata" => parsed.strata = crate::spec::integer(key, value, 1, 100_000)?,
                 "seed" => parsed.seed = crate::spec::integer(key, value, 0, u64::MAX)?,
-                other => return Err(format!("unknown key '{other}'; the keys are beta, strata, seed")),
+                "hard" => {
+                    parsed.hard = match value {
+                        "high" => Hard::High,
+                        "low" => Hard::Low,
+                        _ => {
+                            return Err(format!(
+                                "hard must be 'high' (the highest scores are the hardest: EL2N, forgetting) or 'low' \
+                                 (the lowest are: quality scores such as odis's, AUM), got '{value}'"
+                            ));
+                        }
+                    }
+                }
+                other => return Err(format!("unknown key '{other}'; the keys are beta, strata, seed, hard")),
             }
         }
         Ok(parsed)
@@ -81,22 +115,27 @@ struct Ccs {
 /// The table function.
 #[user_doc(
     doc_section(label = "ODiS Selection Functions"),
-    description = "Coverage-centric Coreset Selection: drops the `beta` fraction of rows with the lowest score (ties: the \
-         smaller id first), cuts the remaining score range into `strata` strata of equal width (half-open, the \
-         maximum in the last), gives the budget to the strata smallest first, each taking min(its size, what is \
+    description = "Coverage-centric Coreset Selection: drops the `beta` fraction of hardest rows (with `hard=high`, the \
+         default, the highest scores, as the paper prunes by a difficulty score such as EL2N or forgetting counts; \
+         with `hard=low` the lowest, for a quality score such as odis's ratings and components, where higher is \
+         better; ties: the smaller id first), cuts the remaining score range into `strata` strata of equal width \
+         (half-open from the hard end, the easiest score in the last), gives the budget to the strata smallest first, each taking min(its size, what is \
          left ÷ the strata left) (the paper's water-filling; equal sizes: the lower stratum first), and samples \
          uniformly without replacement inside each stratum (keys from a hash of (seed, id): the same rows whatever \
          the partitioning). Scores may be negative (the authors' code loses the top stratum when the maximum is \
          negative; this does not). Rows whose score is NULL, NaN or infinite are never selected and not counted \
          in `beta`. Fewer than `budget` rows come back when fewer remain after the cut. Returns the table's \
-         columns plus `odis_dim` (the stratum, 0 = lowest scores), `odis_rank` and `odis_score` (the row's key).\n\n\
+         columns plus `odis_dim` (the stratum, 0 = the hardest rows kept), `odis_rank` and `odis_score` (the row's \
+         key).\n\n\
          `spec`: beta (default 0.3, the paper's setting at 90% pruning; it grid-searches beta per pruning rate, \
-         0 at low rates), strata (default 50, the paper's), seed (default 1).",
-    syntax_example = "ccs_select('table', 'id_column', 'score_column', budget [, 'beta=0.3,strata=50,seed=1'])",
-    sql_example = "```sql\n> SELECT * FROM ccs_select('scored', 'id', 'quality', 0.1, 'beta=0.3,seed=7');\n```",
+         0 at low rates), strata (default 50, the paper's), seed (default 1), hard (`high`, the default, or `low`: \
+         which end of the score is pruned; `odis select --method ccs` passes odis's quality with `hard=low`).",
+    syntax_example = "ccs_select('table', 'id_column', 'score_column', budget [, 'beta=0.3,strata=50,seed=1,hard=high'])",
+    sql_example = "```sql\n> SELECT * FROM ccs_select('scored', 'id', 'el2n', 0.1, 'beta=0.3,seed=7');\n\
+         > SELECT * FROM ccs_select('scored', 'id', 'quality', 0.1, 'beta=0.3,hard=low');\n```",
     argument(name = "table, id_column, budget", description = "As for top_k_per_dim."),
-    argument(name = "score_column", description = "Name of a numeric column: the importance (quality) score."),
-    argument(name = "spec", description = "Optional settings, e.g. 'beta=0.3,strata=50,seed=1'."),
+    argument(name = "score_column", description = "Name of a numeric column: a difficulty score (hard=high) or a quality score (hard=low)."),
+    argument(name = "spec", description = "Optional settings, e.g. 'beta=0.3,strata=50,seed=1,hard=high'."),
     related_udf(name = "cluster_balanced_sample"),
     related_udf(name = "sample_uniform"),
 )]
@@ -129,8 +168,14 @@ fn integer(batch: &RecordBatch, column: usize) -> i64 {
 }
 
 impl Ccs {
+    /// The score as the cut and the strata read it: lowest = hardest. With
+    /// `hard=high` the score is negated, so that one code path serves both.
     fn score(&self) -> Expr {
-        cast(ident(self.score.field.name()), DataType::Float64)
+        let score = cast(ident(self.score.field.name()), DataType::Float64);
+        match self.spec.hard {
+            Hard::Low => score,
+            Hard::High => -score,
+        }
     }
 
     /// (rows, min, max) of the rows `filter` keeps.
@@ -268,7 +313,10 @@ mod tests {
     #[test]
     fn specs_name_what_is_wrong() {
         assert_eq!(CcsSpec::parse(""), Ok(CcsSpec::default()));
-        assert_eq!(CcsSpec::parse("beta=0, strata=10,seed=3"), Ok(CcsSpec { beta: 0.0, strata: 10, seed: 3 }));
+        assert_eq!(CcsSpec::parse("beta=0, strata=10,seed=3,hard=low"), Ok(CcsSpec { beta: 0.0, strata: 10, seed: 3, hard: Hard::Low }));
+        let spec = CcsSpec::parse("hard=high").unwrap();
+        assert_eq!(CcsSpec::parse(&spec.to_string()), Ok(spec));
+        assert!(CcsSpec::parse("hard=up").unwrap_err().contains("hard must be 'high'"));
         assert!(CcsSpec::parse("beta=1").unwrap_err().contains("[0, 1)"));
         assert!(CcsSpec::parse("strata=0").unwrap_err().contains("strata must be an integer from 1"));
         assert!(CcsSpec::parse("k=3").unwrap_err().contains("unknown key 'k'"));
