@@ -76,25 +76,31 @@ def dpp(ids, v, q, theta, budget, pool):
     order = np.lexsort((ids, -q))[: pool * budget]
     x, q, ids = unit(v[order]), q[order], ids[order]
     s = x @ x.T
-    picked = []
-    logdet = 0.0
-    while len(picked) < budget:
-        best = None
-        for i in range(len(ids)):
-            if i in picked:
-                continue
-            y = picked + [i]
-            sign, value = np.linalg.slogdet(s[np.ix_(y, y)])
-            if sign <= 0 or value - logdet < np.log(1e-10):
-                continue
-            gain = 2 * alpha * q[i] + value - logdet
-            if best is None or gain > best[1]:
-                best = (i, gain, value)
-        if best is None:
+    chosen = []
+    # Rounds: once no row adds to the determinant (the picks span the
+    # embeddings), the same greedy starts again over the rows not chosen.
+    while len(chosen) < budget:
+        picked, logdet = [], 0.0
+        while len(chosen) < budget:
+            best = None
+            for i in range(len(ids)):
+                if i in chosen:
+                    continue
+                y = picked + [i]
+                sign, value = np.linalg.slogdet(s[np.ix_(y, y)])
+                if sign <= 0 or value - logdet < np.log(1e-10):
+                    continue
+                gain = 2 * alpha * q[i] + value - logdet
+                if best is None or gain > best[1]:
+                    best = (i, gain, value)
+            if best is None:
+                break
+            picked.append(best[0])
+            chosen.append(best[0])
+            logdet = best[2]
+        if not picked:
             break
-        picked.append(best[0])
-        logdet = best[2]
-    return [int(ids[i]) for i in picked]
+    return [int(ids[i]) for i in chosen]
 
 
 def mig(path, centroids, budget, threshold, weight, exponent, out):

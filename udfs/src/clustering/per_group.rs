@@ -488,20 +488,42 @@ pub const MIN_RESIDUAL: f64 = 1e-10;
 /// Chen et al.'s incremental Cholesky factor: each step picks the row of
 /// largest gain log(r²·s) = 2·alpha·quality + log s, s its residual of S
 /// given the picks, then updates every residual with one new factor column.
-/// Up to `k` picks, fewer when the residuals run out (S has rank at most the
-/// embedding width). Ties go to the lower index. The picks, with their gains
-/// (each the increase of log det L_Y).
+/// Ties go to the lower index. The picks, with their gains (each the
+/// increase of log det L_Y within its round).
+///
+/// S has rank at most the embedding width, so one greedy runs out of rows
+/// with a residual after that many picks, whatever `k`: every set larger
+/// has det L = 0. Then a new round starts, the same greedy over the rows
+/// not yet picked, until `k` picks or no row is left: the budget is filled
+/// whenever there are rows, and each round is as diverse as the span
+/// allows.
 pub fn dpp_greedy(x: &[f32], dims: usize, quality: &[f64], alpha: f64, k: usize) -> Vec<(usize, f64)> {
     let n = quality.len();
-    // No more than dims + 1 picks can have a residual (S has rank <= dims).
-    let width = k.min(n).min(dims + 1);
     let x: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    let mut picked = vec![false; n];
+    let mut picks = Vec::with_capacity(k.min(n));
+    while picks.len() < k.min(n) {
+        let before = picks.len();
+        dpp_round(&x, dims, quality, alpha, k - before, &mut picked, &mut picks);
+        if picks.len() == before {
+            // No row left has a direction.
+            break;
+        }
+    }
+    picks
+}
+
+/// One round of [`dpp_greedy`] over the rows not `picked`: up to `k`
+/// picks, appended to `picks` and marked in `picked`.
+fn dpp_round(x: &[f64], dims: usize, quality: &[f64], alpha: f64, k: usize, picked: &mut [bool], picks: &mut Vec<(usize, f64)>) {
+    let n = quality.len();
+    let left = picked.iter().filter(|&&p| !p).count();
+    // No more than dims + 1 picks can have a residual (S has rank <= dims).
+    let width = k.min(left).min(dims + 1);
     let mut factors = vec![0.0f64; n * width];
     // The diagonal of S as the rows are stored (unit to f32 precision):
     // residuals of rows in the picks' span then come out near 0, not 1e-7.
     let mut residual: Vec<f64> = x.chunks(dims.max(1)).take(n).map(|r| r.iter().map(|v| v * v).sum()).collect();
-    let mut picked = vec![false; n];
-    let mut picks = Vec::with_capacity(width);
     for t in 0..width {
         let mut best: Option<(usize, f64)> = None;
         for i in 0..n {
@@ -529,7 +551,6 @@ pub fn dpp_greedy(x: &[f32], dims: usize, quality: &[f64], alpha: f64, k: usize)
             residual[i] -= e * e;
         }
     }
-    picks
 }
 
 #[cfg(test)]
@@ -579,7 +600,7 @@ mod tests {
     }
 
     #[test]
-    fn dpp_trades_quality_for_diversity_and_stops_at_the_rank() {
+    fn dpp_trades_quality_for_diversity_and_starts_a_round_at_the_rank() {
         // Two near-identical rows of high quality and one orthogonal row of
         // lower quality: the second pick is the orthogonal one.
         let x = unit(&[&[1.0, 0.0, 0.0], &[1.0, 0.01, 0.01], &[0.0, 1.0, 0.0]]);
@@ -588,8 +609,15 @@ mod tests {
         assert_eq!(order, [0, 2, 1]);
         // The gains are the increments of log det L_Y.
         assert!((picks[0].1 - 2.0).abs() < 1e-12);
-        // Rank 2 in 2 dimensions: a third pick has no residual.
+        // Rank 2 in 2 dimensions: a third pick has no residual, so it
+        // starts a second round, which takes the row left.
         let x = unit(&[&[1.0, 0.0], &[0.0, 1.0], &[1.0, 1.0]]);
-        assert_eq!(dpp_greedy(&x, 2, &[0.0; 3], 1.0, 3).len(), 2);
+        let picks = dpp_greedy(&x, 2, &[0.0; 3], 1.0, 3);
+        assert_eq!(picks.iter().map(|p| p.0).collect::<Vec<_>>(), [0, 1, 2]);
+        // A new round's first gain is its row's own: log r² (here 0).
+        assert!(picks[2].1.abs() < 1e-6, "{picks:?}");
+        // Rows without a direction are never picked, however large k.
+        let x = unit(&[&[1.0, 0.0], &[0.0, 1.0]]);
+        assert_eq!(dpp_greedy(&x, 2, &[0.0; 2], 1.0, 10).len(), 2);
     }
 }

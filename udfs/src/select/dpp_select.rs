@@ -8,12 +8,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::AsArray;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, UInt64Type};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::error::Result;
 use datafusion::functions_aggregate::count::count_all;
 
-use datafusion::prelude::{SessionContext, cast, col, ident, lit};
+use datafusion::functions_nested::expr_fn::cardinality;
+use datafusion::logical_expr::Expr;
+use datafusion::prelude::{DataFrame, SessionContext, cast, col, ident, lit};
 use datafusion_macros::user_doc;
 
 use crate::docs::documented_table_function;
@@ -25,21 +27,51 @@ use crate::select::selection::{Pick, RowAt};
 use crate::plan::table_args::{Args, Column};
 
 pub const NAME: &str = "dpp_select";
-const USAGE: &str = "dpp_select('table', 'id_column', 'embedding_column', 'quality_column', budget [, 'theta=0.5,pool=10,clusters=0,seed=1'])";
+const USAGE: &str = "dpp_select('table', 'id_column', 'embedding_column', 'quality_column', budget [, 'theta=0.5,pool=10,clusters=auto,seed=1'])";
 const EXAMPLE: &str = "theta=0.5,pool=10,clusters=0,seed=1";
+
+/// How the rows are split before the greedy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clusters {
+    /// This many k-means clusters; 0: none, one greedy over the table's pool.
+    Count(u64),
+    /// Enough clusters that each can give its share of the budget in one
+    /// round of the greedy: see [`auto_clusters`].
+    Auto,
+}
+
+impl fmt::Display for Clusters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Clusters::Count(k) => write!(f, "{k}"),
+            Clusters::Auto => f.write_str("auto"),
+        }
+    }
+}
+
+/// The most clusters a spec may ask for.
+const MAX_CLUSTERS: u64 = 1 << 20;
+
+/// `clusters=auto`: one greedy round gives at most `dims` picks (the rank
+/// of S), and k-means clusters are uneven, so each cluster is asked for
+/// about half its round on average: ⌈2·budget / dims⌉ clusters, at least 1,
+/// at most the rows.
+pub fn auto_clusters(budget: u64, dims: u64, rows: u64) -> u64 {
+    (2 * budget).div_ceil(dims.max(1)).clamp(1, rows.clamp(1, MAX_CLUSTERS))
+}
 
 /// The settings of `spec`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DppSpec {
     pub theta: f64,
     pub pool: u64,
-    pub clusters: u64,
+    pub clusters: Clusters,
     pub seed: u64,
 }
 
 impl Default for DppSpec {
     fn default() -> Self {
-        DppSpec { theta: 0.5, pool: 10, clusters: 0, seed: 1 }
+        DppSpec { theta: 0.5, pool: 10, clusters: Clusters::Count(0), seed: 1 }
     }
 }
 
@@ -57,7 +89,14 @@ impl DppSpec {
             match key {
                 "theta" => parsed.theta = crate::spec::number(key, value, |t| (0.0..1.0).contains(&t), "a number in [0, 1)")?,
                 "pool" => parsed.pool = crate::spec::integer(key, value, 1, 1000)?,
-                "clusters" => parsed.clusters = crate::spec::integer(key, value, 0, 1 << 20)?,
+                "clusters" => {
+                    parsed.clusters = match value {
+                        "auto" => Clusters::Auto,
+                        _ => Clusters::Count(
+                            crate::spec::integer(key, value, 0, MAX_CLUSTERS).map_err(|e| format!("{e}, or 'auto' (from the budget and the embedding width)"))?,
+                        ),
+                    }
+                }
                 "seed" => parsed.seed = crate::spec::integer(key, value, 0, u64::MAX)?,
                 other => return Err(format!("unknown key '{other}'; the keys are theta, pool, clusters, seed")),
             }
@@ -86,21 +125,26 @@ struct Dpp {
     description = "Selects a diverse, high-quality set by greedy MAP inference of a determinantal point process (Chen et al. \
          2018): kernel L = diag(r)·S·diag(r), S the cosine similarity of the embeddings, r = exp(alpha·quality) with \
          alpha = theta / (2(1 - theta)); each step adds the row that most increases log det L_Y (incremental \
-         Cholesky factor, O(pool × picks) memory). The greedy runs on a candidate pool: the best `pool` × budget \
-         rows by quality (ties: smaller id). With `clusters=k`, spherical k-means splits the rows first, the budget \
-         is shared over the clusters as cluster_balanced_sample shares it, and each cluster's greedy runs on its own \
-         pool in the task that holds the cluster (on a cluster's executors when there is one).\n\n\
-         S has rank at most the embedding width d, so one greedy picks at most d rows (it stops when no row is left \
-         outside the span of the picks, residual below 1e-10): with 384-wide embeddings and a budget of thousands, \
-         give `clusters` (each cluster yields up to d rows). Fewer rows than the budget come back when the pools run \
-         out this way. Rows whose embedding is NULL or all zeros, or whose quality is NULL, NaN or infinite, are never \
-         selected. Returns the table's columns plus `odis_dim` (the cluster, 0 without clusters), `odis_rank` (the \
-         greedy order within it) and `odis_score` (the pick's gain in log det L).\n\n\
+         Cholesky factor, O(pool × d) memory). The greedy runs on a candidate pool: the best `pool` × budget \
+         rows by quality (ties: smaller id), found by a top-N that holds only the pool. With `clusters=k`, spherical \
+         k-means splits the rows first, and each cluster's greedy runs on its own pool (its best `pool` × quota rows) \
+         in the task that holds the cluster (on a cluster's executors when there is one).\n\n\
+         S has rank at most the embedding width d, so one greedy round picks at most d rows: after that every larger \
+         set has det L = 0. The budget is still filled: a new round of the same greedy starts over the rows not yet \
+         picked, as often as needed (`odis_rank` goes on counting). Rounds after the first add rows that lie in the \
+         span of earlier picks, so for a budget much larger than d give clusters: each cluster is first asked for \
+         what one round can give (min(its rows, d)), shared as cluster_balanced_sample shares a budget, and only \
+         what those rounds cannot hold goes to second rounds. `clusters=auto` picks ⌈2 × budget / d⌉ clusters (each \
+         asked for half a round on average; `odis select --method dpp` uses it unless --clusters is given). The \
+         result has min(budget, eligible rows) rows. Rows whose embedding is NULL or all zeros, or whose quality is \
+         NULL, NaN or infinite, are not eligible. Returns the table's columns plus `odis_dim` (the cluster, 0 \
+         without clusters), `odis_rank` (the greedy order within it) and `odis_score` (the pick's gain in log det L \
+         within its round).\n\n\
          `spec`: theta in [0, 1) (default 0.5: then r² = exp(quality), the weight cluster_balanced_sample draws by; \
-         the paper sweeps theta, 0 is diversity alone), pool (default 10), clusters (default 0: none), seed (of the \
-         k-means, default 1).",
-    syntax_example = "dpp_select('table', 'id_column', 'embedding_column', 'quality_column', budget [, 'theta=0.5,pool=10,clusters=0,seed=1'])",
-    sql_example = "```sql\n> SELECT * FROM dpp_select('docs', 'id', 'embedding', 'quality', 5000, 'theta=0.7,clusters=64');\n```",
+         the paper sweeps theta, 0 is diversity alone), pool (default 10), clusters (default 0: none; a number, or \
+         `auto`), seed (of the k-means, default 1).",
+    syntax_example = "dpp_select('table', 'id_column', 'embedding_column', 'quality_column', budget [, 'theta=0.5,pool=10,clusters=auto,seed=1'])",
+    sql_example = "```sql\n> SELECT * FROM dpp_select('docs', 'id', 'embedding', 'quality', 5000, 'theta=0.7,clusters=auto');\n```",
     argument(name = "table, id_column, budget", description = "As for top_k_per_dim."),
     argument(name = "embedding_column", description = "Name of a column of embeddings (lists of numbers)."),
     argument(name = "quality_column", description = "Name of a numeric column: the quality r = exp(alpha·quality) weighs."),
@@ -126,6 +170,26 @@ impl TableFunctionImpl for DppSelectFunc {
 }
 
 documented_table_function!(DppSelectFunc, NAME);
+
+/// The width of the embeddings (0 when there are no rows): one greedy round
+/// gives at most this many picks.
+async fn width(rows: &DataFrame, embedding: Expr) -> Result<u64> {
+    let batches = rows.clone().select(vec![cast(cardinality(embedding), DataType::UInt64).alias("dims")])?.limit(0, Some(1))?.collect().await?;
+    Ok(batches.iter().find(|b| b.num_rows() > 0).map_or(0, |b| b.column(0).as_primitive::<UInt64Type>().value(0)))
+}
+
+/// Each group's picks: first what one round of its greedy can give (up to
+/// min(size, dims)), shared as cluster_balanced_sample shares a budget;
+/// what the rounds cannot hold is shared the same way over the rows the
+/// groups have beyond that, and taken by further rounds. The quotas sum to
+/// min(budget, rows).
+pub fn quotas(budget: u64, sizes: &[u64], dims: u64) -> Vec<u64> {
+    let rounds: Vec<u64> = sizes.iter().map(|&n| n.min(dims.max(1))).collect();
+    let first = water_fill(budget, &rounds);
+    let left = budget - first.iter().sum::<u64>();
+    let rest: Vec<u64> = sizes.iter().zip(&first).map(|(n, q)| n - q).collect();
+    first.iter().zip(water_fill(left, &rest)).map(|(a, b)| a + b).collect()
+}
 
 #[async_trait]
 impl DeferredFunction for Dpp {
@@ -153,17 +217,22 @@ impl DeferredFunction for Dpp {
         let (id, embedding, quality) = (ident(self.source.id.field.name()), ident(self.embedding.field.name()), ident(self.quality.field.name()));
         let rows = ctx.read_table(Arc::clone(&self.source.table))?.filter(has_direction(embedding.clone()).and(is_finite(quality.clone())))?;
         let budget = resolve_budget(ctx, &self.source.table, self.budget).await?;
-        let (input, quotas) = if self.spec.clusters == 0 {
-            let input = rows.select(vec![
-                lit(0i64).alias(GROUP),
-                id.alias(ID),
-                embedding.alias(EMBEDDING),
-                cast(quality, DataType::Float64).alias(ORDER),
-            ])?;
-            (input, vec![budget])
+        let count = rows.clone().count().await? as u64;
+        let dims = width(&rows, embedding.clone()).await?;
+        let k = match self.spec.clusters {
+            Clusters::Count(k) => k.min(count),
+            Clusters::Auto => auto_clusters(budget, dims, count),
+        };
+        let (input, quotas) = if k <= 1 {
+            // One group: its pool is the best pool × budget rows by quality,
+            // a top-N that holds the pool's rows, not a sort of the table.
+            let pool = usize::try_from(self.spec.pool.saturating_mul(budget)).unwrap_or(usize::MAX);
+            let input = rows
+                .sort(vec![cast(quality.clone(), DataType::Float64).sort(false, false), id.clone().sort(true, false)])?
+                .limit(0, Some(pool))?
+                .select(vec![lit(0i64).alias(GROUP), id.alias(ID), embedding.alias(EMBEDDING), cast(quality, DataType::Float64).alias(ORDER)])?;
+            (input, vec![budget.min(count)])
         } else {
-            let count = rows.clone().count().await? as u64;
-            let k = self.spec.clusters.min(count.max(1));
             let model = fit(rows.clone(), embedding.clone(), k, &kmeans_spec(self.spec.seed)).await?;
             let input = clustered(rows, id, embedding, model, ClusterOrder::Descending(quality))?;
             let counts = input.clone().aggregate(vec![col(GROUP)], vec![count_all().alias("rows")])?.collect().await?;
@@ -174,7 +243,7 @@ impl DeferredFunction for Dpp {
                     sizes[groups.value(i) as usize] = n.value(i) as u64;
                 }
             }
-            (input, water_fill(budget, &sizes))
+            (input, quotas(budget, &sizes, dims))
         };
         let work = GroupSpec { function: NAME.into(), work: GroupWork::Dpp { alpha: self.spec.alpha(), pool: self.spec.pool, quotas } };
         let batches = run_per_group(&ctx.state(), input, work).await?;
@@ -208,11 +277,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn quotas_fill_the_budget_within_one_round_per_group_where_they_can() {
+        // Rounds of 8: 3 groups hold 24 in one round each; the rest goes to
+        // the groups with rows left, as further rounds.
+        let q = quotas(1000, &[500, 500, 10], 8);
+        assert_eq!(q.iter().sum::<u64>(), 1000);
+        assert_eq!(q[2], 10);
+        // A budget the rounds hold: no group is asked for more than 8.
+        let q = quotas(20, &[500, 500, 10], 8);
+        assert_eq!(q, [6, 7, 7]);
+        // Fewer rows than the budget: every row.
+        assert_eq!(quotas(100, &[3, 4], 8), [3, 4]);
+        assert_eq!(auto_clusters(200_000, 384, 2_000_000), 1042);
+        assert_eq!(auto_clusters(10, 384, 5), 1);
+        assert_eq!(auto_clusters(10, 0, 0), 1);
+    }
+
+    #[test]
     fn specs_name_what_is_wrong() {
         assert_eq!(DppSpec::parse(""), Ok(DppSpec::default()));
         let spec = DppSpec::parse("theta=0.7,pool=3,clusters=8,seed=2").unwrap();
-        assert_eq!(spec, DppSpec { theta: 0.7, pool: 3, clusters: 8, seed: 2 });
+        assert_eq!(spec, DppSpec { theta: 0.7, pool: 3, clusters: Clusters::Count(8), seed: 2 });
         assert_eq!(DppSpec::parse(&spec.to_string()), Ok(spec));
+        let auto = DppSpec::parse("clusters=auto").unwrap();
+        assert_eq!(auto.clusters, Clusters::Auto);
+        assert_eq!(DppSpec::parse(&auto.to_string()), Ok(auto));
+        assert!(DppSpec::parse("clusters=many").unwrap_err().contains("or 'auto'"));
         assert!((DppSpec::default().alpha() - 0.5).abs() < 1e-15);
         assert!(DppSpec::parse("theta=1").unwrap_err().contains("[0, 1)"));
         assert!(DppSpec::parse("pool=0").unwrap_err().contains("from 1"));
