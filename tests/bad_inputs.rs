@@ -20,6 +20,9 @@ enum Expect {
     Usage(&'static [&'static str]),
     /// Exit status 0 and exactly this on stdout (CSV with its header).
     Answer(&'static str),
+    /// Exit status 0 and one `odis select: warning:` line on stderr
+    /// containing every needle: an answer that is not what was asked.
+    Warning(&'static [&'static str]),
 }
 
 struct Case {
@@ -275,6 +278,7 @@ fn cases() -> Vec<Case> {
         select("select: unknown method", "good.parquet", &["--method", "best"], Usage(&["expected one of odis, kmeans, ccs, dpp, mig, random, got 'best'"])),
         select("select: method without embeddings", "good.parquet", &["--method", "dpp"], Error(&["--method dpp works on document embeddings; pass --embed DIR"])),
         select("select: missing embedding model", "good.parquet", &["--embed", "no/such/model"], Error(&["--embed no/such/model", "does not exist"])),
+        select("select: a budget ccs cannot fill", "good.parquet", &["--budget", "300", "--filter", "none", "--dedup", "none", "--method", "ccs"], Warning(&["the budget asks for 300 rows and 210 were selected: ccs prunes the hardest 30%"])),
         select("select: no clusters", "good.parquet", &["--method", "ccs", "--clusters", "0"], Error(&["--clusters must be at least 1"])),
         select("select: bad MinHash spec", "good.parquet", &["--dedup-spec", "threshold=2"], Error(&["--dedup minhash: threshold must be a number in (0, 1]"])),
         select("select: datatrove spec with a threshold", "good.parquet", &["--dedup-spec", "datatrove,threshold=0.7"], Error(&["--dedup minhash: 'datatrove' links every pair of equal bands", "leave threshold out"])),
@@ -352,6 +356,15 @@ fn check(case: &Case, out: &Run) -> Result<(), String> {
                 return Err(format!("'{n}' not in the usage error: {}", show()));
             }
         }
+        Expect::Warning(needles) => {
+            let warnings: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("odis select: warning: ")).collect();
+            if out.code != Some(0) || warnings.len() != 1 {
+                return Err(format!("expected exit 0 and one warning: {}", show()));
+            }
+            if let Some(n) = needles.iter().find(|n| !warnings[0].contains(*n)) {
+                return Err(format!("'{n}' not in: {}", warnings[0]));
+            }
+        }
         Expect::Error(needles) => {
             let lines: Vec<&str> = out.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
             if out.code != Some(1) || lines.len() != 1 || !lines[0].starts_with("Error: ") {
@@ -377,6 +390,10 @@ fn every_bad_input_ends_in_one_clear_error_or_a_correct_answer() {
     for case in &cases {
         let started = Instant::now();
         let outcome = run_bounded(odis(home).args(&case.args), Duration::from_secs(120)).and_then(|out| check(case, &out));
+        // A warning comes with its output, which goes before the check.
+        if matches!(case.expect, Expect::Warning(_)) && outcome.is_ok() {
+            std::fs::remove_file(home.join("out.parquet")).expect("the selection was written");
+        }
         // Whatever happened, nothing was written beside the inputs: no output,
         // no staging file, no work directory.
         let after = listing(home);

@@ -40,7 +40,7 @@ pub(crate) async fn check_options(engine: &Engine, options: &SelectOptions) -> R
             }));
         }
     }
-    if options.clusters == 0 {
+    if options.clusters == Some(0) {
         return Err(wrong(SelectOption::Clusters, |o| format!("{} must be at least 1 (k-means clusters)", o.clusters)));
     }
     check_token_options(options)?;

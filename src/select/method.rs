@@ -29,6 +29,9 @@ pub enum SelectionMethod {
 /// `method_input`) and its id column.
 const INPUT: &str = "'method_input', 'odis_id'";
 
+/// k-means clusters of kmeans and mig when --clusters is not given.
+const DEFAULT_CLUSTERS: u64 = 64;
+
 impl SelectionMethod {
     pub const ALL: [SelectionMethod; 6] =
         [SelectionMethod::Odis, SelectionMethod::KMeans, SelectionMethod::Ccs, SelectionMethod::Dpp, SelectionMethod::Mig, SelectionMethod::Random];
@@ -77,14 +80,18 @@ impl SelectionMethod {
     /// sql/select.sql's `selection`: the table function that selects, with
     /// the budget's argument and, for an amount of text, `cost`
     /// (`, cost => 'odis_tokens'`; empty for rows).
-    pub(crate) fn selection(self, budget: &str, cost: &str, clusters: u64) -> String {
+    /// `clusters`: what --clusters gave; without it 64 k-means clusters,
+    /// and for dpp as many as its budget needs (`clusters=auto`).
+    pub(crate) fn selection(self, budget: &str, cost: &str, clusters: Option<u64>) -> String {
+        let dpp_clusters = clusters.map_or("auto".to_string(), |k| k.to_string());
+        let clusters = clusters.unwrap_or(DEFAULT_CLUSTERS);
         match self {
             SelectionMethod::Odis => format!("top_k_per_dim('projected', 'odis_id', 'odis_pc', {budget}{cost})"),
             SelectionMethod::KMeans => {
                 format!("cluster_balanced_sample({INPUT}, 'odis_embedding', 'odis_quality', {budget}, 'clusters={clusters},seed=1')")
             }
             SelectionMethod::Ccs => format!("ccs_select({INPUT}, 'odis_quality', {budget}, 'hard=low')"),
-            SelectionMethod::Dpp => format!("dpp_select({INPUT}, 'odis_embedding', 'odis_quality', {budget}, 'clusters={clusters}')"),
+            SelectionMethod::Dpp => format!("dpp_select({INPUT}, 'odis_embedding', 'odis_quality', {budget}, 'clusters={dpp_clusters}')"),
             SelectionMethod::Mig => format!("mig_select({INPUT}, 'odis_embedding', 'odis_weight', {budget}, 'clusters={clusters}')"),
             SelectionMethod::Random => format!("sample_uniform({INPUT}, {budget}, 1{cost})"),
         }

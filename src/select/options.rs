@@ -220,8 +220,9 @@ pub struct SelectOptions {
     pub embed: Option<PathBuf>,
     /// How the budget is spent.
     pub method: SelectionMethod,
-    /// k-means clusters of the embedding-space methods (kmeans, dpp, mig).
-    pub clusters: u64,
+    /// k-means clusters of the embedding-space methods (kmeans, dpp, mig);
+    /// `None`: the method's default ([`SelectionMethod::selection`]).
+    pub clusters: Option<u64>,
     /// How tokens are counted (`odis_tokens`); `None`: the `--model`'s
     /// tokenizer for a token budget, else no count.
     pub tokenizer: Option<Tokenizer>,
@@ -271,7 +272,7 @@ impl SelectOptions {
             report: None,
             embed: None,
             method: SelectionMethod::default(),
-            clusters: 64,
+            clusters: None,
             tokenizer: None,
             fetch_memory: None,
         }

@@ -23,6 +23,32 @@ fn source(options: &SelectOptions) -> String {
     }
 }
 
+/// A row budget the selection did not fill: how many rows were asked and
+/// given, and why fewer. (A token or byte budget stops before the row that
+/// would pass it, which the size section reports.)
+pub fn shortfall(report: &SelectReport, options: &SelectOptions) -> Option<String> {
+    if options.budget.unit().is_some() {
+        return None;
+    }
+    let available = report.rows_kept.saturating_sub(report.dedup.removed);
+    let asked = options.budget.resolve(available);
+    if report.rows_out >= asked {
+        return None;
+    }
+    let why = if available <= report.rows_out {
+        format!("only {available} documents passed the filter and dedup")
+    } else {
+        match options.method {
+            SelectionMethod::Ccs => "ccs prunes the hardest 30% (beta=0.3) before it samples, and fewer rows than the budget remained".to_string(),
+            SelectionMethod::KMeans | SelectionMethod::Dpp | SelectionMethod::Mig => {
+                "documents without an embedding (or with an all-zero one) cannot be selected by an embedding method".to_string()
+            }
+            SelectionMethod::Odis | SelectionMethod::Random => "fewer documents had scores than the budget asks".to_string(),
+        }
+    };
+    Some(format!("the budget asks for {asked} rows and {} were selected: {why}", report.rows_out))
+}
+
 /// The terminal summary.
 pub fn text(report: &SelectReport, options: &SelectOptions) -> String {
     let mut out = String::new();
@@ -34,6 +60,9 @@ pub fn text(report: &SelectReport, options: &SelectOptions) -> String {
         report.rows_out,
         options.out.display()
     );
+    if let Some(short) = shortfall(report, options) {
+        let _ = writeln!(out, "  {short}");
+    }
     let removed: u64 = report.removed.iter().map(|r| r.documents).sum();
     let _ = writeln!(
         out,

@@ -343,9 +343,9 @@ struct SelectArgs {
     #[arg(long, default_value = "odis", value_name = "odis|kmeans|ccs|dpp|mig|random")]
     method: odis::select::SelectionMethod,
 
-    /// k-means clusters of the embedding-space methods (--method kmeans, dpp, mig)
-    #[arg(long, default_value_t = 64, value_name = "K")]
-    clusters: u64,
+    /// k-means clusters of the embedding-space methods (--method kmeans, dpp, mig): 64 by default; for dpp, enough that each cluster's greedy can give its share (2 x budget / embedding width)
+    #[arg(long, value_name = "K")]
+    clusters: Option<u64>,
 
     /// How each raw dimension is scaled before the PCA: rank (onto its empirical CDF) or standard (z-scores)
     #[arg(long, default_value = "rank", value_name = "rank|standard")]
@@ -514,7 +514,13 @@ async fn select(engine: Engine, args: SelectArgs, quiet: bool) -> ExitCode {
         }
     };
     let work = odis::select::select(&engine, &options, progress::SelectProgress::new(quiet));
-    finish(work, |report| print!("{}", odis::select::render::text(&report, &options))).await
+    finish(work, |report| {
+        if let Some(short) = odis::select::render::shortfall(&report, &options) {
+            eprintln!("odis select: warning: {short}");
+        }
+        print!("{}", odis::select::render::text(&report, &options))
+    })
+    .await
 }
 
 /// A size such as 256M or 1G, as --memory-limit takes it.
