@@ -16,7 +16,7 @@ use crate::vectors::{Vectors, check_vector_type};
 
 #[user_doc(
     doc_section(label = "ODiS Clustering Functions"),
-    description = r#"The cluster of an embedding under a k-means model from `kmeans_fit`: a struct of `cluster` (the centroid's index, 0 to k − 1) and `distance` to it (Euclidean under `metric=l2`, 1 − cosine similarity under `metric=cosine`). Ties go to the lower index.
+    description = r#"The cluster of an embedding under a k-means model from `kmeans_fit`: a struct of `cluster` (the centroid's index, 0 to k − 1) and `distance` to it (Euclidean under `metric=l2`, 1 − cosine similarity under `metric=cosine`). The nearest centroid is the one exact (f64) distances choose: single-precision matrix products screen the centroids, and every centroid within their rounding error of the best is measured again exactly, so rows far from the origin are not assigned by rounding. Ties go to the lower index.
 
 NULL when the embedding is NULL, holds a NULL, NaN or infinite value, or (under the cosine metric) is all zeros, or when the model is NULL. Pass the model as a scalar subquery, `(SELECT model FROM m)`: it is read once per batch, not once per row."#,
     syntax_example = "kmeans_assign(embedding, model)",

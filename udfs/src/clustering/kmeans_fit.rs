@@ -21,7 +21,7 @@ use crate::vectors::{Vectors, check_vector_type, mixed_embedding_lengths};
     doc_section(label = "ODiS Clustering Functions"),
     description = r#"Fits k-means centroids to embedding vectors and returns the model as a struct: `metric`, `n_rows` (rows read), `sample_rows` (rows trained on), `iterations`, `inertia` (over the sample) and `centroids` (k lists of d Float32 values). Give the model to `kmeans_assign` to put every row in a cluster.
 
-It trains on a sample that does not depend on partitioning: the rows whose seeded hash of the vector is smallest, up to `sample × k` (faiss's default of 256 rows per centroid), so it merges across partitions and runs on a cluster's executors, and the same rows give the same model at any partitioning. Then `n_init` runs of seeded k-means++ and Lloyd iterations until the centroids move less than `tol` times the mean variance per dimension (scikit-learn's rule) or `max_iter`; the run of least inertia wins. An empty cluster takes the row farthest from its centroid.
+It trains on a sample that does not depend on partitioning: the rows whose seeded hash of the vector is smallest, up to `sample × k` (faiss's default of 256 rows per centroid; the sample's memory grows with the rows kept, and a partial state holds just those), so it merges across partitions and runs on a cluster's executors, and the same rows give the same model at any partitioning. Then `n_init` runs of seeded k-means++ and Lloyd iterations until the centroids move less than `tol` times the mean variance per dimension (scikit-learn's rule) or `max_iter`; the run of least inertia wins. An empty cluster takes the row farthest from its centroid.
 
 `metric=cosine` (the default, for text embeddings) is spherical k-means: rows normalised to unit length, each assigned to the centroid of highest cosine similarity, centroids the normalised means; inertia sums 1 − cosine. `metric=l2` is Lloyd's k-means as scikit-learn's `KMeans` (inertia: squared Euclidean distances). Vectors are read as Float32. NULL vectors and vectors holding NULL, NaN or infinite values are skipped; an all-zero vector under the cosine metric is an error."#,
     syntax_example = "kmeans_fit(embedding, k [, spec])",
@@ -163,6 +163,10 @@ impl Accumulator for KMeansFitAccumulator {
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         self.sample.trim();
+        // A partial state is as large as the rows it holds, not the room
+        // the sample grew into.
+        self.sample.hashes.shrink_to_fit();
+        self.sample.values.shrink_to_fit();
         let hashes = ListArray::new(
             Arc::new(Field::new_list_field(DataType::UInt64, true)),
             OffsetBuffer::from_lengths([self.sample.hashes.len()]),
@@ -257,5 +261,21 @@ mod tests {
             one.update_batch(&[rows(p)]).unwrap();
         }
         assert_eq!(format!("{:?}", one.evaluate().unwrap()), first);
+    }
+
+    /// The sample grows with the rows read: ten 384-wide rows at k = 1024
+    /// (a sample of up to 262,144 rows, 400 MB) are charged as ten rows.
+    #[test]
+    fn a_few_rows_take_the_memory_of_a_few_rows() {
+        let spec = KMeansSpec::default();
+        let mut acc = KMeansFitAccumulator { k: 1024, spec, sample: Sample::new(1024 * spec.sample, spec.seed) };
+        let empty = acc.size();
+        let list = ListArray::from_iter_primitive::<Float64Type, _, _>((0..10).map(|i| Some((0..384).map(|j| Some((i * 384 + j) as f64)).collect::<Vec<_>>())));
+        acc.update_batch(&[Arc::new(list)]).unwrap();
+        assert!(acc.size() - empty <= 1 << 20, "{} bytes for 10 rows", acc.size() - empty);
+        assert!(acc.size() - empty >= 10 * 384 * 4);
+        // The partial state holds the ten rows.
+        let state = acc.state().unwrap();
+        assert_eq!(state[3].to_array().unwrap().as_list::<i32>().value(0).len(), 10 * 384);
     }
 }
