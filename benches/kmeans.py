@@ -9,6 +9,11 @@ process: wall time, peak RSS and the inertia over every row (the sum of
 squared Euclidean distances to the nearest centroid; metric=l2 on both
 sides). The target: odis's peak RSS within 2 GiB.
 
+With --dpp it measures `dpp_select(..., 0.1, 'clusters=auto')` over the same
+vectors (quality sin(id)) under --memory-limit: the rows it returns against
+10% of the rows, the clusters it chose, wall time and peak RSS; the target:
+the budget exactly, peak RSS within 2 GiB.
+
 With --semantic it measures SemDeDup instead, beside the k-means it stands on:
 `semantic_duplicates` over the same vectors (its defaults: spherical k-means,
 one cluster per 1,000 rows up to 1,000) against `kmeans_fit` + `kmeans_assign`
@@ -77,7 +82,8 @@ def main():
     parser.add_argument("--row-group", type=int, default=ROW_GROUP, help="rows per Parquet row group of the vectors")
     parser.add_argument("--odis-only", action="store_true", help="skip scikit-learn (minutes, and RAM for every vector)")
     parser.add_argument("--semantic", action="store_true", help="measure semantic_duplicates beside its k-means instead")
-    parser.add_argument("--memory-limit", default="1G", help="odis's --memory-limit in the --semantic runs")
+    parser.add_argument("--dpp", action="store_true", help="measure dpp_select at a 10%% budget with clusters=auto instead")
+    parser.add_argument("--memory-limit", default="1G", help="odis's --memory-limit in the --semantic and --dpp runs")
     args = parser.parse_args()
     meta = os.path.join(args.out, "vectors.json")
     wanted = {"rows": args.rows, "dims": args.dims, "row_group": args.row_group}
@@ -87,6 +93,8 @@ def main():
     files = os.path.join(args.out, "part-*.parquet")
     if args.semantic:
         return semantic(args, files)
+    if args.dpp:
+        return dpp(args, files)
 
     summary = os.path.join(args.out, "odis.json")
     sql = [
@@ -116,6 +124,25 @@ def main():
     print(f"| scikit-learn MiniBatchKMeans (batch 4096, n_init 1) | {s_seconds:.1f} s | {s_mib:,.0f} MiB | {reference['inertia']:,.1f} |")
     if mib > 2048:
         sys.exit(1)
+
+
+def dpp(args, files):
+    """dpp_select at a budget of 10% of the rows, clusters=auto: does it give the budget, in what memory."""
+    budget = args.rows // 10
+    sql = [
+        f"CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{os.path.dirname(files)}/'",
+        "CREATE VIEW tq AS SELECT id, v, sin(CAST(id AS DOUBLE) * 0.7) AS q FROM t",
+        "SELECT count(*) AS picks, count(DISTINCT id) AS distinct_ids, count(DISTINCT odis_dim) AS clusters "
+        "FROM dpp_select('tq', 'id', 'v', 'q', 0.1, 'clusters=auto')",
+    ]
+    answer = os.path.join(args.out, "dpp.csv")
+    argv = [args.odis, "--memory-limit", args.memory_limit, "--format", "csv"] + [a for q in sql for a in ("-c", q)]
+    seconds, mib, _ = measured(argv, stdout_path=answer)
+    picks, distinct, clusters = (int(v) for v in open(answer).read().split()[-1].split(","))
+    print(f"\n| {args.rows:,} × {args.dims}, budget 10% = {budget:,} | picks | clusters | wall | peak RSS |\n|---|---:|---:|---:|---:|")
+    print(f"| dpp_select, clusters=auto | {picks:,} | {clusters:,} | {seconds:.1f} s | {mib:,.0f} MiB |")
+    print(f"\nbudget {'filled' if picks == budget == distinct else 'NOT filled'} ({picks:,} of {budget:,}); "
+          f"peak {mib:,.0f} MiB ({'within' if mib <= 2048 else 'over'} 2 GiB)")
 
 
 def semantic(args, files):
