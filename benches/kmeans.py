@@ -14,6 +14,10 @@ vectors (quality sin(id)) under --memory-limit: the rows it returns against
 10% of the rows, the clusters it chose, wall time and peak RSS; the target:
 the budget exactly, peak RSS within 2 GiB.
 
+With --mig it measures `mig_select(..., 0.1)` over the same rows with 20,000
+integer labels (id modulo 20,000; quality exp(sin(id))): rows returned, wall
+time, peak RSS; the target: peak RSS within 2 GiB.
+
 With --semantic it measures SemDeDup instead, beside the k-means it stands on:
 `semantic_duplicates` over the same vectors (its defaults: spherical k-means,
 one cluster per 1,000 rows up to 1,000) against `kmeans_fit` + `kmeans_assign`
@@ -83,6 +87,7 @@ def main():
     parser.add_argument("--odis-only", action="store_true", help="skip scikit-learn (minutes, and RAM for every vector)")
     parser.add_argument("--semantic", action="store_true", help="measure semantic_duplicates beside its k-means instead")
     parser.add_argument("--dpp", action="store_true", help="measure dpp_select at a 10%% budget with clusters=auto instead")
+    parser.add_argument("--mig", action="store_true", help="measure mig_select at a 10%% budget over 20,000 labels instead")
     parser.add_argument("--memory-limit", default="1G", help="odis's --memory-limit in the --semantic and --dpp runs")
     args = parser.parse_args()
     meta = os.path.join(args.out, "vectors.json")
@@ -95,6 +100,8 @@ def main():
         return semantic(args, files)
     if args.dpp:
         return dpp(args, files)
+    if args.mig:
+        return mig(args, files)
 
     summary = os.path.join(args.out, "odis.json")
     sql = [
@@ -143,6 +150,22 @@ def dpp(args, files):
     print(f"| dpp_select, clusters=auto | {picks:,} | {clusters:,} | {seconds:.1f} s | {mib:,.0f} MiB |")
     print(f"\nbudget {'filled' if picks == budget == distinct else 'NOT filled'} ({picks:,} of {budget:,}); "
           f"peak {mib:,.0f} MiB ({'within' if mib <= 2048 else 'over'} 2 GiB)")
+
+
+def mig(args, files, labels=20_000):
+    """mig_select at a budget of 10% of the rows over `labels` integer labels."""
+    sql = [
+        f"CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{os.path.dirname(files)}/'",
+        f"CREATE VIEW tl AS SELECT id, id % {labels} AS label, exp(sin(CAST(id AS DOUBLE) * 0.7)) AS q FROM t",
+        "SELECT count(*) AS picks, count(DISTINCT odis_dim) AS labels FROM mig_select('tl', 'id', 'label', 'q', 0.1)",
+    ]
+    answer = os.path.join(args.out, "mig.csv")
+    argv = [args.odis, "--memory-limit", args.memory_limit, "--format", "csv"] + [a for q in sql for a in ("-c", q)]
+    seconds, mib, _ = measured(argv, stdout_path=answer)
+    picks, used = (int(v) for v in open(answer).read().split()[-1].split(","))
+    print(f"\n| {args.rows:,} rows, {labels:,} labels, budget 10% | picks | labels used | wall | peak RSS |\n|---|---:|---:|---:|---:|")
+    print(f"| mig_select | {picks:,} | {used:,} | {seconds:.1f} s | {mib:,.0f} MiB |")
+    print(f"\npeak {mib:,.0f} MiB ({'within' if mib <= 2048 else 'over'} 2 GiB)")
 
 
 def semantic(args, files):

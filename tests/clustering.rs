@@ -50,6 +50,28 @@ async fn inertia_within_2_percent_of_scikit_learn() {
     }
 }
 
+/// The spherical (cosine) k-means every embedding method uses, against two
+/// independent fits on the normalised rows (scikit-learn's KMeans scored
+/// spherically, and a spherical k-means in NumPy): its objective, the sum
+/// of 1 − cosine similarity to the assigned centroid, within 2% of theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cosine_objective_within_2_percent_of_independent_spherical_fits() {
+    let dir = fixtures();
+    let expected: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let engine = Engine::new().unwrap();
+    for (name, case) in expected["cases"].as_object().unwrap() {
+        let (k, want) = (case["k"].as_u64().unwrap(), case["cosine"].as_f64().unwrap());
+        let table = dir.join(format!("{name}.parquet")).display().to_string();
+        engine.sql(&format!("CREATE OR REPLACE TABLE m AS SELECT kmeans_fit(v, {k}, 'metric=cosine,n_init=10') AS model FROM '{table}'")).await.unwrap();
+        let sql = format!("SELECT sum(a['distance']) FROM (SELECT kmeans_assign(v, (SELECT model FROM m)) AS a FROM '{table}')");
+        let got = engine.sql(&sql).await.unwrap()[0].column(0).as_primitive::<Float64Type>().value(0);
+        let ratio = got / want;
+        println!("{name}: odis {got:.4}, independent spherical fits {want:.4}, ratio {ratio:.4}");
+        assert!(ratio <= 1.02, "{name}: cosine objective {got} is more than 2% above the reference's {want}");
+        assert!(ratio >= 0.9, "{name}: cosine objective {got} vs the reference's {want}");
+    }
+}
+
 /// The same model, to the bit, and so the same clusters at 1 and 4
 /// partitions (the sample is the rows of smallest hash, whatever the split).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
