@@ -95,6 +95,25 @@ async fn semdedup_drops_what_the_published_rule_drops() {
     }
 }
 
+/// SemDeDup against a reference that clusters the rows itself (scikit-learn's
+/// KMeans, not odis's k-means): the pairs of copies found, as unordered
+/// pairs, agree on 98% at least, whoever's clusters they were found in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn semdedup_finds_the_pairs_a_reference_with_its_own_clusters_finds() {
+    let engine = engine(4).await;
+    let expected: Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("expected.json")).unwrap()).unwrap();
+    let case = &expected["semdedup_own_clusters"];
+    let want: std::collections::BTreeSet<(i64, i64)> =
+        case["pairs"].as_array().unwrap().iter().map(|p| (p[0].as_i64().unwrap(), p[1].as_i64().unwrap())).collect();
+    let spec = format!("eps={},clusters={},order=far", case["eps"], case["clusters"]);
+    let got: std::collections::BTreeSet<(i64, i64)> =
+        odis_duplicates(&engine, &spec).await.into_keys().map(|(a, b)| (a.min(b), a.max(b))).collect();
+    let both = got.intersection(&want).count() as f64;
+    println!("{spec}: odis {} pairs, the reference {}, {} in both", got.len(), want.len(), both);
+    assert!(want.len() >= 330, "the reference should find the 330 injected copies, found {}", want.len());
+    assert!(both >= 0.98 * want.len() as f64 && both >= 0.98 * got.len() as f64, "odis {} pairs, the reference {}, {both} in both", got.len(), want.len());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dpp_greedy_order_equals_an_independent_greedy_map() {
     let engine = engine(4).await;

@@ -163,6 +163,27 @@ vectors = pa.array(list(rows.astype(np.float32)), type=pa.list_(pa.float32()))
 pq.write_table(pa.table({"id": ids, "v": vectors, "q": q}), os.path.join(out, "vectors.parquet"))
 
 expected = {"dpp": []}
+
+# SemDeDup on clusters of its own: scikit-learn's KMeans on the unit rows
+# (k = 12), each cluster in order of distance to its unit mean, farthest
+# first, and the rule above at eps = 0.05. The pairs it finds, unordered:
+# they must not depend on whose clusters they were found in.
+from sklearn.cluster import KMeans  # noqa: E402
+
+x = unit(rows.astype(np.float32))
+labels = KMeans(n_clusters=12, n_init=10, random_state=0).fit(x).labels_
+own = []
+for c in range(12):
+    members = np.flatnonzero(labels == c)
+    centre = unit(x[members].sum(axis=0, keepdims=True))[0]
+    distance = 1.0 - x[members] @ centre
+    members = members[np.lexsort((ids[members], -distance))]
+    sims = x[members] @ x[members].T
+    for j in range(1, len(members)):
+        i = int(np.argmax(sims[:j, j]))
+        if sims[i, j] > 1 - 0.05:
+            own.append(sorted([int(ids[members[j]]), int(ids[members[i]])]))
+expected["semdedup_own_clusters"] = {"clusters": 12, "eps": 0.05, "pairs": own}
 for name, dims in [("small", 24), ("narrow", 8)]:
     m = 400
     v = rng.normal(size=(m, dims)).astype(np.float32)

@@ -174,13 +174,15 @@ impl Sample {
             return;
         }
         let limit = self.capacity + self.capacity / SLACK;
-        if self.hashes.len() == self.hashes.capacity() {
-            // Grown as rows come, doubling up to the sample's size and no
-            // further: the memory charged is what the rows take (within 2x),
-            // so a sample of 10 rows at k = 1024 holds 10 rows, not 400 MB.
-            let room = (2 * self.hashes.len()).max(64).min(limit + 1) - self.hashes.len();
-            self.hashes.reserve_exact(room);
-            self.values.reserve_exact(room * row.len());
+        if self.hashes.capacity() == 0 {
+            // Address space for the whole sample at once: pages are memory
+            // only once rows are written to them, so a sample of 10 rows at
+            // k = 1024 takes 10 rows of memory, not 400 MB, and the sample
+            // is never copied to grow (doubling would hold the old and the
+            // new buffer at once: 1.5x the sample at the last growth, in
+            // every partition). [`Sample::memory`] counts what is written.
+            self.hashes.reserve_exact(limit + 1);
+            self.values.reserve_exact((limit + 1) * row.len());
         }
         self.hashes.push(hash);
         self.values.extend_from_slice(row);
@@ -229,6 +231,12 @@ impl Sample {
 
     pub fn len(&self) -> usize {
         self.hashes.len()
+    }
+
+    /// The bytes the sample's rows take (its buffers' untouched room is
+    /// address space, not memory).
+    pub fn memory(&self) -> usize {
+        8 * self.hashes.len() + 4 * self.values.len()
     }
 
     pub fn is_empty(&self) -> bool {

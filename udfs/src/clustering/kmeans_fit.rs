@@ -158,7 +158,7 @@ impl Accumulator for KMeansFitAccumulator {
     }
 
     fn size(&self) -> usize {
-        size_of_val(self) + 8 * self.sample.hashes.capacity() + 4 * self.sample.values.capacity()
+        size_of_val(self) + self.sample.memory()
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
@@ -263,8 +263,8 @@ mod tests {
         assert_eq!(format!("{:?}", one.evaluate().unwrap()), first);
     }
 
-    /// The sample grows with the rows read: ten 384-wide rows at k = 1024
-    /// (a sample of up to 262,144 rows, 400 MB) are charged as ten rows.
+    /// The memory charged grows with the rows read: ten 384-wide rows at
+    /// k = 1024 (a sample of up to 262,144 rows, 400 MB) are ten rows.
     #[test]
     fn a_few_rows_take_the_memory_of_a_few_rows() {
         let spec = KMeansSpec::default();
