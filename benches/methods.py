@@ -2,7 +2,7 @@
 with junk and copies mixed in.
 
     python benches/methods.py [--budget 10%] [--junk-share 0.25] [--copy-share 0.09]
-                              [--clusters 64] [--vendi-sample 1000] [--model DIR]
+                              [--clusters K] [--no-semantic] [--vendi-sample 1000] [--model DIR]
                               [--odis PATH] [--keep DIR]
 
 Builds a junk-injected corpus with copies from the bundled corpus
@@ -68,7 +68,8 @@ def main():
     parser.add_argument("--junk-share", type=float, default=0.25)
     parser.add_argument("--copy-share", type=float, default=0.09)
     parser.add_argument("--budget", default="10%")
-    parser.add_argument("--clusters", type=int, default=64, help="k-means clusters of kmeans, dpp and mig")
+    parser.add_argument("--clusters", type=int, help="k-means clusters of kmeans, dpp and mig (default: odis select's: 64, and for dpp from the budget)")
+    parser.add_argument("--no-semantic", action="store_true", help="leave out the --dedup semantic row (its own pass 1 with embeddings, half an hour)")
     parser.add_argument("--vendi-sample", type=int, default=1000, help="rows of each selection embedded for the Vendi score")
     parser.add_argument("--keep", help="keep the corpus, work directories and selections in this directory")
     args = parser.parse_args()
@@ -85,8 +86,8 @@ def main():
 
     def select(name, extra):
         out = os.path.join(work, f"{name}.parquet")
-        argv = [args.odis, "-q", "select", "--input", corpus, "--budget", args.budget, "--out", out, "--no-report",
-                "--clusters", str(args.clusters), *extra]
+        clusters = ["--clusters", str(args.clusters)] if args.clusters else []
+        argv = [args.odis, "-q", "select", "--input", corpus, "--budget", args.budget, "--out", out, "--no-report", *clusters, *extra]
         stdout, seconds = run(argv)
         print(f"--- {name}\n{stdout}", file=sys.stderr)
         return out, seconds
@@ -96,14 +97,15 @@ def main():
     for method in ["odis", "kmeans", "ccs", "dpp", "mig", "random"]:
         rows.append((f"--method {method}", *select(method, ["--method", method, *shared])))
     rows.append(("--method odis --dedup none", *select("odis_nodedup", ["--dedup", "none", "--work-dir", os.path.join(work, "work_none")])))
-    rows.append(("--method odis --dedup semantic", *select("odis_semantic", ["--dedup", "semantic", "--embed", args.model,
-                                                                              "--work-dir", os.path.join(work, "work_semantic")])))
+    if not args.no_semantic:
+        rows.append(("--method odis --dedup semantic", *select("odis_semantic", ["--dedup", "semantic", "--embed", args.model,
+                                                                                  "--work-dir", os.path.join(work, "work_semantic")])))
 
     sizes = [pq.read_metadata(path).num_rows for _, path, _ in rows]
     sample = min([args.vendi_sample, *sizes])
     n, junk, surface, redundant = shares(corpus)
     print(f"\ncorpus: {n} documents, {junk:.1f}% junk ({surface:.1f}% without shuffled words), {redundant:.1f}% redundant copies; "
-          f"budget {args.budget}; {args.clusters} clusters; Vendi score of {sample} embedded rows per selection "
+          f"budget {args.budget}; {args.clusters or '64 (dpp: from the budget)'} clusters; Vendi score of {sample} embedded rows per selection "
           f"(all-MiniLM-L6-v2, cosine, q = 1)\n")
     print("| odis select | rows | junk | junk, shuffled words excluded | redundant | Vendi score | language | knowledge | difficulty | time |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
