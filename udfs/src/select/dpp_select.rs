@@ -217,11 +217,15 @@ impl DeferredFunction for Dpp {
         let (id, embedding, quality) = (ident(self.source.id.field.name()), ident(self.embedding.field.name()), ident(self.quality.field.name()));
         let rows = ctx.read_table(Arc::clone(&self.source.table))?.filter(has_direction(embedding.clone()).and(is_finite(quality.clone())))?;
         let budget = resolve_budget(ctx, &self.source.table, self.budget).await?;
-        let count = rows.clone().count().await? as u64;
-        let dims = width(&rows, embedding.clone()).await?;
-        let k = match self.spec.clusters {
-            Clusters::Count(k) => k.min(count),
-            Clusters::Auto => auto_clusters(budget, dims, count),
+        // Without clusters nothing is read before the greedy's own pass
+        // (its quota is the budget; it stops at the rows its pool holds).
+        let (k, dims) = match self.spec.clusters {
+            Clusters::Count(0) => (0, None),
+            Clusters::Count(k) => (k.min(rows.clone().count().await? as u64), None),
+            Clusters::Auto => {
+                let dims = width(&rows, embedding.clone()).await?;
+                (auto_clusters(budget, dims, rows.clone().count().await? as u64), Some(dims))
+            }
         };
         let (input, quotas) = if k <= 1 {
             // One group: its pool is the best pool × budget rows by quality,
@@ -231,8 +235,12 @@ impl DeferredFunction for Dpp {
                 .sort(vec![cast(quality.clone(), DataType::Float64).sort(false, false), id.clone().sort(true, false)])?
                 .limit(0, Some(pool))?
                 .select(vec![lit(0i64).alias(GROUP), id.alias(ID), embedding.alias(EMBEDDING), cast(quality, DataType::Float64).alias(ORDER)])?;
-            (input, vec![budget.min(count)])
+            (input, vec![budget])
         } else {
+            let dims = match dims {
+                Some(dims) => dims,
+                None => width(&rows, embedding.clone()).await?,
+            };
             let model = fit(rows.clone(), embedding.clone(), k, &kmeans_spec(self.spec.seed)).await?;
             let input = clustered(rows, id, embedding, model, ClusterOrder::Descending(quality))?;
             let counts = input.clone().aggregate(vec![col(GROUP)], vec![count_all().alias("rows")])?.collect().await?;

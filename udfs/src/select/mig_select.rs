@@ -134,10 +134,8 @@ impl LabelGraph {
                 linked.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
                 linked.truncate(neighbours);
                 let mut row: Vec<(usize, f64)> = linked.into_iter().map(|(b, similarity)| (b, similarity * weight)).collect();
-                // The diagonal is 1, as MIG sets it; at threshold > 1 nothing else.
-                if threshold <= 1.0 {
-                    row.push((a, 1.0));
-                }
+                // The diagonal is 1, as MIG sets it (every threshold is at most 1).
+                row.push((a, 1.0));
                 row.retain(|&(_, p)| p != 0.0);
                 row.sort_by_key(|&(b, _)| b);
                 rows.push(row);
