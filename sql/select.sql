@@ -7,7 +7,14 @@
 --   odis -v input=sql/data/corpus.parquet -v work=work -v out=selected.parquet -f sql/select.sql
 --
 -- Variables (-v NAME=VALUE; ${NAME:-default} gives the default):
---   input       Parquet file, directory or glob; local or s3://bucket/path
+--   input       Parquet or JSON Lines files: a file, directory or glob;
+--               local or s3://bucket/path
+--   format      what they hold: PARQUET (the default) or JSON (JSON Lines,
+--               one object per line; a nested object becomes a struct)
+--   input_options  for JSON, its compression as a whole:
+--               " OPTIONS ('format.compression' 'zstd')" (gzip, zstd,
+--               bzip2, xz; uncompressed by default). A compressed file is
+--               read whole by one task: many files read in parallel.
 --   id          a unique, non-NULL id column of the corpus
 --   text        the text column
 --   filter      the quality rules a document must pass (quality_filter's
@@ -67,7 +74,7 @@
 -- whole page alive, so memory follows the selection, not the corpus.
 SET datafusion.execution.parquet.schema_force_view_types = false;
 -- step: corpus
-CREATE EXTERNAL TABLE corpus STORED AS PARQUET LOCATION '${input}';
+CREATE EXTERNAL TABLE corpus STORED AS ${format:-PARQUET} LOCATION '${input}'${input_options:-};
 
 -- 1. One pass over the corpus: the quality filter's verdict (odis_rule is the
 --    first rule a document fails, NULL when it passes; a NULL text fails as
@@ -182,6 +189,20 @@ FROM (SELECT unnest(pca_loadings(model)) AS l FROM pca);
 -- step: report
 SELECT * FROM ${selection_report:-top_k_per_dim_report('projected', 'odis_id', 'odis_pc', ${budget:-0.1}${cost:-})};
 
+-- The documents the reports show (the pairs dedup let through, one example
+-- per rule of the filter), read in one pass over the corpus: a JSON corpus
+-- has no statistics to skip what is not asked for.
+CREATE VIEW least_alike AS SELECT * FROM duplicates ORDER BY odis_similarity, odis_id LIMIT 2;
+CREATE VIEW rule_examples AS
+SELECT odis_rule, count(*) AS documents, min(odis_id) AS example_id
+FROM raw_scores WHERE odis_rule IS NOT NULL GROUP BY odis_rule;
+-- step: examples
+CREATE TABLE examples AS
+SELECT "${id:-id}" AS odis_id, substr(CAST("${text:-text}" AS VARCHAR), 1, 300) AS text
+FROM corpus
+WHERE "${id:-id}" IN (SELECT odis_id FROM least_alike UNION ALL SELECT odis_duplicate_of FROM least_alike
+                      UNION ALL SELECT example_id FROM rule_examples);
+
 -- What dedup removed: documents, clusters, the largest cluster, and the two
 -- pairs least alike (what the threshold lets through), side by side.
 -- step: dedup_report
@@ -189,15 +210,14 @@ SELECT (SELECT count(*) FROM duplicates) AS removed,
        (SELECT count(DISTINCT odis_duplicate_of) FROM duplicates) AS clusters,
        (SELECT max(n) + 1 FROM (SELECT count(*) AS n FROM duplicates GROUP BY odis_duplicate_of)) AS largest,
        CAST(p.odis_id AS VARCHAR) AS id, CAST(p.odis_duplicate_of AS VARCHAR) AS duplicate_of, p.odis_similarity AS similarity,
-       substr(CAST(a."${text:-text}" AS VARCHAR), 1, 300) AS text, substr(CAST(b."${text:-text}" AS VARCHAR), 1, 300) AS original
-FROM (SELECT * FROM duplicates ORDER BY odis_similarity, odis_id LIMIT 2) p
-LEFT JOIN corpus a ON a."${id:-id}" = p.odis_id
-LEFT JOIN corpus b ON b."${id:-id}" = p.odis_duplicate_of
+       a.text, b.text AS original
+FROM least_alike p
+LEFT JOIN examples a ON a.odis_id = p.odis_id
+LEFT JOIN examples b ON b.odis_id = p.odis_duplicate_of
 ORDER BY p.odis_similarity, p.odis_id;
 -- What the quality filter removed: documents per rule, with one example each.
 -- step: filter_report
-SELECT f.odis_rule AS rule, f.documents, substr(CAST(c."${text:-text}" AS VARCHAR), 1, 300) AS example
-FROM (SELECT odis_rule, count(*) AS documents, min(odis_id) AS example_id
-      FROM raw_scores WHERE odis_rule IS NOT NULL GROUP BY odis_rule) f
-LEFT JOIN corpus c ON c."${id:-id}" = f.example_id
+SELECT f.odis_rule AS rule, f.documents, c.text AS example
+FROM rule_examples f
+LEFT JOIN examples c ON c.odis_id = f.example_id
 ORDER BY f.documents DESC, f.odis_rule;

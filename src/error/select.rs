@@ -52,6 +52,7 @@ macro_rules! select_options {
 
 select_options! {
     Input => input,
+    InputFormat => input_format,
     TextColumn => text_column,
     IdColumn => id_column,
     Scores => scores,
@@ -69,6 +70,8 @@ select_options! {
     Clusters => clusters,
     Tokenizer => tokenizer,
     FetchMemory => fetch_memory,
+    Annotations => annotations,
+    ReportJson => report_json,
 }
 
 type Render = dyn Fn(&OptionNames) -> String + Send + Sync;

@@ -11,6 +11,7 @@ use crate::engine::Engine;
 use crate::error::{OdisError, Result};
 use crate::script_vars::{escape_ident as ident, escape_string as quote};
 use crate::error::select::{OptionNames, SelectOption, wrong};
+use crate::select::formats::{FileFormat, InputFormat};
 use crate::select::options::{Budget, CostUnit, ScoreSource, SelectOptions, Tokenizer, is_url};
 use crate::select::query::{count, rows, text_at};
 
@@ -60,6 +61,12 @@ pub(crate) async fn check_options(engine: &Engine, options: &SelectOptions) -> R
         // Load (and check) the model before reading any data.
         load(SelectOption::Model, dir)?;
     }
+    if let Err(why) = FileFormat::of_output(&options.out) {
+        return Err(wrong(SelectOption::Out, move |o| format!("{} {why}", o.out)));
+    }
+    if let Some(dir) = &options.annotations {
+        check_annotations(engine, dir).await?;
+    }
     let out = options.out.display().to_string();
     if is_url(&out) {
         // The output goes to an object store, written as objects that
@@ -69,6 +76,65 @@ pub(crate) async fn check_options(engine: &Engine, options: &SelectOptions) -> R
     } else {
         local_out_dir(options).map(|_| ())
     }
+}
+
+/// `--annotations DIR`: a local directory that exists or can be made
+/// (its parent exists), or an object store's prefix that answers.
+async fn check_annotations(engine: &Engine, dir: &str) -> Result<()> {
+    if is_url(dir) {
+        let url = datafusion::datasource::listing::ListingTableUrl::parse(format!("{}/", dir.trim_end_matches('/')))?;
+        let store = engine.context().runtime_env().object_store(url.object_store())?;
+        let prefix: object_store::path::Path = url.prefix().parts().collect();
+        return match store.list_with_delimiter(Some(&prefix)).await {
+            Ok(listed) => {
+                let names: Vec<String> = listed.objects.iter().filter_map(|m| m.location.filename().map(str::to_string)).collect();
+                let dirs = listed.common_prefixes.len();
+                not_annotations(dir, names.iter().map(String::as_str), dirs)
+            }
+            Err(e) => {
+                let (dir, why) = (dir.to_string(), crate::error::one_line(&e.to_string()));
+                Err(wrong(SelectOption::Annotations, move |o| {
+                    format!("{} {dir}: cannot write there: {why}; check that the bucket exists and the credentials may write to it", o.annotations)
+                }))
+            }
+        };
+    }
+    let path = Path::new(dir);
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if path.is_file() || !parent.is_dir() {
+        let why = if path.is_file() { "is a file" } else { "is in a directory that does not exist" };
+        let dir = dir.to_string();
+        return Err(wrong(SelectOption::Annotations, move |o| {
+            format!("{} {dir} {why}; name a directory to write the annotations into (created if missing)", o.annotations)
+        }));
+    }
+    let Ok(entries) = std::fs::read_dir(path) else { return Ok(()) };
+    let (mut names, mut dirs) = (Vec::new(), 0);
+    for entry in entries.flatten() {
+        match entry.file_type().map(|t| t.is_dir()) {
+            Ok(true) => dirs += 1,
+            _ => names.push(entry.file_name().to_string_lossy().into_owned()),
+        }
+    }
+    not_annotations(dir, names.iter().map(String::as_str), dirs)
+}
+
+/// The annotations replace what their directory holds: a directory that
+/// holds anything else (the corpus, other outputs) is refused.
+fn not_annotations<'a>(dir: &str, mut files: impl Iterator<Item = &'a str>, dirs: usize) -> Result<()> {
+    let is_part = |name: &str| name.strip_prefix("part-").and_then(|n| n.strip_suffix(".parquet")).is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+    let other = files.find(|name| !is_part(name) && !name.starts_with(".odis-tmp-")).map(str::to_string);
+    if other.is_none() && dirs == 0 {
+        return Ok(());
+    }
+    let (dir, what) = (dir.to_string(), other.map_or_else(|| "a subdirectory".to_string(), |name| format!("'{name}'")));
+    Err(wrong(SelectOption::Annotations, move |o| {
+        format!(
+            "{} {dir} holds {what}, which is not an annotation file; the annotations replace their directory's files: \
+             name a new directory, or one that holds only earlier annotations",
+            o.annotations
+        )
+    }))
 }
 
 /// A token or byte budget: a method that can spend it, and a tokenizer
@@ -180,9 +246,10 @@ fn input_column<'a>(schema: &'a Schema, input: &str, option: SelectOption, name:
     })
 }
 
-/// The corpus has the id and text columns the options name, and enough rows
-/// for the budget; returns its row count.
-pub(crate) async fn check_corpus(engine: &Engine, options: &SelectOptions) -> Result<u64> {
+/// The corpus has the id and text columns the options name, and (read from
+/// Parquet statistics) enough rows for the budget; returns its row count,
+/// or `None` for a format that has none to read it from.
+pub(crate) async fn check_corpus(engine: &Engine, options: &SelectOptions, format: FileFormat) -> Result<Option<u64>> {
     let table = engine.context().table("corpus").await?;
     let schema = table.schema().as_arrow().clone();
     let find = |option: SelectOption, name: &str| input_column(&schema, &options.input, option, name);
@@ -224,15 +291,26 @@ pub(crate) async fn check_corpus(engine: &Engine, options: &SelectOptions) -> Re
             check_components(options, usize::try_from(d).unwrap_or(usize::MAX))?;
         }
     }
+    // Parquet's statistics count the rows and the NULL ids without reading
+    // the columns; a JSON corpus would be read whole for each, so its
+    // counts come from pass 1's output instead (`check_rows`).
+    if format.format != InputFormat::Parquet {
+        return Ok(None);
+    }
     let rows_in = count(engine, "SELECT count(*) FROM corpus").await?;
+    let nulls = count(engine, &format!("SELECT count(*) FROM corpus WHERE \"{}\" IS NULL", ident(&options.id_column))).await?;
+    check_rows(options, rows_in, nulls).map(Some)
+}
+
+/// The corpus has rows, a non-NULL id in each (`nulls` is the count of
+/// NULL ids), and enough rows for the budget.
+pub(crate) fn check_rows(options: &SelectOptions, rows_in: u64, nulls: u64) -> Result<u64> {
     if rows_in == 0 {
         let input = options.input.clone();
         return Err(wrong(SelectOption::Input, move |o| format!("{} {input} has no rows", o.input)));
     }
-    // Before the costly pass: a NULL id could not be fetched by pass 2, and
-    // would be counted in but never selected. (Parquet statistics often
-    // answer this without reading the column.)
-    let nulls = count(engine, &format!("SELECT count(*) FROM corpus WHERE \"{}\" IS NULL", ident(&options.id_column))).await?;
+    // Before the costly steps: a NULL id could not be fetched by pass 2,
+    // and would be counted in but never selected.
     if nulls > 0 {
         let column = options.id_column.clone();
         return Err(wrong(SelectOption::IdColumn, move |o| {

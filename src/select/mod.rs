@@ -13,7 +13,9 @@
 //! output, staged); [`report`] (gathering) and [`render`] (text, HTML).
 
 pub mod checks;
+pub mod annotations;
 pub mod dedup;
+pub mod formats;
 /// What can be wrong with a selection's options (kept with the library's
 /// errors, below every step).
 pub use crate::error::select as error;
@@ -37,7 +39,7 @@ use datafusion::arrow::array::RecordBatch;
 pub use odis_udfs::plan::budget::Budget;
 use odis_udfs::select::selection_plan::DraftReuse;
 pub use odis_udfs::select::selection::DimensionReport;
-pub use options::{CostUnit, Dedup, Filter, Progress, Scaling, ScoreSource, SelectOptions, SelectionMethod, Tokenizer, default_work_dir, is_url};
+pub use options::{CostUnit, Dedup, FileFormat, InputFormat, Filter, Progress, Scaling, ScoreSource, SelectOptions, SelectionMethod, Tokenizer, default_work_dir, is_url};
 pub use report::{DedupRemoval, Diversity, DuplicatePair, Example, FilterRemoval, SelectReport};
 pub use steps::SELECT_SQL;
 
@@ -87,10 +89,12 @@ pub async fn select(engine: &Engine, options: &SelectOptions, progress: impl Pro
 async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress) -> Result<SelectReport> {
     let started = Instant::now();
     check_options(engine, options).await?;
+    let format = formats::input_format(engine, &options.input, options.input_format).await?;
     let work_path = options.work_dir.clone().unwrap_or_else(|| default_work_dir(options));
     // An earlier run interrupted on this engine may have left the script's names.
     engine.sql(&drops(&[&TRANSIENT_NAMES[..], &["scaling", "pca"]].concat())).await?;
     let mut vars = script::script_vars(options, &work_path);
+    vars.extend(script::input_vars(format));
     // The fetch writes one sorted file in the work directory: it is checked
     // (one row per selected id) before it becomes the output, or is split
     // into the output files.
@@ -105,6 +109,7 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
     let statements = engine.parse(&script)?;
     let mut stages: Vec<(&'static str, Duration)> = Vec::new();
     let mut rows_in = 0u64;
+    let mut counted: Option<u64> = None;
     let mut dims_len = 0usize;
     let mut rows_kept = 0u64;
     let mut report_rows = Vec::new();
@@ -121,6 +126,7 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
             Some(Step::Select) => progress.stage("selecting"),
             Some(Step::Fetch) => progress.stage("fetching the selected documents"),
             Some(Step::Report) => progress.stage("measuring overlap"),
+            Some(Step::Examples) => progress.stage("reading the reports' examples"),
             Some(Step::FilterReport) => progress.stage("summarising the filter"),
             Some(Step::Duplicates) => progress.stage("finding duplicates"),
             Some(Step::DedupReport) => progress.stage("summarising dedup"),
@@ -162,13 +168,20 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
                         Ok::<Vec<RecordBatch>, OdisError>(stream.try_collect().await?)
                     };
                     let cannot_read = |why: String| {
-                        let input = options.input.clone();
+                        let (input, why) = (options.input.clone(), formats::unreadable_hint(format, &why));
                         wrong(SelectOption::Input, move |o| format!("{} '{input}' cannot be read: {why}", o.input))
                     };
                     match crate::panic_guard::catch(register).await {
                         Ok(Ok(batches)) => batches,
+                        Ok(Err(e)) if format.format == formats::InputFormat::Json => {
+                            // The reader does not say which line; a scan of the
+                            // first files does.
+                            let files = formats::input_files(engine, &options.input).await.unwrap_or_default();
+                            let at = formats::locate_json_error(engine, &files, format.compression, None).await;
+                            return Err(cannot_read(at.unwrap_or_else(|| e.to_string())));
+                        }
                         Ok(Err(e)) => return Err(cannot_read(e.to_string())),
-                        Err(panic) => return Err(cannot_read(format!("it is corrupt or not Parquet ({panic})"))),
+                        Err(panic) => return Err(cannot_read(format!("it is corrupt or not {} ({panic})", format.describe()))),
                     }
                 }
                 // Dedup tells its bands and rounds as they start.
@@ -213,13 +226,18 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
             // before any costly step, then open (or reopen) the work
             // directory for its files.
             Some(Step::Corpus) => {
-                rows_in = check_corpus(engine, options).await?;
+                counted = check_corpus(engine, options, format).await?;
+                rows_in = counted.unwrap_or(0);
                 work = Some(open_work_dir(engine, options, &work_path).await?);
             }
             Some(Step::Score) => {
                 let work = work.as_ref().expect("opened with the corpus");
                 let statement = score_statement.take().expect("the score step's statement");
-                score_shards(engine, statement, work, rows_in, progress).await.map_err(|e| kept_scores_hint(e, work))?;
+                score_shards(engine, statement, work, rows_in, format, progress).await.map_err(|e| kept_scores_hint(e, work))?;
+                if counted.is_none() {
+                    // Counted from pass 1's output, which has a row per input row.
+                    rows_in = shards::scored_rows(engine, work, options).await.map_err(|e| kept_scores_hint(e, work))?;
+                }
                 stages.push(("filter + raw scores (pass 1)", stage_start.elapsed()));
             }
             Some(Step::Kept) => {
@@ -245,6 +263,7 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
                 stages.push(("dedup report", stage_start.elapsed()));
                 dedup_rows = batches;
             }
+            Some(Step::Examples) => stages.push(("reports' examples", stage_start.elapsed())),
             Some(Step::FilterReport) => {
                 stages.push(("filter report", stage_start.elapsed()));
                 filter_rows = batches;
@@ -252,12 +271,26 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
             _ => {}
         }
     }
+    if let Some(dir) = &options.annotations {
+        let stage_start = Instant::now();
+        progress.stage("writing every document's annotations");
+        let work = work.as_ref().expect("opened with the corpus");
+        let written = annotations::write_annotations(engine, work, dir).await?;
+        if written != rows_in {
+            return Err(OdisError::Internal(format!("the annotations have {written} rows for the {rows_in} rows of the input")));
+        }
+        stages.push(("annotations", stage_start.elapsed()));
+    }
     let report = finish_report(engine, options, progress, Finished {
-        started, stages, rows_in, dims_len, rows_kept, report_rows, filter_rows, dedup_rows,
+        started, stages, rows_in, dims_len, rows_kept, report_rows, filter_rows, dedup_rows, work: work_path.clone(),
     })
     .await?;
     if let Some(path) = &options.report {
         crate::output::write_atomically(path, render::html(&report, options).as_bytes())?;
+    }
+    if let Some(path) = options.report_json_path() {
+        let json = serde_json::to_string_pretty(&render::json(&report, options)).map_err(|e| OdisError::Internal(e.to_string()))?;
+        crate::output::write_atomically(&path, json.as_bytes())?;
     }
     // The names over the work directory go before it does.
     engine.sql(&drops(&TRANSIENT_NAMES)).await?;

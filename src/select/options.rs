@@ -11,6 +11,7 @@ use odis_udfs::filter::filter_rules::FilterSpec;
 pub use odis_udfs::plan::budget::{Budget, CostUnit};
 
 use crate::engine::{Bounds, MemoryLimit};
+pub use crate::select::formats::{Compression, FileFormat, InputFormat};
 use crate::error::select::{SelectError, SelectOption};
 pub use crate::select::dedup::Dedup;
 pub use crate::select::method::SelectionMethod;
@@ -179,8 +180,12 @@ impl std::str::FromStr for Filter {
 /// What to select from where.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SelectOptions {
-    /// Parquet file, directory or glob, local or `s3://`.
+    /// Parquet or JSON Lines files (plain or compressed): a file, a
+    /// directory or a glob, local or `s3://`.
     pub input: String,
+    /// What the input's files hold; `None`: what their names say
+    /// ([`crate::select::formats`]).
+    pub input_format: Option<InputFormat>,
     pub text_column: String,
     pub id_column: String,
     pub budget: Budget,
@@ -195,8 +200,9 @@ pub struct SelectOptions {
     /// A model whose embeddings measure the selection's diversity (Vendi
     /// score), next to a random sample of the same size.
     pub diversity: Option<PathBuf>,
-    /// The Parquet file to write, local or `s3://bucket/key`; with
-    /// `out_files`, the directory (or prefix) of the files.
+    /// The file to write, local or `s3://bucket/key`: Parquet, or JSON
+    /// Lines when its name ends in `.jsonl` (`.jsonl.gz`, `.jsonl.zst`,
+    /// ...); with `out_files`, the directory (or prefix) of the files.
     pub out: PathBuf,
     /// Write the selection as this many Parquet files in the directory
     /// `out` (part-00000.parquet, ...), in component and rank order across
@@ -214,6 +220,13 @@ pub struct SelectOptions {
     pub shard_bytes: u64,
     /// Where to write the HTML report (None: no report file).
     pub report: Option<PathBuf>,
+    /// Where to write the report as JSON (None: none, unless `report` is
+    /// set: then `report.json` beside it).
+    pub report_json: Option<PathBuf>,
+    /// A directory (local or `s3://`) for every input document's
+    /// annotations: its filter verdict, duplicate, ratings, components and
+    /// whether it was selected, one Parquet file per input shard.
+    pub annotations: Option<String>,
     /// An encoder model directory: pass 1 keeps each kept document's
     /// embedding in the work directory, for `--dedup semantic` and the
     /// embedding-space methods.
@@ -255,6 +268,7 @@ impl SelectOptions {
     pub fn new(input: impl Into<String>, out: impl Into<PathBuf>) -> Self {
         SelectOptions {
             input: input.into(),
+            input_format: None,
             text_column: "text".into(),
             id_column: "id".into(),
             budget: Budget::Fraction(0.1),
@@ -270,6 +284,8 @@ impl SelectOptions {
             keep_work: false,
             shard_bytes: crate::select::work_dir::SHARD_BYTES,
             report: None,
+            report_json: None,
+            annotations: None,
             embed: None,
             method: SelectionMethod::default(),
             clusters: None,
@@ -304,6 +320,12 @@ impl SelectOptions {
             (None, ScoreSource::Model(dir)) if self.budget.unit() == Some(CostUnit::Tokens) => Some(Tokenizer::File(dir.clone())),
             _ => None,
         }
+    }
+
+    /// Where the JSON report goes: `report_json`, or `report.json` beside
+    /// the HTML report.
+    pub fn report_json_path(&self) -> Option<PathBuf> {
+        self.report_json.clone().or_else(|| self.report.as_ref().map(|html| html.with_extension("json")))
     }
 
     /// The work-table column the budget is spent in, if not rows.

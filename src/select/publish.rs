@@ -8,24 +8,34 @@ use crate::error::{OdisError, Result};
 use crate::output::StagedOutput;
 use crate::script_vars::escape_string as quote;
 use crate::select::checks::local_out_dir;
+use crate::select::formats::{FileFormat, InputFormat};
 use crate::select::options::{SelectOptions, is_url};
 use crate::select::query::{count, i64s, rows};
 
-/// Where to read the written selection back: the file, or the directory of
-/// files.
-pub(crate) fn written(options: &SelectOptions) -> String {
+/// Where to read the written selection back as Parquet: the file, or the
+/// directory of files; for JSON Lines outputs, the work directory's sorted
+/// file they were written from.
+pub(crate) fn written(options: &SelectOptions, work: &Path) -> String {
     let out = options.out.display().to_string();
-    match options.out_files {
-        Some(_) => format!("{}/", out.trim_end_matches('/')),
-        None => out,
+    match (output_format(options).format, options.out_files) {
+        (InputFormat::Json, _) => work.join("fetched.parquet").display().to_string(),
+        (InputFormat::Parquet, Some(_)) => format!("{}/", out.trim_end_matches('/')),
+        (InputFormat::Parquet, None) => out,
     }
+}
+
+/// What `--out` is written as (checked before the run: Parquet when its
+/// name says nothing else).
+fn output_format(options: &SelectOptions) -> FileFormat {
+    FileFormat::of_output(&options.out).unwrap_or(FileFormat::PARQUET)
 }
 
 /// Moves the checked selection from the work directory to `--out`: a
 /// rename when they share a file system, else a copy (staged, atomic).
 pub(crate) async fn publish(engine: &Engine, options: &SelectOptions, fetched: &Path) -> Result<()> {
     let out = options.out.display().to_string();
-    if !is_url(&out) && std::fs::rename(fetched, &options.out).is_ok() {
+    let format = output_format(options);
+    if format == FileFormat::PARQUET && !is_url(&out) && std::fs::rename(fetched, &options.out).is_ok() {
         if let Some(dir) = options.out.parent().filter(|p| !p.as_os_str().is_empty()) {
             let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
         }
@@ -33,7 +43,12 @@ pub(crate) async fn publish(engine: &Engine, options: &SelectOptions, fetched: &
     }
     let from = quote(&fetched.display().to_string());
     engine
-        .sql(&format!("COPY (SELECT * FROM '{from}' ORDER BY odis_dim, odis_rank) TO '{}' STORED AS PARQUET", quote(&out)))
+        .sql(&format!(
+            "COPY (SELECT * FROM '{from}' ORDER BY odis_dim, odis_rank) TO '{}' STORED AS {}{}",
+            quote(&out),
+            format.stored_as(),
+            format.options()
+        ))
         .await?;
     Ok(())
 }
@@ -61,6 +76,7 @@ pub(crate) async fn split_output(engine: &Engine, options: &SelectOptions, work:
         bounds.extend(dims.into_iter().zip(ranks));
     }
     let out = options.out.display().to_string();
+    let format = output_format(options);
     if !is_url(&out) {
         local_out_dir(options)?;
     }
@@ -80,10 +96,12 @@ pub(crate) async fn split_output(engine: &Engine, options: &SelectOptions, work:
             if let Some(&next) = bounds.get(f + 1) {
                 range = format!("{range} AND NOT {}", after(next));
             }
-            let part = quote(&format!("{staging}/part-{f:05}.parquet"));
+            let part = quote(&format!("{staging}/part-{f:05}{}", format.extension()));
             engine
                 .sql(&format!(
-                    "COPY (SELECT * FROM '{fetched}' WHERE {range} ORDER BY odis_dim, odis_rank) TO '{part}' STORED AS PARQUET"
+                    "COPY (SELECT * FROM '{fetched}' WHERE {range} ORDER BY odis_dim, odis_rank) TO '{part}' STORED AS {}{}",
+                    format.stored_as(),
+                    format.options()
                 ))
                 .await?;
         }

@@ -283,6 +283,9 @@ pub fn html(report: &SelectReport, options: &SelectOptions) -> String {
          td.t{text-align:left}blockquote{margin:.3em 0 .8em 1em;color:#444;font-size:.9em}</style></head><body>",
     );
     let _ = write!(out, "<h1>odis select</h1><pre>{}</pre>", escape(&text(report, options)));
+    // The same figures for a program that reads the page (not run: data).
+    let data = json(report, options).to_string().replace("</", "<\\/");
+    let _ = write!(out, "<script type=\"application/json\" id=\"odis-report\">{data}</script>");
     let odis = options.method == SelectionMethod::Odis;
     let (group, groups) = options.method.group_names();
     let _ = write!(
@@ -396,4 +399,97 @@ pub fn html(report: &SelectReport, options: &SelectOptions) -> String {
     }
     out.push_str("</body></html>\n");
     out
+}
+
+/// The version of the report's JSON layout (docs/report-json.md): raised
+/// when a field changes meaning or goes; new fields do not raise it.
+pub const REPORT_JSON_VERSION: u32 = 1;
+
+/// The report as JSON, for pipelines: every figure of the text and HTML
+/// reports, from the same [`SelectReport`] (docs/report-json.md).
+pub fn json(report: &SelectReport, options: &SelectOptions) -> serde_json::Value {
+    use serde_json::json;
+    let available = report.rows_kept.saturating_sub(report.dedup.removed);
+    let components: Vec<_> = (0..report.loadings.len())
+        .map(|c| {
+            json!({
+                "component": c,
+                "explained_variance_ratio": report.explained_variance_ratio.get(c),
+                "loadings": report.dimension_names.iter().zip(&report.loadings[c])
+                    .map(|(name, loading)| json!({"dimension": name, "loading": loading})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let groups: Vec<_> = report
+        .dimensions
+        .iter()
+        .map(|d| {
+            let size = report.size.components.iter().find(|c| c.dim as usize == d.dim);
+            json!({
+                "dim": d.dim,
+                "quota": d.quota,
+                "selected": d.selected,
+                "threshold": d.threshold,
+                "overlap": d.overlap,
+                "overlap_ratio": d.overlap_ratio,
+                "cost": d.cost.map(|c| json!({"quota": c.quota, "selected": c.selected, "overlap": c.overlap, "overlap_ratio": c.overlap_ratio})),
+                "tokens": size.and_then(|s| s.tokens),
+                "bytes": size.map(|s| s.bytes),
+            })
+        })
+        .collect();
+    json!({
+        "report_version": REPORT_JSON_VERSION,
+        "versions": {"odis": env!("CARGO_PKG_VERSION"), "datafusion": datafusion::DATAFUSION_VERSION},
+        "command": std::env::args().collect::<Vec<_>>(),
+        "options": {
+            "input": options.input,
+            "input_format": options.input_format.map(|f| f.name()),
+            "text_column": options.text_column,
+            "id_column": options.id_column,
+            "budget": options.budget.to_string(),
+            "components": options.components,
+            "scores": source(options),
+            "filter": options.filter.text(),
+            "dedup": options.dedup.describe(),
+            "scaling": options.scaling.name(),
+            "method": options.method.name(),
+            "clusters": options.clusters,
+            "out": options.out.display().to_string(),
+            "out_files": options.out_files,
+            "annotations": options.annotations,
+            "tokenizer": report.size.tokenizer,
+        },
+        "rows": {
+            "in": report.rows_in,
+            "passed_filter": report.rows_kept,
+            "removed_by_filter": report.rows_in.saturating_sub(report.rows_kept),
+            "removed_as_duplicates": report.dedup.removed,
+            "kept": available,
+            "selected": report.rows_out,
+        },
+        "shortfall": shortfall(report, options),
+        "filter": report.removed.iter().map(|r| json!({"rule": r.rule, "documents": r.documents, "example": r.example})).collect::<Vec<_>>(),
+        "dedup": {
+            "removed": report.dedup.removed,
+            "clusters": report.dedup.clusters,
+            "largest_cluster": report.dedup.largest,
+            "least_alike_pairs": report.dedup.pairs.iter().map(|p| json!({
+                "id": p.id, "duplicate_of": p.duplicate_of, "similarity": p.similarity, "text": p.text, "original": p.original,
+            })).collect::<Vec<_>>(),
+        },
+        "pca": {"dimensions": report.dimension_names, "components": components},
+        "selection": groups,
+        "size": {
+            "rows": report.rows_out,
+            "tokens": report.size.tokens(),
+            "bytes": report.size.bytes(),
+            "available_tokens": report.size.available_tokens,
+            "available_bytes": report.size.available_bytes,
+        },
+        "examples": report.examples.iter().map(|e| json!({"dim": e.dim, "rank": e.rank, "id": e.id, "score": e.score, "text": e.text})).collect::<Vec<_>>(),
+        "diversity": report.diversity.as_ref().map(|d| json!({"vendi_selection": d.selection, "vendi_random": d.random})),
+        "stages": report.stages.iter().map(|(stage, t)| json!({"stage": stage, "seconds": t.as_secs_f64()})).collect::<Vec<_>>(),
+        "total_seconds": report.total.as_secs_f64(),
+    })
 }

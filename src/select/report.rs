@@ -165,10 +165,12 @@ pub(crate) struct Finished {
     pub(crate) report_rows: Vec<RecordBatch>,
     pub(crate) filter_rows: Vec<RecordBatch>,
     pub(crate) dedup_rows: Vec<RecordBatch>,
+    /// The work directory.
+    pub(crate) work: std::path::PathBuf,
 }
 
 pub(crate) async fn finish_report(engine: &Engine, options: &SelectOptions, progress: &impl Progress, done: Finished) -> Result<SelectReport> {
-    let Finished { started, mut stages, rows_in, dims_len, rows_kept, report_rows, filter_rows, dedup_rows } = done;
+    let Finished { started, mut stages, rows_in, dims_len, rows_kept, report_rows, filter_rows, dedup_rows, work } = done;
     let dedup = dedup_removal(&dedup_rows)?;
     // Passed the filter: those kept for the PCA and the duplicates removed.
     let rows_kept = rows_kept + dedup.removed;
@@ -234,7 +236,7 @@ pub(crate) async fn finish_report(engine: &Engine, options: &SelectOptions, prog
         }
     }
 
-    let out = quote(&written(options));
+    let out = quote(&written(options, &work));
     let text = ident(&options.text_column);
     let id = ident(&options.id_column);
     let mut examples = Vec::new();
@@ -280,7 +282,7 @@ pub(crate) async fn finish_report(engine: &Engine, options: &SelectOptions, prog
         Some(model) => {
             on_stage("measuring diversity");
             let started = Instant::now();
-            let measured = measure_diversity(engine, options, model, rows_out).await?;
+            let measured = measure_diversity(engine, options, &work, model, rows_out).await?;
             stages.push(("diversity", started.elapsed()));
             Some(measured)
         }
@@ -337,11 +339,11 @@ async fn selection_size(engine: &Engine, options: &SelectOptions) -> Result<Sele
 /// Vendi scores of the selection's embeddings under `model`, and of a
 /// seeded uniform sample of the same size of the documents that passed the
 /// filter (the fair baseline: junk is "diverse" too).
-async fn measure_diversity(engine: &Engine, options: &SelectOptions, model: &Path, rows_out: u64) -> Result<Diversity> {
+async fn measure_diversity(engine: &Engine, options: &SelectOptions, work: &Path, model: &Path, rows_out: u64) -> Result<Diversity> {
     let model = quote(&model.display().to_string());
     let text = ident(&options.text_column);
     let id = ident(&options.id_column);
-    let out = quote(&written(options));
+    let out = quote(&written(options, work));
     let score = |sql: String| async move {
         let batches = rows(engine, &sql).await?;
         let value = batches.iter().find(|b| b.num_rows() > 0).map(|b| f64s(b.column(0))).transpose()?;

@@ -12,8 +12,11 @@ use datafusion::sql::parser::Statement;
 use crate::engine::{Engine, StatementProgress};
 use crate::error::{OdisError, Result};
 use crate::script_vars::escape_string as quote;
+use crate::error::select::SelectOption;
+use crate::select::checks::check_rows;
+use crate::select::formats::{FileFormat, InputFormat, locate_json_error};
 use crate::select::options::{Progress, ScoreSource, SelectOptions};
-use crate::select::query::count;
+use crate::select::query::{count, i64s};
 use crate::select::work_dir::{self, InputFile, ScoringIdentity, WorkDir};
 
 /// The table pass 1's statement reads: the current shard's files.
@@ -45,7 +48,7 @@ fn corpus_listing(provider: &Arc<dyn datafusion::catalog::TableProvider>) -> Res
     provider
         .as_ref()
         .downcast_ref::<ListingTable>()
-        .ok_or_else(|| OdisError::InvalidArgument("the corpus is not a table of files; odis select reads Parquet files".into()))
+        .ok_or_else(|| OdisError::InvalidArgument("the corpus is not a table of files; odis select reads Parquet or JSON Lines files".into()))
 }
 
 /// Opens the work directory for this corpus and scorer.
@@ -79,6 +82,7 @@ pub(crate) async fn score_shards(
     statement: Statement,
     work: &WorkDir,
     rows_in: u64,
+    format: FileFormat,
     progress: &impl Progress,
 ) -> Result<()> {
     use futures::TryStreamExt;
@@ -114,11 +118,68 @@ pub(crate) async fn score_shards(
         engine.context().deregister_table(SHARD_TABLE)?;
         engine.context().register_table(SHARD_TABLE, Arc::new(table))?;
         let statement = for_shard(&statement, &format!("part-{shard:05}"))?;
-        let _: Vec<RecordBatch> = engine.execute_watched(statement, &StatementProgress { rows_read: Arc::clone(&done), ..Default::default() }).await?.try_collect().await?;
+        let scored = async {
+            let _: Vec<RecordBatch> = engine
+                .execute_watched(statement, &StatementProgress { rows_read: Arc::clone(&done), ..Default::default() })
+                .await?
+                .try_collect()
+                .await?;
+            Ok::<(), OdisError>(())
+        };
+        if let Err(e) = scored.await {
+            return Err(match format.format {
+                // The JSON reader names neither the file nor the line.
+                InputFormat::Json => json_shard_error(engine, e, work, shard, format, &file_schema).await,
+                InputFormat::Parquet => e,
+            });
+        }
     }
     engine.context().deregister_table(SHARD_TABLE)?;
     progress.pass_finished();
     Ok(())
+}
+
+/// A read of a JSON shard that failed, with the file and line at fault
+/// when a scan of the shard's files finds them.
+async fn json_shard_error(
+    engine: &Engine,
+    e: OdisError,
+    work: &WorkDir,
+    shard: usize,
+    format: FileFormat,
+    schema: &datafusion::arrow::datatypes::Schema,
+) -> OdisError {
+    let reading = matches!(&e, OdisError::DataFusion(cause) if {
+        let root = cause.find_root().to_string();
+        root.contains("Json error") || root.contains("JSON") || root.contains("decoding") || root.contains("compress")
+            || root.contains("Io error") || root.contains("stream")
+    });
+    if !reading {
+        return e;
+    }
+    let files: Vec<String> = work.shard_files(shard).iter().map(|f| f.location.clone()).collect();
+    let why = match locate_json_error(engine, &files, format.compression, Some(schema)).await {
+        Some(at) => at,
+        None => {
+            let files: Vec<&str> = files.iter().map(|f| crate::select::formats::shown(f)).collect();
+            format!("{} (in one of {})", crate::error::one_line(&e.to_string()), files.join(", "))
+        }
+    };
+    crate::error::select::wrong(SelectOption::Input, move |o| {
+        format!("{} cannot be read: {why}; fix the line (or remove the file) and run the same command again", o.input)
+    })
+}
+
+/// The rows pass 1 scored (one per input row), and a check that none has
+/// a NULL id: what a corpus without statistics is checked by.
+pub(crate) async fn scored_rows(engine: &Engine, work: &WorkDir, options: &SelectOptions) -> Result<u64> {
+    let glob = quote(&work.shards_dir().join("part-*.parquet").display().to_string());
+    let batches = engine.sql(&format!("SELECT count(*), count(*) FILTER (WHERE odis_id IS NULL) FROM '{glob}'")).await?;
+    let (rows, nulls) = match batches.iter().find(|b| b.num_rows() > 0) {
+        Some(b) => (i64s(b.column(0))?[0] as u64, i64s(b.column(1))?[0] as u64),
+        None => (0, 0),
+    };
+    check_rows(options, rows, nulls)
 }
 
 /// Pass 1's statement writing into the shard `name`'s file.

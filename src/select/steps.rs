@@ -20,12 +20,13 @@ pub(crate) enum Step {
     Select,
     Fetch,
     Report,
+    Examples,
     FilterReport,
     DedupReport,
 }
 
 impl Step {
-    const ALL: [Step; 11] = [
+    const ALL: [Step; 12] = [
         Step::Corpus,
         Step::Score,
         Step::Duplicates,
@@ -35,6 +36,7 @@ impl Step {
         Step::Select,
         Step::Fetch,
         Step::Report,
+        Step::Examples,
         Step::FilterReport,
         Step::DedupReport,
     ];
@@ -50,6 +52,7 @@ impl Step {
             Step::Select => "select",
             Step::Fetch => "fetch",
             Step::Report => "report",
+            Step::Examples => "examples",
             Step::FilterReport => "filter_report",
             Step::DedupReport => "dedup_report",
         }
@@ -84,8 +87,8 @@ pub(crate) fn named_steps(engine: &Engine, script: &str) -> Result<Vec<Option<St
 }
 
 /// The names sql/select.sql registers on the engine, but the fitted models.
-pub(crate) const TRANSIENT_NAMES: [&str; 11] =
-    ["odis_shard", "method_input", "odis_dedup_keys", "duplicates", "projected", "loadings", "selected", "scaled", "kept", "raw_scores", "corpus"];
+pub(crate) const TRANSIENT_NAMES: [&str; 14] =
+    ["examples", "rule_examples", "least_alike", "odis_shard", "method_input", "odis_dedup_keys", "duplicates", "projected", "loadings", "selected", "scaled", "kept", "raw_scores", "corpus"];
 
 /// Drops `names`, whether tables or views: DataFusion's DROP TABLE leaves a
 /// view of that name in place (and DROP VIEW a table), and a user's session

@@ -233,8 +233,8 @@ async fn executor(args: ExecutorArgs) -> ExitCode {
 /// Where the documents are, for `select` and `train`.
 #[derive(Debug, clap::Args)]
 struct DocumentArgs {
-    /// The documents: a Parquet file, directory or glob, local or s3://
-    #[arg(long, value_name = "PARQUET")]
+    /// The documents: Parquet or JSON Lines (.jsonl, .json, .ndjson; plain or .gz, .zst, .bz2, .xz) files, as a file, directory or glob, local or s3://
+    #[arg(long, value_name = "FILES")]
     input: String,
 
     /// The column with the documents' text
@@ -355,7 +355,7 @@ struct SelectArgs {
     #[arg(long, value_name = "DIR")]
     diversity: Option<PathBuf>,
 
-    /// The Parquet file to write, local or s3://bucket/key (with --out-files, the directory or prefix): every column of the corpus plus odis_method, odis_dim, odis_rank, odis_score, odis_tokens
+    /// The file to write, local or s3://bucket/key: Parquet, or JSON Lines for a name ending in .jsonl (.jsonl.gz, .jsonl.zst, .jsonl.bz2, .jsonl.xz); with --out-files, the directory or prefix. Every column of the corpus plus odis_method, odis_dim, odis_rank, odis_score, odis_tokens
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
 
@@ -379,9 +379,21 @@ struct SelectArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "no_report")]
     report: Option<PathBuf>,
 
-    /// Write no HTML report
+    /// Write no HTML report (nor report.json beside it)
     #[arg(long)]
     no_report: bool,
+
+    /// Where to write the report as JSON (default: report.json beside the HTML report); docs/report-json.md has its schema
+    #[arg(long, value_name = "FILE")]
+    report_json: Option<PathBuf>,
+
+    /// What the --input files hold, when their names do not say: parquet or json (JSON Lines; compression still from a .gz, .zst, .bz2 or .xz name)
+    #[arg(long, value_name = "parquet|json")]
+    input_format: Option<odis::select::InputFormat>,
+
+    /// Write every input document's annotations into DIR (local or s3://), one Parquet file per input shard: its filter verdict, duplicate_of, raw ratings, components, tokens and where it was selected (docs/annotations.md)
+    #[arg(long, value_name = "DIR")]
+    annotations: Option<String>,
 
     /// Memory the fetch (pass 2) may hold of the selected documents while it sorts them by component and rank; past it the sort spills to the temporary directory (default: 256M; unlimited: up to --memory-limit)
     #[arg(long, value_name = "SIZE")]
@@ -478,6 +490,7 @@ fn select_options(args: SelectArgs) -> Result<odis::select::SelectOptions, BadOp
     let filter = args.filter.parse().map_err(|e: SelectError| BadOptions::Option(e.into()))?;
     Ok(odis::select::SelectOptions {
         input: args.documents.input,
+        input_format: args.input_format,
         text_column: args.documents.text_column,
         id_column: args.documents.id_column,
         budget: args.budget,
@@ -493,6 +506,8 @@ fn select_options(args: SelectArgs) -> Result<odis::select::SelectOptions, BadOp
         keep_work: args.keep_work,
         shard_bytes: args.shard_size,
         report,
+        report_json: args.report_json,
+        annotations: args.annotations,
         embed: args.embed,
         method: args.method,
         clusters: args.clusters,
