@@ -170,11 +170,12 @@ CREATE EXTERNAL TABLE selected STORED AS PARQUET LOCATION '${work}/selected.parq
 --    odis_tokens (NULL when pass 1 counted none), by component (or group)
 --    and rank.
 --    Row groups of 64k rows: the writer buffers one row group of text, not
---    the whole selection.
+--    the whole selection. The selection is the join's first (build) side:
+--    a JSON corpus has no statistics for the engine to see which is smaller.
 -- step: fetch
 COPY (
     SELECT c.*, '${method:-odis}' AS odis_method, s.odis_dim, s.odis_rank, s.odis_score, s.odis_tokens
-    FROM corpus c JOIN selected s ON c."${id:-id}" = s.odis_id
+    FROM selected s JOIN corpus c ON c."${id:-id}" = s.odis_id
     ORDER BY s.odis_dim, s.odis_rank
 ) TO '${out}' STORED AS PARQUET OPTIONS ('format.max_row_group_size' '65536');
 
@@ -198,10 +199,10 @@ SELECT odis_rule, count(*) AS documents, min(odis_id) AS example_id
 FROM raw_scores WHERE odis_rule IS NOT NULL GROUP BY odis_rule;
 -- step: examples
 CREATE TABLE examples AS
-SELECT "${id:-id}" AS odis_id, substr(CAST("${text:-text}" AS VARCHAR), 1, 300) AS text
-FROM corpus
-WHERE "${id:-id}" IN (SELECT odis_id FROM least_alike UNION ALL SELECT odis_duplicate_of FROM least_alike
-                      UNION ALL SELECT example_id FROM rule_examples);
+SELECT e.odis_id, substr(CAST(c."${text:-text}" AS VARCHAR), 1, 300) AS text
+FROM (SELECT odis_id FROM least_alike UNION SELECT odis_duplicate_of FROM least_alike
+      UNION SELECT example_id FROM rule_examples) e
+JOIN corpus c ON c."${id:-id}" = e.odis_id;
 
 -- What dedup removed: documents, clusters, the largest cluster, and the two
 -- pairs least alike (what the threshold lets through), side by side.

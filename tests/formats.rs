@@ -320,3 +320,34 @@ fn json_lines_through_s3_in_and_out_with_annotations() {
     assert_eq!(rt.block_on(count(&engine, &format!("SELECT count(*) FROM {annotations}"))), 5000);
     assert_eq!(rt.block_on(count(&engine, &format!("SELECT count(*) FROM {annotations} WHERE selected"))) as usize, expected.len());
 }
+
+#[test]
+fn a_bad_line_in_a_later_shard_is_found_by_pass_1_and_named_with_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let engine = Engine::new().unwrap();
+    let docs = home.join("docs");
+    std::fs::create_dir(&docs).unwrap();
+    rt.block_on(write_json(&engine, &format!("SELECT * FROM '{}' WHERE id <= 4000", corpus()), &docs.join("a.jsonl")));
+    let b = docs.join("b.jsonl");
+    rt.block_on(write_json(&engine, &format!("SELECT * FROM '{}' WHERE id > 4000 AND id <= 8000", corpus()), &b));
+    // A directory's files that say no format are not part of the corpus.
+    std::fs::write(docs.join("_SUCCESS"), "").unwrap();
+    let good = std::fs::read_to_string(&b).unwrap();
+    let mut lines: Vec<&str> = good.lines().collect();
+    lines.insert(2500, "{\"id\": 123456, \"text\": ");
+    std::fs::write(&b, lines.join("\n")).unwrap();
+
+    let select = || {
+        let mut command = odis(home);
+        command.args(["select", "--input", "docs/", "--out", "sel.parquet", "--no-report", "--shard-size", "1"]);
+        run(&mut command)
+    };
+    select().fails_with(&["b.jsonl, line 2501: not JSON", "the raw scores of 1 of 2 shards are kept"]);
+    assert!(!home.join("sel.parquet").exists());
+    std::fs::write(&b, good).unwrap();
+    let out = select();
+    out.ok();
+    assert!(out.stdout.contains("8000 rows in, "), "{}", out.stdout);
+}

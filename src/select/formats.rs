@@ -17,6 +17,10 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::error::select::{SelectOption, wrong};
 
+/// The lines the JSON reader reads the columns and their types from
+/// (DataFusion's `schema_infer_max_rec`), with room for blank lines.
+pub(crate) const SCHEMA_LINES: u64 = 2_000;
+
 /// What a corpus file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InputFormat {
@@ -184,18 +188,37 @@ pub(crate) async fn input_files(engine: &Engine, input: &str) -> Result<Vec<Stri
     Ok(names)
 }
 
+/// How to read an input: the format of its files, and the location the
+/// corpus table reads (the input itself, or for a directory of JSON Lines
+/// a glob of its files' extension).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Input {
+    pub format: FileFormat,
+    pub location: String,
+}
+
 /// The format of `input`'s files: each file's name says it (or `given`
-/// does), and all must say the same. Lists the files, as the table will.
-pub(crate) async fn input_format(engine: &Engine, input: &str, given: Option<InputFormat>) -> Result<FileFormat> {
+/// does), and all must say the same. In a directory, files whose names say
+/// no format (`_SUCCESS`, `README`) are not part of the corpus, as
+/// DataFusion reads a directory of Parquet files by their extension.
+pub(crate) async fn input_format(engine: &Engine, input: &str, given: Option<InputFormat>) -> Result<Input> {
     let cannot_read = |why: String| {
         let input = input.to_string();
         wrong(SelectOption::Input, move |o| format!("{} '{input}' cannot be read: {why}", o.input))
     };
-    let names = input_files(engine, input).await.map_err(|e| cannot_read(crate::error::one_line(&e.to_string())))?;
+    let directory = ListingTableUrl::parse(input).map(|u| u.is_collection() && u.get_glob().is_none()).unwrap_or(false);
+    let mut names = input_files(engine, input).await.map_err(|e| cannot_read(crate::error::one_line(&e.to_string())))?;
+    if directory && given.is_none() {
+        names.retain(|name| FileFormat::of_name(name).0.is_some());
+    }
     if names.is_empty() {
         let input = input.to_string();
         return Err(wrong(SelectOption::Input, move |o| {
-            format!("{} '{input}' names no file; give a Parquet or JSON Lines file, a directory of them or a glob", o.input)
+            format!(
+                "{} '{input}' names no Parquet or JSON Lines file (.parquet, .jsonl, .json, .ndjson, plain or .gz, \
+                 .zst, .bz2, .xz); give a file, a directory of them or a glob, or pass {} for names that say none",
+                o.input, o.input_format
+            )
         }));
     }
     let mut found: Option<(FileFormat, &str)> = None;
@@ -243,7 +266,36 @@ pub(crate) async fn input_format(engine: &Engine, input: &str, given: Option<Inp
             Some(_) => {}
         }
     }
-    Ok(found.expect("one file at least").0)
+    let format = found.expect("one file at least").0;
+    // DataFusion reads a directory as the files of its format's own
+    // extension (*.json, *.json.gz): a directory of .jsonl or .ndjson files
+    // is read by a glob of the extension its files share.
+    let location = match (directory, format.format) {
+        (true, InputFormat::Json) => {
+            let extensions: std::collections::BTreeSet<String> = names.iter().map(|n| json_extension(n)).collect();
+            if extensions.len() > 1 {
+                let (input, list) = (input.to_string(), extensions.into_iter().collect::<Vec<_>>().join(", "));
+                return Err(wrong(SelectOption::Input, move |o| {
+                    format!("{} '{input}' holds JSON Lines named {list}; give a glob of one, e.g. '{input}*.jsonl.gz'", o.input)
+                }));
+            }
+            format!("{}/*{}", input.trim_end_matches('/'), extensions.into_iter().next().unwrap_or_default())
+        }
+        _ => input.to_string(),
+    };
+    Ok(Input { format, location })
+}
+
+/// The extension of a JSON Lines file's name, from its format's part on
+/// (`.jsonl.gz`); "" for a name with none.
+fn json_extension(name: &str) -> String {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    let lower = base.to_ascii_lowercase();
+    [".jsonl", ".ndjson", ".json"]
+        .iter()
+        .filter_map(|e| lower.rfind(e).map(|at| base[at..].to_string()))
+        .max_by_key(|e| e.len())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -263,6 +315,9 @@ mod tests {
         assert_eq!(FileFormat::of_name("part-0000.gz"), (Option::None, Gzip));
         // A compressed Parquet name is not a format odis reads.
         assert_eq!(FileFormat::of_name("x.parquet.gz"), (Option::None, Gzip));
+        assert_eq!(json_extension("s3://b/docs/part-0.JSONL.zst"), ".JSONL.zst");
+        assert_eq!(json_extension("a/b.json.gz"), ".json.gz");
+        assert_eq!(json_extension("a/b.ndjson"), ".ndjson");
     }
 
     #[test]
@@ -297,7 +352,7 @@ pub(crate) fn unreadable_hint(format: FileFormat, why: &str) -> String {
             "{why}; it is not a Parquet file: if it holds JSON Lines, name it .jsonl (.jsonl.gz, .jsonl.zst, ...) or \
              pass --input-format json"
         ),
-        InputFormat::Json if why.contains("invalid gzip") || why.contains("Unknown frame descriptor") || why.contains("stream") => {
+        InputFormat::Json if why.contains("invalid gzip header") || why.contains("Unknown frame descriptor") => {
             format!("{why}; it is not compressed as {} says: name each file by what it holds", format.describe())
         }
         _ => why.to_string(),
@@ -307,12 +362,14 @@ pub(crate) fn unreadable_hint(format: FileFormat, why: &str) -> String {
 /// What is wrong where in a JSON Lines file: the first line that does not
 /// parse, is not an object, or holds a value of another type than the
 /// table's column (whose type the first lines set). Read only after a read
-/// failed, to name the file and line the reader's error does not.
+/// failed, to name the file and line the reader's error does not; at most
+/// `max_lines` lines in all, when given.
 pub(crate) async fn locate_json_error(
     engine: &Engine,
     files: &[String],
     compression: Compression,
     schema: Option<&datafusion::arrow::datatypes::Schema>,
+    max_lines: Option<u64>,
 ) -> Option<String> {
     use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
     use futures::StreamExt;
@@ -325,6 +382,7 @@ pub(crate) async fn locate_json_error(
         Compression::Bzip2 => FileCompressionType::BZIP2,
         Compression::Xz => FileCompressionType::XZ,
     };
+    let mut budget = max_lines.unwrap_or(u64::MAX);
     for file in files {
         let url = ListingTableUrl::parse(file).ok()?;
         let store = state.runtime_env().object_store(url.object_store()).ok()?;
@@ -348,6 +406,7 @@ pub(crate) async fn locate_json_error(
             let mut start = 0;
             while let Some(end) = pending[start..].iter().position(|&b| b == b'\n') {
                 line += 1;
+                budget = budget.checked_sub(1)?;
                 if let Some(why) = bad_line(&pending[start..start + end], schema) {
                     return Some(format!("{}, line {line}: {why}", shown(file)));
                 }

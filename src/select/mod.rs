@@ -89,12 +89,13 @@ pub async fn select(engine: &Engine, options: &SelectOptions, progress: impl Pro
 async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress) -> Result<SelectReport> {
     let started = Instant::now();
     check_options(engine, options).await?;
-    let format = formats::input_format(engine, &options.input, options.input_format).await?;
+    let input = formats::input_format(engine, &options.input, options.input_format).await?;
+    let format = input.format;
     let work_path = options.work_dir.clone().unwrap_or_else(|| default_work_dir(options));
     // An earlier run interrupted on this engine may have left the script's names.
     engine.sql(&drops(&[&TRANSIENT_NAMES[..], &["scaling", "pca"]].concat())).await?;
     let mut vars = script::script_vars(options, &work_path);
-    vars.extend(script::input_vars(format));
+    vars.extend(script::input_vars(&input));
     // The fetch writes one sorted file in the work directory: it is checked
     // (one row per selected id) before it becomes the output, or is split
     // into the output files.
@@ -175,9 +176,10 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
                         Ok(Ok(batches)) => batches,
                         Ok(Err(e)) if format.format == formats::InputFormat::Json => {
                             // The reader does not say which line; a scan of the
-                            // first files does.
-                            let files = formats::input_files(engine, &options.input).await.unwrap_or_default();
-                            let at = formats::locate_json_error(engine, &files, format.compression, None).await;
+                            // lines it read the columns from does.
+                            let files = formats::input_files(engine, &input.location).await.unwrap_or_default();
+                            let lines = Some(formats::SCHEMA_LINES);
+                            let at = formats::locate_json_error(engine, &files, format.compression, None, lines).await;
                             return Err(cannot_read(at.unwrap_or_else(|| e.to_string())));
                         }
                         Ok(Err(e)) => return Err(cannot_read(e.to_string())),

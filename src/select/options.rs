@@ -36,7 +36,8 @@ pub trait Progress: Sync {
     /// (every 10 s).
     fn still(&self, _stage: &str, _elapsed: std::time::Duration) {}
     /// A pass over the corpus starts: `done` counts the rows read so far,
-    /// out of `total`; it may start above zero (a resumed pass).
+    /// out of `total` (0: not known before the pass, as for JSON Lines); it
+    /// may start above zero (a resumed pass).
     fn pass(&self, _name: &str, _total: u64, _done: Arc<AtomicU64>) {}
     /// The pass that started last is over.
     fn pass_finished(&self) {}

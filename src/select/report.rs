@@ -351,8 +351,8 @@ async fn measure_diversity(engine: &Engine, options: &SelectOptions, work: &Path
     };
     let selection = score(format!("SELECT vendi_score(odis_score(\"{text}\", '{model}')) FROM '{out}'")).await?;
     let random = score(format!(
-        "SELECT vendi_score(odis_score(c.\"{text}\", '{model}')) FROM corpus c \
-         JOIN (SELECT odis_id FROM sample_uniform('kept', 'odis_id', {rows_out}, 7)) s ON c.\"{id}\" = s.odis_id"
+        "SELECT vendi_score(odis_score(c.\"{text}\", '{model}')) \
+         FROM (SELECT odis_id FROM sample_uniform('kept', 'odis_id', {rows_out}, 7)) s JOIN corpus c ON c.\"{id}\" = s.odis_id"
     ))
     .await?;
     Ok(Diversity { selection, random })

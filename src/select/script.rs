@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::script_vars::{escape_ident as ident, escape_string as quote};
-use crate::select::formats::FileFormat;
+use crate::select::formats::Input;
 use crate::select::options::{ScoreSource, SelectOptions, Tokenizer};
 
 /// The table of the kept documents' dedup keys and embeddings that
@@ -64,10 +64,14 @@ pub(crate) fn script_vars(options: &SelectOptions, work: &Path) -> BTreeMap<Stri
     .collect()
 }
 
-/// The variables that say how to read the input: its format and, for JSON
-/// Lines, the compression.
-pub(crate) fn input_vars(format: FileFormat) -> [(String, String); 2] {
-    [("format".into(), format.stored_as().into()), ("input_options".into(), format.options())]
+/// The variables that say how to read the input: where, its format and,
+/// for JSON Lines, the compression.
+pub(crate) fn input_vars(input: &Input) -> [(String, String); 3] {
+    [
+        ("input".into(), quote(&input.location)),
+        ("format".into(), input.format.stored_as().into()),
+        ("input_options".into(), input.format.options()),
+    ]
 }
 
 #[cfg(test)]

@@ -158,7 +158,7 @@ async fn json_shard_error(
         return e;
     }
     let files: Vec<String> = work.shard_files(shard).iter().map(|f| f.location.clone()).collect();
-    let why = match locate_json_error(engine, &files, format.compression, Some(schema)).await {
+    let why = match locate_json_error(engine, &files, format.compression, Some(schema), None).await {
         Some(at) => at,
         None => {
             let files: Vec<&str> = files.iter().map(|f| crate::select::formats::shown(f)).collect();
@@ -166,7 +166,7 @@ async fn json_shard_error(
         }
     };
     crate::error::select::wrong(SelectOption::Input, move |o| {
-        format!("{} cannot be read: {why}; fix the line (or remove the file) and run the same command again", o.input)
+        format!("{} cannot be read: {why}; fix the line (or remove the file) and run again", o.input)
     })
 }
 

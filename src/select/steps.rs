@@ -121,7 +121,7 @@ mod tests {
         assert!(of(Step::Scaling).starts_with("CREATE TABLE SCALING"));
         assert!(of(Step::Projected).starts_with("COPY") && of(Step::Projected).contains("PCA_PROJECT("));
         assert!(of(Step::Select).starts_with("COPY") && of(Step::Select).contains("TOP_K_PER_DIM("));
-        assert!(of(Step::Fetch).starts_with("COPY") && of(Step::Fetch).contains("JOIN SELECTED"));
+        assert!(of(Step::Fetch).starts_with("COPY") && of(Step::Fetch).contains("JOIN CORPUS"));
         assert!(of(Step::Report).contains("TOP_K_PER_DIM_REPORT("));
         assert!(of(Step::FilterReport).contains("ODIS_RULE"));
     }

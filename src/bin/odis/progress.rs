@@ -59,12 +59,13 @@ impl odis::select::Progress for SelectProgress {
         }
         let stop = Arc::new(AtomicBool::new(false));
         let (bar, thread) = if self.terminal {
-            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(4));
-            bar.set_style(
-                ProgressStyle::with_template("{prefix} [{bar:24}] {human_pos}/{human_len} rows, {msg}, ETA {eta}")
-                    .expect("a valid template")
-                    .progress_chars("=> "),
-            );
+            // A total of 0 is unknown (a JSON corpus is counted by this pass).
+            let template = match total {
+                0 => "{prefix} {spinner} {human_pos} rows, {msg}",
+                _ => "{prefix} [{bar:24}] {human_pos}/{human_len} rows, {msg}, ETA {eta}",
+            };
+            let bar = ProgressBar::with_draw_target((total > 0).then_some(total), ProgressDrawTarget::stderr_with_hz(4));
+            bar.set_style(ProgressStyle::with_template(template).expect("a valid template").progress_chars("=> "));
             bar.set_prefix(name.to_string());
             // A resumed pass starts part-way: its rate counts from here.
             let first = done.load(Ordering::Relaxed);
@@ -74,7 +75,7 @@ impl odis::select::Progress for SelectProgress {
             let thread = std::thread::spawn(move || {
                 let started = Instant::now();
                 while !stop.load(Ordering::Relaxed) {
-                    let now = done.load(Ordering::Relaxed).min(total);
+                    let now = if total > 0 { done.load(Ordering::Relaxed).min(total) } else { done.load(Ordering::Relaxed) };
                     shown.set_position(now);
                     shown.set_message(rate(now - first.min(now), started.elapsed()));
                     std::thread::sleep(Duration::from_millis(200));
@@ -110,6 +111,12 @@ fn log_lines(name: &str, total: u64, done: &AtomicU64, stop: &AtomicBool) {
             continue;
         }
         next += LOG_EVERY;
+        if total == 0 {
+            // Unknown total: the rows so far and the rate.
+            let now = done.load(Ordering::Relaxed);
+            eprintln!("odis select: {name}: {now} rows, {}", rate(now - first.min(now), started.elapsed()));
+            continue;
+        }
         let now = done.load(Ordering::Relaxed).min(total);
         let per_second = (now - first.min(now)) as f64 / started.elapsed().as_secs_f64().max(1e-9);
         let eta = if per_second > 0.0 { format!(", about {:.0} s left", (total - now) as f64 / per_second) } else { String::new() };
