@@ -156,10 +156,14 @@ async fn selection_on_the_bundled_corpus_is_orthogonal_diverse_and_reported() {
     assert!(html.contains("What the quality filter removed") && html.contains("gopher_min_words"));
     assert_eq!(report.examples.len(), 12);
     assert!(html.contains(&report.examples[0].text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")));
-    // Nothing is left behind but the two outputs.
+    // Nothing is left behind but the outputs: the report's figures as JSON
+    // beside it.
     let mut left: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     left.sort();
-    assert_eq!(left, ["report.html", "selected.parquet"]);
+    assert_eq!(left, ["report.html", "report.json", "selected.parquet"]);
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["rows"]["selected"], report.rows_out);
+    assert_eq!(json["examples"].as_array().unwrap().len(), report.examples.len());
 }
 
 #[tokio::test]
