@@ -6,14 +6,16 @@
 //!
 //! The parts: [`options`] (what to do, typed: [`dedup`] modes, [`method`]s,
 //! budgets, filters) and [`error`] (what went wrong, by option);
+//! [`formats`] (Parquet or JSON Lines in and out);
 //! [`script`] (the one place options become SQL: the script's variables);
 //! [`steps`] (the script's named statements); [`query`] (reading results);
 //! [`checks`] (arguments against the corpus and the output);
 //! [`work_dir`] and [`shards`] (pass 1, resumable); [`publish`] (the
-//! output, staged); [`report`] (gathering) and [`render`] (text, HTML).
+//! output, staged); [`annotations`] (a row per input document);
+//! [`report`] (gathering) and [`render`] (text, HTML, JSON).
 
-pub mod checks;
 pub mod annotations;
+pub mod checks;
 pub mod dedup;
 pub mod formats;
 /// What can be wrong with a selection's options (kept with the library's

@@ -1,6 +1,7 @@
 //! How `odis select` shows its result: a short text summary for the
-//! terminal, and a self-contained HTML page (inline SVG, no scripts) with
-//! the documents on the first two components and examples of each.
+//! terminal, a self-contained HTML page (inline SVG, no script that runs)
+//! with the documents on the first two components and examples of each,
+//! and the same figures as JSON for programs (docs/formats.md).
 
 use std::fmt::Write;
 
