@@ -149,10 +149,10 @@ async fn json_shard_error(
     format: FileFormat,
     schema: &datafusion::arrow::datatypes::Schema,
 ) -> OdisError {
+    // Only a failed read is the input's fault; a scorer's error is not.
     let reading = matches!(&e, OdisError::DataFusion(cause) if {
         let root = cause.find_root().to_string();
-        root.contains("Json error") || root.contains("JSON") || root.contains("decoding") || root.contains("compress")
-            || root.contains("Io error") || root.contains("stream")
+        ["Json error", "decoding", "compress", "Io error"].iter().any(|what| root.contains(what))
     });
     if !reading {
         return e;
