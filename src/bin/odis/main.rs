@@ -22,11 +22,22 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// is reserved by the first allocation, before `main`: so this runs as an
 /// ELF constructor, and again at the start of `main` where there is none.
 extern "C" fn return_memory_promptly() {
+    // mimalloc's own variables, when set, say otherwise: setting an option
+    // would override them. Reading the environment allocates nothing.
+    let set = |name: &std::ffi::CStr| {
+        // SAFETY: getenv reads a NUL-terminated name; nothing here writes
+        // the environment.
+        unsafe { !libc::getenv(name.as_ptr()).is_null() }
+    };
     // SAFETY: setting an option is a store of a known option number; it
     // allocates nothing.
     unsafe {
-        libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
-        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10);
+        if !set(c"MIMALLOC_ARENA_EAGER_COMMIT") {
+            libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
+        }
+        if !set(c"MIMALLOC_PURGE_DELAY") {
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10);
+        }
     }
 }
 
