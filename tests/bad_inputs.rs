@@ -309,6 +309,8 @@ fn cases() -> Vec<Case> {
         select("select: missing model", "good.parquet", &["--model", "no/such/model"], Error(&["model directory 'no/such/model' does not exist"])),
         select("select: fetch memory unparsable", "good.parquet", &["--fetch-memory", "lots"], Usage(&["--fetch-memory", "4G"])),
         select("select: fetch memory too small", "good.parquet", &["--fetch-memory", "1M"], Usage(&["--fetch-memory", "64 MiB"])),
+        select("select: dedup memory unparsable", "good.parquet", &["--dedup-memory", "lots"], Usage(&["--dedup-memory", "4G"])),
+        select("select: dedup memory too small", "good.parquet", &["--dedup-memory", "1M"], Usage(&["--dedup-memory", "64 MiB"])),
         select("select: shard size unparsable", "good.parquet", &["--shard-size", "big"], Usage(&["--shard-size"])),
         cli(
             "select: output in a missing directory",

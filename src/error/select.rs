@@ -70,6 +70,7 @@ select_options! {
     Clusters => clusters,
     Tokenizer => tokenizer,
     FetchMemory => fetch_memory,
+    DedupMemory => dedup_memory,
     Annotations => annotations,
     ReportJson => report_json,
 }

@@ -217,10 +217,11 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
                         }
                     };
                     tokio::pin!(work);
-                    tokio::select! {
-                        done = &mut work => done?,
-                        () = relay => work.await?,
-                    }
+                    let done = tokio::select! {
+                        done = &mut work => done,
+                        () = relay => work.await,
+                    };
+                    done.map_err(|e| dedup_out_of_memory(e, engine, bounds))?
                 }
                 _ => engine.execute(statement).await?.try_collect().await?,
             }
@@ -310,21 +311,10 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
 
 /// A fetch that ran out of its memory names the option that sets it.
 fn fetch_out_of_memory(e: OdisError, engine: &Engine, bounds: Bounds) -> OdisError {
-    use datafusion::execution::memory_pool::MemoryLimit as PoolLimit;
-    let OdisError::DataFusion(cause) = &e else { return e };
-    let root = cause.find_root();
-    // Where the engine's limit was the smaller, it is what ran out, and the
-    // error already says to raise it.
-    let engine_limit = match engine.context().runtime_env().memory_pool.memory_limit() {
-        PoolLimit::Finite(limit) => limit,
-        PoolLimit::Infinite | PoolLimit::Unknown => usize::MAX,
+    let why = match bound_ran_out(e, engine, bounds) {
+        Ok(why) => why,
+        Err(e) => return e,
     };
-    if !matches!(root, datafusion::error::DataFusionError::ResourcesExhausted(_)) || bounds.memory >= engine_limit {
-        return e;
-    }
-    // DataFusion's message lists the pool's consumers, then what failed.
-    let message = crate::error::one_line(&root.to_string());
-    let why = message.rsplit("Error: ").next().unwrap_or(&message).to_string();
     let (mib, rows) = (bounds.memory >> 20, bounds.batch_rows);
     wrong(SelectOption::FetchMemory, move |o| {
         let f = &o.fetch_memory;
@@ -333,4 +323,36 @@ fn fetch_out_of_memory(e: OdisError, engine: &Engine, bounds: Bounds) -> OdisErr
              raise {f} (e.g. {f} 4G), up to the engine's memory limit"
         )
     })
+}
+
+/// A dedup step that ran out of its memory names the option that sets it.
+fn dedup_out_of_memory(e: OdisError, engine: &Engine, bounds: Bounds) -> OdisError {
+    let why = match bound_ran_out(e, engine, bounds) {
+        Ok(why) => why,
+        Err(e) => return e,
+    };
+    let mib = bounds.memory >> 20;
+    wrong(SelectOption::DedupMemory, move |o| {
+        let d = &o.dedup_memory;
+        format!("the dedup step ran out of {d} {mib}MiB: {why}; raise {d} (e.g. {d} 1G), up to the engine's memory limit")
+    })
+}
+
+/// Why a step ran out of its own bound (DataFusion's words), or `e` itself
+/// where it failed otherwise or the engine's limit was the smaller: then it
+/// is what ran out, and the error already says to raise it.
+fn bound_ran_out(e: OdisError, engine: &Engine, bounds: Bounds) -> Result<String, OdisError> {
+    use datafusion::execution::memory_pool::MemoryLimit as PoolLimit;
+    let OdisError::DataFusion(cause) = &e else { return Err(e) };
+    let root = cause.find_root();
+    let engine_limit = match engine.context().runtime_env().memory_pool.memory_limit() {
+        PoolLimit::Finite(limit) => limit,
+        PoolLimit::Infinite | PoolLimit::Unknown => usize::MAX,
+    };
+    if !matches!(root, datafusion::error::DataFusionError::ResourcesExhausted(_)) || bounds.memory >= engine_limit {
+        return Err(e);
+    }
+    // DataFusion's message lists the pool's consumers, then what failed.
+    let message = crate::error::one_line(&root.to_string());
+    Ok(message.rsplit("Error: ").next().unwrap_or(&message).to_string())
 }

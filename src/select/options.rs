@@ -246,6 +246,11 @@ pub struct SelectOptions {
     /// [`FETCH_MEMORY`]; `Unlimited`: the engine's limit. Never more than
     /// the engine's limit.
     pub fetch_memory: Option<MemoryLimit>,
+    /// What the dedup step's sorts, joins and counts may hold before they
+    /// spill. `None`: the mode's own bound ([`DEDUP_MEMORY`], or
+    /// [`SEMANTIC_DEDUP_MEMORY`] for `semantic`); `Unlimited`: the
+    /// engine's limit. Never more than the engine's limit.
+    pub dedup_memory: Option<MemoryLimit>,
 }
 
 /// What the fetch's sort holds unless told otherwise.
@@ -253,8 +258,13 @@ pub const FETCH_MEMORY: usize = 256 << 20;
 
 /// What the dedup step's sorts, joins and counts hold (never more than the
 /// engine's limit): past it they spill. Under the engine's default limit
-/// (3/4 of memory) they would keep every signature in memory instead.
-pub const DEDUP_MEMORY: usize = 512 << 20;
+/// (3/4 of memory) they would keep every signature in memory instead. Over
+/// 2M documents 128 MiB peaked about 75 MiB lower than 512 MiB, in about
+/// 10% more time for the step (docs/benchmarks.md).
+pub const DEDUP_MEMORY: usize = 128 << 20;
+
+/// The same for `--dedup semantic`, whose rows carry embeddings.
+pub const SEMANTIC_DEDUP_MEMORY: usize = 512 << 20;
 
 /// The text a batch of the fetch holds. A sort that spilled merges its
 /// sorted runs holding a batch of each: batches of a fixed row count would
@@ -292,6 +302,7 @@ impl SelectOptions {
             clusters: None,
             tokenizer: None,
             fetch_memory: None,
+            dedup_memory: None,
         }
     }
 
@@ -310,7 +321,12 @@ impl SelectOptions {
 
     /// The dedup step's bounds, in batches of `max_rows` rows.
     pub fn dedup_bounds(&self, max_rows: usize) -> Bounds {
-        Bounds { memory: DEDUP_MEMORY, batch_rows: max_rows.max(1) }
+        let memory = match self.dedup_memory {
+            None => self.dedup.memory(),
+            Some(MemoryLimit::Bytes(bytes)) => bytes,
+            Some(MemoryLimit::Unlimited) => usize::MAX,
+        };
+        Bounds { memory, batch_rows: max_rows.max(1) }
     }
 
     /// How pass 1 counts tokens: the tokenizer given, or for a token budget
@@ -376,5 +392,17 @@ mod tests {
         assert_eq!(default.fetch_bounds(0, 8192).batch_rows, 8192);
         assert_eq!(with_fetch_memory(Some(MemoryLimit::Bytes(1 << 30))).fetch_bounds(2048, 8192).memory, 1 << 30);
         assert_eq!(with_fetch_memory(Some(MemoryLimit::Unlimited)).fetch_bounds(2048, 8192).memory, usize::MAX);
+    }
+
+    #[test]
+    fn the_dedup_step_holds_its_modes_bound_unless_told_otherwise() {
+        let minhash = SelectOptions::new("corpus.parquet", "out.parquet");
+        assert_eq!(minhash.dedup_bounds(8192), Bounds { memory: DEDUP_MEMORY, batch_rows: 8192 });
+        let semantic = SelectOptions { dedup: "semantic".parse().unwrap(), ..minhash.clone() };
+        assert_eq!(semantic.dedup_bounds(8192).memory, SEMANTIC_DEDUP_MEMORY);
+        let given = SelectOptions { dedup_memory: Some(MemoryLimit::Bytes(1 << 30)), ..semantic };
+        assert_eq!(given.dedup_bounds(8192).memory, 1 << 30);
+        let unlimited = SelectOptions { dedup_memory: Some(MemoryLimit::Unlimited), ..minhash };
+        assert_eq!(unlimited.dedup_bounds(0), Bounds { memory: usize::MAX, batch_rows: 1 });
     }
 }

@@ -19,6 +19,15 @@ pub trait DedupMode: fmt::Debug + Send + Sync {
     /// ids (`odis_id`), keys (`odis_dedup`) and embeddings (`odis_embedding`).
     fn finder(&self, table: &str) -> String;
 
+    /// What its step holds before its sorts, joins and counts spill,
+    /// unless `--dedup-memory` says otherwise: past a few batches more
+    /// memory buys little speed, and what it holds is returned late (the
+    /// allocator keeps freed pages a while), so the step's peak is about
+    /// twice this.
+    fn memory(&self) -> usize {
+        crate::select::options::DEDUP_MEMORY
+    }
+
     /// Whether it compares document embeddings (`--embed`).
     fn needs_embeddings(&self) -> bool {
         false
