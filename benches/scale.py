@@ -2,12 +2,13 @@
 memory against corpus size, side by side in one run.
 
     python benches/scale_corpus.py --out /data/scale          # 2,000,000 documents in 8 files
-    python benches/scale.py --corpus /data/scale [--odis PATH] [--fixed-budget 20000]
+    python benches/scale.py --corpus /data/scale [--odis PATH] [--fixed-budget 20000] [--repeat 3]
 
 Runs, each as its own process (peak RSS is the process's high-water mark):
   1. one scoring pass: COPY (SELECT id, quality_filter(text), quality_ratings_vector(text) ...)
   2. odis select --budget 10% over every file
   3. odis select --budget FIXED over the first quarter of the files and over all of them
+     (--repeat N times each, alternating: the run of median peak is reported)
   4. odis select --budget 10% killed with SIGKILL at 40% of run 2's time, then the same
      command again (it resumes from the shards of its work directory)
 and prints their times and peak memory, with the ratios the targets are set on, and checks
@@ -53,6 +54,9 @@ def main():
     parser.add_argument("--odis", default=os.path.join(target, "release", "odis"))
     parser.add_argument("--corpus", required=True, help="a directory of part-*.parquet (benches/scale_corpus.py)")
     parser.add_argument("--fixed-budget", type=int, default=20000)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run the fixed-budget pair this many times, alternating, and take each one's median: "
+                             "peak RSS varies by tens of MiB between identical runs")
     args = parser.parse_args()
     files = sorted(glob.glob(os.path.join(args.corpus, "*.parquet")))
     if len(files) < 4:
@@ -74,10 +78,21 @@ def main():
     reference = os.path.join(work, "reference.parquet")
     results["odis select --budget 10%"] = measured([args.odis, "select", "--input", every, "--budget", "10%", "--out", reference, "--no-report"])
     fixed = str(args.fixed_budget)
-    results[f"odis select --budget {fixed}, 1/4 of the files"] = measured(
-        [args.odis, "select", "--input", os.path.join(quarter, "*.parquet"), "--budget", fixed, "--out", out, "--no-report"])
-    results[f"odis select --budget {fixed}, all files"] = measured(
-        [args.odis, "select", "--input", every, "--budget", fixed, "--out", out, "--no-report"])
+    pair = {
+        f"odis select --budget {fixed}, 1/4 of the files":
+            [args.odis, "select", "--input", os.path.join(quarter, "*.parquet"), "--budget", fixed, "--out", out, "--no-report"],
+        f"odis select --budget {fixed}, all files":
+            [args.odis, "select", "--input", every, "--budget", fixed, "--out", out, "--no-report"],
+    }
+    runs = {label: [] for label in pair}
+    for _ in range(max(1, args.repeat)):
+        for label, argv in pair.items():
+            runs[label].append(measured(argv))
+    for label, measured_runs in runs.items():
+        # The run of median peak; its time is that run's.
+        results[label] = sorted(measured_runs, key=lambda r: r[1])[len(measured_runs) // 2]
+        if len(measured_runs) > 1:
+            print(f"{label}: peaks {', '.join(f'{r[1]:.0f}' for r in measured_runs)} MiB", flush=True)
 
     # Killed at 40% of a full run's time, then resumed with the same command.
     resumed = os.path.join(work, "resumed.parquet")
@@ -100,7 +115,7 @@ def main():
         print(f"| {label} | {seconds:.1f} s | {mib:,.0f} MiB |")
     labels = list(results)
     print(f"\nselect 10% / one scoring pass: {results[labels[1]][0] / results[labels[0]][0]:.2f}x time (target <= 1.5x)")
-    print(f"peak RSS at a fixed budget, all / quarter: {results[labels[3]][1] / results[labels[2]][1]:.2f}x (target <= 1.3x)")
+    print(f"peak RSS at a fixed budget, all / quarter: {results[labels[3]][1] / results[labels[2]][1]:.2f}x (target <= 1.2x)")
     print(f"peak RSS of select 10%: {results[labels[1]][1]:,.0f} MiB (target <= 1024 MiB)")
     print(f"rerun after SIGKILL at 40% / full run: {results[labels[4]][0] / results[labels[1]][0]:.2f}x time (target <= 0.75x); "
           f"no output left by the killed run; same ids, dims and ranks as the full run: {same}")
