@@ -256,15 +256,7 @@ pub struct SelectOptions {
 /// What the fetch's sort holds unless told otherwise.
 pub const FETCH_MEMORY: usize = 256 << 20;
 
-/// What the dedup step's sorts, joins and counts hold (never more than the
-/// engine's limit): past it they spill. Under the engine's default limit
-/// (3/4 of memory) they would keep every signature in memory instead. Over
-/// 2M documents 128 MiB peaked about 75 MiB lower than 512 MiB, in about
-/// 10% more time for the step (docs/benchmarks.md).
-pub const DEDUP_MEMORY: usize = 128 << 20;
-
-/// The same for `--dedup semantic`, whose rows carry embeddings.
-pub const SEMANTIC_DEDUP_MEMORY: usize = 512 << 20;
+pub use crate::select::dedup::mode::{DEDUP_MEMORY, SEMANTIC_DEDUP_MEMORY};
 
 /// The text a batch of the fetch holds. A sort that spilled merges its
 /// sorted runs holding a batch of each: batches of a fixed row count would

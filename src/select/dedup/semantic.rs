@@ -30,7 +30,7 @@ impl DedupMode for Semantic {
     /// Its rows carry embeddings (1.5 KB at 384 dimensions): a sort's
     /// batches, and the merge of its spilled runs, need more room.
     fn memory(&self) -> usize {
-        crate::select::options::SEMANTIC_DEDUP_MEMORY
+        crate::select::dedup::mode::SEMANTIC_DEDUP_MEMORY
     }
 
     fn describe(&self) -> String {
