@@ -674,6 +674,40 @@ async fn a_fetch_over_its_bound_names_the_option_and_the_rerun_resumes() {
     assert_eq!(selection(&out).await.len(), 150);
 }
 
+/// A dedup step over its bound names the option that sets it, and the rerun
+/// with more finds pass 1's scores kept.
+#[tokio::test]
+async fn a_dedup_step_over_its_bound_names_the_option_and_the_rerun_resumes() {
+    use odis::engine::MemoryLimit;
+    use odis::select::error::SelectOption;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("texts.parquet");
+    let engine = Engine::builder().with_target_partitions(2).build().unwrap();
+    let out = dir.path().join("selected.parquet");
+    // Every text twice, so that MinHash has pairs to check and clusters to find.
+    let columns = "'a text about the number ' || CAST(value % 150 AS VARCHAR) || ' and what follows from it' AS text";
+    let mut options = SelectOptions {
+        dedup: "minhash".parse().unwrap(),
+        // Below what odis select's flag accepts: the library takes it, and
+        // the first sort runs out.
+        dedup_memory: Some(MemoryLimit::Bytes(1 << 20)),
+        ..scored_corpus(&engine, &input, 300, columns, &out).await
+    };
+    let e = match select(&engine, &options, ()).await {
+        Err(odis::OdisError::Select(e)) => e,
+        other => panic!("expected a dedup_memory error, got {other:?}"),
+    };
+    assert_eq!(e.option(), SelectOption::DedupMemory);
+    assert!(e.to_string().contains("the dedup step ran out of dedup_memory 1MiB"), "{e}");
+    assert!(e.to_string().contains("raise dedup_memory"), "{e}");
+    assert!(!out.exists());
+    assert!(odis::select::default_work_dir(&options).join("raw_scores").exists(), "pass 1's scores are kept");
+    options.dedup_memory = Some(MemoryLimit::Bytes(256 << 20));
+    let report = select(&engine, &options, ()).await.unwrap();
+    assert_eq!(report.rows_in, 300);
+    assert_eq!(report.dedup.removed, 150, "each text's second copy is removed");
+}
+
 /// Every `--method` through the same filter, dedup, passes and output, over
 /// one work directory with embeddings (a small test encoder): pass 1 runs
 /// once, each method selects the budget and names itself.
