@@ -27,12 +27,6 @@ impl DedupMode for Semantic {
         true
     }
 
-    /// Its rows carry embeddings (1.5 KB at 384 dimensions): a sort's
-    /// batches, and the merge of its spilled runs, need more room.
-    fn memory(&self) -> usize {
-        crate::select::dedup::mode::SEMANTIC_DEDUP_MEMORY
-    }
-
     fn describe(&self) -> String {
         format!("semantic ({})", self.0)
     }
