@@ -38,19 +38,26 @@ SELECT c.*, r.odis_pc
 FROM corpus c
 JOIN coordinates r ON c."${id:-id}" = r.odis_id;
 
+-- Each file is written in row groups of 64k rows: the writer buffers a row
+-- group of the documents' text, at the default 1M rows gigabytes of it.
+
 -- Random over the documents that pass the filter.
 COPY (SELECT * EXCLUDE (odis_pc) FROM sample_uniform('projected', '${id:-id}', ${budget:-0.1}, ${seed:-42}))
-TO '${out_dir}/random_filtered.parquet' STORED AS PARQUET;
+TO '${out_dir}/random_filtered.parquet' STORED AS PARQUET
+    OPTIONS ('format.max_row_group_size' '65536');
 
 -- Random over the whole corpus, as if there were no pipeline at all (a
 -- fractional budget is here a fraction of the whole corpus).
 COPY (SELECT * FROM sample_uniform('corpus', '${id:-id}', ${budget:-0.1}, ${seed:-42}))
-TO '${out_dir}/random.parquet' STORED AS PARQUET;
+TO '${out_dir}/random.parquet' STORED AS PARQUET
+    OPTIONS ('format.max_row_group_size' '65536');
 
 -- Top-k of the average of the components: quality without diversity.
 COPY (SELECT * EXCLUDE (odis_pc) FROM top_k_average('projected', '${id:-id}', 'odis_pc', ${budget:-0.1}))
-TO '${out_dir}/top_k_average.parquet' STORED AS PARQUET;
+TO '${out_dir}/top_k_average.parquet' STORED AS PARQUET
+    OPTIONS ('format.max_row_group_size' '65536');
 
 -- Sampling in proportion to the (softmax of the) average.
 COPY (SELECT * EXCLUDE (odis_pc) FROM sample_by_average('projected', '${id:-id}', 'odis_pc', ${budget:-0.1}, ${seed:-42}))
-TO '${out_dir}/sample_by_average.parquet' STORED AS PARQUET;
+TO '${out_dir}/sample_by_average.parquet' STORED AS PARQUET
+    OPTIONS ('format.max_row_group_size' '65536');

@@ -85,7 +85,11 @@ CREATE EXTERNAL TABLE corpus STORED AS ${format:-PARQUET} LOCATION '${input}'${i
 --    just those files, TO raw_scores/part-NNNNN.parquet; a killed run then
 --    resumes from the shards it finished. Row groups of 64k rows: a reader
 --    holds a row group's column chunk, which for 384-wide embeddings is
---    100 MB at 64k rows (against 1.5 GB at the writer's default 1M).
+--    100 MB at 64k rows (against 1.5 GB at the writer's default 1M). Every
+--    table below is written in row groups of 64k rows too: the writer
+--    buffers a whole row group, so at the default its memory grew with the
+--    corpus up to 1M rows (scaled.parquet at 2M documents: 250 against 168
+--    MiB for the statement).
 -- step: score
 COPY (
     SELECT odis_id, odis_rule,
@@ -116,7 +120,7 @@ SET odis.work_dir = '${work}/dedup';
 COPY (
     SELECT id AS odis_id, duplicate_of AS odis_duplicate_of, similarity AS odis_similarity
     FROM ${duplicates:-near_duplicates('odis_dedup_keys', 'odis_id', 'odis_dedup', 'bits=8')}
-) TO '${work}/duplicates.parquet' STORED AS PARQUET;
+) TO '${work}/duplicates.parquet' STORED AS PARQUET OPTIONS ('format.max_row_group_size' '65536');
 CREATE EXTERNAL TABLE duplicates STORED AS PARQUET LOCATION '${work}/duplicates.parquet';
 -- step: kept
 CREATE VIEW kept AS
@@ -136,7 +140,7 @@ COPY (
                                    WHEN 'standard' THEN odis_raw END AS odis_scaled,
            odis_tokens, odis_bytes
     FROM kept
-) TO '${work}/scaled.parquet' STORED AS PARQUET;
+) TO '${work}/scaled.parquet' STORED AS PARQUET OPTIONS ('format.max_row_group_size' '65536');
 CREATE EXTERNAL TABLE scaled STORED AS PARQUET LOCATION '${work}/scaled.parquet';
 CREATE TABLE pca AS
 SELECT pca_fit(odis_scaled, ${components:-4}, true) AS model FROM scaled;
@@ -145,7 +149,7 @@ SELECT pca_fit(odis_scaled, ${components:-4}, true) AS model FROM scaled;
 --    written once: the selection, its report and the plot read them.
 -- step: projected
 COPY (SELECT odis_id, pca_project(odis_scaled, (SELECT model FROM pca)) AS odis_pc, odis_tokens, odis_bytes FROM scaled)
-TO '${work}/projected.parquet' STORED AS PARQUET;
+TO '${work}/projected.parquet' STORED AS PARQUET OPTIONS ('format.max_row_group_size' '65536');
 CREATE EXTERNAL TABLE projected STORED AS PARQUET LOCATION '${work}/projected.parquet';
 
 -- The input of the other selection methods: each kept document's
@@ -162,7 +166,7 @@ FROM projected p JOIN odis_dedup_keys k ON p.odis_id = k.odis_id;
 COPY (
     SELECT odis_id, odis_dim, odis_rank, odis_score, odis_tokens, odis_bytes
     FROM ${selection:-top_k_per_dim('projected', 'odis_id', 'odis_pc', ${budget:-0.1}${cost:-})}
-) TO '${work}/selected.parquet' STORED AS PARQUET;
+) TO '${work}/selected.parquet' STORED AS PARQUET OPTIONS ('format.max_row_group_size' '65536');
 CREATE EXTERNAL TABLE selected STORED AS PARQUET LOCATION '${work}/selected.parquet';
 
 -- 5. The second pass over the corpus: the selected documents with all their
