@@ -134,6 +134,16 @@ impl FileFormat {
         }
     }
 
+    /// The `OPTIONS (...)` of a `COPY` that writes this format: a Parquet
+    /// writer buffers a whole row group, so it is kept to 64k rows (the
+    /// default, 1M rows of documents, is gigabytes of text).
+    pub fn write_options(self) -> String {
+        match self.format {
+            InputFormat::Parquet => " OPTIONS ('format.max_row_group_size' '65536')".into(),
+            InputFormat::Json => self.options(),
+        }
+    }
+
     /// `.parquet`, `.jsonl.zst`, ...: the end of the name of a file of it.
     pub fn extension(self) -> String {
         match self.format {
@@ -339,6 +349,8 @@ mod tests {
         assert_eq!(zstd.options(), " OPTIONS ('format.compression' 'zstd')");
         assert_eq!(zstd.extension(), ".jsonl.zst");
         assert_eq!(FileFormat::PARQUET.options(), "");
+        assert_eq!(zstd.write_options(), zstd.options());
+        assert!(FileFormat::PARQUET.write_options().contains("'format.max_row_group_size' '65536'"));
         assert_eq!("JSONL".parse::<InputFormat>(), Ok(InputFormat::Json));
         assert!("csv".parse::<InputFormat>().unwrap_err().contains("parquet or json"));
     }

@@ -47,7 +47,7 @@ pub(crate) async fn publish(engine: &Engine, options: &SelectOptions, fetched: &
             "COPY (SELECT * FROM '{from}' ORDER BY odis_dim, odis_rank) TO '{}' STORED AS {}{}",
             quote(&out),
             format.stored_as(),
-            format.options()
+            format.write_options()
         ))
         .await?;
     Ok(())
@@ -101,7 +101,7 @@ pub(crate) async fn split_output(engine: &Engine, options: &SelectOptions, work:
                 .sql(&format!(
                     "COPY (SELECT * FROM '{fetched}' WHERE {range} ORDER BY odis_dim, odis_rank) TO '{part}' STORED AS {}{}",
                     format.stored_as(),
-                    format.options()
+                    format.write_options()
                 ))
                 .await?;
         }
