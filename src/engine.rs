@@ -124,8 +124,15 @@ fn physical_memory() -> Option<usize> {
     Some(kib * 1024)
 }
 
+/// Rows per row group of the Parquet files a `COPY` writes, unless set
+/// (`SET datafusion.execution.parquet.max_row_group_size`, or a config
+/// given to the builder).
+pub const PARQUET_ROW_GROUP: usize = 1 << 16;
+
 impl EngineBuilder {
-    /// Starts from this DataFusion configuration instead of the default one.
+    /// Starts from this DataFusion configuration instead of the default one
+    /// (whose settings then stand as they are, the Parquet row group's
+    /// included).
     pub fn with_config(mut self, config: SessionConfig) -> Self {
         self.config = Some(config);
         self
@@ -157,12 +164,19 @@ impl EngineBuilder {
     }
 
     pub fn build(self) -> Result<Engine> {
+        let given = self.config.is_some();
         let mut config = self
             .config
             .unwrap_or_default()
             .with_information_schema(true)
             // Off until `odis select` turns it on for its run.
             .with_extension(Arc::new(odis_udfs::select::selection_plan::DraftReuse::default()));
+        if !given {
+            // A Parquet writer buffers a whole row group: at DataFusion's
+            // 1M rows, a COPY of documents holds gigabytes of text, and a
+            // table of scores grows with the corpus up to 1M rows.
+            config.options_mut().execution.parquet.max_row_group_size = PARQUET_ROW_GROUP;
+        }
         if let Some(n) = self.target_partitions {
             if n == 0 {
                 return Err(OdisError::InvalidArgument(
@@ -583,6 +597,36 @@ mod memory_limit_tests {
         let sort = plan.lines().find(|l| l.contains("SortExec")).expect("a SortExec in the plan");
         let count = sort.split("spill_count=").nth(1).expect("the sort's spill count");
         count.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    }
+
+    /// The row counts of the row groups of the Parquet file at `path`.
+    fn row_groups(path: &std::path::Path) -> Vec<i64> {
+        use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+        let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
+        reader.metadata().row_groups().iter().map(|g| g.num_rows()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_copy_writes_row_groups_of_64k_rows_unless_told_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let copy = |name: &str| {
+            let path = dir.path().join(name);
+            let sql = format!("COPY (SELECT value FROM generate_series(1, 150000)) TO '{}' STORED AS PARQUET", path.display());
+            (path, sql)
+        };
+        let engine = Engine::builder().with_target_partitions(1).build().unwrap();
+        let (path, sql) = copy("default.parquet");
+        engine.sql(&sql).await.unwrap();
+        assert_eq!(row_groups(&path), [65536, 65536, 18928]);
+        // A setting of the session wins, and a config given to the builder.
+        engine.sql("SET datafusion.execution.parquet.max_row_group_size = 100000").await.unwrap();
+        let (path, sql) = copy("set.parquet");
+        engine.sql(&sql).await.unwrap();
+        assert_eq!(row_groups(&path), [100000, 50000]);
+        let given = Engine::builder().with_config(SessionConfig::new().with_target_partitions(1)).build().unwrap();
+        let (path, sql) = copy("given.parquet");
+        given.sql(&sql).await.unwrap();
+        assert_eq!(row_groups(&path), [150000]);
     }
 
     #[tokio::test]
