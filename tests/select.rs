@@ -644,6 +644,18 @@ async fn the_fetch_spills_past_its_memory_bound_with_the_same_output() {
     assert_eq!(same_text, 6000.0);
 }
 
+/// A run that must fail with an option's error: it leaves no output, and
+/// pass 1's scores stay for the rerun.
+async fn fails_keeping_pass_1(engine: &Engine, options: &SelectOptions) -> odis::select::error::SelectError {
+    let e = match select(engine, options, ()).await {
+        Err(odis::OdisError::Select(e)) => e,
+        other => panic!("expected an error naming an option, got {other:?}"),
+    };
+    assert!(!options.out.exists(), "no output is left");
+    assert!(odis::select::default_work_dir(options).join("raw_scores").exists(), "pass 1's scores are kept");
+    e
+}
+
 /// Rows much wider than their text (a column of markup beside it) can
 /// overflow the fetch's bound: the error names the option, the output is
 /// not written, and the work directory is kept for the rerun with more.
@@ -660,14 +672,9 @@ async fn a_fetch_over_its_bound_names_the_option_and_the_rerun_resumes() {
         fetch_memory: Some(MemoryLimit::Bytes(64 << 20)),
         ..scored_corpus(&engine, &input, 300, columns, &out).await
     };
-    let e = match select(&engine, &options, ()).await {
-        Err(odis::OdisError::Select(e)) => e,
-        other => panic!("expected a fetch_memory error, got {other:?}"),
-    };
+    let e = fails_keeping_pass_1(&engine, &options).await;
     assert_eq!(e.option(), SelectOption::FetchMemory);
     assert!(e.to_string().contains("cannot sort the selected documents in fetch_memory 64MiB"), "{e}");
-    assert!(!out.exists());
-    assert!(odis::select::default_work_dir(&options).join("raw_scores").exists(), "pass 1's scores are kept");
     options.fetch_memory = Some(MemoryLimit::Bytes(1 << 30));
     let report = select(&engine, &options, ()).await.unwrap();
     assert_eq!(report.rows_in, 300);
@@ -693,15 +700,10 @@ async fn a_dedup_step_over_its_bound_names_the_option_and_the_rerun_resumes() {
         dedup_memory: Some(MemoryLimit::Bytes(1 << 20)),
         ..scored_corpus(&engine, &input, 300, columns, &out).await
     };
-    let e = match select(&engine, &options, ()).await {
-        Err(odis::OdisError::Select(e)) => e,
-        other => panic!("expected a dedup_memory error, got {other:?}"),
-    };
+    let e = fails_keeping_pass_1(&engine, &options).await;
     assert_eq!(e.option(), SelectOption::DedupMemory);
     assert!(e.to_string().contains("the dedup step ran out of dedup_memory 1MiB"), "{e}");
     assert!(e.to_string().contains("raise dedup_memory"), "{e}");
-    assert!(!out.exists());
-    assert!(odis::select::default_work_dir(&options).join("raw_scores").exists(), "pass 1's scores are kept");
     options.dedup_memory = Some(MemoryLimit::Bytes(256 << 20));
     let report = select(&engine, &options, ()).await.unwrap();
     assert_eq!(report.rows_in, 300);
