@@ -252,6 +252,16 @@ pub struct SelectOptions {
     pub dedup_memory: Option<MemoryLimit>,
 }
 
+/// A step's bound in bytes: `default` when none is given; `Unlimited` is
+/// the engine's limit, which applies to every bound anyway.
+fn bound_bytes(given: Option<MemoryLimit>, default: usize) -> usize {
+    match given {
+        None => default,
+        Some(MemoryLimit::Bytes(bytes)) => bytes,
+        Some(MemoryLimit::Unlimited) => usize::MAX,
+    }
+}
+
 /// What the fetch's sort holds unless told otherwise.
 pub const FETCH_MEMORY: usize = 256 << 20;
 
@@ -306,24 +316,14 @@ impl SelectOptions {
     /// The fetch's bounds, for selected documents of `mean_bytes` of text
     /// each, in batches of at most `max_rows` rows.
     pub fn fetch_bounds(&self, mean_bytes: u64, max_rows: usize) -> Bounds {
-        let memory = match self.fetch_memory {
-            None => FETCH_MEMORY,
-            Some(MemoryLimit::Bytes(bytes)) => bytes,
-            // The engine's limit applies.
-            Some(MemoryLimit::Unlimited) => usize::MAX,
-        };
+        let memory = bound_bytes(self.fetch_memory, FETCH_MEMORY);
         let batch_rows = (FETCH_BATCH_BYTES / mean_bytes.max(1)).clamp(1, max_rows.max(1) as u64) as usize;
         Bounds { memory, batch_rows }
     }
 
     /// The dedup step's bounds, in batches of `max_rows` rows.
     pub fn dedup_bounds(&self, max_rows: usize) -> Bounds {
-        let memory = match self.dedup_memory {
-            None => DEDUP_MEMORY,
-            Some(MemoryLimit::Bytes(bytes)) => bytes,
-            Some(MemoryLimit::Unlimited) => usize::MAX,
-        };
-        Bounds { memory, batch_rows: max_rows.max(1) }
+        Bounds { memory: bound_bytes(self.dedup_memory, DEDUP_MEMORY), batch_rows: max_rows.max(1) }
     }
 
     /// How pass 1 counts tokens: the tokenizer given, or for a token budget
