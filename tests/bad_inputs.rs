@@ -119,7 +119,7 @@ fn fixtures(dir: &Path) {
 }
 
 /// The layout version `odis select` writes into a work directory's manifest.
-const WORK_DIR_FORMAT: u32 = 4;
+const WORK_DIR_FORMAT: u32 = 5;
 
 fn cases() -> Vec<Case> {
     use Expect::*;
@@ -296,7 +296,7 @@ fn cases() -> Vec<Case> {
             "select: a work directory of an older layout",
             "good.parquet",
             &["--scores", "s", "--components", "2", "--filter", "none", "--dedup", "none", "--budget", "10", "--work-dir", "old-work"],
-            Error(&["--work-dir old-work holds the scores of another run: its layout is version 3", "remove it to score again"]),
+            Error(&["--work-dir old-work holds the scores of another run: its layout is version 4", "remove it to score again"]),
         ),
         sql(
             "near_duplicates: clusters that do not settle within the rounds",

@@ -91,6 +91,43 @@ async fn json_lines_plain_and_compressed_select_what_parquet_selects() {
     }
 }
 
+#[tokio::test]
+async fn a_json_lines_file_larger_than_a_shard_is_scored_in_byte_ranges() {
+    // The bundled corpus as one uncompressed JSON Lines file of several
+    // MiB: at the smallest shard size it is cut into byte ranges, each
+    // reading the lines that start in it, and selects what the whole file
+    // does; compressed, it stays one shard.
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::new().unwrap();
+    let select_from = |input: &Path, shard_bytes: u64, name: &str| {
+        let mut options = options(&input.display().to_string(), &dir.path().join(format!("{name}.parquet")));
+        options.shard_bytes = shard_bytes;
+        options.work_dir = Some(dir.path().join(format!("{name}-work")));
+        options.keep_work = true;
+        options
+    };
+    let shards = |name: &str| std::fs::read_dir(dir.path().join(format!("{name}-work/raw_scores"))).unwrap().count();
+    let mut expected = None;
+    for (file, shard_bytes, name) in [("corpus.jsonl", 1 << 30, "whole"), ("corpus.jsonl", 1, "ranges"), ("corpus.jsonl.gz", 1, "compressed")] {
+        let input = dir.path().join(file);
+        if !input.exists() {
+            write_json(&engine, &format!("SELECT * FROM '{}'", corpus()), &input).await;
+        }
+        let options = select_from(&input, shard_bytes, name);
+        let report = select(&engine, &options, ()).await.unwrap();
+        let rows = selection_rows(&engine, &format!("'{}'", options.out.display())).await;
+        assert_eq!(report.rows_in, 36994, "{name}");
+        match &expected {
+            None => expected = Some(rows),
+            Some(expected) => assert_eq!(&rows, expected, "{name}: the same ids, components and ranks"),
+        }
+    }
+    assert!(std::fs::metadata(dir.path().join("corpus.jsonl")).unwrap().len() > 8 << 20, "large enough to be cut");
+    assert_eq!(shards("whole"), 1);
+    assert!(shards("ranges") >= 2, "{} shards", shards("ranges"));
+    assert_eq!(shards("compressed"), 1);
+}
+
 /// Dolma's layout: several `documents/*.json.gz` files, string ids, the
 /// document's attributes in a nested `metadata` object.
 async fn dolma_corpus(engine: &Engine, dir: &Path) -> PathBuf {

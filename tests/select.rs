@@ -554,6 +554,40 @@ fn a_kept_work_directory_is_reused_and_guarded() {
     assert!(!home.join("work").exists());
 }
 
+#[test]
+fn a_file_larger_than_a_shard_is_scored_in_byte_ranges_and_selects_the_same() {
+    // The bundled corpus is one file of 7 MB in 5 row groups: at the
+    // smallest shard size it is cut into ranges, each a shard of its own,
+    // so that a killed run loses one range's work, not the file's.
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let select = |shard_size: &str, work: &str, out: &str| {
+        let argv = ["select", "--input", &corpus(), "--budget", "500", "--no-report", "--shard-size", shard_size, "--work-dir", work, "--keep-work", "--out", out];
+        run(odis(home).args(argv))
+    };
+    let whole = select("1G", "whole", "whole.parquet");
+    whole.ok();
+    let ranges = select("1", "ranges", "ranges.parquet");
+    ranges.ok();
+    let shards = |work: &str| std::fs::read_dir(home.join(work).join("raw_scores")).unwrap().count();
+    assert_eq!(shards("whole"), 1);
+    assert!(shards("ranges") >= 2, "{} shards", shards("ranges"));
+    let manifest = std::fs::read_to_string(home.join("ranges/manifest.json")).unwrap();
+    assert!(manifest.contains("\"range\": ["), "{manifest}");
+    // Every row scored once: the same rows in, the same selection out.
+    assert!(ranges.stdout.contains("36994 rows in"), "{}", ranges.stdout);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (a, b) = rt.block_on(async { (selection(&home.join("whole.parquet")).await, selection(&home.join("ranges.parquet")).await) });
+    assert_eq!(a.len(), 500);
+    assert_eq!(a, b);
+    let count = |work: &str| {
+        let sql = format!("SELECT count(*) AS n, count(DISTINCT odis_id) AS ids FROM '{work}/raw_scores/*.parquet'");
+        run(odis(home).args(["-q", "--format", "csv", "-c", &sql])).stdout
+    };
+    assert_eq!(count("ranges"), count("whole"));
+    assert!(count("ranges").contains("36994,36994"), "{}", count("ranges"));
+}
+
 #[tokio::test]
 async fn out_files_split_the_selection_in_output_order() {
     let dir = tempfile::tempdir().unwrap();

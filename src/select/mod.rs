@@ -28,6 +28,7 @@ pub mod query;
 pub mod render;
 pub mod report;
 pub mod script;
+mod file_ranges;
 pub mod shards;
 pub mod steps;
 pub mod work_dir;

@@ -216,8 +216,10 @@ pub struct SelectOptions {
     /// can be selected again (another budget, components, scaling) without
     /// scoring it again.
     pub keep_work: bool,
-    /// Input files are scored in shards of about this many bytes (one file
-    /// at least): the unit a resumed run does not score again.
+    /// Input files are scored in shards of about this many bytes (a
+    /// larger Parquet or uncompressed JSON Lines file in byte ranges of at
+    /// most this, but at least 4 MiB; a compressed file whole): the unit a
+    /// resumed run does not score again.
     pub shard_bytes: u64,
     /// Where to write the HTML report (None: no report file).
     pub report: Option<PathBuf>,

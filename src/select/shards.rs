@@ -17,7 +17,8 @@ use crate::select::checks::check_rows;
 use crate::select::formats::{FileFormat, InputFormat, locate_json_error};
 use crate::select::options::{Progress, ScoreSource, SelectOptions};
 use crate::select::query::{count, i64s};
-use crate::select::work_dir::{self, InputFile, ScoringIdentity, WorkDir};
+use crate::select::file_ranges::FileRanges;
+use crate::select::work_dir::{self, InputFile, ScoringIdentity, Sharding, WorkDir};
 
 /// The table pass 1's statement reads: the current shard's files.
 pub(crate) const SHARD_TABLE: &str = "odis_shard";
@@ -54,7 +55,11 @@ fn corpus_listing(provider: &Arc<dyn datafusion::catalog::TableProvider>) -> Res
 /// Opens the work directory for this corpus and scorer.
 pub(crate) async fn open_work_dir(engine: &Engine, options: &SelectOptions, path: &Path) -> Result<WorkDir> {
     let provider = engine.context().table_provider("corpus").await?;
-    let files = input_files(engine, corpus_listing(&provider)?).await?;
+    let listing = corpus_listing(&provider)?;
+    let files = input_files(engine, listing).await?;
+    // A compressed file is read from its start.
+    let compressed = listing.options().format.compression_type().is_some_and(|c| c.is_compressed());
+    let sharding = Sharding { bytes: options.shard_bytes, split_files: !compressed };
     let vars = crate::select::script::script_vars(options, path);
     let identity = ScoringIdentity {
         odis_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -72,7 +77,7 @@ pub(crate) async fn open_work_dir(engine: &Engine, options: &SelectOptions, path
         tokens: vars["tokens"].clone(),
         tokenizer_files: options.token_counter().and_then(|t| t.file()).map(|f| work_dir::file_fingerprint(&f)).unwrap_or_default(),
     };
-    WorkDir::open(path, &options.input, identity, files, options.shard_bytes, options.work_dir.is_none())
+    WorkDir::open(path, &options.input, identity, files, sharding, options.work_dir.is_none())
 }
 
 /// Pass 1, shard by shard: every shard the work directory lacks is scored
@@ -106,17 +111,21 @@ pub(crate) async fn score_shards(
     let done = Arc::new(AtomicU64::new(done_rows));
     progress.pass("scoring", rows_in, Arc::clone(&done));
     for shard in (0..work.shards()).filter(|&i| !work.is_done(i)) {
-        let urls = work
-            .shard_files(shard)
+        let pieces = work.shard_files(shard);
+        let urls = pieces.iter().map(|(f, _)| ListingTableUrl::parse(&f.location)).collect::<datafusion::error::Result<Vec<_>>>()?;
+        let ranges = urls
             .iter()
-            .map(|f| ListingTableUrl::parse(&f.location))
-            .collect::<datafusion::error::Result<Vec<_>>>()?;
+            .zip(&pieces)
+            .filter_map(|(url, (_, range))| range.map(|r| (url.prefix().to_string(), r)))
+            .collect::<std::collections::HashMap<_, _>>();
         let config = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(shard_options.clone())
             .with_schema(Arc::clone(&file_schema));
         let table = ListingTable::try_new(config)?;
+        let table: Arc<dyn datafusion::catalog::TableProvider> =
+            if ranges.is_empty() { Arc::new(table) } else { Arc::new(FileRanges { inner: table, ranges }) };
         engine.context().deregister_table(SHARD_TABLE)?;
-        engine.context().register_table(SHARD_TABLE, Arc::new(table))?;
+        engine.context().register_table(SHARD_TABLE, table)?;
         let statement = for_shard(&statement, &format!("part-{shard:05}"))?;
         let scored = async {
             let _: Vec<RecordBatch> = engine
@@ -157,7 +166,7 @@ async fn json_shard_error(
     if !reading {
         return e;
     }
-    let files: Vec<String> = work.shard_files(shard).iter().map(|f| f.location.clone()).collect();
+    let files: Vec<String> = work.shard_files(shard).iter().map(|(f, _)| f.location.clone()).collect();
     let why = match locate_json_error(engine, &files, format.compression, Some(schema), None).await {
         Some(at) => at,
         None => {

@@ -2,7 +2,8 @@
 //! shards so that a killed run resumes where it stopped.
 //!
 //! Scoring a corpus is the costly step (hours with a model), so its output
-//! is kept per shard (one input file, or several small ones) and written
+//! is kept per shard (several small input files, one file, or a byte range
+//! of a file larger than a shard) and written
 //! atomically: a shard file exists only when complete. A manifest records
 //! what the scores are of — the input files (size, modified time, ETag), the
 //! scorer, the filter, the columns and the odis version — so that a rerun
@@ -24,12 +25,17 @@ const LOCK: &str = "lock";
 const SHARDS: &str = "raw_scores";
 /// Bumped when the layout or the shards' schema changes (2: each kept
 /// document's bytes and tokens; 3: MinHash signatures packed; 4: near_duplicates'
-/// rounds kept in dedup/).
-const FORMAT: u32 = 4;
+/// rounds kept in dedup/; 5: files larger than a shard split into byte
+/// ranges).
+const FORMAT: u32 = 5;
 /// Small input files are scored together, up to this many bytes per shard
 /// by default: a shard is the unit of resumption, and one statement per
 /// tiny file would leave cores idle.
 pub const SHARD_BYTES: u64 = 256 << 20;
+/// A file is cut into ranges of at least this many bytes, whatever the
+/// shard size: a range reads whole row groups or lines, and ranges smaller
+/// than those would be empty shards.
+const MIN_RANGE: u64 = 4 << 20;
 
 /// What the raw scores are a function of, besides the input files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,13 +89,36 @@ impl InputFile {
     }
 }
 
+/// How pass 1's input is cut into shards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sharding {
+    /// A shard's bytes: small files are scored together up to this size.
+    pub bytes: u64,
+    /// Whether a file larger than `bytes` is cut into byte ranges, each a
+    /// shard: Parquet (a range reads the row groups that start in it) and
+    /// uncompressed JSON Lines (the lines that start in it) can be; a
+    /// compressed file is read whole.
+    pub split_files: bool,
+}
+
+/// A shard's part of an input file: all of it, or the bytes `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Piece {
+    pub file: usize,
+    pub range: Option<[u64; 2]>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Manifest {
     format: u32,
     input: String,
     identity: ScoringIdentity,
-    /// Input files in shard order: shard i holds files[shards[i]..shards[i+1]].
     files: Vec<InputFile>,
+    /// The files' pieces in shard order: shard i holds
+    /// pieces[shard_starts[i]..shard_starts[i + 1]]. (Absent from an older
+    /// layout's manifest, which its format then refuses by name.)
+    #[serde(default)]
+    pieces: Vec<Piece>,
     shard_starts: Vec<usize>,
 }
 
@@ -102,16 +131,41 @@ pub struct WorkDir {
     _lock: File,
 }
 
-/// Shards of consecutive files, each up to `shard_bytes` (or one file).
-fn shard_starts(files: &[InputFile], shard_bytes: u64) -> Vec<usize> {
+/// The files' pieces: a file larger than a shard, where it can be split,
+/// in equal byte ranges of at most a shard each, so that a killed run loses
+/// at most a shard's work however large the files; other files whole.
+fn pieces(files: &[InputFile], sharding: Sharding) -> Vec<Piece> {
+    let bytes = sharding.bytes.max(MIN_RANGE);
+    let mut pieces = Vec::new();
+    for (file, f) in files.iter().enumerate() {
+        if !sharding.split_files || f.size <= bytes {
+            pieces.push(Piece { file, range: None });
+            continue;
+        }
+        let n = f.size.div_ceil(bytes);
+        let cut = |k: u64| (u128::from(f.size) * u128::from(k) / u128::from(n)) as u64;
+        pieces.extend((0..n).map(|k| Piece { file, range: Some([cut(k), cut(k + 1)]) }));
+    }
+    pieces
+}
+
+/// Shards of consecutive whole files, each up to `shard_bytes` (or one
+/// file); a range of a file is a shard of its own.
+fn shard_starts(files: &[InputFile], pieces: &[Piece], shard_bytes: u64) -> Vec<usize> {
     let mut starts = Vec::new();
     let mut bytes = 0u64;
-    for (i, file) in files.iter().enumerate() {
-        if starts.is_empty() || bytes + file.size > shard_bytes {
+    let mut ranged = false;
+    for (i, piece) in pieces.iter().enumerate() {
+        let size = match piece.range {
+            Some([start, end]) => end - start,
+            None => files[piece.file].size,
+        };
+        if starts.is_empty() || ranged || piece.range.is_some() || bytes + size > shard_bytes {
             starts.push(i);
             bytes = 0;
         }
-        bytes += file.size;
+        ranged = piece.range.is_some();
+        bytes += size;
     }
     starts
 }
@@ -146,7 +200,7 @@ impl WorkDir {
         input: &str,
         identity: ScoringIdentity,
         files: Vec<InputFile>,
-        shard_bytes: u64,
+        sharding: Sharding,
         replace_stale: bool,
     ) -> Result<WorkDir> {
         let shown = path.display();
@@ -164,11 +218,13 @@ impl WorkDir {
             Err(std::fs::TryLockError::Error(e)) => return Err(work_dir_io(path, "cannot lock it")(e)),
         }
         let manifest_path = path.join(MANIFEST);
+        let pieces = pieces(&files, sharding);
         let fresh = Manifest {
             format: FORMAT,
             input: input.to_string(),
             identity,
-            shard_starts: shard_starts(&files, shard_bytes),
+            shard_starts: shard_starts(&files, &pieces, sharding.bytes),
+            pieces,
             files,
         };
         let manifest = match std::fs::read(&manifest_path) {
@@ -225,11 +281,11 @@ impl WorkDir {
         self.manifest.shard_starts.len()
     }
 
-    /// The input files of shard `i`.
-    pub fn shard_files(&self, i: usize) -> &[InputFile] {
+    /// The input files of shard `i`, each whole or a byte range of it.
+    pub fn shard_files(&self, i: usize) -> Vec<(&InputFile, Option<[u64; 2]>)> {
         let starts = &self.manifest.shard_starts;
-        let end = starts.get(i + 1).copied().unwrap_or(self.manifest.files.len());
-        &self.manifest.files[starts[i]..end]
+        let end = starts.get(i + 1).copied().unwrap_or(self.manifest.pieces.len());
+        self.manifest.pieces[starts[i]..end].iter().map(|p| (&self.manifest.files[p.file], p.range)).collect()
     }
 
     /// The file shard `i` is written to; it exists only when complete.
@@ -392,12 +448,43 @@ mod tests {
         InputFile { location: format!("file:///c/{name}"), size, modified: "2026-01-01T00:00:00+00:00".into(), e_tag: None }
     }
 
+    const WHOLE: Sharding = Sharding { bytes: SHARD_BYTES, split_files: false };
+
+    fn starts(files: &[InputFile], sharding: Sharding) -> Vec<usize> {
+        shard_starts(files, &pieces(files, sharding), sharding.bytes)
+    }
+
     #[test]
     fn small_files_share_a_shard_and_large_ones_get_their_own() {
         let files = [file("a", 10), file("b", 10), file("c", SHARD_BYTES), file("d", 5), file("e", 5)];
-        assert_eq!(shard_starts(&files, SHARD_BYTES), [0, 2, 3]);
-        assert_eq!(shard_starts(&files, 1), [0, 1, 2, 3, 4]);
-        assert_eq!(shard_starts(&[], SHARD_BYTES), Vec::<usize>::new());
+        assert_eq!(starts(&files, WHOLE), [0, 2, 3]);
+        assert_eq!(starts(&files, Sharding { bytes: 1, split_files: false }), [0, 1, 2, 3, 4]);
+        assert_eq!(starts(&[], WHOLE), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn a_file_larger_than_a_shard_is_cut_into_ranges_that_cover_it_once() {
+        const M: u64 = MIN_RANGE;
+        let files = [file("a", 10 * M), file("b", 25 * M), file("c", 5 * M), file("d", 5 * M)];
+        let split = Sharding { bytes: 10 * M, split_files: true };
+        let cut = pieces(&files, split);
+        let third = 25 * M / 3;
+        let ranges: Vec<_> = cut.iter().map(|p| (p.file, p.range)).collect();
+        assert_eq!(ranges, [(0, None), (1, Some([0, third])), (1, Some([third, 2 * 25 * M / 3])), (1, Some([2 * 25 * M / 3, 25 * M])), (2, None), (3, None)]);
+        // Each range is a shard; the small files after them share one.
+        assert_eq!(shard_starts(&files, &cut, 10 * M), [0, 1, 2, 3, 4]);
+        // Unsplittable (compressed) files stay whole.
+        assert_eq!(pieces(&files, Sharding { split_files: false, ..split }).len(), 4);
+        // A tiny shard size does not cut a file into ranges of a few bytes.
+        assert_eq!(pieces(&[file("e", 3 * M)], Sharding { bytes: 1, split_files: true }).len(), 3);
+        assert_eq!(pieces(&[file("f", M)], Sharding { bytes: 1, split_files: true }), [Piece { file: 0, range: None }]);
+        // Ranges of a huge file add up to it exactly, without overflow.
+        let huge = [file("h", u64::MAX - 1)];
+        let cut = pieces(&huge, Sharding { bytes: 1 << 60, split_files: true });
+        assert_eq!(cut.len(), 16);
+        assert_eq!(cut.first().unwrap().range.unwrap()[0], 0);
+        assert_eq!(cut.last().unwrap().range.unwrap()[1], u64::MAX - 1);
+        assert!(cut.windows(2).all(|w| w[0].range.unwrap()[1] == w[1].range.unwrap()[0]));
     }
 
     #[test]
@@ -405,41 +492,41 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("work");
         let files = vec![file("a", SHARD_BYTES), file("b", SHARD_BYTES)];
-        let work = WorkDir::open(&path, "c/", identity(), files.clone(), SHARD_BYTES, false).unwrap();
+        let work = WorkDir::open(&path, "c/", identity(), files.clone(), WHOLE, false).unwrap();
         assert_eq!(work.shards(), 2);
         std::fs::write(work.shard_path(1), b"done").unwrap();
         std::fs::write(work.shards_dir().join(".odis-tmp-1-0-part-00000.parquet"), b"half").unwrap();
 
         // A second run cannot share it while the first holds it.
-        let busy = WorkDir::open(&path, "c/", identity(), files.clone(), SHARD_BYTES, false).unwrap_err();
+        let busy = WorkDir::open(&path, "c/", identity(), files.clone(), WHOLE, false).unwrap_err();
         assert!(busy.to_string().contains("is in use by another odis select"), "{busy}");
         drop(work);
 
-        let work = WorkDir::open(&path, "c/", identity(), files.clone(), SHARD_BYTES, false).unwrap();
+        let work = WorkDir::open(&path, "c/", identity(), files.clone(), WHOLE, false).unwrap();
         assert!(!work.is_done(0) && work.is_done(1));
         assert_eq!(std::fs::read_dir(work.shards_dir()).unwrap().count(), 1, "the partial shard is removed");
         drop(work);
 
         let mut changed = files.clone();
         changed[1].size += 1;
-        let e = WorkDir::open(&path, "c/", identity(), changed.clone(), SHARD_BYTES, false).unwrap_err().to_string();
+        let e = WorkDir::open(&path, "c/", identity(), changed.clone(), WHOLE, false).unwrap_err().to_string();
         assert!(e.contains("the input file 'file:///c/b' changed") && e.contains("pass another work_dir"), "{e}");
-        let e = WorkDir::open(&path, "c/", identity(), files[..1].to_vec(), SHARD_BYTES, false).unwrap_err().to_string();
+        let e = WorkDir::open(&path, "c/", identity(), files[..1].to_vec(), WHOLE, false).unwrap_err().to_string();
         assert!(e.contains("'file:///c/b' is gone"), "{e}");
         let mut other = identity();
         other.filter = "none".into();
-        let e = WorkDir::open(&path, "c/", other, files.clone(), SHARD_BYTES, false).unwrap_err().to_string();
+        let e = WorkDir::open(&path, "c/", other, files.clone(), WHOLE, false).unwrap_err().to_string();
         assert!(e.contains("its filter was 'default', this run's is 'none'"), "{e}");
         let mut other = identity();
         other.model_files = vec!["model.onnx 10 bytes @1".into()];
-        let e = WorkDir::open(&path, "c/", other, files.clone(), SHARD_BYTES, false).unwrap_err().to_string();
+        let e = WorkDir::open(&path, "c/", other, files.clone(), WHOLE, false).unwrap_err().to_string();
         assert!(e.contains("the scoring model changed"), "{e}");
 
         // A directory odis chose itself starts again instead.
-        let work = WorkDir::open(&path, "c/", identity(), changed, SHARD_BYTES, true).unwrap();
+        let work = WorkDir::open(&path, "c/", identity(), changed, WHOLE, true).unwrap();
         assert!(!work.is_done(0) && !work.is_done(1));
         drop(work);
-        WorkDir::open(&path, "c/", identity(), files, SHARD_BYTES, false).unwrap_err();
+        WorkDir::open(&path, "c/", identity(), files, WHOLE, false).unwrap_err();
     }
 
     #[test]
@@ -447,7 +534,7 @@ mod tests {
         // (A path under a regular file: unwritable even for root.)
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("file"), b"").unwrap();
-        let e = WorkDir::open(&dir.path().join("file/work"), "c/", identity(), vec![], SHARD_BYTES, false).unwrap_err().to_string();
+        let e = WorkDir::open(&dir.path().join("file/work"), "c/", identity(), vec![], WHOLE, false).unwrap_err().to_string();
         assert!(e.starts_with("work_dir ") && e.contains("cannot create it; name a directory odis may write to"), "{e}");
     }
 }
