@@ -383,7 +383,7 @@ struct SelectArgs {
     keep_work: bool,
 
     /// Score the input in shards of about SIZE of files (larger Parquet and uncompressed JSON Lines files in byte ranges of at least 4 MiB; a compressed file whole): what a resumed run does not score again
-    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_size)]
     shard_size: u64,
 
     /// Where to write the HTML report (default: report.html beside a local --out; none for s3://)
