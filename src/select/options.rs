@@ -270,13 +270,10 @@ pub const FETCH_MEMORY: usize = 256 << 20;
 /// What the dedup step's sorts, joins and counts hold unless told
 /// otherwise (never more than the engine's limit): past it they spill.
 /// Under the engine's default limit (3/4 of memory) they would keep every
-/// signature in memory instead. At 512 MiB the sort of the signatures by
-/// id and the check of the candidate pairs held up to 275 MiB of the 2M
-/// documents' signatures, the whole `odis select`'s peak (490 MiB); at 192
-/// MiB they stay under 390 MiB for the same time, below the steps after
-/// them. 128 MiB did not lower the whole run's peak further
-/// (docs/benchmarks.md).
-pub const DEDUP_MEMORY: usize = 192 << 20;
+/// signature in memory instead. 128 MiB lowered the step's own peak over
+/// 2M documents (by about 75 MiB) but raised the whole `odis select`'s,
+/// reached in the steps after it, from 468 to 540 MiB (docs/benchmarks.md).
+pub const DEDUP_MEMORY: usize = 512 << 20;
 
 /// The text a batch of the fetch holds. A sort that spilled merges its
 /// sorted runs holding a batch of each: batches of a fixed row count would
