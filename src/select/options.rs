@@ -272,7 +272,9 @@ pub const FETCH_MEMORY: usize = 256 << 20;
 /// Under the engine's default limit (3/4 of memory) they would keep every
 /// signature in memory instead. 128 MiB lowered the step's own peak over
 /// 2M documents (by about 75 MiB) but raised the whole `odis select`'s,
-/// reached in the steps after it, from 468 to 540 MiB (docs/benchmarks.md).
+/// reached in the steps after it, from 468 to 540 MiB; 192 MiB gave 536 and
+/// 455 MiB against 464 and 484 at 512 MiB, side by side: a smaller pool
+/// spills more, and spilling holds memory of its own (docs/benchmarks.md).
 pub const DEDUP_MEMORY: usize = 512 << 20;
 
 /// The text a batch of the fetch holds. A sort that spilled merges its
