@@ -586,6 +586,18 @@ fn a_file_larger_than_a_shard_is_scored_in_byte_ranges_and_selects_the_same() {
     };
     assert_eq!(count("ranges"), count("whole"));
     assert!(count("ranges").contains("36994,36994"), "{}", count("ranges"));
+
+    // One row group for the whole file: the ranges after the first hold
+    // none, and their shards are empty, not missing or read twice.
+    let sql = format!("COPY (SELECT * FROM '{}') TO 'one-group.parquet' OPTIONS ('format.max_row_group_size' '1000000')", corpus());
+    run(odis(home).args(["-q", "-c", &sql])).ok();
+    let argv = ["select", "--input", "one-group.parquet", "--budget", "500", "--no-report", "--shard-size", "1", "--work-dir", "one", "--keep-work", "--out", "one.parquet"];
+    let one = run(odis(home).args(argv));
+    one.ok();
+    assert!(shards("one") >= 2 && one.stdout.contains("36994 rows in"), "{} shards: {}", shards("one"), one.stdout);
+    assert_eq!(count("one"), count("whole"));
+    let c = rt.block_on(selection(&home.join("one.parquet")));
+    assert_eq!(c, a);
 }
 
 #[tokio::test]
