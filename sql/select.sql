@@ -201,12 +201,18 @@ CREATE VIEW least_alike AS SELECT * FROM duplicates ORDER BY odis_similarity, od
 CREATE VIEW rule_examples AS
 SELECT odis_rule, count(*) AS documents, min(odis_id) AS example_id
 FROM raw_scores WHERE odis_rule IS NOT NULL GROUP BY odis_rule;
+--   The join's filter on the ids is applied while a Parquet corpus is read,
+--   so that only the rows it keeps have their text decoded: otherwise every
+--   row group's text is, two at a time (2M documents: 168 against 28 MiB
+--   live, 2.9 against 0.3 s).
+SET datafusion.execution.parquet.pushdown_filters = true;
 -- step: examples
 CREATE TABLE examples AS
 SELECT e.odis_id, substr(CAST(c."${text:-text}" AS VARCHAR), 1, 300) AS text
 FROM (SELECT odis_id FROM least_alike UNION SELECT odis_duplicate_of FROM least_alike
       UNION SELECT example_id FROM rule_examples) e
 JOIN corpus c ON c."${id:-id}" = e.odis_id;
+SET datafusion.execution.parquet.pushdown_filters = false;
 
 -- What dedup removed: documents, clusters, the largest cluster, and the two
 -- pairs least alike (what the threshold lets through), side by side.

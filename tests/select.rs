@@ -607,6 +607,9 @@ async fn out_files_split_the_selection_in_output_order() {
     // Names the script uses, taken in this session by the other kind (a
     // view where it makes a table and back): replaced, not an error.
     engine.sql("CREATE VIEW projected AS SELECT 1 AS x; CREATE TABLE kept AS SELECT 1 AS x").await.unwrap();
+    // A setting the script changes for a step of its own comes back as the
+    // session had it.
+    engine.sql("SET datafusion.execution.parquet.pushdown_filters = true").await.unwrap();
     let one = dir.path().join("one.parquet");
     let mut options = options(&one);
     options.budget = Budget::Rows(1001);
@@ -633,6 +636,7 @@ async fn out_files_split_the_selection_in_output_order() {
         joined.extend(part);
     }
     assert_eq!(joined, selection(&one).await);
+    assert!(engine.context().state().config().options().execution.parquet.pushdown_filters, "the session's setting is restored");
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left.len(), 2, "{left:?}");
 }

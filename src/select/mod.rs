@@ -66,10 +66,13 @@ const STILL_EVERY: Duration = Duration::from_secs(10);
 /// `progress` hears each stage as it starts and gets a row counter for each
 /// pass over the corpus (`()` shows nothing; a closure hears the stages).
 pub async fn select(engine: &Engine, options: &SelectOptions, progress: impl Progress) -> Result<SelectReport> {
-    // The script reads text as plain Utf8 (see its first statement); the
-    // engine gets its own setting back, and loses the script's transient
+    // The script reads text as plain Utf8 (see its first statement) and
+    // pushes the examples' filter into the reader; the engine gets its own
+    // settings back, and loses the script's transient
     // names, however the run ends.
     let view_types = engine.context().state().config().options().execution.parquet.schema_force_view_types;
+    // The examples' step reads with filters pushed into the Parquet reader.
+    let pushdown = engine.context().state().config().options().execution.parquet.pushdown_filters;
     // The script keeps near_duplicates' rounds in its work directory.
     let work_dir = engine.context().state().config().options().extensions.get::<odis_udfs::OdisOptions>().map(|o| o.work_dir.clone()).unwrap_or_default();
     // The selection and its report read the same work tables, which do not
@@ -81,6 +84,7 @@ pub async fn select(engine: &Engine, options: &SelectOptions, progress: impl Pro
     let cleanup = async {
         engine.sql(&drops(&TRANSIENT_NAMES)).await?;
         engine.sql(&format!("SET datafusion.execution.parquet.schema_force_view_types = {view_types}")).await?;
+        engine.sql(&format!("SET datafusion.execution.parquet.pushdown_filters = {pushdown}")).await?;
         engine.sql(&format!("SET odis.work_dir = '{}'", quote(&work_dir))).await
     };
     match (result, cleanup.await) {
