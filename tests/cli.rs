@@ -312,3 +312,30 @@ fn missing_onnx_runtime_says_how_to_install_it() {
     assert!(out.stdout.contains("ONNX Runtime library not found"), "{}", out.stdout);
     assert!(out.stdout.contains("scripts/setup.sh"), "{}", out.stdout);
 }
+
+/// The allocator returns freed memory at once (src/bin/odis/main.rs): its
+/// own report of its options says so, and a user's MIMALLOC_* variable
+/// still wins. The option numbers odis sets are mimalloc's, version by
+/// version: a wrong one would set another option and this would fail.
+#[test]
+fn the_allocator_returns_freed_memory_promptly_unless_told_otherwise() {
+    let dir = tempdir();
+    let options = |extra: &[(&str, &str)]| {
+        let mut command = odis(dir.path());
+        command.env("MIMALLOC_VERBOSE", "1").args(["-q", "-c", "SELECT 1"]);
+        for (name, value) in extra {
+            command.env(name, value);
+        }
+        let out = run(&mut command);
+        out.ok();
+        out.stderr
+    };
+    let ours = options(&[]);
+    for line in ["option 'arena_eager_commit': 0", "option 'purge_delay': 10", "option 'arena_purge_mult': 0"] {
+        assert!(ours.lines().any(|l| l.trim_end() == line), "no '{line}' in:\n{ours}");
+    }
+    let theirs = options(&[("MIMALLOC_ARENA_PURGE_MULT", "3"), ("MIMALLOC_PURGE_DELAY", "25")]);
+    for line in ["option 'purge_delay': 25", "option 'arena_purge_mult': 3"] {
+        assert!(theirs.lines().any(|l| l.trim_end() == line), "no '{line}' in:\n{theirs}");
+    }
+}
