@@ -67,7 +67,10 @@ pub enum MemoryLimit {
 pub const CLUSTER_PARTITIONS: usize = 16;
 
 /// Sorted runs a spilled sort merges at once (see [`EngineBuilder::build`]).
-pub const SPILL_MERGE_FAN_IN: usize = 16;
+/// Each run read holds about four of its batches in the pool: at 16, two
+/// partitions' merges of 1 MB batches took a 128 MiB pool whole and the
+/// merge across them failed (near_duplicates over 4M signatures).
+pub const SPILL_MERGE_FAN_IN: usize = 8;
 
 /// The smallest limit odis accepts: below it not even a small sort runs.
 pub const MIN_MEMORY_LIMIT: usize = 64 << 20;
@@ -193,7 +196,7 @@ impl EngineBuilder {
         // A sort that spilled merges its sorted runs holding a batch of
         // each, and by default takes as many runs as the pool has room for:
         // it then leaves nothing to the operators after it (the merge across
-        // partitions, a Parquet writer). Sixteen at a time, more runs are
+        // partitions, a Parquet writer). Eight at a time, more runs are
         // merged in passes.
         let mut runtime = RuntimeEnvBuilder::new()
             .with_object_store_registry(Arc::new(OdisObjectStoreRegistry::new()))
@@ -579,6 +582,37 @@ mod memory_limit_tests {
         let n = datafusion::arrow::compute::cast(batches[0].column(0), &datafusion::arrow::datatypes::DataType::Int64).unwrap();
         use datafusion::arrow::array::AsArray;
         assert_eq!(n.as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0), 1_000_000);
+    }
+
+    /// Every partition's sort spills many runs, and each merge of them
+    /// takes no more than its share: the merge across the partitions still
+    /// finds room in the smallest pool.
+    #[tokio::test]
+    async fn sorts_of_several_partitions_merge_their_spilled_runs_in_the_smallest_pool() {
+        use datafusion::arrow::array::AsArray;
+        use datafusion::arrow::datatypes::Int64Type;
+        use futures::StreamExt;
+        let engine = Engine::builder()
+            .with_memory_limit(MemoryLimit::Bytes(MIN_MEMORY_LIMIT))
+            .with_target_partitions(2)
+            .build()
+            .unwrap();
+        // About 200 MB of rows, sorted by a key that scatters them.
+        let sql = "SELECT k, v, pad FROM (SELECT value AS v, (value * 2654435761) % 1000003 AS k, repeat('x', 100) AS pad \
+                   FROM generate_series(1, 1500000)) ORDER BY k, v";
+        let mut rows = engine.execute(engine.parse(sql).unwrap().remove(0)).await.unwrap();
+        let (mut count, mut last) = (0usize, (i64::MIN, i64::MIN));
+        while let Some(batch) = rows.next().await {
+            let batch = batch.unwrap();
+            let (k, v) = (batch.column(0).as_primitive::<Int64Type>(), batch.column(1).as_primitive::<Int64Type>());
+            for i in 0..batch.num_rows() {
+                let row = (k.value(i), v.value(i));
+                assert!(row > last, "out of order: {row:?} after {last:?}");
+                last = row;
+            }
+            count += batch.num_rows();
+        }
+        assert_eq!(count, 1_500_000);
     }
 
     /// The sort's spill count, as EXPLAIN ANALYZE reports it.
