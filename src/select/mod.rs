@@ -200,7 +200,8 @@ async fn run(engine: &Engine, options: &SelectOptions, progress: &impl Progress)
                     let _listening = stages.map(|s| s.listen(move |stage: &str| drop(said.send(stage.to_string()))));
                     // Bounded: its sorts spill rather than take the engine's
                     // whole limit.
-                    let bounds = options.dedup_bounds(engine.context().state().config().batch_size());
+                    let config = engine.context().state().config().clone();
+                    let bounds = options.dedup_bounds(config.batch_size(), config.target_partitions());
                     let watch = StatementProgress::default();
                     let work = async { Ok::<Vec<RecordBatch>, OdisError>(engine.execute_bounded(statement, &watch, bounds).await?.try_collect().await?) };
                     // A step may run for minutes at scale: a log hears

@@ -249,7 +249,8 @@ pub struct SelectOptions {
     /// the engine's limit.
     pub fetch_memory: Option<MemoryLimit>,
     /// What the dedup step's sorts, joins and counts may hold before they
-    /// spill. `None`: [`DEDUP_MEMORY`]; `Unlimited`: the engine's limit.
+    /// spill. `None`: [`default_dedup_memory`]; `Unlimited`: the engine's
+    /// limit.
     /// Never more than the engine's limit.
     pub dedup_memory: Option<MemoryLimit>,
 }
@@ -267,15 +268,25 @@ fn bound_bytes(given: Option<MemoryLimit>, default: usize) -> usize {
 /// What the fetch's sort holds unless told otherwise.
 pub const FETCH_MEMORY: usize = 256 << 20;
 
-/// What the dedup step's sorts, joins and counts hold unless told
-/// otherwise (never more than the engine's limit): past it they spill.
-/// Under the engine's default limit (3/4 of memory) they would keep every
-/// signature in memory instead. 128 MiB lowered the step's own peak over
-/// 2M documents (by about 75 MiB) but raised the whole `odis select`'s,
-/// reached in the steps after it, from 468 to 540 MiB; 192 MiB gave 536 and
-/// 455 MiB against 464 and 484 at 512 MiB, side by side: a smaller pool
-/// spills more, and spilling holds memory of its own (docs/benchmarks.md).
-pub const DEDUP_MEMORY: usize = 512 << 20;
+/// What the dedup step's sorts, joins and counts hold, per partition the
+/// engine plans, unless told otherwise (never more than the engine's
+/// limit): past it they spill. It follows the partitions because each
+/// partition's sort and merge take a share of it; it does not follow the
+/// corpus, so neither does the step's memory. Under the engine's default
+/// limit (3/4 of memory) they would keep every signature in memory
+/// instead; at 256 MiB on 2 partitions they held the 2M signatures of the
+/// benchmark whole, and the whole run peaked at 394 MiB against 260 at 128
+/// MiB and 220 over a quarter of the corpus (docs/benchmarks.md).
+pub const DEDUP_MEMORY_PER_PARTITION: usize = 64 << 20;
+
+/// The least the dedup step holds unless told otherwise, however few the
+/// partitions.
+pub const DEDUP_MEMORY_MIN: usize = 128 << 20;
+
+/// The dedup step's bound by default for `partitions` partitions.
+pub fn default_dedup_memory(partitions: usize) -> usize {
+    DEDUP_MEMORY_PER_PARTITION.saturating_mul(partitions).max(DEDUP_MEMORY_MIN)
+}
 
 /// The text a batch of the fetch holds. A sort that spilled merges its
 /// sorted runs holding a batch of each: batches of a fixed row count would
@@ -325,9 +336,10 @@ impl SelectOptions {
         Bounds { memory, batch_rows }
     }
 
-    /// The dedup step's bounds, in batches of `max_rows` rows.
-    pub fn dedup_bounds(&self, max_rows: usize) -> Bounds {
-        Bounds { memory: bound_bytes(self.dedup_memory, DEDUP_MEMORY), batch_rows: max_rows.max(1) }
+    /// The dedup step's bounds, in batches of `max_rows` rows, on
+    /// `partitions` partitions.
+    pub fn dedup_bounds(&self, max_rows: usize, partitions: usize) -> Bounds {
+        Bounds { memory: bound_bytes(self.dedup_memory, default_dedup_memory(partitions)), batch_rows: max_rows.max(1) }
     }
 
     /// How pass 1 counts tokens: the tokenizer given, or for a token budget
@@ -398,10 +410,13 @@ mod tests {
     #[test]
     fn the_dedup_step_holds_its_bound_unless_told_otherwise() {
         let default = SelectOptions::new("corpus.parquet", "out.parquet");
-        assert_eq!(default.dedup_bounds(8192), Bounds { memory: DEDUP_MEMORY, batch_rows: 8192 });
-        let given = SelectOptions { dedup_memory: Some(MemoryLimit::Bytes(128 << 20)), ..default.clone() };
-        assert_eq!(given.dedup_bounds(8192).memory, 128 << 20);
+        // 64 MiB a partition, 128 MiB at least.
+        assert_eq!(default.dedup_bounds(8192, 2), Bounds { memory: 128 << 20, batch_rows: 8192 });
+        assert_eq!(default.dedup_bounds(8192, 1).memory, 128 << 20);
+        assert_eq!(default.dedup_bounds(8192, 16).memory, 1 << 30);
+        let given = SelectOptions { dedup_memory: Some(MemoryLimit::Bytes(300 << 20)), ..default.clone() };
+        assert_eq!(given.dedup_bounds(8192, 16).memory, 300 << 20);
         let unlimited = SelectOptions { dedup_memory: Some(MemoryLimit::Unlimited), ..default };
-        assert_eq!(unlimited.dedup_bounds(0), Bounds { memory: usize::MAX, batch_rows: 1 });
+        assert_eq!(unlimited.dedup_bounds(0, 2), Bounds { memory: usize::MAX, batch_rows: 1 });
     }
 }

@@ -420,7 +420,7 @@ struct SelectArgs {
     /// Memory the fetch (pass 2) may hold of the selected documents while it sorts them by component and rank; past it the sort spills to the temporary directory (default: 256M; unlimited: up to --memory-limit)
     #[arg(long, value_name = "SIZE")]
     fetch_memory: Option<odis::engine::MemoryLimit>,
-    /// Memory the dedup step's sorts, joins and counts may hold; past it they spill to the temporary directory (default: 512M; unlimited: up to --memory-limit)
+    /// Memory the dedup step's sorts, joins and counts may hold; past it they spill to the temporary directory (default: 64M per partition, at least 128M; unlimited: up to --memory-limit)
     #[arg(long, value_name = "SIZE")]
     dedup_memory: Option<odis::engine::MemoryLimit>,
 }
