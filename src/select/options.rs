@@ -274,9 +274,10 @@ pub const FETCH_MEMORY: usize = 256 << 20;
 /// partition's sort and merge take a share of it; it does not follow the
 /// corpus, so neither does the step's memory. Under the engine's default
 /// limit (3/4 of memory) they would keep every signature in memory
-/// instead; at 256 MiB on 2 partitions they held the 2M signatures of the
-/// benchmark whole, and the whole run peaked at 394 MiB against 260 at 128
-/// MiB and 220 over a quarter of the corpus (docs/benchmarks.md).
+/// instead; at the former 512 MiB they held the 2M signatures of the
+/// benchmark whole, and the whole run peaked at 394 MiB against about 260
+/// at 128 MiB (2 partitions) and 220 over a quarter of the corpus
+/// (docs/benchmarks.md).
 pub const DEDUP_MEMORY_PER_PARTITION: usize = 64 << 20;
 
 /// The least the dedup step holds unless told otherwise, however few the
