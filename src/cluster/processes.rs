@@ -51,12 +51,14 @@ pub fn with_message_limit(mut config: SessionConfig) -> SessionConfig {
     config
 }
 
-/// odis's object stores (S3 buckets from the environment, on demand), and
-/// no cached directory listings (see `engine.rs`).
+/// odis's object stores (S3 buckets from the environment, on demand), no
+/// cached directory listings, and the engine's merges of spilled runs (see
+/// `engine.rs`).
 fn runtime(temp_dir: Option<&PathBuf>) -> datafusion::error::Result<Arc<RuntimeEnv>> {
     let mut builder = RuntimeEnvBuilder::new()
         .with_object_store_registry(Arc::new(OdisObjectStoreRegistry::new()))
-        .with_cache_manager(CacheManagerConfig::default().with_list_files_cache_limit(0));
+        .with_cache_manager(CacheManagerConfig::default().with_list_files_cache_limit(0))
+        .with_max_spill_merge_fan_in(crate::engine::SPILL_MERGE_FAN_IN);
     if let Some(dir) = temp_dir {
         builder = builder.with_temp_file_path(dir);
     }
