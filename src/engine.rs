@@ -10,7 +10,6 @@ use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::error::DataFusionError;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool, TrackConsumersPool};
-use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::physical_plan::memory::MemoryStream;
@@ -29,10 +28,11 @@ use crate::error::{OdisError, Result};
 use datafusion::execution::session_state::SessionStateBuilder;
 use crate::file_tables::enable_file_tables;
 use crate::output::stage_copy;
+use crate::runtime::odis_runtime;
 use crate::scalar_subqueries::inline_scalar_subqueries;
 use crate::scan_progress::count_scanned_rows;
 use odis_udfs::score::progress::ScoreProgress;
-use crate::stores::{AwsOptions, OdisObjectStoreRegistry, is_remote_scheme, s3_store};
+use crate::stores::{AwsOptions, is_remote_scheme, s3_store};
 pub use crate::functions::register_functions;
 
 /// How to build an [`Engine`].
@@ -65,12 +65,6 @@ pub enum MemoryLimit {
 /// otherwise.
 #[cfg(feature = "cluster")]
 pub const CLUSTER_PARTITIONS: usize = 16;
-
-/// Sorted runs a spilled sort merges at once (see [`EngineBuilder::build`]).
-/// Each run read holds about four of its batches in the pool: at 16, two
-/// partitions' merges of 1 MB batches took a 128 MiB pool whole and the
-/// merge across them failed (near_duplicates over 4M signatures).
-pub const SPILL_MERGE_FAN_IN: usize = 8;
 
 /// The smallest limit odis accepts: below it not even a small sort runs.
 pub const MIN_MEMORY_LIMIT: usize = 64 << 20;
@@ -188,20 +182,7 @@ impl EngineBuilder {
             }
             config = config.with_target_partitions(n);
         }
-        // No cached directory listings: DataFusion keys them by table name
-        // and keeps them across DROP and CREATE, so a directory rewritten in
-        // this process (odis select's work files, a COPY read back) would be
-        // read with its old files' sizes.
-        let caches = CacheManagerConfig::default().with_list_files_cache_limit(0);
-        // A sort that spilled merges its sorted runs holding a batch of
-        // each, and by default takes as many runs as the pool has room for:
-        // it then leaves nothing to the operators after it (the merge across
-        // partitions, a Parquet writer). Eight at a time, more runs are
-        // merged in passes.
-        let mut runtime = RuntimeEnvBuilder::new()
-            .with_object_store_registry(Arc::new(OdisObjectStoreRegistry::new()))
-            .with_cache_manager(caches)
-            .with_max_spill_merge_fan_in(SPILL_MERGE_FAN_IN);
+        let mut runtime = odis_runtime();
         if let MemoryLimit::Bytes(bytes) = self.memory_limit.unwrap_or_else(MemoryLimit::default_for_machine) {
             runtime = runtime.with_memory_pool(spilling_pool(bytes));
         }

@@ -35,6 +35,7 @@ pub mod named_arguments;
 pub mod output;
 pub mod panic_guard;
 pub mod ridge;
+pub mod runtime;
 pub mod scalar_subqueries;
 pub mod scan_progress;
 pub mod script_vars;

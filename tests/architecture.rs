@@ -20,6 +20,7 @@ const ODIS_LAYERS: &[&str] = &[
     "output",
     "store_retries",
     "stores",
+    "runtime",
     "named_arguments",
     "file_tables",
     "scalar_subqueries",

@@ -15,16 +15,15 @@ use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
-use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::context::SessionState;
-use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use odis_udfs::OdisOptions;
 
 use crate::cluster::codec::OdisCodec;
 use crate::error::{OdisError, Result};
-use crate::stores::OdisObjectStoreRegistry;
+use crate::runtime::odis_runtime;
 
 /// How often an executor tells the scheduler it is alive, and how long the
 /// scheduler waits before it gives a silent executor's tasks to others.
@@ -55,10 +54,7 @@ pub fn with_message_limit(mut config: SessionConfig) -> SessionConfig {
 /// cached directory listings, and the engine's merges of spilled runs (see
 /// `engine.rs`).
 fn runtime(temp_dir: Option<&PathBuf>) -> datafusion::error::Result<Arc<RuntimeEnv>> {
-    let mut builder = RuntimeEnvBuilder::new()
-        .with_object_store_registry(Arc::new(OdisObjectStoreRegistry::new()))
-        .with_cache_manager(CacheManagerConfig::default().with_list_files_cache_limit(0))
-        .with_max_spill_merge_fan_in(crate::engine::SPILL_MERGE_FAN_IN);
+    let mut builder = odis_runtime();
     if let Some(dir) = temp_dir {
         builder = builder.with_temp_file_path(dir);
     }
