@@ -1,61 +1,33 @@
 //! `odis`: the command-line shell of the odis engine.
 
-// mimalloc, as datafusion-cli uses: long scans through many threads keep
-// glibc malloc's arenas fragmented, so peak memory grew with corpus size.
+// jemalloc, with freed pages returned by a background thread 100 ms after
+// they were last used. DataFusion's sorts, merges and joins free and take
+// batch-sized buffers all the time: an allocator that keeps freed pages
+// holds each finished step's memory while the next one runs (glibc malloc:
+// 478 MiB over the last steps of near_duplicates at 16M signatures under
+// --memory-limit 128M), and one that returns them at once faults every new
+// buffer in afresh (mimalloc returning them at once: 259 MiB in 2.6x the
+// time of glibc's 16 s). jemalloc's decay keeps the pages of the step that
+// runs and returns the last one's: 278 MiB in 1.5x (docs/benchmarks.md).
+#[cfg(not(target_env = "msvc"))]
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// mimalloc's options that odis sets (`mi_option_e` in `mimalloc.h`
-/// version 3, the one the crate builds; libmimalloc-sys names neither).
-const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-const MI_OPTION_ARENA_PURGE_MULT: libmimalloc_sys::mi_option_t = 24;
+/// jemalloc's options, read at its start; `_RJEM_MALLOC_CONF` in the
+/// environment is read after them and wins. (`background_thread`: the
+/// decay runs while threads sleep in I/O too; `muzzy_decay_ms:0`: a page
+/// is returned outright, not first made lazily reclaimable, which keeps
+/// counting in the resident size until the kernel wants it.)
+#[cfg(not(target_env = "msvc"))]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static MALLOC_CONF: AllocatorOptions = AllocatorOptions(c"background_thread:true,dirty_decay_ms:100,muzzy_decay_ms:0".as_ptr());
 
-/// mimalloc returns freed pages to the system after 10 ms (its version 2
-/// default; version 3 waits 1 s) and commits arenas as they fill rather
-/// than whole. With its defaults a statement whose stages each sort within
-/// the memory limit (near_duplicates: a band at a time, then its rounds)
-/// kept each stage's pages while the next one ran, and its peak grew with
-/// the table: 946 MiB against 351 MiB over 4M signatures under
-/// --memory-limit 512M, for 1.19x the time (docs/benchmarks.md).
-///
-/// Pages freed back to an arena wait another `purge_delay` times
-/// `arena_purge_mult` (1 by default). Sorts that spill free and take
-/// batches all the time, and the pages freed in that window stayed
-/// resident: `odis select --budget 20000` over 2M documents peaked at 478
-/// MiB, 399 MiB with them returned at once (a quarter of the files: 323
-/// against 213 MiB), for 1.06x the time (docs/benchmarks.md).
-///
-/// An arena's commit mode is fixed when it is reserved, and the first one
-/// is reserved by the first allocation, before `main`: so this runs as an
-/// ELF constructor, and again at the start of `main` where there is none.
-extern "C" fn return_memory_promptly() {
-    // mimalloc's own variables, when set, say otherwise: setting an option
-    // would override them. Reading the environment allocates nothing.
-    let set = |name: &std::ffi::CStr| {
-        // SAFETY: getenv reads a NUL-terminated name; nothing here writes
-        // the environment.
-        unsafe { !libc::getenv(name.as_ptr()).is_null() }
-    };
-    // SAFETY: setting an option is a store of a known option number; it
-    // allocates nothing.
-    unsafe {
-        if !set(c"MIMALLOC_ARENA_EAGER_COMMIT") {
-            libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
-        }
-        if !set(c"MIMALLOC_PURGE_DELAY") {
-            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10);
-        }
-        if !set(c"MIMALLOC_ARENA_PURGE_MULT") {
-            libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_PURGE_MULT, 0);
-        }
-    }
-}
+/// A C string of options, as jemalloc reads `malloc_conf`.
+#[repr(transparent)]
+struct AllocatorOptions(*const std::ffi::c_char);
 
-#[cfg(target_os = "linux")]
-#[used]
-#[unsafe(link_section = ".init_array")]
-static RETURN_MEMORY_PROMPTLY: extern "C" fn() = return_memory_promptly;
+// SAFETY: it points to a string literal, never written.
+unsafe impl Sync for AllocatorOptions {}
 
 mod exec;
 mod help;
@@ -722,7 +694,6 @@ async fn run(mut cli: Cli, scripts: Vec<Script>) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    return_memory_promptly();
     // A panic inside a statement becomes its one error line.
     odis::panic_guard::install_hook();
     let matches = Cli::command().get_matches();
