@@ -50,9 +50,9 @@ pub fn with_message_limit(mut config: SessionConfig) -> SessionConfig {
     config
 }
 
-/// odis's object stores (S3 buckets from the environment, on demand), no
-/// cached directory listings, and the engine's merges of spilled runs (see
-/// `engine.rs`).
+/// The runtime every odis session starts from (`runtime.rs`: odis's object
+/// stores, no cached directory listings, the merges of spilled runs), with
+/// the executor's spill directory.
 fn runtime(temp_dir: Option<&PathBuf>) -> datafusion::error::Result<Arc<RuntimeEnv>> {
     let mut builder = odis_runtime();
     if let Some(dir) = temp_dir {
