@@ -114,8 +114,13 @@ CREATE EXTERNAL TABLE raw_scores STORED AS PARQUET LOCATION '${work}/raw_scores/
 CREATE VIEW odis_dedup_keys AS SELECT odis_id, odis_dedup, odis_embedding FROM raw_scores WHERE odis_rule IS NULL;
 --     near_duplicates works in rounds (the pairs of each band, then the
 --     labels of each round of clustering), each a table it keeps here, so
---     that a killed run resumes from the last round it finished.
+--     that a killed run resumes from the last round it finished. Its plans
+--     spill past a bound of their own, the same at any corpus size: by
+--     default 64 MiB a partition, at least 128 MiB (odis select runs this
+--     statement in a pool of --dedup-memory's size, and passes 'unlimited':
+--     that pool as it is).
 SET odis.work_dir = '${work}/dedup';
+SET odis.dedup_memory = '${dedup_memory:-}';
 -- step: duplicates
 COPY (
     SELECT id AS odis_id, duplicate_of AS odis_duplicate_of, similarity AS odis_similarity

@@ -9,7 +9,6 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::error::DataFusionError;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::physical_plan::memory::MemoryStream;
@@ -17,7 +16,6 @@ use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext
 use datafusion::common::stats::Precision;
 use odis_udfs::ModelRegistry;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use std::num::NonZeroUsize;
 use datafusion::sql::parser::{DFParser, Statement};
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
 use futures::TryStreamExt;
@@ -45,81 +43,13 @@ pub struct EngineBuilder {
     cluster: Option<String>,
 }
 
-/// A pool of `bytes`: a fair pool splits it among the operators that can
-/// spill; the tracking wrapper names the largest consumers when a
-/// reservation fails.
-fn spilling_pool(bytes: usize) -> Arc<dyn MemoryPool> {
-    Arc::new(TrackConsumersPool::new(FairSpillPool::new(bytes), NonZeroUsize::new(3).expect("3 > 0")))
-}
-
-/// How much memory the engine's operators may reserve before they spill to
-/// disk (sorts, aggregations) or fail with a clear error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MemoryLimit {
-    /// No pool: operators take what they need.
-    Unlimited,
-    Bytes(usize),
-}
+pub use odis_udfs::plan::memory::{MIN_MEMORY_LIMIT, MemoryLimit};
+use odis_udfs::plan::memory::spilling_pool;
 
 /// Partitions a scan is split into on a cluster, unless the engine is told
 /// otherwise.
 #[cfg(feature = "cluster")]
 pub const CLUSTER_PARTITIONS: usize = 16;
-
-/// The smallest limit odis accepts: below it not even a small sort runs.
-pub const MIN_MEMORY_LIMIT: usize = 64 << 20;
-
-impl MemoryLimit {
-    /// The default: three quarters of the machine's memory, so that a large
-    /// sort spills to disk before the kernel kills the process.
-    pub fn default_for_machine() -> Self {
-        physical_memory().map_or(MemoryLimit::Unlimited, |total| MemoryLimit::Bytes(total / 4 * 3))
-    }
-}
-
-impl std::str::FromStr for MemoryLimit {
-    type Err = String;
-
-    /// `unlimited`, a byte count, or a size with a unit: `512M`, `4G`, `1.5GiB`.
-    fn from_str(text: &str) -> std::result::Result<Self, String> {
-        let t = text.trim();
-        if t.eq_ignore_ascii_case("unlimited") || t.eq_ignore_ascii_case("none") {
-            return Ok(MemoryLimit::Unlimited);
-        }
-        let bad = || format!("expected a size such as 4G, 512M, 2147483648 or unlimited, got '{text}'");
-        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-        let (number, unit) = t.split_at(split);
-        let number: f64 = number.parse().map_err(|_| bad())?;
-        let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-            "" | "b" => 1.0,
-            "k" | "kb" | "kib" => 1024.0,
-            "m" | "mb" | "mib" => 1024.0 * 1024.0,
-            "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
-            "t" | "tb" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-            _ => return Err(bad()),
-        };
-        let bytes = number * scale;
-        if !bytes.is_finite() || bytes > usize::MAX as f64 {
-            return Err(bad());
-        }
-        let bytes = bytes as usize;
-        if bytes < MIN_MEMORY_LIMIT {
-            return Err(format!(
-                "'{text}' is too small to run queries in; give at least {} MiB",
-                MIN_MEMORY_LIMIT >> 20
-            ));
-        }
-        Ok(MemoryLimit::Bytes(bytes))
-    }
-}
-
-/// Total physical memory, from /proc/meminfo where there is one.
-fn physical_memory() -> Option<usize> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
 
 /// Rows per row group of the Parquet files a `COPY` writes, unless set
 /// (`SET datafusion.execution.parquet.max_row_group_size`, or a config
@@ -534,17 +464,6 @@ fn rows_to_score(plan: &dyn ExecutionPlan) -> Option<u64> {
 mod memory_limit_tests {
     use super::*;
 
-    #[test]
-    fn sizes_parse() {
-        assert_eq!("4G".parse::<MemoryLimit>().unwrap(), MemoryLimit::Bytes(4 << 30));
-        assert_eq!("512 MiB".parse::<MemoryLimit>().unwrap(), MemoryLimit::Bytes(512 << 20));
-        assert_eq!("1.5g".parse::<MemoryLimit>().unwrap(), MemoryLimit::Bytes(3 << 29));
-        assert_eq!("unlimited".parse::<MemoryLimit>().unwrap(), MemoryLimit::Unlimited);
-        assert!("lots".parse::<MemoryLimit>().unwrap_err().contains("expected a size such as 4G"));
-        assert!("4X".parse::<MemoryLimit>().unwrap_err().contains("expected a size"));
-        assert!("1M".parse::<MemoryLimit>().unwrap_err().contains("too small"));
-    }
-
     #[tokio::test]
     async fn a_sort_over_the_limit_spills_instead_of_failing() {
         let engine = Engine::builder()
@@ -679,7 +598,7 @@ fn check_odis_setting(ctx: &SessionContext, variable: &str, value: &str) -> Resu
     config
         .set(&name, value)
         .map_err(|e| OdisError::InvalidArgument(format!("{name} = '{value}': {}", crate::error::one_line(&e.to_string()))))?;
-    odis_udfs::score::options::Execution::from_config(&config)
-        .map(|_| ())
-        .map_err(|e| OdisError::InvalidArgument(crate::error::one_line(&e.to_string())))
+    let invalid = |e: DataFusionError| OdisError::InvalidArgument(crate::error::one_line(&e.to_string()));
+    odis_udfs::plan::memory::dedup_memory(config.extensions.get::<odis_udfs::OdisOptions>(), 1).map_err(invalid)?;
+    odis_udfs::score::options::Execution::from_config(&config).map(|_| ()).map_err(invalid)
 }

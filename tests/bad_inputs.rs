@@ -160,6 +160,9 @@ fn cases() -> Vec<Case> {
         sql("odis.threads not a number", "SET odis.threads = 'many'", Error(&["odis.threads = 'many'", "usize"])),
         sql("odis.micro_batch = 0", "SET odis.micro_batch = 0", Error(&["odis.micro_batch must be at least 1"])),
         sql("odis.device typo", "SET odis.device = 'tpu'", Error(&["odis.device must be 'cpu' or 'cuda:N'"])),
+        sql("odis.dedup_memory unparsable", "SET odis.dedup_memory = 'lots'", Error(&["odis.dedup_memory = 'lots'", "SET odis.dedup_memory = '256M'"])),
+        sql("odis.dedup_memory too small", "SET odis.dedup_memory = '1M'", Error(&["too small", "at least 64 MiB"])),
+        sql("odis.dedup_memory unlimited", "SET odis.dedup_memory = 'unlimited'", Answer("")),
         // pca_fit / pca_project / pca_loadings.
         sql("pca_fit k = 0", "SELECT pca_fit(s, 0) FROM 'good.parquet'", Error(&["pca_fit: `k` must be at least 1"])),
         sql("pca_fit k > d", "SELECT pca_fit(s, 4) FROM 'good.parquet'", Error(&["pca_fit: `k` = 4 is larger than the number of score dimensions (3)"])),

@@ -74,7 +74,9 @@ pub async fn select(engine: &Engine, options: &SelectOptions, progress: impl Pro
     // The examples' step reads with filters pushed into the Parquet reader.
     let pushdown = engine.context().state().config().options().execution.parquet.pushdown_filters;
     // The script keeps near_duplicates' rounds in its work directory.
-    let work_dir = engine.context().state().config().options().extensions.get::<odis_udfs::OdisOptions>().map(|o| o.work_dir.clone()).unwrap_or_default();
+    let odis = engine.context().state().config().options().extensions.get::<odis_udfs::OdisOptions>().cloned().unwrap_or_default();
+    // And sets the bound of the dedup functions' plans.
+    let (work_dir, dedup_memory) = (odis.work_dir, odis.dedup_memory);
     // The selection and its report read the same work tables, which do not
     // change during the run: one draft serves both.
     let drafts = engine.context().state().config().get_extension::<DraftReuse>().map(DraftReuse::keep);
@@ -85,7 +87,8 @@ pub async fn select(engine: &Engine, options: &SelectOptions, progress: impl Pro
         engine.sql(&drops(&TRANSIENT_NAMES)).await?;
         engine.sql(&format!("SET datafusion.execution.parquet.schema_force_view_types = {view_types}")).await?;
         engine.sql(&format!("SET datafusion.execution.parquet.pushdown_filters = {pushdown}")).await?;
-        engine.sql(&format!("SET odis.work_dir = '{}'", quote(&work_dir))).await
+        engine.sql(&format!("SET odis.work_dir = '{}'", quote(&work_dir))).await?;
+        engine.sql(&format!("SET odis.dedup_memory = '{}'", quote(&dedup_memory))).await
     };
     match (result, cleanup.await) {
         (Ok(report), Ok(_)) => Ok(report),

@@ -268,26 +268,7 @@ fn bound_bytes(given: Option<MemoryLimit>, default: usize) -> usize {
 /// What the fetch's sort holds unless told otherwise.
 pub const FETCH_MEMORY: usize = 256 << 20;
 
-/// What the dedup step's sorts, joins and counts hold, per partition the
-/// engine plans, unless told otherwise (never more than the engine's
-/// limit): past it they spill. It follows the partitions because each
-/// partition's sort and merge take a share of it; it does not follow the
-/// corpus, so neither does the step's memory. Under the engine's default
-/// limit (3/4 of memory) they would keep every signature in memory
-/// instead; at the former 512 MiB they held the 2M signatures of the
-/// benchmark whole, and the whole run peaked at 394 MiB against about 260
-/// at 128 MiB (2 partitions) and 220 over a quarter of the corpus
-/// (docs/benchmarks.md).
-pub const DEDUP_MEMORY_PER_PARTITION: usize = 64 << 20;
-
-/// The least the dedup step holds unless told otherwise, however few the
-/// partitions.
-pub const DEDUP_MEMORY_MIN: usize = 128 << 20;
-
-/// The dedup step's bound by default for `partitions` partitions.
-pub fn default_dedup_memory(partitions: usize) -> usize {
-    DEDUP_MEMORY_PER_PARTITION.saturating_mul(partitions).max(DEDUP_MEMORY_MIN)
-}
+pub use odis_udfs::plan::memory::{DEDUP_MEMORY_MIN, DEDUP_MEMORY_PER_PARTITION, default_dedup_memory};
 
 /// The text a batch of the fetch holds. A sort that spilled merges its
 /// sorted runs holding a batch of each: batches of a fixed row count would

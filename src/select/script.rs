@@ -47,6 +47,9 @@ pub(crate) fn script_vars(options: &SelectOptions, work: &Path) -> BTreeMap<Stri
         ("filter", quote(options.filter.text())),
         ("dedup_key", dedup.key(&text).unwrap_or_else(|| "CAST(NULL AS VARCHAR)".to_string())),
         ("duplicates", dedup.finder(DEDUP_KEYS)),
+        // The dedup statement runs in a pool of --dedup-memory's size
+        // (`Engine::execute_bounded`): the functions take that pool as it is.
+        ("dedup_memory", "unlimited".to_string()),
         ("embedding", embedding),
         ("scaling", options.scaling.name().to_string()),
         ("components", options.components.to_string()),

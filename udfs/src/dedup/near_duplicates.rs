@@ -68,6 +68,7 @@ use crate::dedup::text_minhash::text_minhash_udf;
 use crate::dedup::is_signature_type;
 use crate::docs::documented_table_function;
 use crate::plan::client::{ClientJob, ClientTable};
+use crate::plan::memory::within_dedup_memory;
 use crate::plan::remote::{plan_of, run};
 use crate::plan::sorted_join::join_sorted;
 use crate::plan::stages::Stages;
@@ -157,8 +158,9 @@ struct Dedup {
          first 2 rows and the 6 rows before it: every pair of a bucket of up to 9 rows, and in a crowded bucket \
          (templates, boilerplate) each row against its first rows and its neighbours. Clusters are the connected \
          components of those pairs, found by rounds of label propagation (`rounds=N` in the spec bounds them: 64 \
-         by default). Every step is a plan whose sorts and joins spill under the memory limit, so memory does not \
-         grow with the table; with `SET odis.work_dir` the pairs of each band and the labels of each round are \
+         by default). Every step is a plan whose sorts and joins spill past a bound of their own, `SET \
+         odis.dedup_memory` (64 MiB a partition and at least 128 MiB by default, never above the session's limit), \
+         so memory does not grow with the table; with `SET odis.work_dir` the pairs of each band and the labels of each round are \
          kept there, and a query killed midway resumes from them. Exact copies \
          (after case and spacing) are near duplicates with similarity 1. A NULL text is never a duplicate; empty \
          and word-less texts all share one signature, so they form one cluster. The same rows come back whatever \
@@ -264,9 +266,15 @@ impl ClientJob for Dedup {
         output_schema(self.id.field.data_type())
     }
 
-    /// The steps; their plans run wherever the session runs plans: here, or
-    /// on its cluster.
-    async fn run(&self, mut state: SessionState, projection: Vec<usize>) -> Result<SendableRecordBatchStream> {
+    /// The steps, within `odis.dedup_memory`; their plans run wherever the
+    /// session runs plans: here, or on its cluster.
+    async fn run(&self, state: SessionState, projection: Vec<usize>) -> Result<SendableRecordBatchStream> {
+        within_dedup_memory(state, NAME, |state| self.steps(state, projection)).await
+    }
+}
+
+impl Dedup {
+    async fn steps(&self, mut state: SessionState, projection: Vec<usize>) -> Result<SendableRecordBatchStream> {
         // Joins by sorting and merging, which spill under the memory limit;
         // a hash join holds its whole build side.
         state.config_mut().options_mut().optimizer.prefer_hash_join = false;
@@ -617,3 +625,99 @@ impl Dedup {
 }
 
 documented_table_function!(NearDuplicatesFunc, NAME);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use datafusion::arrow::array::{AsArray, Int64Array};
+    use datafusion::arrow::datatypes::Int64Type;
+    use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryLimit as PoolLimit, MemoryPool, MemoryReservation};
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    use datafusion::prelude::SessionConfig;
+
+    use crate::plan::settings::OdisOptions;
+
+    /// A session's pool that remembers the most its consumers held at once.
+    #[derive(Debug)]
+    struct Recording {
+        inner: GreedyMemoryPool,
+        peak: AtomicUsize,
+    }
+
+    impl std::fmt::Display for Recording {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "recording")
+        }
+    }
+
+    impl MemoryPool for Recording {
+        fn name(&self) -> &str {
+            "recording"
+        }
+
+        fn grow(&self, reservation: &MemoryReservation, additional: usize) {
+            self.inner.grow(reservation, additional);
+            self.peak.fetch_max(self.inner.reserved(), Ordering::Relaxed);
+        }
+
+        fn shrink(&self, reservation: &MemoryReservation, shrink: usize) {
+            self.inner.shrink(reservation, shrink);
+        }
+
+        fn try_grow(&self, reservation: &MemoryReservation, additional: usize) -> Result<()> {
+            self.inner.try_grow(reservation, additional)?;
+            self.peak.fetch_max(self.inner.reserved(), Ordering::Relaxed);
+            Ok(())
+        }
+
+        fn reserved(&self) -> usize {
+            self.inner.reserved()
+        }
+
+        fn memory_limit(&self) -> PoolLimit {
+            self.inner.memory_limit()
+        }
+    }
+
+    /// near_duplicates' (id, duplicate_of) rows with `odis.dedup_memory`
+    /// set to `setting`, and the most the session's own pool held.
+    async fn duplicates(setting: &str) -> (Vec<(i64, i64)>, usize) {
+        let pool = Arc::new(Recording { inner: GreedyMemoryPool::new(1 << 30), peak: AtomicUsize::new(0) });
+        let mut options = OdisOptions::default();
+        options.dedup_memory = setting.to_string();
+        let config = SessionConfig::new().with_target_partitions(2).with_option_extension(options);
+        let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::clone(&pool) as Arc<dyn MemoryPool>).build_arc().unwrap();
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        crate::register(&ctx).unwrap();
+        let story = "the committee met on tuesday to discuss the budget for the new library and the repairs to the old bridge";
+        ctx.sql(&format!(
+            "CREATE TABLE t AS SELECT * FROM (VALUES (1, '{story}'), (2, 'another text about gardens and the birds that visit them in spring'), \
+             (3, '{story}!'), (4, 'Yesterday {story}'), (5, 'a third text, on trains, timetables and the stations between two cities')) AS x(id, text)"
+        ))
+        .await
+        .unwrap();
+        // No ORDER BY: a sort in this statement would take from the session's pool.
+        let batches = ctx.sql("SELECT id, duplicate_of FROM near_duplicates('t', 'id', 'text')").await.unwrap().collect().await.unwrap();
+        let mut rows = Vec::new();
+        for batch in &batches {
+            let as_i64 = |i: usize| datafusion::arrow::compute::cast(batch.column(i), &DataType::Int64).unwrap();
+            let (id, of) = (as_i64(0), as_i64(1));
+            let (id, of): (&Int64Array, &Int64Array) = (id.as_primitive::<Int64Type>(), of.as_primitive::<Int64Type>());
+            rows.extend(id.values().iter().copied().zip(of.values().iter().copied()));
+        }
+        rows.sort();
+        (rows, pool.peak.load(Ordering::Relaxed))
+    }
+
+    #[tokio::test]
+    async fn the_plans_run_in_a_pool_of_their_own_unless_told_to_use_the_sessions() {
+        let (bounded, session_held) = duplicates("").await;
+        assert_eq!(bounded, vec![(3, 1), (4, 1)], "the two copies of text 1");
+        assert_eq!(session_held, 0, "with odis.dedup_memory's default bound, the session's pool lends nothing");
+        let (unbounded, session_held) = duplicates("unlimited").await;
+        assert_eq!(unbounded, bounded);
+        assert!(session_held > 0, "'unlimited': the plans' sorts take from the session's pool");
+    }
+}

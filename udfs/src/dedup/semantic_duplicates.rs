@@ -39,6 +39,7 @@ use crate::plan::client::{ClientJob, ClientTable, batch_stream};
 use crate::clustering::kmeans::KMeansSpec;
 use crate::clustering::kmeans_assign::kmeans_assign_udf;
 use crate::clustering::per_group::{EMBEDDING, GROUP, GroupSpec, GroupWork, ID, ORDER, SEMDEDUP_WINDOW, fit, has_direction, kmeans_spec, stream_per_group};
+use crate::plan::memory::within_dedup_memory;
 use crate::plan::stages::Stages;
 use crate::plan::id_keys::IdCodec;
 use crate::plan::table_args::{Args, Column};
@@ -141,7 +142,8 @@ struct SemanticDuplicates {
          row, dropped or not; so `duplicate_of` is the earlier row it is most similar to (the earliest on ties), \
          which may itself be a duplicate. Returns one row per duplicate: `id`, `duplicate_of`, `similarity`, in \
          (duplicate_of, id) order; the same rows whatever the partitioning. Rows whose embedding is NULL, holds a \
-         NULL, NaN or infinite value, or is all zeros are never duplicates.\n\n\
+         NULL, NaN or infinite value, or is all zeros are never duplicates. Its plans spill past `SET \
+         odis.dedup_memory`, as near_duplicates' do.\n\n\
          `spec`: eps (default 0.05: cosine similarity above 0.95; NeMo Curator's examples use 0.01 to 0.1), \
          clusters (default: one per 1,000 rows), order (far, the default, or near: nearest to the centroid first), \
          seed (of the k-means, default 1). Work within a cluster grows with its size squared: more clusters are \
@@ -200,7 +202,14 @@ impl ClientJob for SemanticDuplicates {
         output_schema(self.id.field.data_type())
     }
 
+    /// Within `odis.dedup_memory`.
     async fn run(&self, state: SessionState, projection: Vec<usize>) -> Result<SendableRecordBatchStream> {
+        within_dedup_memory(state, NAME, |state| self.steps(state, projection)).await
+    }
+}
+
+impl SemanticDuplicates {
+    async fn steps(&self, state: SessionState, projection: Vec<usize>) -> Result<SendableRecordBatchStream> {
         let schema = self.schema();
         let ctx = SessionContext::new_with_state(state.clone());
         let config = state.config().clone();

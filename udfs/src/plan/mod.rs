@@ -6,7 +6,7 @@
 //! keys), [`remote`] (the session's cluster; [`remote::run`], which runs a
 //! plan there or here; [`remote::by_key`], work done one key at a time), [`client`] (table functions whose work runs in the
 //! client between plans of their own: [`client::ClientExec`], never sent to a
-//! cluster), [`settings`] (`SET odis.*`), [`stages`] (what a long function
+//! cluster), [`memory`] (sizes, pools, and the dedup functions' bound), [`settings`] (`SET odis.*`), [`stages`] (what a long function
 //! tells its caller as it goes), [`work_area`] (where a function keeps the
 //! tables it writes between its plans), [`sorted_join`] (a join with a table
 //! stored in key order, as a merge).
@@ -14,6 +14,7 @@
 pub mod budget;
 pub mod client;
 pub mod id_keys;
+pub mod memory;
 pub mod remote;
 pub mod settings;
 pub mod sorted_join;

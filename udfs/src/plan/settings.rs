@@ -30,6 +30,13 @@ extensions_options! {
         /// reach. Empty: a temporary directory, removed when the function
         /// ends.
         pub work_dir: String, default = String::new()
+        /// What the plans of near_duplicates and semantic_duplicates may hold
+        /// before they spill, never more than the session's limit: a size
+        /// ('256M', '2G'), 'unlimited' (the pool the statement runs in: the
+        /// session's limit, or odis select's --dedup-memory), or empty for
+        /// 64 MiB a partition and at least 128 MiB. A bound that stays the
+        /// same at any corpus size keeps their peak flat.
+        pub dedup_memory: String, default = String::new()
     }
 }
 
