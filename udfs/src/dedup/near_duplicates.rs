@@ -44,6 +44,7 @@ use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::config::ConfigNonZeroUsize;
 use datafusion::common::{JoinType, ScalarValue};
 use datafusion::dataframe::DataFrame;
 use datafusion::error::{DataFusionError, Result};
@@ -80,6 +81,17 @@ const USAGE: &str = "near_duplicates('table', 'id_column', 'text_column' [, 'spe
 
 /// Rounds of label propagation allowed unless the spec says `rounds=N`.
 const ROUNDS: usize = 64;
+
+/// Rows per batch in every step but the bands. A spilled sort's merge
+/// holds about four batches of each run it reads, each in the buffer its
+/// spill file was decoded into, which grows to twice the batch: at 16M
+/// signatures and the session's 8192 rows (1.2 MB of signatures and ids a
+/// batch), the merges held 79 MB more than the pool counted (heaptrack),
+/// and the process peaked at 277 MiB against 192 at 1M. At 2048 rows: 215
+/// against 197 (docs/benchmarks.md). The bands' rows are 16 bytes and
+/// their steps most of the time: they keep the session's batches (2048
+/// made them 18% slower).
+const STEP_BATCH_ROWS: usize = 2048;
 
 fn plan_err(message: String) -> DataFusionError {
     DataFusionError::Plan(message)
@@ -281,6 +293,8 @@ impl Dedup {
         // The signatures are written sorted by id: their joins merge them in
         // that order rather than sorting them again.
         state.config_mut().options_mut().optimizer.prefer_existing_sort = true;
+        let band_rows = state.config().batch_size();
+        state.config_mut().options_mut().execution.batch_size = ConfigNonZeroUsize::try_new(band_rows.min(STEP_BATCH_ROWS))?;
         let ctx = SessionContext::new_with_state(state);
         let table = ctx.read_table(Arc::clone(&self.table))?;
         let id = ident(self.id.field.name());
@@ -296,7 +310,7 @@ impl Dedup {
         let area = WorkArea::open(ctx.state().config(), NAME, &format!("{} rows={rows}", self.describe()))?;
         let duplicates = match self.settings.mode {
             Mode::Exact => self.exact(&ctx, &area).await?,
-            Mode::MinHash(spec) => self.near(&ctx, &area, spec).await?,
+            Mode::MinHash(spec) => self.near(&ctx, &area, spec, band_rows).await?,
         };
         let schema = self.schema();
         let out = Arc::new(schema.project(&projection)?);
@@ -437,7 +451,8 @@ impl Dedup {
     /// Near duplicates by MinHash LSH: candidate pairs band by band, their
     /// check, the connected components of those that pass, each member
     /// against its component's smallest id.
-    async fn near(&self, ctx: &SessionContext, area: &WorkArea, spec: MinHashSpec) -> Result<DataFrame> {
+    /// The bands' plans run in batches of `band_rows`.
+    async fn near(&self, ctx: &SessionContext, area: &WorkArea, spec: MinHashSpec, band_rows: usize) -> Result<DataFrame> {
         let config = ctx.state().config().clone();
         let signatures = self.signatures(ctx, area, spec).await?;
         let spec_text = lit(spec.to_string());
@@ -452,7 +467,8 @@ impl Dedup {
             Stages::say(&config, &format!("finding near duplicates: band {band} of {}", spec.bands));
             let key = minhash_band_udf().call(vec![col("odis_sig"), lit(band as i64), spec_text.clone()]);
             let keyed = signatures.clone().select(vec![key.alias(band_pairs::KEY), col("odis_id").alias(band_pairs::ID)])?;
-            let state = ctx.state();
+            let mut state = ctx.state();
+            state.config_mut().options_mut().execution.batch_size = ConfigNonZeroUsize::try_new(band_rows)?;
             let scan = plan_of(keyed, &state).await?;
             let reach = if spec.datatrove { Reach::CHAIN } else { Reach::CHECKED };
             let pairs = run(band_pairs_plan(scan, state.config().target_partitions(), reach)?, &state)?;
