@@ -3,9 +3,9 @@
 //! LSH (see `dedup/minhash.rs`), or by equal fingerprints ('exact').
 //!
 //! Every step is a plan, run here or on the session's cluster, whose sorts,
-//! joins and grouped counts spill under the memory limit; what it writes
-//! goes to its work area (`odis.work_dir`, or a temporary directory), and
-//! this process holds a few counts, never a row per document:
+//! joins and grouped counts spill past `odis.dedup_memory` (`plan/memory.rs`);
+//! what it writes goes to its work area (`odis.work_dir`, or a temporary
+//! directory), and this process holds a few counts, never a row per document:
 //! 1. Signatures: stored ones are read as they are; texts are signed once
 //!    (`text_minhash`, packed by `minhash_pack`) into the work area.
 //! 2. Candidate pairs, one band at a time (`band_pairs.rs`): the rows
@@ -87,10 +87,10 @@ const ROUNDS: usize = 64;
 /// spill file was decoded into, which grows to twice the batch: at 16M
 /// signatures and the session's 8192 rows (1.2 MB of signatures and ids a
 /// batch), the merges held 79 MB more than the pool counted (heaptrack),
-/// and the process peaked at 277 MiB against 192 at 1M. At 2048 rows: 215
-/// against 197 (docs/benchmarks.md). The bands' rows are 16 bytes and
-/// their steps most of the time: they keep the session's batches (2048
-/// made them 18% slower).
+/// and the process peaked at 277 MiB against 192 at 1M. The bands' rows
+/// are 16 bytes and their steps most of the time: they keep the session's
+/// batches (2048 made them 18% slower). So: 225 MiB at 16M against 214 at
+/// 1M, in the same time as before (docs/benchmarks.md).
 const STEP_BATCH_ROWS: usize = 2048;
 
 fn plan_err(message: String) -> DataFusionError {

@@ -1,6 +1,6 @@
-//! Memory limits: the one parser of sizes (`--memory-limit`, `--dedup-memory`,
-//! `SET odis.dedup_memory`), the pool every bound runs in, and the bound of
-//! the dedup functions' plans.
+//! Memory limits: their parser (`--memory-limit`, `--fetch-memory`,
+//! `--dedup-memory`, `SET odis.dedup_memory`), the pool every bound runs in,
+//! and the bound of the dedup functions' plans.
 //!
 //! The dedup functions run a dozen plans one after another, each a sort or
 //! a join over every document. Under the session's whole limit, a plan
