@@ -71,6 +71,7 @@ use crate::docs::documented_table_function;
 use crate::plan::client::{ClientJob, ClientTable};
 use crate::plan::memory::within_dedup_memory;
 use crate::plan::remote::{plan_of, run};
+use crate::plan::sorted_distinct::distinct_sorted;
 use crate::plan::sorted_join::join_sorted;
 use crate::plan::stages::Stages;
 use crate::plan::table_args::{Args, Column};
@@ -477,15 +478,13 @@ impl Dedup {
         if spec.datatrove {
             return self.datatrove(ctx, area, signatures, &bands).await;
         }
-        // A pair several bands propose is checked once.
-        if !area.has("candidates") {
+        if !area.has("edges") {
             Stages::say(&config, "checking the candidate pairs");
             let proposed = ctx.read_parquet(bands, ParquetReadOptions::default()).await?;
             self.refuse_ids_twice(proposed.clone().filter(col("odis_high").eq(col("odis_low")))?.select(vec![col("odis_high")])?).await?;
-            area.write(proposed.distinct()?, "candidates").await?;
-        }
-        if !area.has("edges") {
-            let candidates = ctx.read_parquet(area.path("candidates").display().to_string(), ParquetReadOptions::default()).await?;
+            // A pair several bands propose is checked once. Sorted by (high,
+            // low), the pairs need no sort before the merge by high.
+            let candidates = distinct_sorted(ctx, proposed.select(vec![col("odis_high"), col("odis_low")])?).await?;
             let high = signatures.clone().select(vec![col("odis_id").alias("odis_high_id"), col("odis_sig").alias("odis_high_sig")])?;
             let low = signatures.clone().select(vec![col("odis_id").alias("odis_low_id"), col("odis_sig").alias("odis_low_sig")])?;
             // Merged with the signatures in id order, once for each end.

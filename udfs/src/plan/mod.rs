@@ -9,7 +9,8 @@
 //! cluster), [`memory`] (sizes, pools, and the dedup functions' bound), [`settings`] (`SET odis.*`), [`stages`] (what a long function
 //! tells its caller as it goes), [`work_area`] (where a function keeps the
 //! tables it writes between its plans), [`sorted_join`] (a join with a table
-//! stored in key order, as a merge).
+//! stored in key order, as a merge), [`sorted_distinct`] (distinct rows by
+//! sorting, in the order such a merge takes).
 
 pub mod budget;
 pub mod client;
@@ -17,6 +18,7 @@ pub mod id_keys;
 pub mod memory;
 pub mod remote;
 pub mod settings;
+pub mod sorted_distinct;
 pub mod sorted_join;
 pub mod stages;
 pub mod table_args;

@@ -29,10 +29,14 @@ use datafusion::prelude::SessionContext;
 
 use crate::plan::remote::{plan_of, remote};
 
+/// Ascending, NULLs last: the order of every sort here.
+pub const ASCENDING: SortOptions = SortOptions { descending: false, nulls_first: false };
+
 /// `plan` in one partition sorted by `ordering`: merged where each of its
-/// partitions is already in that order, else sorted (a sort that spills).
-fn in_order(plan: Arc<dyn ExecutionPlan>, ordering: LexOrdering) -> Arc<dyn ExecutionPlan> {
-    let ordered = plan.properties().output_ordering().is_some_and(|o| o.iter().zip(ordering.iter()).all(|(a, b)| a == b));
+/// partitions is already in that order (or in one that begins with it),
+/// else sorted (a sort that spills).
+pub fn in_order(plan: Arc<dyn ExecutionPlan>, ordering: LexOrdering) -> Arc<dyn ExecutionPlan> {
+    let ordered = plan.properties().output_ordering().is_some_and(|o| o.len() >= ordering.len() && o.iter().zip(ordering.iter()).all(|(a, b)| a == b));
     let partitions = plan.properties().output_partitioning().partition_count();
     match (ordered, partitions) {
         (true, 1) => plan,
@@ -57,12 +61,11 @@ pub async fn join_sorted(ctx: &SessionContext, rows: DataFrame, key: &str, sorte
     }
     let left = plan_of(rows, &state).await?;
     let right = plan_of(sorted, &state).await?;
-    let ascending = SortOptions { descending: false, nulls_first: false };
     let (left_key, right_key) = (physical_col(key, &left.schema())?, physical_col(sorted_key, &right.schema())?);
-    let by = |key: &Arc<dyn PhysicalExpr>| LexOrdering::new([PhysicalSortExpr::new(Arc::clone(key), ascending)]).expect("one key");
+    let by = |key: &Arc<dyn PhysicalExpr>| LexOrdering::new([PhysicalSortExpr::new(Arc::clone(key), ASCENDING)]).expect("one key");
     let (left, right) = (in_order(left, by(&left_key)), in_order(right, by(&right_key)));
     let on = vec![(left_key, right_key)];
-    let join = SortMergeJoinExec::try_new(left, right, on, None, JoinType::Inner, vec![ascending], NullEquality::NullEqualsNothing)?;
+    let join = SortMergeJoinExec::try_new(left, right, on, None, JoinType::Inner, vec![ASCENDING], NullEquality::NullEqualsNothing)?;
     ctx.read_table(Arc::new(PlanTable(Arc::new(join))))
 }
 
