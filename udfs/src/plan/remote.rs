@@ -11,7 +11,7 @@ use datafusion::catalog::Session;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::SessionState;
-use datafusion::physical_expr::LexOrdering;
+use datafusion::physical_expr::{LexOrdering, PhysicalExpr};
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::sorts::sort::SortExec;
@@ -63,6 +63,18 @@ pub fn by_key(
     node: impl FnOnce(Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let key = Arc::clone(&ordering.first().expr);
+    by_key_sorted(input, key, ordering, partitions, node)
+}
+
+/// [`by_key`] with the key apart from the ordering, for an ordering whose
+/// first column holds the key and more (band_pairs.rs: key and id in one).
+pub fn by_key_sorted(
+    input: Arc<dyn ExecutionPlan>,
+    key: Arc<dyn PhysicalExpr>,
+    ordering: LexOrdering,
+    partitions: usize,
+    node: impl FnOnce(Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>>,
+) -> Result<Arc<dyn ExecutionPlan>> {
     let repartitioned = Arc::new(RepartitionExec::try_new(input, Partitioning::Hash(vec![key], partitions.max(1)))?);
     let sorted = Arc::new(SortExec::new(ordering, repartitioned).with_preserve_partitioning(true));
     Ok(Arc::new(CoalescePartitionsExec::new(node(sorted)?)))

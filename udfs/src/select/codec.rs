@@ -1,9 +1,10 @@
 //! How the selection's plan nodes travel to a cluster's executors:
 //! [`CandidatesExec`] and [`MergeCandidatesExec`] (the candidate pass),
 //! [`FetchExec`] (the fetch, with its picks), [`PerGroupExec`] (work
-//! done cluster by cluster: SemDeDup, DPP), [`BandPairsExec`]
-//! and [`UnionBySizeExec`] (near_duplicates' pairs of a band, and the
-//! root of each cluster under its 'datatrove' spec).
+//! done cluster by cluster: SemDeDup, DPP), [`BandOrderExec`],
+//! [`BandPairsExec`] and [`UnionBySizeExec`] (near_duplicates' sort
+//! column and pairs of a band, and the root of each cluster under its
+//! 'datatrove' spec).
 //!
 //! An encoding is `MAGIC`, the length of a JSON header (u32, little
 //! endian), the header, then for a fetch its picks as an Arrow IPC stream
@@ -21,7 +22,7 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use serde::{Deserialize, Serialize};
 
 use crate::clustering::per_group::{GroupSpec, PerGroupExec};
-use crate::dedup::band_pairs::{BandPairsExec, Reach};
+use crate::dedup::band_pairs::{BandOrderExec, BandPairsExec, Reach};
 use crate::dedup::union_by_size::UnionBySizeExec;
 use crate::select::candidates::{CandidateSpec, CandidatesExec, MergeCandidatesExec};
 use crate::select::selection::Capacity;
@@ -36,6 +37,7 @@ enum Node {
     Fetch { function: String, id_column: usize },
     PerGroup(GroupSpec),
     BandPairs(Reach),
+    BandOrder,
     UnionBySize,
 }
 
@@ -60,6 +62,7 @@ impl SelectionCodec {
             || node.downcast_ref::<FetchExec>().is_some()
             || node.downcast_ref::<PerGroupExec>().is_some()
             || node.downcast_ref::<BandPairsExec>().is_some()
+            || node.downcast_ref::<BandOrderExec>().is_some()
             || node.downcast_ref::<UnionBySizeExec>().is_some()
     }
 
@@ -90,6 +93,7 @@ impl PhysicalExtensionCodec for SelectionCodec {
             Node::Merge { capacities } => Arc::new(MergeCandidatesExec::new(input, capacities)),
             Node::PerGroup(spec) => Arc::new(PerGroupExec::try_new(input, spec)?),
             Node::BandPairs(reach) => Arc::new(BandPairsExec::try_new(input, reach)?),
+            Node::BandOrder => Arc::new(BandOrderExec::try_new(input)?),
             Node::UnionBySize => Arc::new(UnionBySizeExec::try_new(input)?),
             Node::Fetch { function, id_column } => {
                 let reader = StreamReader::try_new(Cursor::new(rest), None)?;
@@ -117,6 +121,8 @@ impl PhysicalExtensionCodec for SelectionCodec {
             Node::PerGroup(exec.spec.clone())
         } else if let Some(exec) = node.downcast_ref::<BandPairsExec>() {
             Node::BandPairs(exec.reach)
+        } else if node.downcast_ref::<BandOrderExec>().is_some() {
+            Node::BandOrder
         } else if node.downcast_ref::<UnionBySizeExec>().is_some() {
             Node::UnionBySize
         } else if let Some(exec) = node.downcast_ref::<FetchExec>() {
