@@ -253,15 +253,19 @@ mod tests {
         '\u{a0}', '\u{2028}', '\u{85}', '東', '٣', '\u{3000}', '…',
     ];
 
+    /// The words as `unicode_word_indices` gives them: (byte offset, word).
+    fn indexed_words(text: &str) -> Vec<(usize, &str)> {
+        let mut got = Vec::new();
+        for_each_word(text, |a, b| got.push((a, &text[a..b])));
+        got
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(20_000))]
         #[test]
         fn equals_unicode_words(chars in prop::collection::vec(prop::sample::select(ALPHABET), 0..24)) {
             let text: String = chars.into_iter().collect();
-            let expected: Vec<(usize, &str)> = text.unicode_word_indices().collect();
-            let mut got = Vec::new();
-            for_each_word(&text, |a, b| got.push((a, &text[a..b])));
-            prop_assert_eq!(got, expected, "{:?}", text);
+            prop_assert_eq!(indexed_words(&text), text.unicode_word_indices().collect::<Vec<_>>(), "{:?}", text);
         }
 
         /// Long ASCII texts: words and joiners across the 64-byte blocks
@@ -269,10 +273,7 @@ mod tests {
         #[test]
         fn long_ascii_equals_unicode_words(chars in prop::collection::vec(prop::sample::select(ASCII), 0..300)) {
             let text: String = chars.into_iter().collect();
-            let expected: Vec<(usize, &str)> = text.unicode_word_indices().collect();
-            let mut got = Vec::new();
-            for_each_word(&text, |a, b| got.push((a, &text[a..b])));
-            prop_assert_eq!(got, expected, "{:?}", text);
+            prop_assert_eq!(indexed_words(&text), text.unicode_word_indices().collect::<Vec<_>>(), "{:?}", text);
         }
 
         #[test]
