@@ -9,7 +9,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::compute::SortOptions;
 use datafusion::arrow::array::{Array, AsArray, Decimal128Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, UInt64Type};
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -24,6 +23,7 @@ use futures::StreamExt;
 
 use crate::plan::id_keys::{IdCodec, IdKey, IdKeys};
 use crate::plan::remote::by_key_sorted;
+use crate::plan::sorted_join::ASCENDING;
 
 /// The input columns: the band key (UInt64) and the id.
 pub const KEY: &str = "odis_key";
@@ -67,9 +67,8 @@ pub fn band_pairs_plan(input: Arc<dyn ExecutionPlan>, partitions: usize, reach: 
 
 /// (key, id) ascending, or [`ORDER`] where the input has it.
 fn key_ordering(schema: &Schema) -> Result<LexOrdering> {
-    let ascending = SortOptions { descending: false, nulls_first: false };
     let columns: &[&str] = if schema.index_of(ORDER).is_ok() { &[ORDER] } else { &[KEY, ID] };
-    let columns = columns.iter().map(|c| physical_col(c, schema).map(|e| PhysicalSortExpr::new(e, ascending)));
+    let columns = columns.iter().map(|c| physical_col(c, schema).map(|e| PhysicalSortExpr::new(e, ASCENDING)));
     Ok(LexOrdering::new(columns.collect::<Result<Vec<_>>>()?).expect("non-empty ordering"))
 }
 
